@@ -1,0 +1,30 @@
+"""In-memory implementations of every port: small, obvious, and verified by the same contract
+suites as the real adapters (tests/contract). Their state is public so tests can arrange it."""
+
+from .activity_store import InMemoryActivityStore
+from .clock import ManualClock
+from .containers import InMemoryContainers
+from .credentials import InMemoryCredentialStore, InMemoryCredentialVault, SequencePasswordGenerator
+from .gpu import StaticGpuProbe
+from .hub_directory import InMemoryHubDirectory
+from .notifications import RecordingTransport
+from .proxy import InMemoryProxyRoutes
+from .session_store import InMemorySessionStore
+from .static_assets import InMemoryStaticAssets
+from .volumes import InMemoryVolumeStore
+
+__all__ = [
+    "InMemoryActivityStore",
+    "InMemoryContainers",
+    "InMemoryCredentialStore",
+    "InMemoryCredentialVault",
+    "InMemoryHubDirectory",
+    "InMemoryProxyRoutes",
+    "InMemorySessionStore",
+    "InMemoryStaticAssets",
+    "InMemoryVolumeStore",
+    "ManualClock",
+    "RecordingTransport",
+    "SequencePasswordGenerator",
+    "StaticGpuProbe",
+]

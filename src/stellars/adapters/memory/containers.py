@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+from stellars.domain.containers import ContainerUsage
+from stellars.domain.errors import ContainerNotFound
+
+
+class InMemoryContainers:
+    """Containers by name with their usage; restarts are counted. Serves both container ports."""
+
+    def __init__(self) -> None:
+        self.running: dict[str, ContainerUsage] = {}
+        self.stopped: set[str] = set()
+        self.restarts: dict[str, int] = {}
+
+    def start(self, name: str, usage: ContainerUsage | None = None) -> None:
+        self.stopped.discard(name)
+        self.running[name] = usage or ContainerUsage(
+            cpu_percent=0.0, memory_bytes=0, memory_limit_bytes=0
+        )
+
+    def stop(self, name: str) -> None:
+        if self.running.pop(name, None) is not None:
+            self.stopped.add(name)
+
+    async def restart(self, name: str, *, timeout_seconds: int = 10) -> None:
+        if name not in self.running and name not in self.stopped:
+            raise ContainerNotFound(f"No container named {name!r}")
+        self.restarts[name] = self.restarts.get(name, 0) + 1
+        self.start(name, self.running.get(name))
+
+    async def is_running(self, name: str) -> bool:
+        return name in self.running
+
+    async def usage(self, names: Collection[str]) -> Mapping[str, ContainerUsage]:
+        return {name: self.running[name] for name in names if name in self.running}

@@ -1,0 +1,5 @@
+"""Passphrases from xkcdpass's word lists."""
+
+from .xkcd import XkcdPasswordGenerator
+
+__all__ = ["XkcdPasswordGenerator"]

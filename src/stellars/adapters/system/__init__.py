@@ -1,0 +1,5 @@
+"""The operating system's clock."""
+
+from .clock import SystemClock
+
+__all__ = ["SystemClock"]

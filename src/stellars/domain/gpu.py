@@ -1,0 +1,98 @@
+"""GPU support: the configured mode, what a probe found, and the decision for every spawn."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from .errors import InvalidValue
+
+
+class GpuMode(IntEnum):
+    OFF = 0
+    FORCED = 1
+    AUTO = 2
+
+    @classmethod
+    def parse(cls, value: object, field_name: str = "gpu_mode") -> GpuMode:
+        if isinstance(value, bool):
+            raise InvalidValue(field_name, "must be 0 (off), 1 (forced) or 2 (auto)")
+        try:
+            return cls(int(value))  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            raise InvalidValue(
+                field_name, f"must be 0 (off), 1 (forced) or 2 (auto), got {value!r}"
+            ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Gpu:
+    """One GPU as nvidia-smi lists it."""
+
+    index: int
+    name: str
+    memory_mib: int
+    uuid: str
+
+
+@dataclass(frozen=True, slots=True)
+class GpuProbeResult:
+    """What a probe found; without GPUs, `reason` says why (binary missing, timeout, ...)."""
+
+    gpus: tuple[Gpu, ...] = ()
+    reason: str = ""
+
+    @property
+    def found(self) -> bool:
+        return bool(self.gpus)
+
+    @staticmethod
+    def none(reason: str) -> GpuProbeResult:
+        return GpuProbeResult((), reason)
+
+
+def all_gpus_request() -> dict[str, object]:
+    """All GPUs to every server, as docker-py's DeviceRequest(count=-1, capabilities=[["gpu"]])."""
+    return {"Driver": "nvidia", "Count": -1, "Capabilities": [["gpu"]]}
+
+
+@dataclass(frozen=True, slots=True)
+class GpuDecision:
+    """Whether user servers get GPUs, why, and what to hand DockerSpawner and the lab."""
+
+    enabled: bool
+    detected: bool
+    reason: str
+    gpus: tuple[Gpu, ...] = ()
+    device_requests: tuple[Mapping[str, object], ...] = field(default=())
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """Variables the lab image reads to switch its GPU tooling on."""
+        flag = "1" if self.enabled else "0"
+        return {
+            "ENABLE_GPU_SUPPORT": flag,
+            "ENABLE_GPUSTAT": flag,
+            "NVIDIA_DETECTED": "1" if self.detected else "0",
+        }
+
+
+def decide_gpu(mode: GpuMode, probe: GpuProbeResult | None) -> GpuDecision:
+    """Mode 0: off. Mode 1: on without asking. Mode 2: on only when the probe found a GPU."""
+    if mode is GpuMode.OFF:
+        return GpuDecision(False, False, "GPU support is off (mode 0)")
+    detected = probe is not None and probe.found
+    gpus = probe.gpus if probe is not None else ()
+    if mode is GpuMode.FORCED:
+        return GpuDecision(
+            True, detected, "GPU support is forced on (mode 1)", gpus, (all_gpus_request(),)
+        )
+    if probe is None:
+        return GpuDecision(False, False, "GPU auto-detection has not finished yet")
+    if not probe.found:
+        return GpuDecision(False, False, f"no GPU detected: {probe.reason}")
+    names = ", ".join(gpu.name for gpu in probe.gpus)
+    return GpuDecision(
+        True, True, f"detected {len(probe.gpus)} GPU(s): {names}", gpus, (all_gpus_request(),)
+    )

@@ -1,0 +1,180 @@
+"""Admin broadcasts into running JupyterLab servers: validation, targets and the report."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from .errors import InvalidValue
+from .hub import HubUser, ServerSnapshot
+from .validation import int_in_range
+
+MAX_MESSAGE_LENGTH = 140
+DEFAULT_AUTO_CLOSE_MS = 5_000
+MAX_AUTO_CLOSE_MS = 10 * 60 * 1000
+
+
+class Variant(str, Enum):
+    DEFAULT = "default"
+    INFO = "info"
+    SUCCESS = "success"
+    WARNING = "warning"
+    ERROR = "error"
+    IN_PROGRESS = "in-progress"
+
+
+_VARIANTS = ", ".join(v.value for v in Variant)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Broadcast:
+    """A validated broadcast. `auto_close_ms` False keeps the notification until dismissed;
+    `recipients` None means every running server."""
+
+    message: str
+    variant: Variant = Variant.INFO
+    auto_close_ms: int | bool = False
+    recipients: tuple[str, ...] | None = None
+
+    def payload(self) -> dict[str, object]:
+        """The body the notifications extension's ingest endpoint expects."""
+        return {
+            "message": self.message,
+            "type": self.variant.value,
+            "autoClose": self.auto_close_ms,
+            "actions": [
+                {"label": "Dismiss", "caption": "Close this notification", "displayType": "default"}
+            ],
+        }
+
+
+def parse_broadcast(body: object) -> Broadcast:
+    """Validate a request body; every error names the field at fault."""
+    if not isinstance(body, Mapping):
+        raise InvalidValue("body", "must be a JSON object")
+    message = body.get("message")
+    if not isinstance(message, str):
+        raise InvalidValue("message", "is required and must be a string")
+    message = message.strip()
+    if not message:
+        raise InvalidValue("message", "must not be empty")
+    if len(message) > MAX_MESSAGE_LENGTH:
+        raise InvalidValue(
+            "message", f"must be at most {MAX_MESSAGE_LENGTH} characters, got {len(message)}"
+        )
+    raw_variant = body.get("variant", Variant.INFO.value)
+    try:
+        variant = Variant(raw_variant)
+    except ValueError:
+        raise InvalidValue("variant", f"must be one of: {_VARIANTS}") from None
+    return Broadcast(
+        message=message,
+        variant=variant,
+        auto_close_ms=_auto_close(body.get("autoClose", False)),
+        recipients=_recipients(body.get("recipients")),
+    )
+
+
+def _auto_close(value: object) -> int | bool:
+    """false: stay until dismissed; true: the default delay; a number: milliseconds."""
+    if value is False or value is None:
+        return False
+    if value is True:
+        return DEFAULT_AUTO_CLOSE_MS
+    return int_in_range("autoClose", value, 1, MAX_AUTO_CLOSE_MS)
+
+
+def _recipients(value: object) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise InvalidValue("recipients", "must be a list of usernames")
+    if not value:
+        raise InvalidValue(
+            "recipients", "must name at least one user; leave it out to reach every server"
+        )
+    return tuple(dict.fromkeys(value))
+
+
+@dataclass(frozen=True, slots=True)
+class TargetResolution:
+    """Servers to deliver to, and named recipients that cannot be reached (reported, not lost)."""
+
+    targets: tuple[ServerSnapshot, ...]
+    unknown: tuple[str, ...] = ()
+    not_running: tuple[str, ...] = ()
+
+
+def resolve_targets(broadcast: Broadcast, users: Iterable[HubUser]) -> TargetResolution:
+    """Every running server of the recipients (or of everyone), in username order."""
+    by_name = {user.name: user for user in users}
+    if broadcast.recipients is None:
+        names: Sequence[str] = sorted(by_name)
+    else:
+        names = broadcast.recipients
+    targets: list[ServerSnapshot] = []
+    unknown: list[str] = []
+    not_running: list[str] = []
+    for name in names:
+        user = by_name.get(name)
+        if user is None:
+            unknown.append(name)
+            continue
+        running = sorted(
+            (server for server in user.servers.values() if server.running),
+            key=lambda server: server.name,
+        )
+        if not running:
+            if broadcast.recipients is not None:
+                not_running.append(name)
+            continue
+        targets.extend(running)
+    return TargetResolution(tuple(targets), tuple(unknown), tuple(not_running))
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The result of delivering to one server."""
+
+    username: str
+    server_name: str
+    ok: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastReport:
+    deliveries: tuple[Delivery, ...]
+    unknown: tuple[str, ...] = ()
+    not_running: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        return len(self.deliveries)
+
+    @property
+    def successful(self) -> int:
+        return sum(1 for d in self.deliveries if d.ok)
+
+    @property
+    def failed(self) -> int:
+        return self.total - self.successful
+
+    @property
+    def message(self) -> str:
+        if not self.deliveries:
+            text = "No running servers to notify"
+        else:
+            text = f"Delivered to {self.successful} of {self.total} server(s)"
+        skipped = []
+        if self.unknown:
+            skipped.append(f"unknown users: {', '.join(self.unknown)}")
+        if self.not_running:
+            skipped.append(f"not running: {', '.join(self.not_running)}")
+        return text + (f" ({'; '.join(skipped)})" if skipped else "")
+
+
+def summarize(deliveries: Iterable[Delivery], resolution: TargetResolution) -> BroadcastReport:
+    """Aggregate per-server results, keeping the unreachable recipients in the report."""
+    return BroadcastReport(tuple(deliveries), resolution.unknown, resolution.not_running)

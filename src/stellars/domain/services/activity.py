@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from stellars.domain.activity import (
+    ActivityLevel,
+    ActivityPolicy,
+    ActivitySample,
+    ActivityScore,
+    activity_level,
+    classify,
+    retention_cutoff,
+)
+from stellars.domain.hub import HubUser
+from stellars.ports.activity_store import ActivityStore
+from stellars.ports.clock import Clock
+from stellars.ports.hub_directory import HubDirectory
+
+
+@dataclass(frozen=True, slots=True)
+class TickSummary:
+    """What one sampling tick did, for its one-line log."""
+
+    users: int
+    active: int
+    idle: int
+    offline: int
+    pruned: int
+    levels: dict[ActivityLevel, int] = field(default_factory=dict)
+
+    @property
+    def line(self) -> str:
+        levels = ", ".join(
+            f"{level.value}({count})"
+            for level in ActivityLevel
+            if (count := self.levels.get(level, 0))
+        )
+        return (
+            f"Tick: {self.users} users (active={self.active}, idle={self.idle}, "
+            f"offline={self.offline}) | levels: {levels or 'none'} | pruned {self.pruned}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UserActivity:
+    """One row of the activity dashboard."""
+
+    username: str
+    score: int | None
+    level: ActivityLevel
+    sample_count: int
+    enough_data: bool
+    last_activity: datetime | None
+    server_active: bool
+    recently_active: bool
+
+
+class ActivityService:
+    """Samples every user's server activity and reports scores for all users."""
+
+    def __init__(
+        self,
+        *,
+        store: ActivityStore,
+        directory: HubDirectory,
+        clock: Clock,
+        policy: ActivityPolicy,
+    ) -> None:
+        self._store = store
+        self._directory = directory
+        self._clock = clock
+        self.policy = policy
+
+    def sample_of(self, user: HubUser, now: datetime) -> ActivitySample:
+        """A stopped server counts as no activity: the sample asks "working right now?"."""
+        return ActivitySample(user.name, now, user.latest_server_activity())
+
+    async def tick(self) -> TickSummary:
+        """Record one sample per user in one transaction, prune, and summarise."""
+        users = await self._directory.list_users()
+        now = self._clock.now()
+        recorded = [classify(self.sample_of(user, now), self.policy) for user in users]
+        await self._store.add(recorded)
+        pruned = await self._store.prune(older_than=retention_cutoff(now, self.policy))
+        scores = await self._scores(now)
+        active = idle = offline = 0
+        for user, sample in zip(users, recorded, strict=True):
+            if not user.has_active_server:
+                offline += 1
+            elif sample.active:
+                active += 1
+            else:
+                idle += 1
+        levels = Counter(
+            activity_level(scores[u.name].value) if u.name in scores else ActivityLevel.NONE
+            for u in users
+        )
+        return TickSummary(len(users), active, idle, offline, pruned, dict(levels))
+
+    async def _scores(self, now: datetime) -> dict[str, ActivityScore]:
+        tallies = await self._store.tallies(since=retention_cutoff(now, self.policy), until=now)
+        return {name: tally.score(self.policy) for name, tally in tallies.items()}
+
+    async def scores(self) -> dict[str, ActivityScore]:
+        """Every user's score now (users without samples are absent)."""
+        return await self._scores(self._clock.now())
+
+    async def report(self) -> list[UserActivity]:
+        """A dashboard row for every hub user, sorted by name."""
+        users = await self._directory.list_users()
+        now = self._clock.now()
+        scores = await self._scores(now)
+        rows = []
+        for user in users:
+            score = scores.get(user.name)
+            last = user.latest_server_activity()
+            rows.append(
+                UserActivity(
+                    username=user.name,
+                    score=score.value if score else None,
+                    level=activity_level(score.value if score else None),
+                    sample_count=score.sample_count if score else 0,
+                    enough_data=score.enough_data if score else False,
+                    last_activity=last,
+                    server_active=user.has_active_server,
+                    recently_active=(
+                        user.has_active_server
+                        and last is not None
+                        and now - last <= self.policy.inactive_after
+                    ),
+                )
+            )
+        return rows
+
+    async def reset(self) -> int:
+        return await self._store.reset()

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import asyncio
+
+from stellars.domain.hub import ServerSnapshot
+from stellars.domain.notifications import (
+    Broadcast,
+    BroadcastReport,
+    Delivery,
+    parse_broadcast,
+    resolve_targets,
+    summarize,
+)
+from stellars.domain.settings import BroadcastPolicy
+from stellars.ports.hub_directory import HubDirectory
+from stellars.ports.notifications import NotificationTransport
+
+
+class BroadcastService:
+    """Sends an admin's notification to running servers, concurrently and within bounds."""
+
+    def __init__(
+        self,
+        *,
+        directory: HubDirectory,
+        transport: NotificationTransport,
+        policy: BroadcastPolicy,
+    ) -> None:
+        self._directory = directory
+        self._transport = transport
+        self.policy = policy
+
+    async def running_servers(self) -> list[ServerSnapshot]:
+        users = await self._directory.list_users()
+        return [s for user in users for s in user.servers.values() if s.running]
+
+    async def send(self, body: object) -> BroadcastReport:
+        """Validate, resolve recipients and deliver. Raises InvalidValue for a bad body."""
+        broadcast = parse_broadcast(body)
+        return await self.deliver(broadcast)
+
+    async def deliver(self, broadcast: Broadcast) -> BroadcastReport:
+        resolution = resolve_targets(broadcast, await self._directory.list_users())
+        payload = broadcast.payload()
+        gate = asyncio.Semaphore(self.policy.concurrency)
+
+        async def one(server: ServerSnapshot) -> Delivery:
+            async with gate:
+                try:
+                    return await asyncio.wait_for(
+                        self._transport.deliver(server, payload), self.policy.timeout_seconds
+                    )
+                except asyncio.TimeoutError:
+                    return Delivery(
+                        server.username,
+                        server.name,
+                        False,
+                        f"no answer within {self.policy.timeout_seconds} s",
+                    )
+                except Exception as error:  # a transport bug must not lose the other results
+                    reason = f"delivery failed: {error}"
+                    return Delivery(server.username, server.name, False, reason)
+
+        deliveries = await asyncio.gather(*(one(server) for server in resolution.targets))
+        return summarize(deliveries, resolution)

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from stellars.domain.credentials import PassphrasePolicy
+from stellars.ports.credentials import CredentialStore, CredentialVault, PasswordGenerator
+
+
+class CredentialService:
+    """Gives admin-created users a generated passphrase that an admin can read once."""
+
+    def __init__(
+        self,
+        *,
+        generator: PasswordGenerator,
+        accounts: CredentialStore,
+        vault: CredentialVault,
+        policy: PassphrasePolicy,
+        exempt: Collection[str] = (),
+    ) -> None:
+        self._generator = generator
+        self._accounts = accounts
+        self._vault = vault
+        self.policy = policy
+        # Users who must choose their own password (the bootstrap admin signs up instead).
+        self._exempt = frozenset(exempt)
+
+    def issue(self, username: str) -> bool:
+        """Create an account with a fresh passphrase unless one exists; True if issued."""
+        if username in self._exempt or self._accounts.has_account(username):
+            return False
+        passphrase = self._generator.generate(self.policy)
+        self._accounts.set_password(username, passphrase)
+        self._vault.deposit(username, passphrase)
+        return True
+
+    def collect(self, usernames: Collection[str]) -> dict[str, str]:
+        """Hand out the waiting passphrases once; later calls get nothing for them."""
+        return self._vault.collect(usernames)
+
+    def forget(self, username: str) -> None:
+        self._vault.discard(username)
+
+    def rename(self, old: str, new: str) -> None:
+        self._vault.rename(old, new)

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from stellars.domain import sessions as rules
+from stellars.domain.errors import NotFound, Refused
+from stellars.domain.hub import DEFAULT_SERVER, ServerSnapshot
+from stellars.domain.sessions import CullDecision, Extension, SessionDeadline, SessionPolicy
+from stellars.ports.clock import Clock
+from stellars.ports.hub_directory import HubDirectory
+from stellars.ports.session_store import SessionStore
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStatus:
+    """What the session card shows; remaining and offer are None when nothing counts down."""
+
+    culler_enabled: bool
+    server_active: bool
+    idle_timeout: timedelta
+    ceiling: timedelta
+    max_extension_hours: int
+    remaining: timedelta | None = None
+    offer_hours: int | None = None
+    cull_at: datetime | None = None
+    last_activity: datetime | None = None
+
+
+class SessionService:
+    """Session countdowns and extensions, with deadlines kept in our own store."""
+
+    def __init__(
+        self,
+        *,
+        store: SessionStore,
+        directory: HubDirectory,
+        clock: Clock,
+        policy: SessionPolicy,
+    ) -> None:
+        self._store = store
+        self._directory = directory
+        self._clock = clock
+        self.policy = policy
+
+    async def _server(self, username: str, server_name: str) -> ServerSnapshot | None:
+        user = await self._directory.get_user(username)
+        if user is None:
+            raise NotFound(f"No user named {username!r}")
+        return user.servers.get(server_name)
+
+    async def deadline_for(self, server: ServerSnapshot) -> datetime | None:
+        """The extension deadline that applies to this server instance, if any."""
+        stored = await self._store.get(server.username, server.name)
+        return stored.cull_at if stored is not None and stored.applies_to(server) else None
+
+    async def status(self, username: str, server_name: str = DEFAULT_SERVER) -> SessionStatus:
+        server = await self._server(username, server_name)
+        base = SessionStatus(
+            culler_enabled=self.policy.enabled,
+            server_active=server is not None and server.active,
+            idle_timeout=self.policy.idle_timeout,
+            ceiling=self.policy.ceiling,
+            max_extension_hours=self.policy.max_extension_hours,
+        )
+        if server is None or not server.active or not self.policy.enabled:
+            return base
+        now = self._clock.now()
+        cull_at = await self.deadline_for(server)
+        return SessionStatus(
+            culler_enabled=True,
+            server_active=True,
+            idle_timeout=self.policy.idle_timeout,
+            ceiling=self.policy.ceiling,
+            max_extension_hours=self.policy.max_extension_hours,
+            remaining=rules.remaining(server, cull_at=cull_at, now=now, policy=self.policy),
+            offer_hours=rules.offer_hours(server, cull_at=cull_at, now=now, policy=self.policy),
+            cull_at=cull_at,
+            last_activity=server.last_activity,
+        )
+
+    async def extend(
+        self, username: str, hours: object, server_name: str = DEFAULT_SERVER
+    ) -> Extension:
+        """Grant up to `hours` and store the deadline. Raises InvalidValue, Refused, NotFound."""
+        rules.validate_hours(hours)
+        server = await self._server(username, server_name)
+        if server is None:
+            if not self.policy.enabled:
+                raise Refused("Idle culling is not enabled, so there is nothing to extend.")
+            raise Refused("The server is not running.")
+        now = self._clock.now()
+        cull_at = await self.deadline_for(server)
+        extension = rules.extend(server, hours, cull_at=cull_at, now=now, policy=self.policy)
+        await self._store.put(
+            SessionDeadline(server.username, server.name, server.started, extension.cull_at)
+        )
+        return extension
+
+    async def decide(self, server: ServerSnapshot) -> CullDecision:
+        """The culler's verdict for one server, from the same rule the countdown uses."""
+        if not self.policy.enabled:
+            return CullDecision(False, "idle culling is not enabled")
+        cull_at = await self.deadline_for(server)
+        return rules.cull_decision(
+            server, cull_at=cull_at, now=self._clock.now(), policy=self.policy
+        )
+
+    async def remaining_for(
+        self, servers: list[ServerSnapshot]
+    ) -> dict[tuple[str, str], timedelta]:
+        """Remaining time of many servers with one store read (for the activity table)."""
+        if not self.policy.enabled:
+            return {}
+        now = self._clock.now()
+        deadlines = {(d.username, d.server_name): d for d in await self._store.all_deadlines()}
+        result = {}
+        for server in servers:
+            if not server.active:
+                continue
+            stored = deadlines.get((server.username, server.name))
+            cull_at = stored.cull_at if stored is not None and stored.applies_to(server) else None
+            result[(server.username, server.name)] = rules.remaining(
+                server, cull_at=cull_at, now=now, policy=self.policy
+            )
+        return result

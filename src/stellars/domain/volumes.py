@@ -1,0 +1,196 @@
+"""Per-user Docker volumes: which entries of DockerSpawner's `volumes` belong to a user, what
+they are called on the engine, and whether and how a reset may run.
+
+Names must equal what DockerSpawner itself creates, so escaping follows DockerSpawner 14's
+default exactly (safe characters a-z and 0-9, escape character '-', each other byte of the
+UTF-8 encoding written as '-' plus two hex digits, then everything lowercased); the tests use
+DockerSpawner as the oracle.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from string import Formatter
+
+from .errors import Conflict, InvalidValue
+
+_SAFE = frozenset(string.ascii_lowercase + string.digits)
+_ESCAPE = "-"
+_USERNAME_FIELD = "{username}"
+_SEPARATORS = "-_."
+_LABEL_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+def escape_name(text: str) -> str:
+    """DockerSpawner 14's default `escape`: escapism with [a-z0-9] safe and '-' as escape."""
+    parts: list[str] = []
+    for char in text:
+        if char in _SAFE:
+            parts.append(char)
+        else:
+            parts.extend(f"{_ESCAPE}{byte:X}" for byte in char.encode("utf-8"))
+    return "".join(parts).lower()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DockerNaming:
+    """The DockerSpawner settings that names depend on."""
+
+    prefix: str = "jupyter"
+    name_template: str | None = None
+    image: str = "quay.io/jupyterhub/singleuser:latest"
+
+    def template_for(self, server_name: str) -> str:
+        """DockerSpawner's default name template when none is configured."""
+        if self.name_template:
+            return self.name_template
+        return "{prefix}-{username}--{servername}" if server_name else "{prefix}-{username}"
+
+
+def template_namespace(
+    username: str, naming: DockerNaming, server_name: str = ""
+) -> dict[str, str]:
+    """The fields DockerSpawner substitutes into name and volume templates."""
+    escaped = escape_name(username)
+    return {
+        "username": escaped,
+        "safe_username": escaped,
+        "raw_username": username,
+        "imagename": naming.image.replace("/", "-").replace(":", "-"),
+        "servername": escape_name(server_name.lower()),
+        "raw_servername": server_name,
+        "prefix": naming.prefix,
+    }
+
+
+def render(template: str, username: str, naming: DockerNaming, server_name: str = "") -> str:
+    """Fill a DockerSpawner template for one user (and server)."""
+    return template.format(**template_namespace(username, naming, server_name))
+
+
+def container_name(username: str, naming: DockerNaming, server_name: str = "") -> str:
+    """The container DockerSpawner creates for this user's server."""
+    return render(naming.template_for(server_name), username, naming, server_name)
+
+
+@dataclass(frozen=True, slots=True)
+class UserVolume:
+    """A per-user volume: its label (home, workspace, ...), name template and mount point."""
+
+    label: str
+    template: str
+    mount_point: str
+
+    def name_for(self, username: str, naming: DockerNaming, server_name: str = "") -> str:
+        return render(self.template, username, naming, server_name)
+
+
+def _mount_point(template: str, spec: object) -> str:
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, Mapping) and isinstance(spec.get("bind"), str):
+        return spec["bind"]
+    raise InvalidValue("volumes", f"entry {template!r} must map to a path or {{'bind': path}}")
+
+
+def _label(template: str) -> str:
+    head, _, tail = template.partition(_USERNAME_FIELD)
+    tail_text = _strip_fields(tail).strip(_SEPARATORS)
+    if tail_text:
+        return tail_text.lower()
+    return _strip_fields(head).strip(_SEPARATORS).lower()
+
+
+def _strip_fields(text: str) -> str:
+    """The literal text of a format string, with every {field} removed."""
+    return "".join(literal for literal, *_ in Formatter().parse(text))
+
+
+def user_volumes(volumes: Mapping[str, object]) -> tuple[UserVolume, ...]:
+    """The entries of a DockerSpawner `volumes` dict whose name contains {username}, labelled.
+
+    The label is the text after {username} (`jupyterlab-{username}_home` is `home`), or the text
+    before it when nothing follows; labels must be unique and simple.
+    """
+    found: list[UserVolume] = []
+    seen: dict[str, str] = {}
+    for template, spec in volumes.items():
+        if not isinstance(template, str) or _USERNAME_FIELD not in template:
+            continue
+        if template.startswith("/"):
+            continue  # a bind mount of a host path is not a Docker volume
+        label = _label(template)
+        if not _LABEL_PATTERN.match(label):
+            raise InvalidValue("volumes", f"cannot derive a label from {template!r}")
+        if label in seen:
+            raise InvalidValue(
+                "volumes", f"{template!r} and {seen[label]!r} both have the label {label!r}"
+            )
+        seen[label] = template
+        found.append(UserVolume(label, template, _mount_point(template, spec)))
+    return tuple(found)
+
+
+class VolumeOutcome(str, Enum):
+    """What happened to one volume of a reset."""
+
+    REMOVED = "removed"
+    NOT_FOUND = "not found"
+    IN_USE = "in use"
+
+
+def plan_reset(
+    requested: object,
+    known: Sequence[UserVolume],
+    *,
+    server_active: bool,
+) -> tuple[UserVolume, ...]:
+    """Validate a reset request: known labels only, at least one, and the server stopped.
+
+    Raises InvalidValue for a bad request, Conflict while the server runs or is pending.
+    """
+    by_label = {volume.label: volume for volume in known}
+    choices = ", ".join(by_label) or "none configured"
+    if not isinstance(requested, (list, tuple)) or not requested:
+        raise InvalidValue("volumes", f"name at least one volume to reset ({choices})")
+    if not all(isinstance(label, str) for label in requested):
+        raise InvalidValue("volumes", "must be a list of volume labels")
+    unknown = [label for label in requested if label not in by_label]
+    if unknown:
+        raise InvalidValue("volumes", f"unknown volume(s): {', '.join(unknown)}; known: {choices}")
+    if server_active:
+        raise Conflict("Stop the server before resetting its volumes.")
+    ordered = dict.fromkeys(requested)  # duplicates collapse, request order kept
+    return tuple(by_label[label] for label in ordered)
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeResult:
+    label: str
+    volume: str
+    outcome: VolumeOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class ResetReport:
+    """Per-volume outcome of a reset and a sentence that does not overclaim."""
+
+    username: str
+    results: tuple[VolumeResult, ...]
+
+    @property
+    def removed(self) -> tuple[str, ...]:
+        return tuple(r.label for r in self.results if r.outcome is VolumeOutcome.REMOVED)
+
+    @property
+    def message(self) -> str:
+        removed = len(self.removed)
+        parts = [f"Reset {removed} of {len(self.results)} volume(s)"]
+        for result in self.results:
+            if result.outcome is not VolumeOutcome.REMOVED:
+                parts.append(f"{result.label}: {result.outcome.value}")
+        return "; ".join(parts) + "."

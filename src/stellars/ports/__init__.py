@@ -1,0 +1,38 @@
+"""The interfaces the domain needs from the world, as `typing.Protocol` classes.
+
+Each port has a small in-memory fake in `stellars.adapters.memory` and one contract suite in
+tests/contract that every implementation, fake or real, must pass. Port methods raise only the
+errors of `stellars.domain.errors`.
+"""
+
+from .activity_store import ActivityStore, ActivityStoreSummary
+from .clock import Clock
+from .containers import ContainerControl, ContainerStats
+from .credentials import CredentialStore, CredentialVault, PasswordGenerator
+from .gpu import GpuProbe
+from .hub_directory import HubDirectory
+from .notifications import NotificationTransport
+from .proxy import ProxyRoute, ProxyRoutes
+from .session_store import SessionStore
+from .static_assets import StaticAssets
+from .volumes import VolumeInfo, VolumeStore
+
+__all__ = [
+    "ActivityStore",
+    "ActivityStoreSummary",
+    "Clock",
+    "ContainerControl",
+    "ContainerStats",
+    "CredentialStore",
+    "CredentialVault",
+    "GpuProbe",
+    "HubDirectory",
+    "NotificationTransport",
+    "PasswordGenerator",
+    "ProxyRoute",
+    "ProxyRoutes",
+    "SessionStore",
+    "StaticAssets",
+    "VolumeInfo",
+    "VolumeStore",
+]

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from stellars.domain.volumes import VolumeOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeInfo:
+    """A volume on the engine; `size_bytes` is None until the engine has measured it."""
+
+    name: str
+    size_bytes: int | None = None
+
+
+class VolumeStore(Protocol):
+    """Named Docker volumes. Raises BackendUnavailable when the engine cannot be reached."""
+
+    async def volumes(self, names: Collection[str] | None = None) -> list[VolumeInfo]:
+        """Existing volumes with sizes: all of them, or those among `names`; sorted by name."""
+        ...
+
+    async def remove(self, names: Collection[str]) -> Mapping[str, VolumeOutcome]:
+        """Remove each volume, reporting removed / not found / in use per name."""
+        ...

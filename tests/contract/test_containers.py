@@ -1,0 +1,104 @@
+"""Contracts of the ContainerControl and ContainerStats ports.
+
+Fixtures yield a `ContainerHarness`: one object serving both ports plus a backdoor to start a
+named container (a busy or idle one) and to stop it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pytest
+
+from stellars.adapters.memory import InMemoryContainers
+from stellars.domain.containers import ContainerUsage
+from stellars.domain.errors import ContainerNotFound
+from stellars.ports.containers import ContainerControl, ContainerStats
+
+
+class ContainerHarness(Protocol):
+    control: ContainerControl
+    stats: ContainerStats
+
+    def name(self, label: str) -> str: ...
+
+    async def start(self, name: str, *, busy: bool = False) -> None: ...
+
+    async def stop(self, name: str) -> None: ...
+
+
+@dataclass
+class MemoryHarness:
+    fake: InMemoryContainers = field(default_factory=InMemoryContainers)
+    prefix: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:8]}")
+
+    @property
+    def control(self) -> InMemoryContainers:
+        return self.fake
+
+    @property
+    def stats(self) -> InMemoryContainers:
+        return self.fake
+
+    def name(self, label: str) -> str:
+        return f"{self.prefix}-{label}"
+
+    async def start(self, name: str, *, busy: bool = False) -> None:
+        self.fake.start(
+            name,
+            ContainerUsage(
+                cpu_percent=95.0 if busy else 0.0,
+                memory_bytes=8 * 1024 * 1024,
+                memory_limit_bytes=1024 * 1024 * 1024,
+            ),
+        )
+
+    async def stop(self, name: str) -> None:
+        self.fake.stop(name)
+
+
+@pytest.fixture(params=["memory"])
+def harness(request) -> ContainerHarness:
+    if request.param == "memory":
+        return MemoryHarness()
+    raise AssertionError(request.param)
+
+
+async def test_restart_keeps_a_running_container_running(harness):
+    name = harness.name("lab")
+    await harness.start(name)
+    await harness.control.restart(name, timeout_seconds=2)
+    assert await harness.control.is_running(name)
+
+
+async def test_restart_of_a_missing_container_is_not_found(harness):
+    with pytest.raises(ContainerNotFound):
+        await harness.control.restart(harness.name("missing"), timeout_seconds=1)
+
+
+async def test_is_running_is_false_for_missing_and_stopped_containers(harness):
+    name = harness.name("stopping")
+    await harness.start(name)
+    await harness.stop(name)
+    assert not await harness.control.is_running(name)
+    assert not await harness.control.is_running(harness.name("never"))
+
+
+async def test_usage_covers_running_containers_only(harness):
+    busy, idle, missing = harness.name("busy"), harness.name("idle"), harness.name("missing")
+    await harness.start(busy, busy=True)
+    await harness.start(idle)
+    usage = await harness.stats.usage([busy, idle, missing])
+    assert set(usage) == {busy, idle}
+    assert usage[busy].cpu_percent > usage[idle].cpu_percent
+    assert usage[idle].cpu_percent < 50
+    for figures in usage.values():
+        assert figures.memory_bytes > 0
+        assert figures.memory_limit_bytes >= figures.memory_bytes
+        assert 0 <= figures.memory_percent <= 100
+
+
+async def test_usage_of_nothing_is_empty(harness):
+    assert await harness.stats.usage([]) == {}
