@@ -1,0 +1,1 @@
+"""configurable-http-proxy REST API adapter."""

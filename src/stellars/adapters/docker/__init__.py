@@ -1,0 +1,1 @@
+"""Docker engine adapters (docker SDK): volumes, container control and container stats."""

@@ -1,0 +1,1 @@
+"""JupyterHub adapters: the REST API directory used by managed services."""
