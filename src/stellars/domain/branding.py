@@ -9,6 +9,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 from enum import Enum
+from types import MappingProxyType
 from urllib.parse import unquote, urlsplit
 
 from .errors import InvalidValue
@@ -27,12 +28,14 @@ class AssetKind(str, Enum):
     LINK = "link"
 
 
-_DEFAULT_SUFFIX = {
-    AssetSlot.LOGO: ".png",
-    AssetSlot.FAVICON: ".ico",
-    AssetSlot.LAB_MAIN_ICON: ".svg",
-    AssetSlot.LAB_SPLASH_ICON: ".svg",
-}
+_DEFAULT_SUFFIX = MappingProxyType(
+    {
+        AssetSlot.LOGO: ".png",
+        AssetSlot.FAVICON: ".ico",
+        AssetSlot.LAB_MAIN_ICON: ".svg",
+        AssetSlot.LAB_SPLASH_ICON: ".svg",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from nativeauthenticator import NativeAuthenticator
+from nativeauthenticator.handlers import LoginHandler
+
+
+class _NoStatsd:
+    """Accepts the statsd calls NativeAuthenticator 1.3 makes and does nothing."""
+
+    def timer(self, *args: object, **kwargs: object) -> _NoStatsd:
+        return self
+
+    def start(self) -> _NoStatsd:
+        return self
+
+    def stop(self, *args: object, **kwargs: object) -> None:
+        return None
+
+    def incr(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+class CompatibleLoginHandler(LoginHandler):
+    """NativeAuthenticator's login page without the statsd dependency.
+
+    JupyterHub 6 removed `BaseHandler.statsd` (jupyterhub#5407), but NativeAuthenticator 1.3's
+    `LoginHandler.post` still times logins with it, so every login failed with a 500.
+    """
+
+    @property
+    def statsd(self) -> object:
+        return getattr(super(), "statsd", None) or _NoStatsd()
+
+
+class StellarsNativeAuthenticator(NativeAuthenticator):
+    """NativeAuthenticator whose login works on JupyterHub 5 and 6."""
+
+    def get_handlers(self, app):  # type: ignore[no-untyped-def]
+        return [
+            (route, CompatibleLoginHandler if handler is LoginHandler else handler)
+            for route, handler in super().get_handlers(app)
+        ]
