@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stellars.adapters.memory import InMemoryActivityStore
+from stellars.adapters.sql import SqlActivityStore, SqlDatabase, create_store_engine
 from stellars.domain.activity import ActivityPolicy, RecordedSample, score_samples
 from tests.strategies import EPOCH, durations
 
@@ -17,12 +18,23 @@ NOW = EPOCH + timedelta(days=30)
 WINDOW = {"since": NOW - POLICY.retention, "until": NOW}
 
 
-@pytest.fixture(params=["memory"])
-def store(request):
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.real)])
+def store(request, tmp_path):
     """A fresh, empty store built for POLICY's half-life, one per implementation."""
     if request.param == "memory":
-        return InMemoryActivityStore(half_life=POLICY.half_life)
-    raise AssertionError(request.param)
+        yield InMemoryActivityStore(half_life=POLICY.half_life)
+        return
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'activity.sqlite'}"
+    elif request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        raise AssertionError(request.param)
+    database = SqlDatabase(create_store_engine(url))
+    try:
+        yield SqlActivityStore(database, half_life=POLICY.half_life)
+    finally:
+        database.close()
 
 
 def at(hours_ago: float, user: str = "alice", active: bool = True) -> RecordedSample:
@@ -117,3 +129,86 @@ async def test_store_tallies_score_like_the_definition(store, case):
             else score_samples([], now=NOW, policy=POLICY)
         )
         assert got == expected
+
+
+async def test_renaming_a_user_onto_itself_changes_nothing(store):
+    await store.add([at(1), at(2, active=False)])
+    assert await store.rename_user("alice", "alice") == 2
+    tally = (await store.tallies(**WINDOW))["alice"]
+    assert (tally.count, tally.active_count) == (2, 1)
+
+
+async def test_samples_keep_the_server_activity_they_were_taken_with(store):
+    seen = NOW - timedelta(minutes=5)
+    await store.add([RecordedSample("alice", NOW, True, seen)])
+    (got,) = await store.samples("alice", **WINDOW)
+    assert got == RecordedSample("alice", NOW, True, seen)
+
+
+_USERS = ["ann", "bo", "cy"]
+
+
+@st.composite
+def operation_sequences(draw):
+    """Adds, prunes, renames and deletes in any order, then a window to score."""
+    operations = []
+    for _ in range(draw(st.integers(1, 8))):
+        kind = draw(st.sampled_from(["add", "add", "prune", "rename", "delete"]))
+        if kind == "add":
+            batch = [
+                RecordedSample(
+                    draw(st.sampled_from(_USERS)),
+                    NOW - draw(durations(-timedelta(hours=2), POLICY.retention * 1.3)),
+                    draw(st.booleans()),
+                )
+                for _ in range(draw(st.integers(0, 12)))
+            ]
+            operations.append(("add", batch))
+        elif kind == "prune":
+            operations.append(("prune", NOW - draw(durations(timedelta(0), POLICY.retention))))
+        elif kind == "rename":
+            operations.append(
+                ("rename", draw(st.sampled_from(_USERS)), draw(st.sampled_from(_USERS)))
+            )
+        else:
+            operations.append(("delete", draw(st.sampled_from(_USERS))))
+    until = NOW - draw(durations(-timedelta(hours=3), timedelta(days=2)))
+    since = until - draw(durations(timedelta(hours=1), POLICY.retention * 1.2))
+    return operations, since, until
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=operation_sequences())
+async def test_tallies_stay_exact_through_any_sequence_of_operations(store, case):
+    """Whatever happened before, tallies over any window score like the definition over a
+    plain list that went through the same operations."""
+    operations, since, until = case
+    await store.reset()
+    shadow: list[RecordedSample] = []
+    for operation in operations:
+        if operation[0] == "add":
+            await store.add(operation[1])
+            shadow.extend(operation[1])
+        elif operation[0] == "prune":
+            await store.prune(older_than=operation[1], batch_size=5)
+            shadow = [r for r in shadow if r.taken_at > operation[1]]
+        elif operation[0] == "rename":
+            _, old, new = operation
+            await store.rename_user(old, new)
+            shadow = [
+                RecordedSample(new, r.taken_at, r.active) if r.username == old else r
+                for r in shadow
+            ]
+        else:
+            await store.delete_user(operation[1])
+            shadow = [r for r in shadow if r.username != operation[1]]
+    tallies = await store.tallies(since=since, until=until)
+    window = [r for r in shadow if since < r.taken_at <= until]
+    assert set(tallies) == {r.username for r in window}
+    for user, tally in tallies.items():
+        mine = [r for r in window if r.username == user]
+        assert (tally.count, tally.active_count) == (len(mine), sum(r.active for r in mine))
+        if since >= until - POLICY.retention:  # the definition scores (until - retention, until]
+            assert tally.score(POLICY) == score_samples(mine, now=until, policy=POLICY)
+    summary = await store.summary()
+    assert (summary.samples, summary.users) == (len(shadow), len({r.username for r in shadow}))

@@ -6,12 +6,18 @@ named container (a busy or idle one) and to stop it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import docker
+import docker.errors
 import pytest
 
+from stellars.adapters.docker import DockerContainerControl, DockerContainerStats, DockerEngine
 from stellars.adapters.memory import InMemoryContainers
 from stellars.domain.containers import ContainerUsage
 from stellars.domain.errors import ContainerNotFound
@@ -59,10 +65,68 @@ class MemoryHarness:
         self.fake.stop(name)
 
 
-@pytest.fixture(params=["memory"])
-def harness(request) -> ContainerHarness:
+BUSY_LOOP = ["sh", "-c", "while :; do :; done"]
+
+
+@dataclass
+class DockerHarness:
+    """Named tiny-image containers on the real engine (idle ones sleep, busy ones spin),
+    labelled for the test session and removed by `cleanup`."""
+
+    control: DockerContainerControl
+    stats: DockerContainerStats
+    client: docker.DockerClient
+    image: str
+    labels: dict[str, str]
+    prefix: str = field(default_factory=lambda: f"stellars-test-{uuid.uuid4().hex[:8]}")
+    started: list[str] = field(default_factory=list)
+
+    def name(self, label: str) -> str:
+        return f"{self.prefix}-{label}"
+
+    async def start(self, name: str, *, busy: bool = False) -> None:
+        self.started.append(name)
+        await asyncio.to_thread(
+            self.client.containers.run,
+            self.image,
+            BUSY_LOOP if busy else None,
+            name=name,
+            labels=self.labels,
+            detach=True,
+        )
+
+    async def stop(self, name: str) -> None:
+        # The image's `sleep` is PID 1 and ignores SIGTERM: kill it, keep the container.
+        await asyncio.to_thread(self.client.api.kill, name)
+        await asyncio.to_thread(self.client.api.wait, name, timeout=30)
+
+    def cleanup(self) -> None:
+        for name in self.started:
+            with contextlib.suppress(docker.errors.NotFound):
+                self.client.api.remove_container(name, force=True)
+
+
+@pytest.fixture(params=["memory", pytest.param("docker", marks=pytest.mark.real)])
+def harness(request) -> Iterator[ContainerHarness]:
     if request.param == "memory":
-        return MemoryHarness()
+        yield MemoryHarness()
+        return
+    if request.param == "docker":
+        client = request.getfixturevalue("docker_client")
+        engine = DockerEngine(client, max_workers=4, timeout_seconds=30)
+        docker_harness = DockerHarness(
+            control=DockerContainerControl(engine),
+            stats=DockerContainerStats(engine, max_parallel=4),
+            client=client,
+            image=request.getfixturevalue("tiny_image"),
+            labels=request.getfixturevalue("docker_labels"),
+        )
+        try:
+            yield docker_harness
+        finally:
+            docker_harness.cleanup()
+            engine.close()
+        return
     raise AssertionError(request.param)
 
 

@@ -8,11 +8,13 @@ executable that prints captured real output, on the host or inside a container.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from stellars.adapters.memory import StaticGpuProbe
+from stellars.adapters.nvidia import QUERY_ARGUMENTS, ContainerNvidiaSmiProbe, HostNvidiaSmiProbe
 from stellars.domain.gpu import Gpu, GpuProbeResult
 from stellars.ports.gpu import GpuProbe
 
@@ -37,10 +39,85 @@ def memory_factory(scenario: str) -> GpuProbe:
     return StaticGpuProbe(GpuProbeResult.none(f"simulated: {scenario}"))
 
 
-@pytest.fixture(params=["memory"])
-def make_probe(request) -> ProbeFactory:
+# Fake nvidia-smi scripts per scenario. The GPU one checks that it was asked the right query.
+EXPECTED_ARGUMENTS = " ".join(QUERY_ARGUMENTS)
+FAKE_NVIDIA_SMI = {
+    "two_gpus": (
+        "#!/bin/sh\n"
+        f'if [ "$*" != "{EXPECTED_ARGUMENTS}" ]; then\n'
+        '  echo "fake nvidia-smi: unexpected arguments: $*" >&2; exit 2\n'
+        "fi\n"
+        f"cat <<'CSV'\n{TWO_GPUS_CSV}CSV\n"
+    ),
+    "garbage": "#!/bin/sh\necho '<html><body>502 Bad Gateway</body></html>'\necho 'Segfault?'\n",
+    "timeout": "#!/bin/sh\nsleep 60\n",
+    "failing": (
+        "#!/bin/sh\n"
+        'echo "NVIDIA-SMI has failed because it couldn\'t communicate with the NVIDIA driver."\n'
+        "exit 9\n"
+    ),
+}
+# Short enough that the timeout scenario stays quick, long enough for a container to start.
+HOST_TIMEOUT_SECONDS = {"timeout": 0.5}
+CONTAINER_TIMEOUT_SECONDS = {"timeout": 2.0}
+
+
+def host_factory(directory: Path) -> ProbeFactory:
+    """Probes running a fake nvidia-smi executable written to `directory`."""
+
+    def make(scenario: str) -> GpuProbe:
+        timeout = HOST_TIMEOUT_SECONDS.get(scenario, 20.0)
+        if scenario == "missing":
+            return HostNvidiaSmiProbe([str(directory / "absent" / "nvidia-smi")])
+        script = directory / f"nvidia-smi-{scenario}"
+        script.write_text(FAKE_NVIDIA_SMI[scenario])
+        script.chmod(0o755)
+        return HostNvidiaSmiProbe([str(script)], timeout_seconds=timeout)
+
+    return make
+
+
+@pytest.fixture(
+    params=[
+        "memory",
+        "host",
+        pytest.param("container", marks=pytest.mark.real),
+    ]
+)
+def make_probe(request) -> Iterator[ProbeFactory]:
     if request.param == "memory":
-        return memory_factory
+        yield memory_factory
+        return
+    if request.param == "host":
+        yield host_factory(request.getfixturevalue("tmp_path"))
+        return
+    if request.param == "container":
+        # The container path with the engine's default runtime and a fake nvidia-smi image;
+        # "missing" is the tiny image, which has no nvidia-smi at all.
+        client = request.getfixturevalue("docker_client")
+        fake_cuda_image = request.getfixturevalue("fake_cuda_image")
+        tiny_image = request.getfixturevalue("tiny_image")
+        labels = request.getfixturevalue("docker_labels")
+        probes: list[ContainerNvidiaSmiProbe] = []
+
+        def make(scenario: str) -> GpuProbe:
+            image = (
+                tiny_image if scenario == "missing" else fake_cuda_image(FAKE_NVIDIA_SMI[scenario])
+            )
+            probe = ContainerNvidiaSmiProbe(
+                client,
+                image,
+                runtime=None,
+                timeout_seconds=CONTAINER_TIMEOUT_SECONDS.get(scenario, 30.0),
+                labels=labels,
+            )
+            probes.append(probe)
+            return probe
+
+        yield make
+        for probe in probes:
+            probe.close()
+        return
     raise AssertionError(request.param)
 
 

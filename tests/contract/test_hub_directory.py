@@ -6,14 +6,18 @@ arrange users in the backing hub (the in-memory dict, or a real hub through its 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Protocol
 
 import pytest
 
+from stellars.adapters.hub import RestHubDirectory
 from stellars.adapters.memory import InMemoryHubDirectory
 from stellars.domain.hub import HubUser
 from stellars.ports.hub_directory import HubDirectory
+from tests.backends import JupyterHubProcess
+from tests.integration.hub_helpers import create_user, render_hub_config
 
 
 class DirectoryHarness(Protocol):
@@ -30,10 +34,24 @@ class MemoryHarness:
         self.directory.put(HubUser(name=name, admin=admin))
 
 
-@pytest.fixture(params=["memory"])
-def harness(request) -> DirectoryHarness:
+@dataclass
+class RestHarness:
+    """A real JupyterHub subprocess; users are created through its REST API."""
+
+    directory: RestHubDirectory
+    hub: JupyterHubProcess
+
+    async def add_user(self, name: str, *, admin: bool = False) -> None:
+        await asyncio.to_thread(create_user, self.hub, name, admin=admin)
+
+
+@pytest.fixture(params=["memory", pytest.param("rest", marks=pytest.mark.real)])
+def harness(request, tmp_path) -> DirectoryHarness:
     if request.param == "memory":
         return MemoryHarness(InMemoryHubDirectory())
+    if request.param == "rest":
+        hub = request.getfixturevalue("jupyterhub_factory")(render_hub_config(tmp_path / "hub"))
+        return RestHarness(RestHubDirectory(hub.api_url, hub.admin_token), hub)
     raise AssertionError(request.param)
 
 

@@ -7,17 +7,30 @@ from datetime import timedelta
 import pytest
 
 from stellars.adapters.memory import InMemorySessionStore
+from stellars.adapters.sql import SqlDatabase, SqlSessionStore, create_store_engine
 from stellars.domain.sessions import SessionDeadline
 from tests.strategies import EPOCH
 
 STARTED = EPOCH + timedelta(days=1)
 
 
-@pytest.fixture(params=["memory"])
-def store(request):
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.real)])
+def store(request, tmp_path):
+    """A fresh, empty store, one per implementation."""
     if request.param == "memory":
-        return InMemorySessionStore()
-    raise AssertionError(request.param)
+        yield InMemorySessionStore()
+        return
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'sessions.sqlite'}"
+    elif request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        raise AssertionError(request.param)
+    database = SqlDatabase(create_store_engine(url))
+    try:
+        yield SqlSessionStore(database)
+    finally:
+        database.close()
 
 
 def deadline(user="alice", server="", hours=2, started=STARTED) -> SessionDeadline:
@@ -78,3 +91,10 @@ async def test_delete_user_removes_all_of_their_deadlines(store):
     await store.put(deadline(user="bob"))
     assert await store.delete_user("alice") == 2
     assert [d.username for d in await store.all_deadlines()] == ["bob"]
+
+
+async def test_renaming_a_user_onto_itself_keeps_the_deadlines(store):
+    await store.put(deadline(server=""))
+    await store.put(deadline(server="gpu"))
+    assert await store.rename_user("alice", "alice") == 2
+    assert len(await store.all_deadlines()) == 2

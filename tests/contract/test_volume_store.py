@@ -6,15 +6,24 @@ and to hold a volume in use, so the same tests run on the fake and on the Docker
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import docker
+import docker.errors
 import pytest
 
+from stellars.adapters.docker import DockerEngine, DockerVolumeStore
 from stellars.adapters.memory import InMemoryVolumeStore
 from stellars.domain.volumes import VolumeOutcome
 from stellars.ports.volumes import VolumeStore
+
+# How long the Docker harness waits for the engine to report the size of a fresh volume.
+SIZE_REPORT_SECONDS = 15.0
 
 
 class VolumeHarness(Protocol):
@@ -46,10 +55,90 @@ class MemoryHarness:
         self.store.in_use.add(name)
 
 
-@pytest.fixture(params=["memory"])
-def harness(request) -> VolumeHarness:
+@dataclass
+class DockerHarness:
+    """Volumes on the real engine; data is written and volumes are held by tiny-image
+    containers, everything labelled for the test session and removed by `cleanup`."""
+
+    store: DockerVolumeStore
+    client: docker.DockerClient
+    image: str
+    labels: dict[str, str]
+    prefix: str = field(default_factory=lambda: f"stellars-test-{uuid.uuid4().hex[:8]}")
+    volumes: list[str] = field(default_factory=list)
+    containers: list[str] = field(default_factory=list)
+
+    def name(self, label: str) -> str:
+        return f"{self.prefix}-{label}"
+
+    async def create(self, name: str, *, data_bytes: int = 0) -> None:
+        await asyncio.to_thread(self._create, name, data_bytes)
+        await self._wait_for_size(name)
+
+    def _create(self, name: str, data_bytes: int) -> None:
+        self.client.volumes.create(name, labels=self.labels)
+        self.volumes.append(name)
+        if data_bytes:
+            writer = self.client.containers.run(
+                self.image,
+                ["sh", "-c", f"head -c {data_bytes} /dev/zero > /data/blob && sync"],
+                volumes={name: {"bind": "/data", "mode": "rw"}},
+                labels=self.labels,
+                detach=True,
+            )
+            try:
+                assert writer.wait(timeout=60)["StatusCode"] == 0, writer.logs()
+            finally:
+                writer.remove(force=True)
+
+    async def _wait_for_size(self, name: str) -> None:
+        # The engine may report a fresh volume as not measured yet (size -1, None here).
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SIZE_REPORT_SECONDS
+        while loop.time() < deadline:
+            if any(v.size_bytes is not None for v in await self.store.volumes([name])):
+                return
+            await asyncio.sleep(0.2)
+
+    async def hold(self, name: str) -> None:
+        holder = await asyncio.to_thread(
+            self.client.containers.run,
+            self.image,
+            volumes={name: {"bind": "/data", "mode": "rw"}},
+            labels=self.labels,
+            detach=True,
+        )
+        self.containers.append(holder.id)
+
+    def cleanup(self) -> None:
+        for container_id in self.containers:
+            with contextlib.suppress(docker.errors.NotFound):
+                self.client.api.remove_container(container_id, force=True)
+        for name in self.volumes:
+            with contextlib.suppress(docker.errors.NotFound):
+                self.client.api.remove_volume(name, force=True)
+
+
+@pytest.fixture(params=["memory", pytest.param("docker", marks=pytest.mark.real)])
+def harness(request) -> Iterator[VolumeHarness]:
     if request.param == "memory":
-        return MemoryHarness()
+        yield MemoryHarness()
+        return
+    if request.param == "docker":
+        client = request.getfixturevalue("docker_client")
+        engine = DockerEngine(client, max_workers=4, timeout_seconds=30)
+        docker_harness = DockerHarness(
+            store=DockerVolumeStore(engine),
+            client=client,
+            image=request.getfixturevalue("tiny_image"),
+            labels=request.getfixturevalue("docker_labels"),
+        )
+        try:
+            yield docker_harness
+        finally:
+            docker_harness.cleanup()
+            engine.close()
+        return
     raise AssertionError(request.param)
 
 

@@ -23,6 +23,8 @@ class InMemorySessionStore:
 
     async def rename_user(self, old: str, new: str) -> int:
         moving = [key for key in self.deadlines if key[0] == old]
+        if old == new:
+            return len(moving)
         for key in [key for key in self.deadlines if key[0] == new]:
             del self.deadlines[key]
         for key in moving:

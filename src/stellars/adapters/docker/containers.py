@@ -1,0 +1,208 @@
+"""ContainerControl and ContainerStats on the Docker engine.
+
+Containers are addressed by the names the domain computes (DockerSpawner's naming, see
+`stellars.domain.volumes.container_name`). The engine also resolves a name as an ID prefix, so
+every lookup checks that the container found really carries that name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+import docker.errors
+from docker.utils import version_gte
+
+from stellars.domain.containers import ContainerReading, ContainerUsage, usage_between
+from stellars.domain.errors import ContainerNotFound
+
+from .engine import DockerEngine
+
+ReadingPair = tuple[ContainerReading | None, ContainerReading]
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _reading(cpu: Mapping[str, Any], memory: Mapping[str, Any]) -> ContainerReading | None:
+    """One reading from a `cpu_stats` (or `precpu_stats`) block and the `memory_stats` block."""
+    system = _int(cpu.get("system_cpu_usage"))
+    if system <= 0:
+        return None  # an unset block: a one-shot answer's precpu, or a stopped container
+    usage = cpu.get("cpu_usage") or {}
+    online = _int(cpu.get("online_cpus")) or len(usage.get("percpu_usage") or ()) or 1
+    counters = memory.get("stats") or {}
+    # cgroup v1 reports the hierarchy total as total_inactive_file; cgroup v2 has inactive_file.
+    inactive_key = "total_inactive_file" if "total_inactive_file" in counters else "inactive_file"
+    return ContainerReading(
+        cpu_total_ns=_int(usage.get("total_usage")),
+        system_cpu_ns=system,
+        online_cpus=online,
+        memory_usage_bytes=_int(memory.get("usage")),
+        memory_limit_bytes=_int(memory.get("limit")),
+        memory_inactive_file_bytes=_int(counters.get(inactive_key)),
+    )
+
+
+def readings_from_stats(stats: Mapping[str, Any]) -> ReadingPair | None:
+    """The (earlier, later) readings in one `GET /containers/{id}/stats?stream=false` answer.
+
+    The earlier one (`precpu_stats`) is None when the engine left it empty (one-shot answers);
+    the whole answer is None when the container is not running (no counters, no memory).
+    """
+    memory = stats.get("memory_stats") or {}
+    if not memory.get("usage"):
+        return None
+    later = _reading(stats.get("cpu_stats") or {}, memory)
+    if later is None:
+        return None
+    return _reading(stats.get("precpu_stats") or {}, memory), later
+
+
+def running_names(listing: Collection[Mapping[str, Any]]) -> dict[str, str]:
+    """name -> id of the running containers in a `GET /containers/json` answer."""
+    found: dict[str, str] = {}
+    for entry in listing:
+        for name in entry.get("Names") or ():
+            # "/name" is the container's own name; "/other/alias" is a legacy link alias.
+            if isinstance(name, str) and name.count("/") == 1:
+                found[name[1:]] = entry["Id"]
+    return found
+
+
+class DockerContainerControl:
+    """Restarts containers and tells whether they run (the ContainerControl port)."""
+
+    def __init__(self, engine: DockerEngine) -> None:
+        self._engine = engine
+
+    def _inspect(self, name: str) -> Mapping[str, Any]:
+        try:
+            found = self._engine.api.inspect_container(name)
+        except docker.errors.NotFound:
+            raise ContainerNotFound(f"No container named {name!r}") from None
+        if found.get("Name") != f"/{name}":
+            raise ContainerNotFound(f"No container named {name!r}")
+        return found
+
+    async def restart(self, name: str, *, timeout_seconds: int = 10) -> None:
+        """Restart in place, giving the processes `timeout_seconds` to stop before a kill.
+        Raises ContainerNotFound, BackendUnavailable."""
+
+        def restart() -> None:
+            container_id = self._inspect(name)["Id"]
+            try:
+                self._engine.api.restart(container_id, timeout=timeout_seconds)
+            except docker.errors.NotFound:
+                raise ContainerNotFound(f"No container named {name!r}") from None
+
+        await self._engine.run(
+            restart,
+            what=f"restart of {name!r}",
+            timeout_seconds=self._engine.timeout_seconds + timeout_seconds,
+        )
+
+    async def is_running(self, name: str) -> bool:
+        """Whether a container of that exact name exists and runs. Raises BackendUnavailable."""
+
+        def running() -> bool:
+            try:
+                return bool(self._inspect(name).get("State", {}).get("Running"))
+            except ContainerNotFound:
+                return False
+
+        return await self._engine.run(running, what=f"inspection of {name!r}")
+
+
+class DockerContainerStats:
+    """CPU and memory of running containers (the ContainerStats port), `docker stats` style.
+
+    CPU needs two readings. The first time a container is measured, one full stats request
+    brings two (the engine's previous sample and a new one; about 1-2 s on dockerd 20.10). After
+    that the adapter keeps each container's latest reading for `reading_memo_seconds` and asks
+    the engine for a single one-shot reading (about 1 s), measuring CPU over the time since the
+    previous call; a refresher calling every N seconds thus shows the average over those N
+    seconds. At most `max_parallel` requests run at a time.
+    """
+
+    def __init__(
+        self,
+        engine: DockerEngine,
+        *,
+        max_parallel: int = 8,
+        reading_memo_seconds: float = 120.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_parallel < 1:
+            raise ValueError("max_parallel must be at least 1")
+        self._engine = engine
+        self._max_parallel = max_parallel
+        self._memo_seconds = reading_memo_seconds
+        self._monotonic = monotonic
+        # container id -> (when, latest reading); ids stay the same across restarts, and the
+        # domain reports 0 % for counters that went backwards.
+        self._previous: dict[str, tuple[float, ContainerReading]] = {}
+
+    async def usage(self, names: Collection[str]) -> dict[str, ContainerUsage]:
+        """Usage of each running container among `names`; others are left out.
+        Raises BackendUnavailable."""
+        wanted = set(names)
+        if not wanted:
+            return {}
+        running = await self._engine.run(self._running, what="the container list")
+        targets = {name: running[name] for name in sorted(wanted) if name in running}
+        limit = asyncio.Semaphore(self._max_parallel)
+
+        async def measure(container_id: str) -> ContainerUsage | None:
+            async with limit:
+                return await self._usage_of(container_id)
+
+        measured = await asyncio.gather(*(measure(cid) for cid in targets.values()))
+        # Forget readings of containers that no longer run, so the memo stays small.
+        live = set(running.values())
+        for container_id in [cid for cid in self._previous if cid not in live]:
+            del self._previous[container_id]
+        return {
+            name: usage for name, usage in zip(targets, measured, strict=True) if usage is not None
+        }
+
+    def _running(self) -> dict[str, str]:
+        return running_names(self._engine.api.containers(filters={"status": "running"}))
+
+    def _remembered(self, container_id: str) -> ContainerReading | None:
+        memo = self._previous.get(container_id)
+        if memo is None or self._monotonic() - memo[0] > self._memo_seconds:
+            return None
+        return memo[1]
+
+    async def _usage_of(self, container_id: str) -> ContainerUsage | None:
+        remembered = self._remembered(container_id)
+        pair = await self._read(container_id, one_shot=remembered is not None)
+        if pair is None:
+            return None
+        earlier, later = pair
+        earlier = earlier or remembered
+        if earlier is None:  # an engine that left the previous sample empty: read once more
+            second = await self._read(container_id, one_shot=False)
+            if second is None:
+                return None
+            earlier, later = later, second[1]
+        self._previous[container_id] = (self._monotonic(), later)
+        return usage_between(earlier, later)
+
+    async def _read(self, container_id: str, *, one_shot: bool) -> ReadingPair | None:
+        api = self._engine.api
+        # one-shot needs API 1.41 (dockerd 20.10); older engines always send two samples.
+        options = {"one_shot": True} if one_shot and version_gte(api.api_version, "1.41") else {}
+
+        def stats() -> Mapping[str, Any] | None:
+            try:
+                return api.stats(container_id, stream=False, **options)
+            except docker.errors.NotFound:
+                return None  # removed since the listing
+
+        answer = await self._engine.run(stats, what=f"stats of {container_id[:12]}")
+        return None if answer is None else readings_from_stats(answer)

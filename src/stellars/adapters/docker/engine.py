@@ -1,0 +1,106 @@
+"""The Docker engine as every adapter of this package reaches it: blocking docker SDK calls on a
+bounded thread pool, each under a deadline, with SDK errors turned into domain errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import TypeVar
+
+import docker
+import docker.errors
+import requests
+import urllib3.exceptions
+
+from stellars.domain.errors import BackendUnavailable, StellarsError
+
+T = TypeVar("T")
+
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+
+# What the SDK and its HTTP stack raise when the engine is unreachable, slow, or refuses a call.
+SDK_ERRORS: tuple[type[BaseException], ...] = (
+    docker.errors.DockerException,
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    OSError,
+)
+
+
+def connect(
+    base_url: str = DEFAULT_SOCKET, *, timeout_seconds: float = 30.0, version: str = "auto"
+) -> docker.DockerClient:
+    """A docker SDK client for `base_url` (blocking: "auto" asks the engine for its API version).
+
+    Raises BackendUnavailable when the engine does not answer.
+    """
+    try:
+        return docker.DockerClient(base_url=base_url, version=version, timeout=timeout_seconds)
+    except SDK_ERRORS as exc:
+        raise BackendUnavailable(f"Docker engine at {base_url} unreachable: {exc}") from exc
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line account of an SDK error (the engine's own message when there is one)."""
+    if isinstance(exc, docker.errors.APIError) and exc.explanation:
+        return str(exc.explanation)
+    return str(exc) or type(exc).__name__
+
+
+class DockerEngine:
+    """Runs blocking docker SDK calls off the event loop.
+
+    Calls go to `executor` (bounded; owned and sized by `max_workers` when not given) and are
+    awaited for at most `timeout_seconds`; whatever the SDK raises that the caller's own function
+    did not translate becomes BackendUnavailable. The client's own socket timeout should not be
+    longer than `timeout_seconds`, so that a thread given up on is freed soon after.
+    """
+
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        *,
+        executor: Executor | None = None,
+        max_workers: int = 8,
+        timeout_seconds: float = 30.0,
+    ) -> None:
+        if max_workers < 1:
+            raise ValueError("max_workers must be at least 1")
+        self.client = client
+        self.timeout_seconds = timeout_seconds
+        self._owns_executor = executor is None
+        self._executor = executor or ThreadPoolExecutor(
+            max_workers=max_workers, thread_name_prefix="stellars-docker"
+        )
+
+    @property
+    def api(self) -> docker.APIClient:
+        """The low-level client (plain dicts, one HTTP request per call)."""
+        return self.client.api
+
+    async def run(
+        self, call: Callable[[], T], *, what: str, timeout_seconds: float | None = None
+    ) -> T:
+        """Run `call` on the pool and return its result.
+
+        `what` names the operation in error messages. Domain errors raised by `call` pass
+        through; SDK errors and the deadline become BackendUnavailable.
+        """
+        timeout = self.timeout_seconds if timeout_seconds is None else timeout_seconds
+        loop = asyncio.get_running_loop()
+        try:
+            return await asyncio.wait_for(loop.run_in_executor(self._executor, call), timeout)
+        except StellarsError:
+            raise
+        except asyncio.TimeoutError:
+            raise BackendUnavailable(
+                f"Docker engine did not answer {what} within {timeout:g} s"
+            ) from None
+        except SDK_ERRORS as exc:
+            raise BackendUnavailable(f"Docker engine failed {what}: {describe(exc)}") from exc
+
+    def close(self) -> None:
+        """Stop the owned thread pool (a pool passed in is the caller's to stop)."""
+        if self._owns_executor:
+            self._executor.shutdown(wait=False, cancel_futures=True)

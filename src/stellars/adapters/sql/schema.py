@@ -1,0 +1,67 @@
+"""The tables at the head revision, as SQLAlchemy Core objects the stores query.
+
+The schema itself is created and changed only by the migrations (`migrations/versions`); these
+definitions must describe what the newest revision builds. Times are stored as naive UTC, as the
+original platform stored them in `activity_samples`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Double,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
+
+metadata = MetaData()
+
+#: One row per sample: the original platform's table (revision 0001), less its redundant index on
+#: username alone (revision 0002).
+activity_samples = Table(
+    "activity_samples",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(255), nullable=False),
+    Column("timestamp", DateTime, nullable=False),
+    Column("last_activity", DateTime, nullable=True),
+    Column("active", Boolean, default=False),
+    Index("ix_activity_samples_timestamp", "timestamp"),
+    Index("ix_activity_user_time", "username", "timestamp"),
+)
+
+#: One row per user with samples: their DecayedTally over every stored sample (revision 0002).
+activity_tallies = Table(
+    "activity_tallies",
+    metadata,
+    Column("username", String(255), primary_key=True),
+    Column("anchor", DateTime, nullable=True),
+    Column("total_weight", Double, nullable=False),
+    Column("active_weight", Double, nullable=False),
+    Column("sample_count", Integer, nullable=False),
+    Column("active_count", Integer, nullable=False),
+)
+
+#: Small key/value facts about the stored data, e.g. the half-life the tallies were built for.
+stellars_meta = Table(
+    "stellars_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", String(255), nullable=False),
+)
+
+#: Extension deadlines, one per (user, server name), for the server instance started at
+#: `started` (revision 0003).
+session_deadlines = Table(
+    "session_deadlines",
+    metadata,
+    Column("username", String(255), primary_key=True),
+    Column("server_name", String(255), primary_key=True),
+    Column("started", DateTime, nullable=True),
+    Column("cull_at", DateTime, nullable=False),
+)
