@@ -9,6 +9,7 @@ import sys  # the interpreter that runs the managed services
 from collections.abc import Callable  # type of a value parser
 from pathlib import Path  # data directory and file locations
 
+from stellars.adapters.auth import native_templates  # NativeAuthenticator's pages
 from stellars.domain.activity import ActivityPolicy  # activity sampling and scoring knobs
 from stellars.domain.errors import InvalidValue  # raised by every policy with the bad field
 from stellars.domain.volumes import user_volumes  # which spawner volumes belong to a user
@@ -130,6 +131,7 @@ c.JupyterHub.default_url = f"{BASE_URL.rstrip('/')}/hub/home"  # land on the con
 c.JupyterHub.cleanup_servers = False  # user servers survive a hub restart
 
 c.JupyterHub.authenticator_class = "stellars.adapters.auth.StellarsNativeAuthenticator"
+c.JupyterHub.template_paths = [native_templates()]  # its login and sign-up pages
 c.NativeAuthenticator.enable_signup = SIGNUP_ENABLED  # users sign up; an admin authorizes them
 c.NativeAuthenticator.open_signup = False  # sign-ups wait for an admin; the admin needs none
 c.Authenticator.admin_users = {ADMIN}  # signs up once, authorized at once

@@ -1,7 +1,15 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+import nativeauthenticator
 from nativeauthenticator import NativeAuthenticator
 from nativeauthenticator.handlers import LoginHandler
+
+
+def native_templates() -> str:
+    """NativeAuthenticator's page templates (login, sign-up, authorize, change password)."""
+    return str(Path(nativeauthenticator.__file__).parent / "templates")
 
 
 class _NoStatsd:
