@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stellars.adapters.memory import InMemoryActivityStore
-from stellars.adapters.sql import SqlActivityStore, SqlDatabase, create_store_engine
+from stellars.adapters.sql import SqlActivityStore
 from stellars.domain.activity import ActivityPolicy, RecordedSample, score_samples
+from tests.contract.sql import SQL_KINDS, sql_database
 from tests.strategies import EPOCH, durations
 
 POLICY = ActivityPolicy()
@@ -18,23 +19,14 @@ NOW = EPOCH + timedelta(days=30)
 WINDOW = {"since": NOW - POLICY.retention, "until": NOW}
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.real)])
+@pytest.fixture(params=["memory", *SQL_KINDS])
 def store(request, tmp_path):
     """A fresh, empty store built for POLICY's half-life, one per implementation."""
     if request.param == "memory":
         yield InMemoryActivityStore(half_life=POLICY.half_life)
         return
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'activity.sqlite'}"
-    elif request.param == "postgres":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        raise AssertionError(request.param)
-    database = SqlDatabase(create_store_engine(url))
-    try:
+    with sql_database(request, request.param, tmp_path) as database:
         yield SqlActivityStore(database, half_life=POLICY.half_life)
-    finally:
-        database.close()
 
 
 def at(hours_ago: float, user: str = "alice", active: bool = True) -> RecordedSample:

@@ -7,30 +7,22 @@ from datetime import timedelta
 import pytest
 
 from stellars.adapters.memory import InMemorySessionStore
-from stellars.adapters.sql import SqlDatabase, SqlSessionStore, create_store_engine
+from stellars.adapters.sql import SqlSessionStore
 from stellars.domain.sessions import SessionDeadline
+from tests.contract.sql import SQL_KINDS, sql_database
 from tests.strategies import EPOCH
 
 STARTED = EPOCH + timedelta(days=1)
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.real)])
+@pytest.fixture(params=["memory", *SQL_KINDS])
 def store(request, tmp_path):
     """A fresh, empty store, one per implementation."""
     if request.param == "memory":
         yield InMemorySessionStore()
         return
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'sessions.sqlite'}"
-    elif request.param == "postgres":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        raise AssertionError(request.param)
-    database = SqlDatabase(create_store_engine(url))
-    try:
+    with sql_database(request, request.param, tmp_path) as database:
         yield SqlSessionStore(database)
-    finally:
-        database.close()
 
 
 def deadline(user="alice", server="", hours=2, started=STARTED) -> SessionDeadline:
