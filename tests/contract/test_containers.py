@@ -17,7 +17,7 @@ import docker
 import docker.errors
 import pytest
 
-from stellars.adapters.docker import DockerContainerControl, DockerContainerStats, DockerEngine
+from stellars.adapters.docker import DockerContainerControl, DockerContainerStats
 from stellars.adapters.memory import InMemoryContainers
 from stellars.domain.containers import ContainerUsage
 from stellars.domain.errors import ContainerNotFound
@@ -113,7 +113,7 @@ def harness(request) -> Iterator[ContainerHarness]:
         return
     if request.param == "docker":
         client = request.getfixturevalue("docker_client")
-        engine = DockerEngine(client, max_workers=4, timeout_seconds=30)
+        engine = request.getfixturevalue("docker_engine")
         docker_harness = DockerHarness(
             control=DockerContainerControl(engine),
             stats=DockerContainerStats(engine, max_parallel=4),
@@ -125,7 +125,6 @@ def harness(request) -> Iterator[ContainerHarness]:
             yield docker_harness
         finally:
             docker_harness.cleanup()
-            engine.close()
         return
     raise AssertionError(request.param)
 

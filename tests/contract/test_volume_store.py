@@ -17,7 +17,7 @@ import docker
 import docker.errors
 import pytest
 
-from stellars.adapters.docker import DockerEngine, DockerVolumeStore
+from stellars.adapters.docker import DockerVolumeStore
 from stellars.adapters.memory import InMemoryVolumeStore
 from stellars.domain.volumes import VolumeOutcome
 from stellars.ports.volumes import VolumeStore
@@ -126,7 +126,7 @@ def harness(request) -> Iterator[VolumeHarness]:
         return
     if request.param == "docker":
         client = request.getfixturevalue("docker_client")
-        engine = DockerEngine(client, max_workers=4, timeout_seconds=30)
+        engine = request.getfixturevalue("docker_engine")
         docker_harness = DockerHarness(
             store=DockerVolumeStore(engine),
             client=client,
@@ -137,7 +137,6 @@ def harness(request) -> Iterator[VolumeHarness]:
             yield docker_harness
         finally:
             docker_harness.cleanup()
-            engine.close()
         return
     raise AssertionError(request.param)
 

@@ -11,17 +11,11 @@ from stellars.adapters.nvidia import (
     result_from_output,
 )
 from stellars.domain.gpu import Gpu
+from tests.contract.test_gpu_probe import TWO_GPUS, TWO_GPUS_CSV
 
-# `nvidia-smi --query-gpu=index,name,memory.total,uuid --format=csv,noheader,nounits` on a
-# two-GPU H100 machine.
-H100_PAIR = (
-    "0, NVIDIA H100 80GB HBM3, 81559, GPU-5a3c1f0e-8d2b-4e61-9a7f-0c1d2e3f4a5b\n"
-    "1, NVIDIA H100 80GB HBM3, 81559, GPU-0b9e8d7c-6a5f-4e3d-8c2b-1a0f9e8d7c6b\n"
-)
-H100_GPUS = (
-    Gpu(0, "NVIDIA H100 80GB HBM3", 81559, "GPU-5a3c1f0e-8d2b-4e61-9a7f-0c1d2e3f4a5b"),
-    Gpu(1, "NVIDIA H100 80GB HBM3", 81559, "GPU-0b9e8d7c-6a5f-4e3d-8c2b-1a0f9e8d7c6b"),
-)
+# The two-GPU H100 output the GpuProbe contract suite uses.
+H100_PAIR = TWO_GPUS_CSV
+H100_GPUS = TWO_GPUS
 # The same query without `noheader,nounits` (a wrapper that drops our format flags).
 WITH_HEADER_AND_UNITS = (
     "index, name, memory.total [MiB], uuid\n"
