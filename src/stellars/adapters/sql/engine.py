@@ -11,6 +11,8 @@ is replaced instead of failing the next operation.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -72,9 +74,7 @@ def _sqlite_engine(url: URL, busy_timeout_seconds: float, pool_size: int) -> Eng
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
-            # The journal mode is stored in the file; only switching it needs the lock.
-            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                cursor.execute("PRAGMA journal_mode = WAL")
+            _switch_to_wal(cursor, timeout)
             cursor.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL mode
             cursor.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
             cursor.execute("PRAGMA foreign_keys = ON")
@@ -87,6 +87,30 @@ def _sqlite_engine(url: URL, busy_timeout_seconds: float, pool_size: int) -> Eng
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
     return engine
+
+
+def _switch_to_wal(cursor: Any, timeout_seconds: float) -> None:
+    """Put the file in WAL mode (stored in the file, so done once per database).
+
+    Switching needs an exclusive lock, and SQLite answers a contended switch with "database is
+    locked" (or by keeping the old mode) without waiting on the busy timeout; processes opening
+    a new database together must therefore retry here for up to that timeout.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    delay = 0.01
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            if cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() == "wal":
+                return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+        if time.monotonic() >= deadline:
+            raise sqlite3.OperationalError("database is locked: could not switch to WAL mode")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
 
 
 def _postgres_engine(url: URL, connect_timeout_seconds: int, pool_size: int) -> Engine:
