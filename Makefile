@@ -7,7 +7,7 @@ NODE_DIR := .tooling/node
 CHP := $(NODE_DIR)/node_modules/.bin/configurable-http-proxy
 RUN_DIR ?= .run
 
-.PHONY: venv node test lint unit contract run bench clean
+.PHONY: venv node test test-compat lint unit contract run bench clean mutation
 
 venv: $(STAMP)
 
@@ -27,9 +27,10 @@ $(CHP):
 		&& npm install --silent --no-audit --no-fund configurable-http-proxy@^5 playwright-core@^1
 
 lint: venv
-	$(BIN)/ruff check src tests bench deploy
-	$(BIN)/ruff format --check src tests bench deploy
+	$(BIN)/ruff check src tests bench deploy tooling
+	$(BIN)/ruff format --check src tests bench deploy tooling
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 unit: venv
 	$(BIN)/pytest tests/unit
@@ -41,20 +42,52 @@ contract: venv
 test: lint node
 	$(BIN)/pytest
 
-# The hub listens where user containers on Docker's default bridge can reach it.
-DOCKER_GATEWAY ?= $(shell ip -4 -o addr show docker0 2>/dev/null | awk '{print $$4}' | cut -d/ -f1)
-HUB_BIND_URL ?= http://$(or $(DOCKER_GATEWAY),127.0.0.1):8081
+# CI's second pass: the hub tests on the newest JupyterHub 5.x (the main venv has 6.x), and the
+# unit suite on the oldest Python the package supports.
+JH5_VENV := .venv-jh5
+PY310_VENV := .venv-py310
+PYTHON310 ?= $(firstword $(shell command -v python3.10 2>/dev/null) \
+	$(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10))
 
-# Start the platform on its embedded defaults (SQLite under $(RUN_DIR), hub on this machine,
-# user servers in Docker). Open http://127.0.0.1:8000 and sign up as the admin (default: admin).
+$(JH5_VENV)/.installed-stamp: pyproject.toml
+	test -x $(JH5_VENV)/bin/python || $(PYTHON) -m venv $(JH5_VENV)
+	$(JH5_VENV)/bin/python -m pip install -q -U pip
+	$(JH5_VENV)/bin/python -m pip install -q -e '.[test]' 'jupyterhub>=5,<6'
+	touch $@
+
+$(PY310_VENV)/.installed-stamp: pyproject.toml
+	@test -n "$(PYTHON310)" || { echo "python3.10 not found (pyenv install 3.10)"; exit 1; }
+	test -x $(PY310_VENV)/bin/python || $(PYTHON310) -m venv $(PY310_VENV)
+	$(PY310_VENV)/bin/python -m pip install -q -U pip
+	$(PY310_VENV)/bin/python -m pip install -q -e '.[test]'
+	touch $@
+
+test-compat: node $(JH5_VENV)/.installed-stamp $(PY310_VENV)/.installed-stamp
+	$(JH5_VENV)/bin/python -c 'import jupyterhub; print("JupyterHub", jupyterhub.__version__)'
+	$(JH5_VENV)/bin/pytest -m hub
+	$(PY310_VENV)/bin/python --version
+	$(PY310_VENV)/bin/pytest tests/unit
+
+# Start the platform on its embedded defaults (SQLite under $(RUN_DIR), proxy on 127.0.0.1:8000,
+# user servers in Docker with the project's lab image, built offline if needed; local processes
+# without Docker). Open http://127.0.0.1:8000 and sign up as the admin (default: admin), or set
+# JUPYTERHUB_ADMIN_PASSWORD first. tooling/run.py prints each decision it makes.
 run: venv node
-	mkdir -p $(RUN_DIR)
-	cd $(RUN_DIR) && STELLARS_CHP=$(abspath $(CHP)) JUPYTERHUB_HUB_BIND_URL=$(HUB_BIND_URL) \
-		$(abspath $(BIN))/jupyterhub -f $(abspath deploy/jupyterhub_config.py)
+	RUN_DIR=$(RUN_DIR) $(BIN)/python -m tooling.run
 
 bench: venv
 	$(BIN)/python bench/activity.py
 	$(BIN)/python bench/docker_stats.py
 
+# Mutation testing of the domain with mutmut (slow, never part of `make test`): every mutant of
+# src/stellars/domain is run against tests/unit. Results and survivors: docs/mutation.md.
+MUTATION_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+mutation: venv
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	STELLARS_HYPOTHESIS_PROFILE=mutation $(BIN)/mutmut run --max-children $(MUTATION_JOBS)
+	$(BIN)/mutmut results
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .import_linter_cache
+	rm -rf $(VENV) $(JH5_VENV) $(PY310_VENV) .pytest_cache .ruff_cache .hypothesis \
+		.import_linter_cache .mypy_cache .artifacts

@@ -15,7 +15,8 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -32,11 +33,13 @@ from tests.backends import (  # noqa: E402
 )
 
 from stellars.adapters.docker import (  # noqa: E402
-    ContainerStatsRefresher,
     DockerContainerStats,
     DockerEngine,
     DockerVolumeStore,
 )
+from stellars.adapters.system import SystemClock  # noqa: E402
+from stellars.domain.containers import ContainerUsage  # noqa: E402
+from stellars.domain.services.refresh import Refresher  # noqa: E402
 
 BUSY_LOOP = ["sh", "-c", "while :; do :; done"]
 
@@ -104,7 +107,7 @@ async def measure(args: argparse.Namespace) -> list[tuple[str, str]]:
         sequential = timed(lambda: [c.stats(stream=False) for c in containers])
 
         stats = DockerContainerStats(engine, max_parallel=args.containers)
-        usage: dict[str, object] = {}
+        usage: dict[str, ContainerUsage] = {}
 
         async def parallel_pass() -> None:
             usage.update(await stats.usage(names))
@@ -112,10 +115,18 @@ async def measure(args: argparse.Namespace) -> list[tuple[str, str]]:
         parallel = await timed_async(parallel_pass)
         parallel_again = await timed_async(parallel_pass)
 
-        refresher = ContainerStatsRefresher(stats, lambda: names, interval_seconds=3600)
+        refresher: Refresher[Mapping[str, ContainerUsage]] = Refresher(
+            lambda: stats.usage(names),
+            empty={},
+            interval=timedelta(hours=1),
+            clock=SystemClock(),
+            name="container stats",
+        )
         await refresher.refresh_now()
         reads = 10_000
-        read_seconds = timed(lambda: [refresher.usage(names[0]) for _ in range(reads)])
+        read_seconds = timed(
+            lambda: [refresher.snapshot().value.get(names[0]) for _ in range(reads)]
+        )
 
         store = DockerVolumeStore(engine)
         all_volumes = await store.volumes()
@@ -125,8 +136,8 @@ async def measure(args: argparse.Namespace) -> list[tuple[str, str]]:
         ours = set(volume_names)
         sized = sum(1 for v in all_volumes if v.name in ours and v.size_bytes is not None)
 
-        busy_cpu = [usage[n].cpu_percent for n in names[: args.busy]]  # type: ignore[attr-defined]
-        idle_cpu = [usage[n].cpu_percent for n in names[args.busy :]]  # type: ignore[attr-defined]
+        busy_cpu = [usage[n].cpu_percent for n in names[: args.busy]]
+        idle_cpu = [usage[n].cpu_percent for n in names[args.busy :]]
         repeat = args.repeat
         rows += [
             ("engine", f"dockerd {client.version()['Version']}, API {client.api.api_version}"),

@@ -1,153 +1,210 @@
 # stellars-hub composition root: `jupyterhub -f deploy/jupyterhub_config.py`.
 #
-# The only place that reads environment variables. Five sections: (1) environment, (2) data
-# literals, (3) logic calls that turn both into validated settings, (4) JupyterHub settings,
-# (5) services and callbacks. A bad value stops the hub at start with a message naming the
-# variable; nothing falls back to a default silently.
-import os  # environment variables: read in section 1 only
-import sys  # the interpreter that runs the managed services
-from collections.abc import Callable  # type of a value parser
-from pathlib import Path  # data directory and file locations
+# The only place that reads environment variables and builds adapters. Five sections:
+# (1) environment, (2) data literals, (3) logic calls: validated settings, adapters and the one
+# composition function, (4) JupyterHub settings, (5) services, roles and callbacks. A bad value
+# stops the hub at start with one line naming the variable; nothing falls back silently.
+# Every variable, its default and its range: stellars.configuration (and the /hub/settings page).
+import os  # the environment, read in section 1 only
+import sys  # the interpreter that runs the managed services and local servers
+from pathlib import Path  # files of the data directory
 
-from stellars.adapters.auth import native_templates  # NativeAuthenticator's pages
-from stellars.domain.activity import ActivityPolicy  # activity sampling and scoring knobs
-from stellars.domain.errors import InvalidValue  # raised by every policy with the bad field
-from stellars.domain.volumes import user_volumes  # which spawner volumes belong to a user
+from stellars.adapters.auth import NativeCredentialStore, native_templates  # passwords table
+from stellars.adapters.docker import (  # the Docker engine, connected lazily, off the loop
+    ContainerNvidiaSmiProbe,
+    DockerContainerControl,
+    DockerContainerStats,
+    DockerEngine,
+    DockerVolumeStore,
+    connect,
+)
+from stellars.adapters.files import StaticDirectoryAssets  # branding files for the hub
+from stellars.adapters.jupyterhub import (  # what runs inside the hub process
+    HUB_HANDLE_SETTING,
+    PLATFORM_SETTING,
+    TEMPLATES_DIR,
+    HubHandle,
+    HubProxyRoutes,
+    InProcessHubDirectory,
+    LabNotificationTransport,
+    PreSpawnHook,
+    SpawnBase,
+    custom_scopes,
+    platform_roles,
+)
+from stellars.adapters.passwords import XkcdPasswordGenerator  # passphrases for new users
+from stellars.adapters.sql import SqlActivityStore, SqlDatabase, SqlSessionStore  # our tables
+from stellars.adapters.system import SystemClock  # the wall clock, in UTC
+from stellars.adapters.vault import ProcessMemoryVault  # one-shot passphrases, memory only
+from stellars.configuration import (  # the catalogue of variables
+    SettingsError,
+    settings_from_environment,
+    variable_for,
+)
+from stellars.domain.errors import InvalidValue  # a setting the adapters reveal as unusable
+from stellars.domain.settings import SpawnerKind  # docker or local servers
+from stellars.entrypoints.hub import choose_spawner, local_lab_available  # start-up checks
+from stellars.platform import build  # the one composition function
 
 c = get_config()  # noqa: F821  (JupyterHub's config object, provided when the file is loaded)
 
 
-class ConfigError(SystemExit):
-    """Stops the hub with one readable line instead of a traceback."""
+def stop(message: str) -> SystemExit:
+    """Stop the hub with one readable line instead of a traceback."""
+    return SystemExit(f"stellars-hub: configuration error: {message}")
 
 
-def env_text(name: str, default: str) -> str:
-    """A string variable; unset or empty gives the default."""
-    return os.environ.get(name, "").strip() or default
+def say(message: str) -> None:
+    """One line in the hub's log at start (JupyterHub's logging starts after this file)."""
+    print(f"[stellars-hub] {message}", file=sys.stderr, flush=True)
 
 
-def env_int(name: str, default: int) -> int:
-    """A whole-number variable; anything else stops the hub naming the variable."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r}: must be a whole number") from None
-
-
-def env_flag(name: str, default: bool) -> bool:
-    """A 0/1 switch (also true/false, yes/no)."""
-    raw = os.environ.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name}={raw!r}: must be 0 or 1")
-
-
-def build(policy: Callable[..., object], **fields: tuple[str, object]) -> object:
-    """Build a policy from (variable, value) pairs; a rule violation names the variable."""
-    try:
-        return policy(**{field: value for field, (_, value) in fields.items()})
-    except InvalidValue as error:
-        variable = fields[error.field][0] if error.field in fields else error.field
-        raise ConfigError(f"{variable}: {error.message}") from None
+def read_text(path: str) -> str:
+    """A secret file's contents (JUPYTERHUB_ADMIN_PASSWORD_FILE)."""
+    return Path(path).read_text()
 
 
 # ---------------------------------------------------------------------------------------------
 # 1. Environment
 # ---------------------------------------------------------------------------------------------
-ADMIN = env_text("JUPYTERHUB_ADMIN", "admin")  # the admin account (signs up on first start)
-BASE_URL = env_text("JUPYTERHUB_BASE_URL", "/")  # URL prefix of the whole platform
-SIGNUP_ENABLED = env_flag("JUPYTERHUB_SIGNUP_ENABLED", True)  # self sign-up, admin approves
-DATA_DIR = Path(env_text("JUPYTERHUB_DATA_DIR", os.getcwd())).resolve()  # state lives here
-HUB_DB_URL = env_text("JUPYTERHUB_DB_URL", f"sqlite:///{DATA_DIR / 'jupyterhub.sqlite'}")
-STELLARS_DB_URL = env_text("STELLARS_DB_URL", f"sqlite:///{DATA_DIR / 'stellars.sqlite'}")
-PUBLIC_IP = env_text("JUPYTERHUB_IP", "127.0.0.1")  # where the proxy listens for browsers
-PUBLIC_PORT = env_int("JUPYTERHUB_PORT", 8000)
-PROXY_API_PORT = env_int("JUPYTERHUB_PROXY_API_PORT", PUBLIC_PORT + 1)  # CHP's REST API
-HUB_BIND_URL = env_text("JUPYTERHUB_HUB_BIND_URL", "http://127.0.0.1:8081")  # the hub itself
-HUB_CONNECT_URL = env_text("JUPYTERHUB_HUB_CONNECT_URL", "")  # how containers reach the hub
-CHP_COMMAND = env_text("STELLARS_CHP", "configurable-http-proxy")  # proxy binary (npm)
-NOTEBOOK_IMAGE = env_text("JUPYTERHUB_NOTEBOOK_IMAGE", "stellars/stellars-jupyterlab-ds:latest")
-NETWORK_NAME = env_text("JUPYTERHUB_NETWORK_NAME", "bridge")  # Docker network of user servers
-ACTIVITY_RETENTION_DAYS = env_int("JUPYTERHUB_ACTIVITYMON_RETENTION_DAYS", 7)
-ACTIVITY_HALF_LIFE = env_int("JUPYTERHUB_ACTIVITYMON_HALF_LIFE", 72)  # hours
-ACTIVITY_INACTIVE_AFTER = env_int("JUPYTERHUB_ACTIVITYMON_INACTIVE_AFTER", 60)  # minutes
-ACTIVITY_SAMPLE_INTERVAL = env_int("JUPYTERHUB_ACTIVITYMON_SAMPLE_INTERVAL", 600)  # seconds
-ACTIVITY_TARGET_HOURS = env_int("JUPYTERHUB_ACTIVITYMON_TARGET_HOURS", 8)  # 100% = this/day
+ENVIRONMENT = dict(os.environ)  # every variable of stellars.configuration.VARIABLES
+WORKING_DIR = os.getcwd()  # the default data directory
 
 # ---------------------------------------------------------------------------------------------
 # 2. Data literals
 # ---------------------------------------------------------------------------------------------
-# Per-user volumes (name template -> mount point); {username} is DockerSpawner's escaped name.
+# DockerSpawner's volumes (name template -> mount point in the lab image's user home).
+# Entries with {username} are per user: the platform lists, sizes and resets them by label.
 DOCKER_SPAWNER_VOLUMES = {
-    "jupyterlab-{username}_home": "/home",
-    "jupyterlab-{username}_workspace": "/home/lab/workspace",
-    "jupyterlab-{username}_cache": "/home/lab/.cache",
+    "jupyterlab-{username}_home": "/home/jovyan",  # label "home"
+    "jupyterlab-{username}_workspace": "/home/jovyan/work",  # label "workspace"
+    "jupyterlab-{username}_cache": "/home/jovyan/.cache",  # label "cache"
     "jupyterhub_shared": "/mnt/shared",  # one volume shared by every user
 }
-CONTAINER_NAME_TEMPLATE = "jupyterlab-{username}"  # DockerSpawner's container name per user
 SAMPLER_SERVICE = "activity-sampler"  # managed service name of the activity sampler
 SAMPLER_SCOPES = ["list:users", "read:users", "read:users:activity", "read:servers"]
 
 # ---------------------------------------------------------------------------------------------
-# 3. Logic calls: validated settings
+# 3. Logic calls: validated settings, adapters, the platform
 # ---------------------------------------------------------------------------------------------
-ACTIVITY = build(  # scoring and sampling policy, shared by the sampler and the dashboard
-    ActivityPolicy,
-    retention_days=("JUPYTERHUB_ACTIVITYMON_RETENTION_DAYS", ACTIVITY_RETENTION_DAYS),
-    half_life_hours=("JUPYTERHUB_ACTIVITYMON_HALF_LIFE", ACTIVITY_HALF_LIFE),
-    inactive_after_minutes=("JUPYTERHUB_ACTIVITYMON_INACTIVE_AFTER", ACTIVITY_INACTIVE_AFTER),
-    sample_interval_seconds=("JUPYTERHUB_ACTIVITYMON_SAMPLE_INTERVAL", ACTIVITY_SAMPLE_INTERVAL),
-    target_hours=("JUPYTERHUB_ACTIVITYMON_TARGET_HOURS", ACTIVITY_TARGET_HOURS),
-)
-try:  # the user volumes and their labels (home, workspace, cache), checked once
-    USER_VOLUMES = user_volumes(DOCKER_SPAWNER_VOLUMES)
+try:  # every variable parsed and checked once; a bad one names itself
+    SETTINGS = settings_from_environment(
+        ENVIRONMENT, cwd=WORKING_DIR, volumes=DOCKER_SPAWNER_VOLUMES, read_file=read_text
+    )
+except SettingsError as error:
+    raise stop(f"{error.field}: {error.message}") from None
+HUB = SETTINGS.hub  # where the hub listens and keeps its state
+SPAWNER = SETTINGS.spawner  # image, network and DockerSpawner names
+DATA_DIR = Path(HUB.data_dir).resolve()  # SQLite files, cookie secret, pid files
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+CHOICE = choose_spawner(SPAWNER)  # Docker when it answers (auto), else local processes
+if CHOICE.kind is SpawnerKind.LOCAL:
+    say(
+        f"USER SERVERS RUN AS LOCAL PROCESSES: {CHOICE.reason}. Start a Docker engine and "
+        "restart the hub to give every user a container."
+    )
+    if not local_lab_available():
+        say("jupyter_server is not installed here, so servers cannot start: pip install jupyterlab")
+elif CHOICE.image_present is False:
+    say(
+        f"the lab image {SPAWNER.image} is not on the Docker engine: `make run` builds the "
+        "project's lab image, or set JUPYTERHUB_NOTEBOOK_IMAGE to one the engine has or can pull"
+    )
+
+HUB_HANDLE = HubHandle()  # the JupyterHub application, bound when the hub registers handlers
+CLOCK = SystemClock()
+DATABASE = SqlDatabase.from_url(HUB.effective_stellars_db_url)  # shared with the sampler
+DOCKER = DockerEngine(lambda: connect(SPAWNER.docker_url, timeout_seconds=30))  # lazy connect
+try:
+    PLATFORM = build(  # every domain service, from SETTINGS and one adapter per port
+        SETTINGS,
+        clock=CLOCK,
+        directory=InProcessHubDirectory(HUB_HANDLE),
+        activity_store=SqlActivityStore(DATABASE, half_life=SETTINGS.activity.half_life),
+        session_store=SqlSessionStore(DATABASE),
+        volume_store=DockerVolumeStore(DOCKER),
+        containers=DockerContainerControl(DOCKER),
+        container_stats=DockerContainerStats(DOCKER),
+        gpu_probe=ContainerNvidiaSmiProbe(
+            DOCKER, SETTINGS.gpu.probe_image, timeout_seconds=SETTINGS.gpu.probe_timeout_seconds
+        ),
+        transport=LabNotificationTransport(HUB_HANDLE),  # per-server, single-use tokens
+        passwords=XkcdPasswordGenerator(),
+        accounts=NativeCredentialStore(lambda: HUB_HANDLE.app.db),
+        vault=ProcessMemoryVault(clock=CLOCK, policy=SETTINGS.vault),
+        assets=StaticDirectoryAssets(DATA_DIR / "static"),
+        proxy=HubProxyRoutes(lambda: HUB_HANDLE.app.proxy),
+        facts={
+            "User servers": f"{CHOICE.kind.value} ({CHOICE.reason})",
+            "Lab image": SPAWNER.image
+            + ("" if CHOICE.image_present is not False else " (not on the engine)"),
+        },
+    )
 except InvalidValue as error:
-    raise ConfigError(f"DOCKER_SPAWNER_VOLUMES: {error.message}") from None
-DATA_DIR.mkdir(parents=True, exist_ok=True)  # SQLite files and the cookie secret go here
+    raise stop(f"{variable_for(error.field)}: {error.message}") from None
 
 # ---------------------------------------------------------------------------------------------
 # 4. JupyterHub settings
 # ---------------------------------------------------------------------------------------------
-c.JupyterHub.base_url = BASE_URL  # every URL lives under this prefix
-c.JupyterHub.ip = PUBLIC_IP  # the proxy's public address
-c.JupyterHub.port = PUBLIC_PORT  # the proxy's public port
-c.JupyterHub.hub_bind_url = HUB_BIND_URL  # where the hub process listens
-if HUB_CONNECT_URL:  # containers on another network reach the hub here
-    c.JupyterHub.hub_connect_url = HUB_CONNECT_URL
-c.JupyterHub.db_url = HUB_DB_URL  # JupyterHub's own database (users, servers, tokens)
-c.JupyterHub.cookie_secret_file = str(DATA_DIR / "jupyterhub_cookie_secret")  # kept across restarts
+c.JupyterHub.base_url = HUB.base_path  # every URL lives under this prefix
+c.JupyterHub.ip = HUB.public_ip  # the proxy's public address (loopback unless set)
+c.JupyterHub.port = HUB.public_port  # the proxy's public port
+c.JupyterHub.hub_bind_url = HUB.hub_bind_url  # where the hub process listens
+if HUB.hub_connect_url:  # user servers on another network reach the hub here
+    c.JupyterHub.hub_connect_url = HUB.hub_connect_url
+c.JupyterHub.db_url = HUB.effective_hub_db_url  # JupyterHub's own database
+c.JupyterHub.cookie_secret_file = str(DATA_DIR / "jupyterhub_cookie_secret")  # kept on restart
 c.JupyterHub.pid_file = str(DATA_DIR / "jupyterhub.pid")  # so a second hub does not start here
-c.ConfigurableHTTPProxy.command = [CHP_COMMAND]  # configurable-http-proxy from npm
-c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{PROXY_API_PORT}"  # its REST API, loopback
+c.ConfigurableHTTPProxy.command = [HUB.proxy_command]  # configurable-http-proxy from npm
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{HUB.effective_proxy_api_port}"  # loopback
 c.ConfigurableHTTPProxy.pid_file = str(DATA_DIR / "jupyterhub-proxy.pid")  # found after restarts
-c.JupyterHub.default_url = f"{BASE_URL.rstrip('/')}/hub/home"  # land on the control panel
+c.JupyterHub.default_url = f"{HUB.base_path}hub/home"  # land on the control panel
 c.JupyterHub.cleanup_servers = False  # user servers survive a hub restart
 
-c.JupyterHub.authenticator_class = "stellars.adapters.auth.StellarsNativeAuthenticator"
-c.JupyterHub.template_paths = [native_templates()]  # its login and sign-up pages
-c.NativeAuthenticator.enable_signup = SIGNUP_ENABLED  # users sign up; an admin authorizes them
+c.JupyterHub.authenticator_class = "stellars.entrypoints.hub.StellarsAuthenticator"
+c.JupyterHub.template_paths = [TEMPLATES_DIR, native_templates()]  # ours extend the hub's
+c.NativeAuthenticator.enable_signup = HUB.signup_enabled  # users sign up; an admin authorizes
 c.NativeAuthenticator.open_signup = False  # sign-ups wait for an admin; the admin needs none
-c.Authenticator.admin_users = {ADMIN}  # signs up once, authorized at once
+c.Authenticator.admin_users = {HUB.admin_username}  # signs up, or has the deployer's password
+if not HUB.loopback_only and not HUB.admin_password:  # never first-come admin on an open hub
+    c.StellarsNativeAuthenticator.reserved_usernames = {HUB.admin_username}
+    say(
+        f"the hub listens on {HUB.public_ip}: signing up as {HUB.admin_username!r} is refused; "
+        "set JUPYTERHUB_ADMIN_PASSWORD_FILE (or JUPYTERHUB_ADMIN_PASSWORD) for the admin"
+    )
 c.Authenticator.allow_all = True  # every authorized NativeAuthenticator user may log in
+c.JupyterHub.tornado_settings = {  # the platform and the hub handle reach the handlers here
+    PLATFORM_SETTING: PLATFORM,
+    HUB_HANDLE_SETTING: HUB_HANDLE,
+}
+c.JupyterHub.custom_scopes = custom_scopes()  # scopes for what JupyterHub has none for
 
-c.JupyterHub.spawner_class = "dockerspawner.DockerSpawner"  # one container per user server
-c.DockerSpawner.image = NOTEBOOK_IMAGE  # the JupyterLab image users get
-c.DockerSpawner.name_template = CONTAINER_NAME_TEMPLATE  # container names the platform relies on
-c.DockerSpawner.volumes = DOCKER_SPAWNER_VOLUMES  # persistent per-user volumes + shared volume
-c.DockerSpawner.network_name = NETWORK_NAME  # the Docker network user servers join
-c.DockerSpawner.use_internal_ip = NETWORK_NAME != "bridge"  # on the default bridge, publish ports
-c.DockerSpawner.host_ip = "127.0.0.1"  # published ports stay on loopback
-c.DockerSpawner.remove = True  # containers go on stop; volumes keep the data
+c.Spawner.start_timeout = SPAWNER.start_timeout_seconds  # the image starts and answers within
+c.Spawner.http_timeout = SPAWNER.start_timeout_seconds  # "ready" means the lab answers HTTP
+c.Spawner.pre_spawn_hook = PreSpawnHook(  # each spawn's whole Docker settings, from state
+    base=SpawnBase(volumes=DOCKER_SPAWNER_VOLUMES),
+    groups=SETTINGS.docker_access,
+    gpu=PLATFORM.gpu,
+)
+if CHOICE.kind is SpawnerKind.DOCKER:
+    c.JupyterHub.spawner_class = "dockerspawner.DockerSpawner"  # one container per server
+    c.DockerSpawner.client_kwargs = {"base_url": SPAWNER.docker_url}  # the engine we checked
+    c.DockerSpawner.image = SPAWNER.image  # the lab image users get
+    c.DockerSpawner.pull_policy = "ifnotpresent"  # a registry image is pulled once
+    c.DockerSpawner.prefix = SPAWNER.prefix  # the names the platform computes: one source
+    c.DockerSpawner.name_template = SPAWNER.name_template
+    c.DockerSpawner.volumes = DOCKER_SPAWNER_VOLUMES  # per-user volumes and the shared one
+    c.DockerSpawner.network_name = SPAWNER.network_name  # the Docker network of user servers
+    c.DockerSpawner.use_internal_ip = SPAWNER.network_name != "bridge"  # bridge: publish port
+    c.DockerSpawner.host_ip = "127.0.0.1"  # a published port stays on loopback
+    c.DockerSpawner.remove = True  # containers go on stop; volumes keep the data
+else:
+    c.JupyterHub.spawner_class = "simple"  # processes on this machine, as the hub's user
+    c.SimpleLocalProcessSpawner.home_dir_template = str(DATA_DIR / "homes" / "{username}")
+    c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]  # this Python's lab
 
 # ---------------------------------------------------------------------------------------------
-# 5. Services and callbacks
+# 5. Services, roles and callbacks
 # ---------------------------------------------------------------------------------------------
 c.JupyterHub.services = [
     {  # samples every user's server activity into the stellars database
@@ -156,15 +213,16 @@ c.JupyterHub.services = [
             sys.executable,
             "-m",
             "stellars.entrypoints.activity_sampler",
-            f"--db-url={STELLARS_DB_URL}",
-            f"--sample-interval-seconds={ACTIVITY.sample_interval_seconds}",
-            f"--retention-days={ACTIVITY.retention_days}",
-            f"--half-life-hours={ACTIVITY.half_life_hours}",
-            f"--inactive-after-minutes={ACTIVITY.inactive_after_minutes}",
+            f"--db-url={HUB.effective_stellars_db_url}",
+            f"--sample-interval-seconds={SETTINGS.activity.sample_interval_seconds}",
+            f"--retention-days={SETTINGS.activity.retention_days}",
+            f"--half-life-hours={SETTINGS.activity.half_life_hours}",
+            f"--inactive-after-minutes={SETTINGS.activity.inactive_after_minutes}",
         ],
     },
 ]
 c.JupyterHub.load_roles = [
+    *platform_roles(),  # admins get every platform scope; users theirs, for themselves
     {  # the sampler reads users and their servers' activity, nothing else
         "name": f"{SAMPLER_SERVICE}-role",
         "scopes": SAMPLER_SCOPES,

@@ -1,14 +1,34 @@
-"""Hypothesis strategies shared by the unit and contract suites."""
+"""Hypothesis strategies shared by the unit and contract suites.
+
+Every policy strategy draws from the whole range the policy allows (its LIMITS), so a property
+holds for every configuration an admin can choose, not only for comfortable ones.
+
+Set STELLARS_HYPOTHESIS_PROFILE=mutation (as `make mutation` does) for derandomized runs with
+fewer examples and no deadline: a mutation run replays the suite thousands of times on slowed
+code, and a flaky deadline would count a surviving mutant as killed.
+"""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from stellars.domain.activity import ActivityPolicy, RecordedSample
 from stellars.domain.hub import ServerSnapshot
 from stellars.domain.sessions import SessionPolicy
+
+settings.register_profile(
+    "mutation",
+    max_examples=30,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("STELLARS_HYPOTHESIS_PROFILE", "default"))
 
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -25,15 +45,29 @@ def durations(low: timedelta, high: timedelta) -> st.SearchStrategy[timedelta]:
     ).map(lambda us: timedelta(microseconds=us))
 
 
+def within(bounds: tuple[int, int | None], *, cap: int | None = None) -> st.SearchStrategy[int]:
+    """Integers across a policy's inclusive bounds (`cap` stands in for an open upper end)."""
+    low, high = bounds
+    return st.integers(low, high if high is not None else cap)
+
+
+#: User names as hubs really see them: beyond a few ASCII names, also unicode letters, upper
+#: case, digits first, and the punctuation JupyterHub allows.
+usernames = st.one_of(
+    st.sampled_from(["alice", "bob", "a.b-c_d@e", "0day", "Ünïcödé", "MiXeD", "東京"]),
+    st.from_regex(r"[0-9][a-z0-9._@-]{0,15}", fullmatch=True),
+    st.text(
+        alphabet=st.characters(categories=["Lu", "Ll", "Lo", "Nd"], include_characters="._@-+ "),
+        min_size=1,
+        max_size=20,
+    ),
+)
+
+
 @st.composite
 def activity_policies(draw: st.DrawFn) -> ActivityPolicy:
-    return ActivityPolicy(
-        retention_days=draw(st.integers(1, 30)),
-        half_life_hours=draw(st.integers(1, 168)),
-        inactive_after_minutes=draw(st.integers(1, 1440)),
-        sample_interval_seconds=draw(st.integers(60, 86_400)),
-        target_hours=draw(st.integers(1, 24)),
-    )
+    limits = ActivityPolicy.LIMITS
+    return ActivityPolicy(**{name: draw(within(bounds)) for name, bounds in limits.items()})
 
 
 @st.composite
@@ -45,33 +79,57 @@ def histories(
     username: str = "alice",
     max_size: int = 40,
 ) -> list[RecordedSample]:
-    """Samples of one user at times up to `window` before `now` (some may fall outside it)."""
-    ages = draw(st.lists(durations(timedelta(0), window * 1.2), max_size=max_size))
+    """Samples of one user at times up to `window` before `now` (some may fall outside it).
+
+    Ages cluster at times, as a real sampler's do: some samples share an instant, some lie a
+    hair apart, some far apart across the window.
+    """
+    spread = durations(timedelta(0), window * 1.2)
+    ages = draw(st.lists(spread, max_size=max_size))
+    if ages and draw(st.booleans()):
+        # repeat some instants and put others a microsecond from them
+        base = ages[0]
+        extra = draw(st.lists(st.sampled_from([base, base + timedelta(microseconds=1)])))
+        ages = ages + extra
     return [RecordedSample(username, now - age, draw(st.booleans()), None) for age in ages]
 
 
 @st.composite
 def session_policies(draw: st.DrawFn, *, enabled: bool = True) -> SessionPolicy:
+    limits = SessionPolicy.LIMITS
     return SessionPolicy(
         enabled=enabled,
-        idle_timeout_seconds=draw(st.integers(60, 7 * 86_400)),
-        cull_every_seconds=60,
-        max_extension_hours=draw(st.integers(0, 72)),
-        max_age_seconds=draw(st.one_of(st.just(0), st.integers(60, 30 * 86_400))),
+        idle_timeout_seconds=draw(within(limits["idle_timeout_seconds"])),
+        cull_every_seconds=draw(within(limits["cull_every_seconds"])),
+        max_extension_hours=draw(within(limits["max_extension_hours"])),
+        max_age_seconds=draw(
+            st.one_of(st.just(0), within(limits["max_age_seconds"], cap=400 * 86_400))
+        ),
     )
 
 
 @st.composite
-def servers(draw: st.DrawFn, *, now: datetime, running: bool | None = None) -> ServerSnapshot:
-    """A server started up to 30 days before `now`, with activity anywhere since its start."""
-    started = now - draw(durations(timedelta(0), timedelta(days=30)))
+def servers(
+    draw: st.DrawFn,
+    *,
+    now: datetime,
+    running: bool | None = None,
+    username: str | None = None,
+) -> ServerSnapshot:
+    """A server started up to 400 days before `now` (or with no start time known), with
+    activity anywhere since its start, of any user, default or named."""
+    started = draw(
+        st.one_of(st.none(), durations(timedelta(0), timedelta(days=400)).map(lambda d: now - d))
+    )
+    earliest = started if started is not None else now - timedelta(days=400)
     last_activity = draw(
-        st.one_of(st.none(), durations(timedelta(0), now - started).map(lambda d: started + d))
+        st.one_of(st.none(), durations(timedelta(0), now - earliest).map(lambda d: earliest + d))
     )
     is_running = draw(st.booleans()) if running is None else running
     pending = None if is_running else draw(st.sampled_from([None, "spawn", "stop"]))
     return ServerSnapshot(
-        username="alice",
+        username=username if username is not None else draw(usernames),
+        name=draw(st.sampled_from(["", "gpu", "Named-1"])),
         ready=is_running or (pending == "stop"),
         pending=pending,
         started=started,
@@ -81,10 +139,12 @@ def servers(draw: st.DrawFn, *, now: datetime, running: bool | None = None) -> S
 
 @st.composite
 def deadlines(draw: st.DrawFn, *, now: datetime) -> datetime | None:
-    """None, or a deadline anywhere from a week ago to a week ahead."""
+    """None, or a deadline anywhere from a year ago to a year ahead."""
     return draw(
         st.one_of(
             st.none(),
-            durations(timedelta(0), timedelta(days=14)).map(lambda d: now - timedelta(days=7) + d),
+            durations(timedelta(0), timedelta(days=730)).map(
+                lambda d: now - timedelta(days=365) + d
+            ),
         )
     )

@@ -1,9 +1,6 @@
-"""The one exception every backend helper raises when its backend cannot be brought up."""
+"""The one exception every backend helper raises when its backend cannot be brought up (shared
+with the project tooling, which builds the same images for `make run`)."""
 
+from tooling.errors import BackendMissing
 
-class BackendMissing(Exception):
-    """A real backend (Docker, PostgreSQL, CHP, ...) is not available on this machine.
-
-    The message says what is missing and how to get it; the pytest fixtures turn it into a skip,
-    or into a failure when ``STELLARS_REQUIRE_BACKENDS=1``.
-    """
+__all__ = ["BackendMissing"]

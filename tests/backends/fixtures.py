@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import docker
 import pytest
 
+from tests.backends.browser import BrowserPage, chromium
 from tests.backends.dockerhost import (
     SESSION_ID,
     remove_labelled,
@@ -80,6 +81,17 @@ def _test_failed(request: pytest.FixtureRequest) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_images_key] = []
+
+
+#: Fixtures that run JupyterHub (a subprocess); their tests are marked `hub`, so CI can run
+#: them again on another JupyterHub release (`make test-compat`).
+HUB_FIXTURES = frozenset({"jupyterhub_factory", "jupyterhub_factory_module"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if HUB_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.hub)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -200,12 +212,7 @@ def minimal_hub_config(tmp_path: Path) -> Path:
     return render_minimal_config(tmp_path / "hub-config")
 
 
-@pytest.fixture
-def jupyterhub_factory(
-    request: pytest.FixtureRequest,
-) -> Iterator[Callable[..., JupyterHubProcess]]:
-    """Factory: ``jupyterhub_factory(config_path, env=None, **kwargs)`` starts a hub and waits
-    until it answers; every hub is stopped at teardown (log tails printed if the test failed)."""
+def _hubs(request: pytest.FixtureRequest) -> Iterator[Callable[..., JupyterHubProcess]]:
     hubs: list[JupyterHubProcess] = []
 
     def start(
@@ -218,8 +225,60 @@ def jupyterhub_factory(
         return hub
 
     yield start
-    failed = _test_failed(request)
+    failed = _test_failed(request) or request.session.testsfailed > 0
     for hub in reversed(hubs):
         if failed and hub.log_path.exists():
             print(f"--- {hub.log_path} (last 60 lines) ---\n{hub.log_tail()}")
         hub.stop()
+
+
+@pytest.fixture
+def jupyterhub_factory(
+    request: pytest.FixtureRequest,
+) -> Iterator[Callable[..., JupyterHubProcess]]:
+    """Factory: ``jupyterhub_factory(config_path, env=None, **kwargs)`` starts a hub and waits
+    until it answers; every hub is stopped at teardown (log tails printed if the test failed)."""
+    yield from _hubs(request)
+
+
+@pytest.fixture(scope="module")
+def jupyterhub_factory_module(
+    request: pytest.FixtureRequest,
+) -> Iterator[Callable[..., JupyterHubProcess]]:
+    """``jupyterhub_factory`` whose hubs live for the whole test module."""
+    yield from _hubs(request)
+
+
+# --- browser ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def browser_page(request: pytest.FixtureRequest) -> Iterator[Callable[[str], BrowserPage]]:
+    """Factory: ``browser_page(base_url)`` opens a page in a fresh browser context (its own
+    cookies). The test fails if any page logged a JavaScript error.
+
+    The browser lives for one test: Playwright's sync API keeps an event loop running in this
+    thread while it is open, which the asyncio tests that follow must not find there.
+    """
+    contexts: list[Any] = []
+    pages: list[BrowserPage] = []
+    with backend("chromium"):
+        manager = chromium()
+        browser = manager.__enter__()
+
+    def open_page(base_url: str) -> BrowserPage:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        contexts.append(context)
+        page = BrowserPage(context.new_page(), base_url.rstrip("/"), request.node.name)
+        pages.append(page)
+        return page
+
+    try:
+        yield open_page
+    finally:
+        errors = [error for page in pages for error in page.errors]
+        for context in contexts:
+            context.close()
+        manager.__exit__(None, None, None)
+    if errors and not _test_failed(request):
+        pytest.fail("JavaScript errors on the pages:\n" + "\n".join(errors), pytrace=False)

@@ -78,6 +78,7 @@ class JupyterHubProcess:
         self.stop_timeout = stop_timeout
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="stellars-hub-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.ports = HubPorts.free()
         self.admin_token = secrets.token_hex(32)
         self.proxy_token = secrets.token_hex(32)

@@ -6,11 +6,12 @@ import shutil
 import sys
 from pathlib import Path
 
+from tooling.errors import INSTALL_HINT
+
 from tests.backends.errors import BackendMissing
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = REPO_ROOT / ".tooling" / "node"
-INSTALL_HINT = "run `bash tooling/install-system.sh` as root"
 
 
 def venv_bin(name: str) -> Path:

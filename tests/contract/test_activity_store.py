@@ -10,33 +10,42 @@ from hypothesis import strategies as st
 
 from stellars.adapters.memory import InMemoryActivityStore
 from stellars.adapters.sql import SqlActivityStore
-from stellars.domain.activity import ActivityPolicy, RecordedSample, score_samples
+from stellars.domain.activity import (
+    ActivityPolicy,
+    ActivityStoreSummary,
+    RecordedSample,
+    score_samples,
+)
 from tests.contract.sql import SQL_KINDS, sql_database
 from tests.strategies import EPOCH, durations
 
 POLICY = ActivityPolicy()
 NOW = EPOCH + timedelta(days=30)
 WINDOW = {"since": NOW - POLICY.retention, "until": NOW}
+# Small, so that the prunes of these tests span several transactions of the SQL store.
+PRUNE_BATCH_SIZE = 7
 
 
 @pytest.fixture(params=["memory", *SQL_KINDS])
 def store(request, tmp_path):
-    """A fresh, empty store built for POLICY's half-life, one per implementation."""
+    """A fresh, empty store built for POLICY's half-life, one per implementation (the SQL
+    ones prune in batches of PRUNE_BATCH_SIZE)."""
     if request.param == "memory":
         yield InMemoryActivityStore(half_life=POLICY.half_life)
         return
     with sql_database(request, request.param, tmp_path) as database:
-        yield SqlActivityStore(database, half_life=POLICY.half_life)
+        yield SqlActivityStore(
+            database, half_life=POLICY.half_life, prune_batch_size=PRUNE_BATCH_SIZE
+        )
 
 
 def at(hours_ago: float, user: str = "alice", active: bool = True) -> RecordedSample:
     return RecordedSample(user, NOW - timedelta(hours=hours_ago), active, None)
 
 
-async def test_an_empty_store_has_no_tallies_and_says_so(store):
+async def test_an_empty_store_has_no_tallies_and_an_empty_summary(store):
     assert await store.tallies(**WINDOW) == {}
-    summary = await store.summary()
-    assert (summary.samples, summary.users, summary.text) == (0, 0, "No samples yet")
+    assert await store.summary() == ActivityStoreSummary(samples=0, users=0)
 
 
 async def test_added_samples_are_tallied_per_user(store):
@@ -44,7 +53,7 @@ async def test_added_samples_are_tallied_per_user(store):
     tallies = await store.tallies(**WINDOW)
     assert set(tallies) == {"alice", "bob"}
     assert (tallies["alice"].count, tallies["alice"].active_count) == (2, 1)
-    assert (await store.summary()).text == "3 samples for 2 users"
+    assert await store.summary() == ActivityStoreSummary(samples=3, users=2)
 
 
 async def test_samples_come_back_oldest_first_within_the_window(store):
@@ -63,7 +72,7 @@ async def test_tallies_only_count_the_window(store):
 async def test_prune_removes_samples_at_or_before_the_cutoff_in_batches(store):
     await store.add([at(h) for h in range(0, 30)])
     cutoff = NOW - timedelta(hours=10)
-    assert await store.prune(older_than=cutoff, batch_size=7) == 20
+    assert await store.prune(older_than=cutoff) == 20  # SQL: batches of 7 + 7 + 6
     assert (await store.summary()).samples == 10
     assert await store.prune(older_than=cutoff) == 0
     tally = (await store.tallies(since=NOW - timedelta(days=1), until=NOW))["alice"]
@@ -182,7 +191,7 @@ async def test_tallies_stay_exact_through_any_sequence_of_operations(store, case
             await store.add(operation[1])
             shadow.extend(operation[1])
         elif operation[0] == "prune":
-            await store.prune(older_than=operation[1], batch_size=5)
+            await store.prune(older_than=operation[1])
             shadow = [r for r in shadow if r.taken_at > operation[1]]
         elif operation[0] == "rename":
             _, old, new = operation

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from stellars.adapters.docker import ContainerNvidiaSmiProbe
 from stellars.adapters.memory import StaticGpuProbe
-from stellars.adapters.nvidia import QUERY_ARGUMENTS, ContainerNvidiaSmiProbe, HostNvidiaSmiProbe
+from stellars.adapters.nvidia import QUERY_ARGUMENTS, HostNvidiaSmiProbe
 from stellars.domain.gpu import Gpu, GpuProbeResult
 from stellars.ports.gpu import GpuProbe
 
@@ -93,30 +94,26 @@ def make_probe(request) -> Iterator[ProbeFactory]:
         return
     if request.param == "container":
         # The container path with the engine's default runtime and a fake nvidia-smi image;
-        # "missing" is the tiny image, which has no nvidia-smi at all.
-        client = request.getfixturevalue("docker_client")
+        # "missing" is the tiny image, which has no nvidia-smi at all. Probes run on the shared
+        # engine fixture, which is closed after the test.
+        engine = request.getfixturevalue("docker_engine")
         fake_cuda_image = request.getfixturevalue("fake_cuda_image")
         tiny_image = request.getfixturevalue("tiny_image")
         labels = request.getfixturevalue("docker_labels")
-        probes: list[ContainerNvidiaSmiProbe] = []
 
         def make(scenario: str) -> GpuProbe:
             image = (
                 tiny_image if scenario == "missing" else fake_cuda_image(FAKE_NVIDIA_SMI[scenario])
             )
-            probe = ContainerNvidiaSmiProbe(
-                client,
+            return ContainerNvidiaSmiProbe(
+                engine,
                 image,
                 runtime=None,
                 timeout_seconds=CONTAINER_TIMEOUT_SECONDS.get(scenario, 30.0),
                 labels=labels,
             )
-            probes.append(probe)
-            return probe
 
         yield make
-        for probe in probes:
-            probe.close()
         return
     raise AssertionError(request.param)
 

@@ -11,13 +11,16 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import pytest
+from jupyterhub import orm
+from jupyterhub.app import JupyterHub
 
 from stellars.adapters.hub import RestHubDirectory
+from stellars.adapters.jupyterhub import HubHandle, InProcessHubDirectory
 from stellars.adapters.memory import InMemoryHubDirectory
 from stellars.domain.hub import HubUser
 from stellars.ports.hub_directory import HubDirectory
 from tests.backends import JupyterHubProcess
-from tests.integration.hub_helpers import create_user, render_hub_config
+from tests.backends.hub_helpers import create_user, render_hub_config
 
 
 class DirectoryHarness(Protocol):
@@ -45,10 +48,49 @@ class RestHarness:
         await asyncio.to_thread(create_user, self.hub, name, admin=admin)
 
 
-@pytest.fixture(params=["memory", pytest.param("rest", marks=pytest.mark.real)])
-def harness(request, tmp_path) -> DirectoryHarness:
+@dataclass
+class InProcessHarness:
+    """A JupyterHub application initialised in this process (no proxy, no HTTP server); users
+    are added to its database as JupyterHub's own API handlers add them."""
+
+    directory: InProcessHubDirectory
+    app: JupyterHub
+
+    async def add_user(self, name: str, *, admin: bool = False) -> None:
+        user = orm.User(name=name, admin=admin)
+        self.app.db.add(user)
+        self.app.db.commit()
+
+
+async def in_process_hub(tmp_path) -> JupyterHub:
+    config = tmp_path / "jupyterhub_config.py"
+    config.write_text("")
+    app = JupyterHub(
+        db_url=f"sqlite:///{tmp_path / 'jupyterhub.sqlite'}",
+        cookie_secret_file=str(tmp_path / "cookie_secret"),
+        pid_file=str(tmp_path / "jupyterhub.pid"),
+        authenticator_class="dummy",
+        config_file=str(config),
+    )
+    await app.initialize([])
+    return app
+
+
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("rest", marks=pytest.mark.real),
+        pytest.param("in-process", marks=[pytest.mark.real, pytest.mark.hub]),
+    ]
+)
+async def harness(request, tmp_path) -> DirectoryHarness:
     if request.param == "memory":
         return MemoryHarness(InMemoryHubDirectory())
+    if request.param == "in-process":
+        app = await in_process_hub(tmp_path)
+        handle = HubHandle()
+        handle.bind(app)
+        return InProcessHarness(InProcessHubDirectory(handle), app)
     if request.param == "rest":
         hub = request.getfixturevalue("jupyterhub_factory")(render_hub_config(tmp_path / "hub"))
         return RestHarness(RestHubDirectory(hub.api_url, hub.admin_token), hub)

@@ -8,7 +8,7 @@ from stellars.adapters.memory import RecordingTransport
 from stellars.domain.hub import ServerSnapshot
 from stellars.domain.notifications import Broadcast
 
-PAYLOAD = Broadcast(message="Maintenance at 18:00").payload()
+BROADCAST = Broadcast(message="Maintenance at 18:00")
 
 
 @pytest.fixture(params=["memory"])
@@ -20,7 +20,7 @@ def transport(request):
 
 async def test_a_delivery_names_the_server_it_was_for(transport):
     server = ServerSnapshot(username="alice", name="", ready=True, url="/user/alice/")
-    delivery = await transport.deliver(server, PAYLOAD)
+    delivery = await transport.deliver(server, BROADCAST)
     assert (delivery.username, delivery.server_name) == ("alice", "")
     assert delivery.ok is True
     assert delivery.error is None

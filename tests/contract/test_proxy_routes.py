@@ -1,21 +1,35 @@
-"""Contract of the ProxyRoutes port (configurable-http-proxy's REST API and its fake)."""
+"""Contract of the ProxyRoutes port: the in-memory fake, and JupyterHub's own proxy object
+(`ConfigurableHTTPProxy`) talking to a real configurable-http-proxy."""
 
 from __future__ import annotations
 
 import pytest
+from jupyterhub.app import JupyterHub
+from jupyterhub.proxy import ConfigurableHTTPProxy
 
-from stellars.adapters.chp import ChpProxyRoutes
+from stellars.adapters.jupyterhub import HubProxyRoutes
 from stellars.adapters.memory import InMemoryProxyRoutes
-from stellars.domain.errors import InvalidValue
+from stellars.domain.errors import BackendUnavailable, InvalidValue
 
 
-@pytest.fixture(params=["memory", pytest.param("chp", marks=pytest.mark.real)])
+def hub_proxy(chp) -> ConfigurableHTTPProxy:
+    """JupyterHub's proxy object for a running CHP, with the Hub object its route check uses."""
+    app = JupyterHub(hub_ip="127.0.0.1", hub_port=1)
+    app.init_hub()
+    return ConfigurableHTTPProxy(
+        app=app, hub=app.hub, api_url=chp.api_url, auth_token=chp.token, should_start=False
+    )
+
+
+@pytest.fixture(
+    params=["memory", pytest.param("jupyterhub-chp", marks=[pytest.mark.real, pytest.mark.hub])]
+)
 def routes(request):
     if request.param == "memory":
         return InMemoryProxyRoutes()
-    if request.param == "chp":
-        proxy = request.getfixturevalue("chp")
-        return ChpProxyRoutes(proxy.api_url, proxy.token, timeout_seconds=10)
+    if request.param == "jupyterhub-chp":
+        proxy = hub_proxy(request.getfixturevalue("chp"))
+        return HubProxyRoutes(lambda: proxy, timeout_seconds=10)
     raise AssertionError(request.param)
 
 
@@ -64,3 +78,39 @@ async def test_routespecs_must_be_paths_ending_in_a_slash(routes):
         await routes.add("user/dave/", "http://127.0.0.1:9006")
     with pytest.raises(InvalidValue):
         await routes.add("/user/dave", "http://127.0.0.1:9006")
+
+
+@pytest.mark.real
+@pytest.mark.hub
+class TestOnJupyterHubsProxy:
+    async def test_the_hubs_route_check_keeps_the_platforms_routes(self, chp):
+        proxy = hub_proxy(chp)
+        routes = HubProxyRoutes(lambda: proxy, timeout_seconds=10)
+        await routes.add("/user/erin/static/favicons/favicon.ico/", "http://127.0.0.1:8081")
+        await proxy.add_route("/stale/", "http://127.0.0.1:9999", {})  # nobody keeps this one
+        await proxy.check_routes({}, {})
+        kept = await routes.routes()
+        assert "/user/erin/static/favicons/favicon.ico/" in kept
+        assert "/stale/" not in kept
+        assert proxy.extra_routes == {
+            "/user/erin/static/favicons/favicon.ico/": "http://127.0.0.1:8081"
+        }
+
+    async def test_a_deleted_route_is_no_longer_kept(self, chp):
+        proxy = hub_proxy(chp)
+        routes = HubProxyRoutes(lambda: proxy, timeout_seconds=10)
+        await routes.add("/user/fay/x/", "http://127.0.0.1:8081")
+        assert await routes.delete("/user/fay/x/") is True
+        assert proxy.extra_routes == {}
+        await proxy.check_routes({}, {})
+        assert "/user/fay/x/" not in await routes.routes()
+
+    async def test_an_unreachable_proxy_is_backend_unavailable(self):
+        app = JupyterHub(hub_ip="127.0.0.1", hub_port=1)
+        app.init_hub()
+        proxy = ConfigurableHTTPProxy(
+            app=app, hub=app.hub, api_url="http://127.0.0.1:9", auth_token="x", should_start=False
+        )
+        routes = HubProxyRoutes(lambda: proxy, timeout_seconds=1)
+        with pytest.raises(BackendUnavailable, match="the proxy"):
+            await routes.routes()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,13 +12,14 @@ from stellars.adapters.files import StaticDirectoryAssets
 from stellars.adapters.memory import InMemoryStaticAssets
 from stellars.domain.branding import AssetSlot, plan_asset
 from stellars.domain.errors import NotFound
+from stellars.ports.static_assets import StaticAssets
 
 
 @dataclass
 class Harness:
-    assets: object
+    assets: StaticAssets
     existing_file: str
-    installed: callable  # static name -> bytes, or None
+    installed: Callable[[str], bytes | None]  # what was installed under a static name
 
 
 @pytest.fixture(params=["memory", "directory"])

@@ -180,5 +180,12 @@ async def test_remove_reports_an_outcome_per_volume(harness):
     assert [v.name for v in await harness.store.volumes([free, busy])] == [busy]
 
 
+async def test_a_name_given_twice_is_removed_once(harness):
+    name = harness.name("twice")
+    await harness.create(name)
+    assert await harness.store.remove([name, name]) == {name: VolumeOutcome.REMOVED}
+    assert await harness.store.volumes([name]) == []
+
+
 async def test_removing_nothing_is_fine(harness):
     assert await harness.store.remove([]) == {}

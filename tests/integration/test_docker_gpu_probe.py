@@ -1,17 +1,20 @@
 """GPU probes beyond the contract: the reason each failure gives, the NVIDIA runtime this engine
-lacks, a missing image, no engine at all, and that nothing is left running afterwards."""
+lacks, a missing image, no engine at all (a client for a dead socket, or a lazy connect that
+fails), and that nothing is left running afterwards."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
 
-from stellars.adapters.nvidia import ContainerNvidiaSmiProbe, HostNvidiaSmiProbe
+from stellars.adapters.docker import ContainerNvidiaSmiProbe, DockerEngine, connect
+from stellars.adapters.nvidia import HostNvidiaSmiProbe
 from tests.backends import list_labelled
 from tests.backends.dockerhost import SESSION_ID
 from tests.contract.test_gpu_probe import FAKE_NVIDIA_SMI, TWO_GPUS
@@ -79,23 +82,21 @@ async def test_host_probe_timeout_kills_the_whole_process_group(tmp_path: Path) 
 
 
 @pytest.fixture
-def probes(docker_client: docker.DockerClient) -> Iterator[list[ContainerNvidiaSmiProbe]]:
-    """Probes a test builds; closed afterwards, and no labelled container may remain."""
-    made: list[ContainerNvidiaSmiProbe] = []
-    yield made
-    for probe in made:
-        probe.close()
+def engine(docker_client: docker.DockerClient) -> Iterator[DockerEngine]:
+    """The engine the probes run on; closed afterwards, and no labelled container may remain."""
+    engine = DockerEngine(docker_client, max_workers=2)
+    yield engine
+    engine.close()
     assert not list_labelled(docker_client, SESSION_ID).containers
 
 
 @pytest.mark.real
 async def test_without_the_nvidia_runtime_there_is_no_gpu_and_the_reason_says_so(
-    docker_client, fake_cuda_image, docker_labels, probes
+    docker_client, engine, fake_cuda_image, docker_labels
 ) -> None:
     runtimes = docker_client.info().get("Runtimes", {})
     image = fake_cuda_image(FAKE_NVIDIA_SMI["two_gpus"])
-    probe = ContainerNvidiaSmiProbe(docker_client, image, runtime="nvidia", labels=docker_labels)
-    probes.append(probe)
+    probe = ContainerNvidiaSmiProbe(engine, image, runtime="nvidia", labels=docker_labels)
     result = await probe.probe()
     if "nvidia" in runtimes:  # an engine with the runtime runs the fake nvidia-smi under it
         assert result.gpus == TWO_GPUS
@@ -106,15 +107,11 @@ async def test_without_the_nvidia_runtime_there_is_no_gpu_and_the_reason_says_so
 
 
 @pytest.mark.real
-async def test_container_probe_reasons(
-    docker_client, fake_cuda_image, tiny_image, docker_labels, probes
-) -> None:
+async def test_container_probe_reasons(engine, fake_cuda_image, tiny_image, docker_labels) -> None:
     def probe_of(image: str, timeout: float = 30.0) -> ContainerNvidiaSmiProbe:
-        probe = ContainerNvidiaSmiProbe(
-            docker_client, image, runtime=None, labels=docker_labels, timeout_seconds=timeout
+        return ContainerNvidiaSmiProbe(
+            engine, image, runtime=None, labels=docker_labels, timeout_seconds=timeout
         )
-        probes.append(probe)
-        return probe
 
     no_binary = await probe_of(tiny_image).probe()
     assert "did not start" in no_binary.reason
@@ -132,13 +129,12 @@ async def test_container_probe_reasons(
 
 @pytest.mark.real
 async def test_container_probe_can_request_gpus_by_device_request(
-    docker_client, fake_cuda_image, docker_labels, probes
+    engine, fake_cuda_image, docker_labels
 ) -> None:
     image = fake_cuda_image(FAKE_NVIDIA_SMI["two_gpus"])
     probe = ContainerNvidiaSmiProbe(
-        docker_client, image, runtime=None, request_gpus=True, labels=docker_labels
+        engine, image, runtime=None, request_gpus=True, labels=docker_labels
     )
-    probes.append(probe)
     result = await probe.probe()
     if result.found:  # an engine with the NVIDIA container toolkit
         assert result.gpus == TWO_GPUS
@@ -146,15 +142,35 @@ async def test_container_probe_can_request_gpus_by_device_request(
         assert "device driver" in result.reason
 
 
-async def test_container_probe_without_an_engine_is_no_gpu() -> None:
-    client = docker.DockerClient(
-        base_url="unix:///nonexistent/stellars-test/docker.sock", version="1.41", timeout=2
-    )
-    probe = ContainerNvidiaSmiProbe(client, "cuda:12", runtime=None, timeout_seconds=5)
-    try:
-        result = await probe.probe()
-    finally:
-        probe.close()
+@pytest.mark.real
+async def test_one_probe_may_run_twice_at_once(engine, fake_cuda_image, docker_labels) -> None:
+    # A startup check and an admin's page may probe together: each run has its own container
+    # (the fixture checks that both are gone afterwards).
+    image = fake_cuda_image(FAKE_NVIDIA_SMI["two_gpus"])
+    probe = ContainerNvidiaSmiProbe(engine, image, runtime=None, labels=docker_labels)
+    results = await asyncio.gather(probe.probe(), probe.probe())
+    assert [result.gpus for result in results] == [TWO_GPUS, TWO_GPUS]
+
+
+@pytest.fixture(params=["client", "connect"])
+def engine_down(request) -> Iterator[DockerEngine]:
+    """No engine: an SDK client made (without asking) for a missing socket, or a lazy connect
+    to it that fails on first use."""
+    with tempfile.TemporaryDirectory(prefix="stellars-", dir="/tmp") as directory:
+        url = f"unix://{directory}/missing.sock"
+        client = docker.DockerClient(base_url=url, version="1.41", timeout=2)
+        if request.param == "client":
+            engine = DockerEngine(client, max_workers=1, timeout_seconds=5)
+        else:
+            engine = DockerEngine(
+                lambda: connect(url, timeout_seconds=2), max_workers=1, timeout_seconds=5
+            )
+        yield engine
+        engine.close()
         client.close()
+
+
+async def test_container_probe_without_an_engine_is_no_gpu(engine_down) -> None:
+    result = await ContainerNvidiaSmiProbe(engine_down, "cuda:12", timeout_seconds=5).probe()
     assert not result.found
     assert "Docker engine unreachable" in result.reason

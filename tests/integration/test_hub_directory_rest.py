@@ -19,7 +19,7 @@ from stellars.adapters.hub import PAGINATION_MEDIA_TYPE, RestHubDirectory, parse
 from stellars.domain.errors import BackendUnavailable
 from tests.backends import JupyterHubProcess, free_port
 from tests.backends.fixtures import backend
-from tests.integration.hub_helpers import (
+from tests.backends.hub_helpers import (
     api,
     create_user,
     create_users,

@@ -11,7 +11,7 @@ import pytest
 
 from stellars.entrypoints.activity_sampler import main
 from tests.backends import free_port
-from tests.integration.hub_helpers import create_users, render_hub_config
+from tests.backends.hub_helpers import create_users, render_hub_config
 
 MODULE = [sys.executable, "-m", "stellars.entrypoints.activity_sampler"]
 

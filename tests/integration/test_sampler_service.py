@@ -27,8 +27,7 @@ from tests.backends.hub import (
     ENV_PROXY_API_PORT,
     ENV_PUBLIC_PORT,
 )
-from tests.backends.processes import descendants, stop_process_group
-from tests.integration.hub_helpers import (
+from tests.backends.hub_helpers import (
     SAMPLER_SCOPES,
     create_users,
     render_hub_config,
@@ -36,6 +35,7 @@ from tests.integration.hub_helpers import (
     start_server,
     wait_for,
 )
+from tests.backends.processes import descendants, stop_process_group
 
 pytestmark = pytest.mark.real
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event
 
 from stellars.adapters.sql import SqlActivityStore, SqlDatabase, create_store_engine
-from stellars.adapters.sql.activity_store import HALF_LIFE_KEY
+from stellars.adapters.sql.tallies import HALF_LIFE_KEY
 from stellars.domain.activity import ActivityPolicy, RecordedSample, score_samples, tally_samples
 from stellars.domain.errors import BackendUnavailable, InvalidValue
 from tests.backends import free_port
@@ -125,10 +125,10 @@ async def test_prune_deletes_in_bounded_transactions(tmp_path):
     database = SqlDatabase(create_store_engine(f"sqlite:///{tmp_path / 'prune.sqlite'}"))
     log = StatementLog(database)
     try:
-        store = SqlActivityStore(database, half_life=POLICY.half_life)
+        store = SqlActivityStore(database, half_life=POLICY.half_life, prune_batch_size=7)
         await store.add(history(users=2, samples_per_user=10))
         log.clear()
-        assert await store.prune(older_than=NOW, batch_size=7) == 20
+        assert await store.prune(older_than=NOW) == 20
         begins = [s for s, _ in log.statements if s == "BEGIN IMMEDIATE"]
         assert len(begins) == 3  # 7 + 7 + 6: the short batch ends the loop
         assert (await store.summary()).samples == 0
@@ -182,8 +182,10 @@ async def test_naive_times_are_refused_before_any_sql(database, statements):
         await store.add([RecordedSample("alice", NOW.replace(tzinfo=None), True)])
     with pytest.raises(InvalidValue, match="since"):
         await store.tallies(since=NOW.replace(tzinfo=None), until=NOW)
-    with pytest.raises(InvalidValue, match="batch_size"):
-        await store.prune(older_than=NOW, batch_size=0)
+    with pytest.raises(InvalidValue, match="older_than"):
+        await store.prune(older_than=NOW.replace(tzinfo=None))
+    with pytest.raises(InvalidValue, match="prune_batch_size"):
+        SqlActivityStore(database, half_life=POLICY.half_life, prune_batch_size=0)
     assert statements.statements == []
 
 

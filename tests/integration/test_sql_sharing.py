@@ -32,14 +32,16 @@ from stellars.domain.activity import RecordedSample
 
 async def main():
     database = SqlDatabase(create_store_engine(sys.argv[1]))
-    store = SqlActivityStore(database, half_life=timedelta(hours={POLICY.half_life_hours}))
+    store = SqlActivityStore(
+        database, half_life=timedelta(hours={POLICY.half_life_hours}), prune_batch_size=100
+    )
     start = datetime(2026, 5, 1, tzinfo=timezone.utc)
     for tick in range({TICKS}):
         now = start + timedelta(minutes=10 * tick)
         await store.add([
             RecordedSample(f"user{{u:03d}}", now, (u + tick) % 4 == 0) for u in range({USERS})
         ])
-        await store.prune(older_than=now - timedelta(hours=6), batch_size=100)
+        await store.prune(older_than=now - timedelta(hours=6))
     database.close()
     print("writer done")
 

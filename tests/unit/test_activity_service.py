@@ -1,18 +1,24 @@
-"""ActivityService (tick and report) with the in-memory fakes, and the sampler's loop."""
+"""ActivityService (tick and report) with the in-memory fakes; the sampler's loop is a Refresher
+(tests/unit/test_refresh.py)."""
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 import pytest
 
 from stellars.adapters.memory import InMemoryActivityStore, InMemoryHubDirectory, ManualClock
-from stellars.domain.activity import ActivityLevel, ActivityPolicy, RecordedSample, score_samples
+from stellars.domain.activity import (
+    ActivityLevel,
+    ActivityPolicy,
+    ActivitySample,
+    ActivityStoreSummary,
+    RecordedSample,
+    score_samples,
+)
 from stellars.domain.errors import BackendUnavailable
 from stellars.domain.hub import HubUser, ServerSnapshot
-from stellars.domain.services.activity import ActivityService, TickSummary
-from stellars.entrypoints.activity_sampler import SamplerLoop
+from stellars.domain.services.activity import ActivityService, TickSummary, UserActivity
 from tests.strategies import EPOCH
 
 POLICY = ActivityPolicy()
@@ -109,11 +115,11 @@ class TestTick:
         assert old not in store.rows
         assert kept in store.rows
 
-    async def test_a_week_of_ticks_scores_like_the_definition(
-        self, service, store, directory, clock
-    ):
-        for _ in range(POLICY.samples_per_day * 8):
-            clock.advance(POLICY.sample_interval)
+    async def test_a_week_of_ticks_scores_like_the_definition(self, store, directory, clock):
+        hourly = ActivityPolicy(sample_interval_seconds=3600)  # 24 a day keeps the test quick
+        service = ActivityService(store=store, directory=directory, clock=clock, policy=hourly)
+        for _ in range(hourly.samples_per_day * 8):
+            clock.advance(hourly.sample_interval)
             # alice keeps working; bob's activity stays hours old
             directory.put(user("alice", active_ago=START - clock.now() + timedelta(minutes=5)))
             await service.tick()
@@ -121,11 +127,52 @@ class TestTick:
         now = clock.now()
         for name in ["alice", "bob", "carol"]:
             mine = [r for r in store.rows if r.username == name]
-            assert scores[name] == score_samples(mine, now=now, policy=POLICY)
+            assert scores[name] == score_samples(mine, now=now, policy=hourly)
         assert scores["alice"].value == 100
         assert scores["bob"].value == 0
         # 8 days of samples, 7 kept: the window holds exactly a week's worth.
-        assert scores["alice"].sample_count == POLICY.samples_per_day * 7
+        assert scores["alice"].sample_count == 24 * 7
+        assert len(store.rows) == 3 * 24 * 7
+
+    async def test_levels_of_mixed_scores(self, service, store, clock):
+        # with the tick's samples at START: alice 3 of 4 active, the older three weighing a hair
+        # less than 1 -> just over 75 (high); bob 1 of 4, the active one older -> 24 (low)
+        await store.add(
+            [
+                RecordedSample("alice", START - timedelta(minutes=1), True),
+                RecordedSample("alice", START - timedelta(minutes=1), True),
+                RecordedSample("alice", START - timedelta(minutes=1), False),
+                *(RecordedSample("bob", START - timedelta(minutes=1), i == 0) for i in range(3)),
+            ]
+        )
+        summary = await service.tick()  # adds one sample each at START
+        assert summary.levels == {
+            ActivityLevel.HIGH: 1,
+            ActivityLevel.LOW: 1,
+            ActivityLevel.NONE: 1,
+        }
+        scores = await service.scores()
+        assert (scores["alice"].value, scores["bob"].value) == (75, 24)
+        assert summary.line.endswith("| levels: high(1), low(1), none(1) | pruned 0")
+
+    async def test_a_tick_without_users(self, store, clock):
+        service = ActivityService(
+            store=store, directory=InMemoryHubDirectory(), clock=clock, policy=POLICY
+        )
+        summary = await service.tick()
+        assert summary == TickSummary(0, 0, 0, 0, 0, {})
+        assert summary.line == (
+            "Tick: 0 users (active=0, idle=0, offline=0) | levels: none | pruned 0"
+        )
+
+    async def test_the_sample_of_a_user(self, service):
+        alice = user("alice", active_ago=timedelta(minutes=5))
+        assert service.sample_of(alice, START) == ActivitySample(
+            "alice", START, START - timedelta(minutes=5)
+        )
+        assert service.sample_of(HubUser(name="carol"), START) == ActivitySample(
+            "carol", START, None
+        )
 
     async def test_an_unreachable_hub_records_nothing(self, store, clock):
         class DownDirectory(InMemoryHubDirectory):
@@ -194,59 +241,55 @@ class TestReport:
         assert row.score == expected.value
         assert 50 < row.score < 100
 
+    async def test_a_full_row(self, service, clock):
+        await service.tick()
+        clock.advance(timedelta(minutes=10))
+        rows = await service.report()
+        assert rows[0] == UserActivity(
+            username="alice",
+            score=100,
+            level=ActivityLevel.VERY_HIGH,
+            sample_count=1,
+            enough_data=False,
+            last_activity=START - timedelta(minutes=5),
+            server_active=True,
+            recently_active=True,
+        )
+        assert rows[2] == UserActivity(
+            username="carol",
+            score=0,
+            level=ActivityLevel.NONE,
+            sample_count=1,
+            enough_data=False,
+            last_activity=None,
+            server_active=False,
+            recently_active=False,
+        )
+
+    async def test_recently_active_up_to_inactive_after_inclusive(self, service, directory, clock):
+        directory.put(user("dave", active_ago=timedelta(0)))
+        clock.advance(POLICY.inactive_after)
+        rows = {r.username: r for r in await service.report()}
+        assert rows["dave"].recently_active
+        clock.advance(timedelta(microseconds=1))
+        rows = {r.username: r for r in await service.report()}
+        assert not rows["dave"].recently_active
+
+    async def test_scores_of_users_with_samples(self, service, clock):
+        assert await service.scores() == {}
+        await service.tick()
+        scores = await service.scores()
+        assert sorted(scores) == ["alice", "bob", "carol"]
+        assert [scores[name].value for name in sorted(scores)] == [100, 0, 0]
+
+    async def test_summary_counts_samples_and_users(self, service, store):
+        assert await service.summary() == ActivityStoreSummary(0, 0)
+        await service.tick()
+        await store.add([RecordedSample("alice", START - timedelta(hours=1), True)])
+        assert await service.summary() == ActivityStoreSummary(samples=4, users=3)
+
     async def test_reset_forgets_every_sample(self, service, store):
         await service.tick()
         assert await service.reset() == 3
         assert store.rows == []
         assert all(r.score is None for r in await service.report())
-
-
-class TestSamplerLoop:
-    @staticmethod
-    def summary() -> TickSummary:
-        return TickSummary(users=1, active=1, idle=0, offline=0, pruned=0)
-
-    async def test_a_successful_tick_logs_its_summary_line(self, caplog):
-        async def tick():
-            return self.summary()
-
-        sampler = SamplerLoop(tick, interval_seconds=600)
-        with caplog.at_level(logging.INFO, logger="stellars.activity_sampler"):
-            assert await sampler.tick_once()
-        assert self.summary().line in caplog.messages
-        assert (sampler.succeeded, sampler.failed) == (1, 0)
-
-    async def test_failures_are_logged_and_the_loop_goes_on(self, caplog):
-        calls = []
-
-        async def tick():
-            calls.append(len(calls))
-            sampler.tick_now()  # no waiting for the interval in a test
-            if len(calls) == 1:
-                raise BackendUnavailable("hub API http://hub/users unreachable")
-            if len(calls) == 2:
-                raise RuntimeError("something unexpected")
-            if len(calls) == 4:
-                sampler.stop()
-            return self.summary()
-
-        sampler = SamplerLoop(tick, interval_seconds=3600)
-        with caplog.at_level(logging.INFO, logger="stellars.activity_sampler"):
-            await sampler.run()
-        assert len(calls) == 4
-        assert (sampler.succeeded, sampler.failed) == (2, 2)
-        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-        assert "hub API http://hub/users unreachable" in errors[0].getMessage()
-        assert errors[1].exc_info is not None
-
-    async def test_a_loop_stopped_before_it_runs_never_ticks(self):
-        calls = []
-
-        async def tick():
-            calls.append(1)
-            return self.summary()
-
-        sampler = SamplerLoop(tick, interval_seconds=3600)
-        sampler.stop()
-        await sampler.run()
-        assert calls == []

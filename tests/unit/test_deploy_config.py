@@ -1,4 +1,5 @@
-"""The composition root: environment parsed once, bad values stop the hub naming the variable."""
+"""The composition root: environment parsed once into the settings that configure both the hub
+and the platform; bad values stop the hub naming the variable."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ from pathlib import Path
 import pytest
 from traitlets.config.loader import PyFileConfigLoader
 
+from stellars.adapters.jupyterhub import HUB_HANDLE_SETTING, PLATFORM_SETTING, PreSpawnHook
+from stellars.platform import Platform
+
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "jupyterhub_config.py"
 
 
 def load(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str):
     for name in list(os.environ):
-        if name.startswith(("JUPYTERHUB_", "STELLARS_")):
+        if name.startswith(("JUPYTERHUB_", "STELLARS_", "DOCKER_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("JUPYTERHUB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("STELLARS_SPAWNER", "local")  # no Docker engine is asked in unit tests
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return PyFileConfigLoader(CONFIG.name, path=str(CONFIG.parent)).load_config()
@@ -24,16 +29,35 @@ def load(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str):
 def test_defaults_give_a_complete_platform(monkeypatch, tmp_path):
     c = load(monkeypatch, tmp_path)
     assert c.JupyterHub.db_url == f"sqlite:///{tmp_path / 'jupyterhub.sqlite'}"
+    assert c.JupyterHub.ip == "127.0.0.1"  # loopback unless the deployer says otherwise
     assert c.Authenticator.admin_users == {"admin"}
-    assert c.JupyterHub.authenticator_class.endswith("StellarsNativeAuthenticator")
-    assert c.DockerSpawner.name_template == "jupyterlab-{username}"
+    assert c.JupyterHub.authenticator_class == "stellars.entrypoints.hub.StellarsAuthenticator"
+    platform = c.JupyterHub.tornado_settings[PLATFORM_SETTING]
+    assert isinstance(platform, Platform)
+    assert platform.settings.hub.data_dir == str(tmp_path)
+    assert HUB_HANDLE_SETTING in c.JupyterHub.tornado_settings
+    assert isinstance(c.Spawner.pre_spawn_hook, PreSpawnHook)
     (sampler,) = c.JupyterHub.services
     assert sampler["command"][1:3] == ["-m", "stellars.entrypoints.activity_sampler"]
     assert f"--db-url=sqlite:///{tmp_path / 'stellars.sqlite'}" in sampler["command"]
     assert "--half-life-hours=72" in sampler["command"]
-    (role,) = c.JupyterHub.load_roles
-    assert role["services"] == ["activity-sampler"]
-    assert "admin:users" not in role["scopes"]
+    roles = {role["name"]: role for role in c.JupyterHub.load_roles}
+    assert roles["activity-sampler-role"]["services"] == ["activity-sampler"]
+    assert "admin:users" not in roles["activity-sampler-role"]["scopes"]
+    assert "custom:stellars:settings" in roles["stellars-admin"]["scopes"]
+    assert {"self", "custom:stellars:sessions!user"} <= set(roles["user"]["scopes"])
+    assert set(c.JupyterHub.custom_scopes) >= {"custom:stellars:activity"}
+
+
+def test_the_names_the_services_use_are_the_names_dockerspawner_gets(monkeypatch, tmp_path):
+    c = load(monkeypatch, tmp_path, STELLARS_SPAWNER="docker", DOCKER_HOST="unix:///nonexistent")
+    platform = c.JupyterHub.tornado_settings[PLATFORM_SETTING]
+    naming = platform.volumes.naming
+    assert c.DockerSpawner.name_template == naming.name_template == "jupyterlab-{username}"
+    assert c.DockerSpawner.prefix == naming.prefix
+    assert c.DockerSpawner.image == naming.image
+    assert dict(c.DockerSpawner.volumes) == dict(platform.settings.spawner.volumes)
+    assert [v.label for v in platform.volumes.volumes] == ["home", "workspace", "cache"]
 
 
 def test_settings_reach_the_sampler(monkeypatch, tmp_path):
@@ -50,6 +74,30 @@ def test_settings_reach_the_sampler(monkeypatch, tmp_path):
     assert "--db-url=postgresql+psycopg://u@db/stellars" in command
 
 
+def test_local_servers_when_docker_is_not_used(monkeypatch, tmp_path):
+    c = load(monkeypatch, tmp_path)
+    assert c.JupyterHub.spawner_class == "simple"
+    assert c.SimpleLocalProcessSpawner.home_dir_template == str(tmp_path / "homes" / "{username}")
+
+
+def test_an_exposed_hub_without_an_admin_password_reserves_the_admins_name(
+    monkeypatch, tmp_path, capsys
+):
+    c = load(monkeypatch, tmp_path, JUPYTERHUB_IP="0.0.0.0")
+    assert c.StellarsNativeAuthenticator.reserved_usernames == {"admin"}
+    assert "signing up as 'admin' is refused" in capsys.readouterr().err
+    c = load(monkeypatch, tmp_path, JUPYTERHUB_IP="0.0.0.0", JUPYTERHUB_ADMIN_PASSWORD="s3cret-pw")
+    assert "reserved_usernames" not in c.StellarsNativeAuthenticator
+
+
+def test_the_admin_password_comes_from_a_secret_file(monkeypatch, tmp_path):
+    secret = tmp_path / "admin-password"
+    secret.write_text("from-a-file-123\n")
+    c = load(monkeypatch, tmp_path, JUPYTERHUB_ADMIN_PASSWORD_FILE=str(secret))
+    platform = c.JupyterHub.tornado_settings[PLATFORM_SETTING]
+    assert platform.settings.hub.admin_password == "from-a-file-123"
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
@@ -58,6 +106,12 @@ def test_settings_reach_the_sampler(monkeypatch, tmp_path):
         ("JUPYTERHUB_ACTIVITYMON_SAMPLE_INTERVAL", "5", "between 60 and 86400"),
         ("JUPYTERHUB_SIGNUP_ENABLED", "maybe", "must be 0 or 1"),
         ("JUPYTERHUB_PORT", "80a", "whole number"),
+        ("JUPYTERHUB_GPU_ENABLED", "1.5", "must be 0 (off), 1 (forced) or 2 (auto)"),
+        ("JUPYTERHUB_AUTOGENERATED_PASSWORD_WORDS", "2", "between 3 and 12"),
+        ("JUPYTERHUB_ADMIN_PASSWORD", "short", "at least 8 characters"),
+        ("JUPYTERHUB_ADMIN_PASSWORD_FILE", "/nonexistent/secret", "cannot read"),
+        ("JUPYTERHUB_LOGO_URI", "ftp://x/logo.png", "file:///absolute/path or an http(s)"),
+        ("STELLARS_SPAWNER", "kubernetes", "must be one of auto, docker, local"),
     ],
 )
 def test_a_bad_value_stops_the_hub_naming_the_variable(
@@ -67,3 +121,10 @@ def test_a_bad_value_stops_the_hub_naming_the_variable(
         load(monkeypatch, tmp_path, **{variable: value})
     assert variable in str(stop.value)
     assert message in str(stop.value)
+
+
+def test_a_passphrase_policy_too_weak_for_the_word_list_stops_the_hub(monkeypatch, tmp_path):
+    with pytest.raises(SystemExit) as stop:
+        load(monkeypatch, tmp_path, JUPYTERHUB_AUTOGENERATED_PASSWORD_WORDS="3")
+    assert "words" in str(stop.value)
+    assert "bits" in str(stop.value)

@@ -1,4 +1,4 @@
-"""Tests for `stellars.domain.docker_access`: grants applied and removed per spawn."""
+"""Tests for `stellars.domain.docker_access`: the grant follows group membership."""
 
 from __future__ import annotations
 
@@ -6,70 +6,58 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stellars.domain.docker_access import (
-    DockerAccessGroups,
-    apply_docker_access,
-    docker_access_for,
-)
+from stellars.domain.docker_access import DockerAccess, DockerAccessGroups, docker_access_for
 from stellars.domain.errors import InvalidValue
 
 CONFIG = DockerAccessGroups()
-SOCKET = "/var/run/docker.sock"
-BASE_VOLUMES = {"jupyterlab-{username}_home": "/home"}
-BASE_HOST = {"device_requests": []}
 
 
-def spawn(groups):
-    access = docker_access_for(groups, CONFIG)
-    return apply_docker_access(access, CONFIG, volumes=BASE_VOLUMES, extra_host_config=BASE_HOST)
-
-
-def test_socket_group_mounts_the_socket_read_write():
-    volumes, host = spawn({"docker-sock"})
-    assert volumes[SOCKET] == {"bind": SOCKET, "mode": "rw"}
-    assert "privileged" not in host
-
-
-def test_privileged_group_runs_privileged():
-    volumes, host = spawn({"docker-privileged", "students"})
-    assert host["privileged"] is True
-    assert SOCKET not in volumes
-
-
-def test_leaving_the_groups_removes_what_an_earlier_spawn_added():
-    granted_volumes, granted_host = spawn({"docker-sock", "docker-privileged"})
-    access = docker_access_for(set(), CONFIG)
-    volumes, host = apply_docker_access(
-        access, CONFIG, volumes=granted_volumes, extra_host_config=granted_host
+def test_defaults():
+    assert (CONFIG.socket_group, CONFIG.privileged_group, CONFIG.socket_path) == (
+        "docker-sock",
+        "docker-privileged",
+        "/var/run/docker.sock",
     )
-    assert volumes == BASE_VOLUMES
-    assert host == BASE_HOST
+    assert CONFIG.names == ("docker-sock", "docker-privileged")
 
 
-def test_the_inputs_are_never_mutated():
-    before_volumes, before_host = dict(BASE_VOLUMES), dict(BASE_HOST)
-    spawn({"docker-sock", "docker-privileged"})
-    assert (before_volumes, before_host) == (BASE_VOLUMES, BASE_HOST)
+@pytest.mark.parametrize(
+    ("groups", "access"),
+    [
+        (set(), DockerAccess(mount_socket=False, privileged=False)),
+        ({"students"}, DockerAccess(mount_socket=False, privileged=False)),
+        ({"docker-sock"}, DockerAccess(mount_socket=True, privileged=False)),
+        ({"docker-privileged", "students"}, DockerAccess(mount_socket=False, privileged=True)),
+        (["docker-sock", "docker-privileged"], DockerAccess(mount_socket=True, privileged=True)),
+        (iter(["docker-privileged"]), DockerAccess(mount_socket=False, privileged=True)),
+    ],
+)
+def test_the_grant_of_each_membership(groups, access):
+    assert docker_access_for(groups, CONFIG) == access
 
 
-def test_custom_group_names_and_socket_path():
+def test_custom_group_names():
     config = DockerAccessGroups(
         socket_group="ops", privileged_group="root-ish", socket_path="/run/docker.sock"
     )
     assert config.names == ("ops", "root-ish")
-    access = docker_access_for({"ops"}, config)
-    volumes, _ = apply_docker_access(access, config, volumes={}, extra_host_config={})
-    assert "/run/docker.sock" in volumes
+    assert docker_access_for({"ops"}, config) == DockerAccess(True, False)
+    assert docker_access_for({"root-ish"}, config) == DockerAccess(False, True)
+    assert docker_access_for({"docker-sock", "docker-privileged"}, config) == DockerAccess(
+        False, False
+    )
 
 
-def test_blank_group_names_are_refused():
+@pytest.mark.parametrize("field", ["socket_group", "privileged_group", "socket_path"])
+@pytest.mark.parametrize("value", ["", " ", None])
+def test_blank_settings_are_refused_naming_the_field(field, value):
     with pytest.raises(InvalidValue) as error:
-        DockerAccessGroups(socket_group=" ")
-    assert error.value.field == "socket_group"
+        DockerAccessGroups(**{field: value})
+    assert str(error.value) == f"{field}: must be a non-empty string"
 
 
-@given(st.sets(st.sampled_from(["docker-sock", "docker-privileged", "x", "y"])))
+@given(st.sets(st.sampled_from(["docker-sock", "docker-privileged", "x", "y", "Docker-Sock"])))
 def test_the_grant_is_exactly_the_membership(groups):
-    volumes, host = spawn(groups)
-    assert (SOCKET in volumes) == ("docker-sock" in groups)
-    assert host.get("privileged", False) == ("docker-privileged" in groups)
+    access = docker_access_for(groups, CONFIG)
+    assert access.mount_socket == ("docker-sock" in groups)
+    assert access.privileged == ("docker-privileged" in groups)

@@ -1,21 +1,35 @@
-"""Tests for `stellars.domain.volumes`: naming, labels and reset rules."""
+"""Tests for `stellars.domain.volumes`: naming, labels and reset rules.
+
+Names are checked against DockerSpawner 14 itself (installed with the hub): a DockerSpawner
+object built without a hub renders its templates with its own code, as in
+tests/contract/test_docker_naming.py.
+"""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
+from dockerspawner import DockerSpawner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stellars.domain.errors import Conflict, InvalidValue
 from stellars.domain.volumes import (
     DockerNaming,
     ResetReport,
     UserVolume,
+    VolumeInfo,
     VolumeOutcome,
     VolumeResult,
     container_name,
     escape_name,
     plan_reset,
+    render,
+    template_namespace,
     user_volumes,
 )
+from tests.strategies import usernames
 
 STELLARS_VOLUMES = {
     "jupyterlab-{username}_home": "/home",
@@ -23,6 +37,35 @@ STELLARS_VOLUMES = {
     "jupyterlab-{username}_cache": {"bind": "/home/lab/.cache", "mode": "rw"},
     "jupyterhub_shared": "/mnt/shared",
 }
+FIELDS = (
+    "username",
+    "safe_username",
+    "raw_username",
+    "imagename",
+    "servername",
+    "raw_servername",
+    "prefix",
+)
+server_names = st.one_of(
+    st.just(""),
+    st.sampled_from(["gpu", "Gpu", "GPU-2", "my.lab", "ü"]),
+    st.from_regex(r"[A-Za-z0-9-]{1,12}", fullmatch=True),
+)
+images = st.sampled_from(
+    ["quay.io/jupyterhub/singleuser:latest", "org/lab:4.2", "lab", "host:5000/a/b:c"]
+)
+
+
+def dockerspawner(username: str, server_name: str, naming: DockerNaming) -> DockerSpawner:
+    """DockerSpawner for one user's server, without a hub or an engine."""
+    settings: dict[str, object] = {"prefix": naming.prefix, "image": naming.image}
+    if naming.name_template:
+        settings["name_template"] = naming.name_template
+    return DockerSpawner(
+        user=SimpleNamespace(name=username),
+        orm_spawner=SimpleNamespace(name=server_name, state=None, server=None),
+        **settings,
+    )
 
 
 class TestEscaping:
@@ -35,51 +78,174 @@ class TestEscaping:
             ("x/y", "x-2fy"),
             ("ünï", "-c3-bcn-c3-af"),
             ("Bob", "-42ob"),
+            ("0day", "0day"),
+            ("東", "-e6-9d-b1"),
             ("", ""),
         ],
     )
     def test_dockerspawner_examples(self, username, escaped):
         assert escape_name(username) == escaped
 
-    def test_container_names_follow_the_template(self):
-        naming = DockerNaming(prefix="jupyterlab")
-        assert container_name("a.b", naming) == "jupyterlab-a-2eb"
-        assert container_name("a.b", naming, "Gpu") == "jupyterlab-a-2eb--gpu"
-        custom = DockerNaming(prefix="p", name_template="{prefix}_{raw_username}")
-        assert container_name("Bob", custom) == "p_Bob"
+    @given(usernames)
+    def test_escaping_equals_dockerspawners(self, username):
+        assert escape_name(username) == DockerSpawner._escape(username)
+
+
+class TestTemplates:
+    def test_the_namespace_of_a_named_server(self):
+        naming = DockerNaming(prefix="lab", image="quay.io/jupyterhub/singleuser:latest")
+        assert template_namespace("A.b", naming, "My-Gpu") == {
+            "username": "-41-2eb",
+            "safe_username": "-41-2eb",
+            "raw_username": "A.b",
+            "imagename": "quay.io-jupyterhub-singleuser-latest",
+            "servername": "my-2dgpu",
+            "raw_servername": "My-Gpu",
+            "prefix": "lab",
+        }
+
+    def test_the_default_server_has_an_empty_server_name(self):
+        ns = template_namespace("alice", DockerNaming())
+        assert (ns["servername"], ns["raw_servername"]) == ("", "")
+        assert ns["prefix"] == "jupyter"
+        assert ns["imagename"] == "quay.io-jupyterhub-singleuser-latest"
+
+    @pytest.mark.parametrize("field", FIELDS)
+    @settings(max_examples=20)  # x 7 fields; building a DockerSpawner is not free
+    @given(username=usernames, server_name=server_names, image=images)
+    def test_every_field_renders_like_dockerspawner(self, field, username, server_name, image):
+        naming = DockerNaming(prefix="jupyterlab", image=image)
+        template = f"vol-{{{field}}}_data"
+        spawner = dockerspawner(username, server_name, naming)
+        ours = render(template, username, naming, server_name)
+        assert ours == spawner._render_templates(template)
+        assert ours == spawner.format_volume_name(template, spawner)
+
+    def test_all_fields_at_once_like_dockerspawner(self):
+        naming = DockerNaming(prefix="p", image="org/lab:4.2")
+        template = "-".join(f"{{{field}}}" for field in FIELDS)
+        spawner = dockerspawner("Zoë.K", "Gpu.1", naming)
+        assert render(template, "Zoë.K", naming, "Gpu.1") == spawner._render_templates(template)
+        assert render(template, "Zoë.K", naming, "Gpu.1") == (
+            "-5ao-c3-ab-2e-4b--5ao-c3-ab-2e-4b-Zoë.K-org-lab-4.2-gpu-2e1-Gpu.1-p"
+        )
+
+    @pytest.mark.parametrize(
+        ("template", "server_name", "name"),
+        [
+            (None, "", "jupyterlab-a-2eb"),
+            (None, "Gpu", "jupyterlab-a-2eb--gpu"),
+            ("{prefix}_{raw_username}", "", "jupyterlab_a.b"),
+            ("{prefix}_{raw_username}", "gpu", "jupyterlab_a.b"),
+            ("lab-{username}-{imagename}", "", "lab-a-2eb-org-lab-4.2"),
+            ("lab-{username}--{raw_servername}", "Gpu", "lab-a-2eb--Gpu"),
+        ],
+    )
+    def test_container_names_follow_the_template(self, template, server_name, name):
+        naming = DockerNaming(prefix="jupyterlab", name_template=template, image="org/lab:4.2")
+        assert container_name("a.b", naming, server_name) == name
+        assert dockerspawner("a.b", server_name, naming).object_name == name
+
+    def test_the_default_template_depends_on_the_server_name(self):
+        naming = DockerNaming()
+        assert naming.template_for("") == "{prefix}-{username}"
+        assert naming.template_for("gpu") == "{prefix}-{username}--{servername}"
+        custom = DockerNaming(name_template="x-{username}")
+        assert custom.template_for("gpu") == "x-{username}"
+
+    @settings(max_examples=50)
+    @given(username=usernames, server_name=server_names)
+    def test_container_names_equal_dockerspawners(self, username, server_name):
+        naming = DockerNaming(prefix="jupyterlab", image="org/lab:4.2")
+        expected = dockerspawner(username, server_name, naming).object_name
+        assert container_name(username, naming, server_name) == expected
 
 
 class TestUserVolumes:
     def test_user_volumes_are_the_templated_entries_with_labels(self):
-        found = user_volumes(STELLARS_VOLUMES)
-        assert [(v.label, v.mount_point) for v in found] == [
-            ("home", "/home"),
-            ("workspace", "/home/lab/workspace"),
-            ("cache", "/home/lab/.cache"),
-        ]
+        assert user_volumes(STELLARS_VOLUMES) == (
+            UserVolume("home", "jupyterlab-{username}_home", "/home"),
+            UserVolume("workspace", "jupyterlab-{username}_workspace", "/home/lab/workspace"),
+            UserVolume("cache", "jupyterlab-{username}_cache", "/home/lab/.cache"),
+        )
+
+    def test_a_shared_or_host_path_entry_listed_first_is_skipped_not_the_end(self):
+        volumes = {
+            "jupyterhub_shared": "/mnt/shared",
+            "/srv/homes/{username}": "/home/host",
+            3: "/ignored",
+            "jupyterlab-{username}_home": "/home",
+            "/srv/other": "/other",
+            "jupyterlab-{username}_cache": "/cache",
+        }
+        assert [v.label for v in user_volumes(volumes)] == ["home", "cache"]
 
     def test_names_match_dockerspawner_for_an_awkward_username(self):
         home = user_volumes(STELLARS_VOLUMES)[0]
         assert home.name_for("a.b-c_d@e", DockerNaming()) == "jupyterlab-a-2eb-2dc-5fd-40e_home"
 
+    @settings(max_examples=50)
+    @given(username=usernames, server_name=server_names)
+    def test_volume_names_equal_dockerspawners(self, username, server_name):
+        volumes = {
+            **STELLARS_VOLUMES,
+            "lab-{safe_username}-{servername}_scratch": "/scratch",
+            "{imagename}-{username}-{raw_servername}_env": "/env",
+        }
+        naming = DockerNaming(prefix="jupyterlab", image="org/lab:4.2")
+        spawner = dockerspawner(username, server_name, naming)
+        for volume in user_volumes(volumes):
+            assert volume.name_for(username, naming, server_name) == (
+                spawner.format_volume_name(volume.template, spawner)
+            )
+
     def test_a_template_without_a_suffix_is_labelled_by_its_prefix(self):
         (volume,) = user_volumes({"jupyterhub-user-{username}": "/home/jovyan"})
-        assert volume.label == "jupyterhub-user"
+        assert volume == UserVolume("jupyterhub-user", "jupyterhub-user-{username}", "/home/jovyan")
+
+    def test_labels_are_lower_case(self):
+        volumes = {"Lab-{username}": "/a", "x-{username}_Data": "/b"}
+        assert [v.label for v in user_volumes(volumes)] == ["lab", "data"]
 
     def test_placeholders_after_the_username_are_ignored_for_the_label(self):
         (volume,) = user_volumes({"lab-{username}--{servername}_data": "/data"})
+        assert volume.label == "data"
+
+    def test_placeholders_before_the_username_are_ignored_for_the_label(self):
+        (volume,) = user_volumes({"{prefix}-{imagename}-vol-{username}": "/data"})
+        assert volume.label == "vol"
+
+    def test_a_template_naming_the_user_twice_is_labelled_after_the_first(self):
+        (volume,) = user_volumes({"lab-{username}_home_{username}": "/data"})
+        assert volume.label == "home"
+
+    def test_separators_around_a_label_are_dropped(self):
+        (volume,) = user_volumes({"lab-{username}._-data-_.": "/data"})
         assert volume.label == "data"
 
     def test_host_paths_and_shared_volumes_are_not_user_volumes(self):
         assert user_volumes({"/srv/{username}": "/home", "shared": "/mnt"}) == ()
 
     def test_duplicate_labels_are_a_configuration_error(self):
-        with pytest.raises(InvalidValue, match="both have the label 'home'"):
+        with pytest.raises(InvalidValue) as error:
             user_volumes({"a-{username}_home": "/a", "b-{username}-home": "/b"})
+        assert str(error.value) == (
+            "volumes: 'b-{username}-home' and 'a-{username}_home' both have the label 'home'"
+        )
 
-    def test_an_entry_must_map_to_a_mount_point(self):
-        with pytest.raises(InvalidValue, match="must map to a path"):
-            user_volumes({"v-{username}_home": 3})
+    @pytest.mark.parametrize("template", ["{username}", "-{username}_", "lab-{username}_ü"])
+    def test_a_template_without_a_usable_label_is_refused(self, template):
+        with pytest.raises(InvalidValue) as error:
+            user_volumes({template: "/data"})
+        assert str(error.value) == f"volumes: cannot derive a label from {template!r}"
+
+    @pytest.mark.parametrize("spec", [3, None, {"mode": "rw"}, {"bind": 5}, ["/home"]])
+    def test_an_entry_must_map_to_a_mount_point(self, spec):
+        with pytest.raises(InvalidValue) as error:
+            user_volumes({"v-{username}_home": spec})
+        assert str(error.value) == (
+            "volumes: entry 'v-{username}_home' must map to a path or {'bind': path}"
+        )
 
 
 class TestReset:
@@ -87,21 +253,42 @@ class TestReset:
 
     def test_valid_request_keeps_order_and_drops_duplicates(self):
         chosen = plan_reset(["cache", "home", "cache"], self.known, server_active=False)
-        assert [v.label for v in chosen] == ["cache", "home"]
+        assert chosen == (self.known[2], self.known[0])
 
-    @pytest.mark.parametrize("requested", [[], None, "home", {"home": 1}, [1], [None]])
-    def test_malformed_requests_are_refused(self, requested):
+    def test_a_tuple_request(self):
+        assert plan_reset(("workspace",), self.known, server_active=False) == (self.known[1],)
+
+    @pytest.mark.parametrize("requested", [[], (), None])
+    def test_an_empty_request_is_refused(self, requested):
         with pytest.raises(InvalidValue) as error:
             plan_reset(requested, self.known, server_active=False)
-        assert error.value.field == "volumes"
+        assert str(error.value) == (
+            "volumes: name at least one volume to reset (home, workspace, cache)"
+        )
+
+    def test_without_configured_volumes_the_message_says_so(self):
+        with pytest.raises(InvalidValue) as error:
+            plan_reset(["home"], (), server_active=False)
+        assert str(error.value) == "volumes: unknown volume(s): home; known: none configured"
+        with pytest.raises(InvalidValue) as error:
+            plan_reset([], (), server_active=False)
+        assert str(error.value) == "volumes: name at least one volume to reset (none configured)"
 
     def test_unknown_labels_are_named(self):
-        with pytest.raises(InvalidValue, match="unknown volume\\(s\\): scratch; known: home"):
-            plan_reset(["home", "scratch"], self.known, server_active=False)
+        with pytest.raises(InvalidValue) as error:
+            plan_reset(["home", "scratch", "tmp"], self.known, server_active=False)
+        assert str(error.value) == (
+            "volumes: unknown volume(s): scratch, tmp; known: home, workspace, cache"
+        )
+
+    def test_a_bad_request_is_reported_before_the_running_server(self):
+        with pytest.raises(InvalidValue):
+            plan_reset(["scratch"], self.known, server_active=True)
 
     def test_a_running_or_pending_server_blocks_the_reset(self):
-        with pytest.raises(Conflict, match="Stop the server"):
+        with pytest.raises(Conflict) as error:
             plan_reset(["home"], self.known, server_active=True)
+        assert str(error.value) == "Stop the server before resetting its volumes."
 
     def test_the_report_does_not_claim_what_did_not_happen(self):
         report = ResetReport(
@@ -110,11 +297,22 @@ class TestReset:
                 VolumeResult("home", "v_home", VolumeOutcome.REMOVED),
                 VolumeResult("cache", "v_cache", VolumeOutcome.NOT_FOUND),
                 VolumeResult("workspace", "v_ws", VolumeOutcome.IN_USE),
+                VolumeResult("data", "v_data", VolumeOutcome.REMOVED),
             ),
         )
-        assert report.removed == ("home",)
-        assert report.message == "Reset 1 of 3 volume(s); cache: not found; workspace: in use."
+        assert report.removed == ("home", "data")
+        assert report.message == "Reset 2 of 4 volume(s); cache: not found; workspace: in use."
+
+    def test_a_clean_report(self):
+        report = ResetReport("alice", (VolumeResult("home", "v_home", VolumeOutcome.REMOVED),))
+        assert report.message == "Reset 1 of 1 volume(s)."
+        assert ResetReport("alice", ()).message == "Reset 0 of 0 volume(s)."
+
+    def test_outcome_names(self):
+        assert [o.value for o in VolumeOutcome] == ["removed", "not found", "in use"]
 
 
-def test_user_volume_is_a_plain_value():
+def test_values():
     assert UserVolume("home", "x-{username}", "/h") == UserVolume("home", "x-{username}", "/h")
+    assert VolumeInfo("v") == VolumeInfo("v", None)
+    assert VolumeInfo("v", 5).size_bytes == 5

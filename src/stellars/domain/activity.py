@@ -16,13 +16,15 @@ property test proves the tally and the definition give the same integer score.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from types import MappingProxyType
+from typing import ClassVar
 
 from .errors import InvalidValue
-from .validation import int_in_range
+from .validation import Bounds, check_bounds
 
 SECONDS_PER_DAY = 86_400
 
@@ -35,6 +37,16 @@ _FLOOR_TOLERANCE = 1e-9
 class ActivityPolicy:
     """The activity knobs, in the units admins configure them in, with their valid ranges."""
 
+    LIMITS: ClassVar[Mapping[str, Bounds]] = MappingProxyType(
+        {
+            "retention_days": (1, 365),
+            "half_life_hours": (1, 168),
+            "inactive_after_minutes": (1, 1440),
+            "sample_interval_seconds": (60, 86_400),
+            "target_hours": (1, 24),
+        }
+    )
+
     retention_days: int = 7
     half_life_hours: int = 72
     inactive_after_minutes: int = 60
@@ -42,11 +54,7 @@ class ActivityPolicy:
     target_hours: int = 8
 
     def __post_init__(self) -> None:
-        int_in_range("retention_days", self.retention_days, 1, 365)
-        int_in_range("half_life_hours", self.half_life_hours, 1, 168)
-        int_in_range("inactive_after_minutes", self.inactive_after_minutes, 1, 1440)
-        int_in_range("sample_interval_seconds", self.sample_interval_seconds, 60, 86_400)
-        int_in_range("target_hours", self.target_hours, 1, 24)
+        check_bounds(self, self.LIMITS)
 
     @property
     def retention(self) -> timedelta:
@@ -142,21 +150,26 @@ class ActivityScore:
 def score_samples(
     samples: Iterable[RecordedSample], *, now: datetime, policy: ActivityPolicy
 ) -> ActivityScore:
-    """The definition: weigh every in-window sample by its age and take the active share."""
+    """The definition: weigh every in-window sample by its age and take the active share.
+
+    Weights are taken relative to the newest sample in the window, which leaves their ratio
+    unchanged but keeps them from underflowing to zero: with a year of retention and a one-hour
+    half-life, 2^(-age / half_life) of a month-old sample is below the smallest float.
+    """
+    window = [s for s in samples if in_window(s.taken_at, now=now, policy=policy)]
+    if not window:
+        return _score(0, 0, 0.0, 0.0, policy)
+    newest = max(sample.taken_at for sample in window)
     total = 0.0
     active = 0.0
-    count = 0
     active_count = 0
-    for sample in samples:
-        if not in_window(sample.taken_at, now=now, policy=policy):
-            continue
-        weight = decay_weight(now - sample.taken_at, policy.half_life)
+    for sample in window:
+        weight = decay_weight(newest - sample.taken_at, policy.half_life)
         total += weight
-        count += 1
         if sample.active:
             active += weight
             active_count += 1
-    return _score(count, active_count, active, total, policy)
+    return _score(len(window), active_count, active, total, policy)
 
 
 def _score(
@@ -271,6 +284,14 @@ def tally_samples(samples: Iterable[RecordedSample], half_life: timedelta) -> De
     for sample in samples:
         tally = tally.add(sample.taken_at, sample.active, half_life)
     return tally
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityStoreSummary:
+    """How many samples a store holds, for how many users."""
+
+    samples: int
+    users: int
 
 
 class ActivityLevel(str, Enum):

@@ -3,16 +3,28 @@ the one-shot vault that holds the plain text until an admin collects it."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import ClassVar
 
 from .errors import InvalidValue
-from .validation import int_in_range
+from .validation import Bounds, check_bounds, whole_number
+
+#: The least guessing work a generated passphrase may offer: the 44 bits of xkcd's four common
+#: words, about 1.8e13 guesses. Four three-letter words (about 25 bits) fall far short.
+MIN_ENTROPY_BITS = 44.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PassphrasePolicy:
     """`words` dictionary words of `min_word_length`..`max_word_length` letters, joined."""
+
+    LIMITS: ClassVar[Mapping[str, Bounds]] = MappingProxyType(
+        {"words": (3, 12), "min_word_length": (3, 9), "max_word_length": (3, 12)}
+    )
 
     words: int = 4
     delimiter: str = "-"
@@ -20,13 +32,33 @@ class PassphrasePolicy:
     max_word_length: int = 8
 
     def __post_init__(self) -> None:
-        int_in_range("words", self.words, 3, 12)
-        int_in_range("min_word_length", self.min_word_length, 3, 9)
-        int_in_range("max_word_length", self.max_word_length, self.min_word_length, 12)
+        check_bounds(self, self.LIMITS)
+        if self.max_word_length < self.min_word_length:
+            raise InvalidValue(
+                "max_word_length",
+                f"must be at least min_word_length ({self.min_word_length}), "
+                f"got {self.max_word_length}",
+            )
         if not isinstance(self.delimiter, str) or len(self.delimiter) > 3:
             raise InvalidValue("delimiter", "must be a string of at most 3 characters")
         if any(char.isspace() or char.isalpha() for char in self.delimiter):
             raise InvalidValue("delimiter", "must not contain letters or whitespace")
+
+    def entropy_bits(self, vocabulary: int) -> float:
+        """Bits of guessing work when each word is drawn uniformly from `vocabulary` words."""
+        whole_number("vocabulary", vocabulary, 0)
+        return self.words * math.log2(vocabulary) if vocabulary > 1 else 0.0
+
+    def check_strength(self, vocabulary: int) -> None:
+        """Refuse settings whose passphrases would be too easy to guess, naming the field."""
+        bits = self.entropy_bits(vocabulary)
+        if bits < MIN_ENTROPY_BITS:
+            raise InvalidValue(
+                "words",
+                f"{self.words} words of {self.min_word_length}-{self.max_word_length} letters "
+                f"from a list of {vocabulary} give {bits:.1f} bits; at least "
+                f"{MIN_ENTROPY_BITS:g} are needed (use more words or allow longer ones)",
+            )
 
     def conforms(self, passphrase: str) -> bool:
         """Whether a passphrase has the shape this policy asks for."""
@@ -43,10 +75,12 @@ class PassphrasePolicy:
 class VaultPolicy:
     """How long a generated passphrase waits for an admin before it is forgotten."""
 
+    LIMITS: ClassVar[Mapping[str, Bounds]] = MappingProxyType({"ttl_seconds": (10, 86_400)})
+
     ttl_seconds: int = 600
 
     def __post_init__(self) -> None:
-        int_in_range("ttl_seconds", self.ttl_seconds, 10, 86_400)
+        check_bounds(self, self.LIMITS)
 
     @property
     def ttl(self) -> timedelta:

@@ -1,13 +1,14 @@
 """Group-gated Docker access: members of built-in groups get the host's Docker socket or a
 privileged container. Both are host-root equivalent, hence opt-in per group.
 
-Spawner objects live as long as the hub and are reused across spawns, so the policy is applied
-AND removed on every spawn: leaving a group takes effect at the next start.
+Spawner objects live as long as the hub and are reused across spawns, so the spawner adapter
+computes the whole grant from the current membership on every spawn: joining or leaving a group
+takes effect at the next start.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .validation import non_empty_text
@@ -47,24 +48,3 @@ def docker_access_for(groups: Iterable[str], config: DockerAccessGroups) -> Dock
         mount_socket=config.socket_group in member_of,
         privileged=config.privileged_group in member_of,
     )
-
-
-def apply_docker_access(
-    access: DockerAccess,
-    config: DockerAccessGroups,
-    *,
-    volumes: Mapping[str, object],
-    extra_host_config: Mapping[str, object],
-) -> tuple[dict[str, object], dict[str, object]]:
-    """New `volumes` and `extra_host_config` with the grant added, or removed if not granted."""
-    new_volumes = dict(volumes)
-    new_host_config = dict(extra_host_config)
-    if access.mount_socket:
-        new_volumes[config.socket_path] = {"bind": config.socket_path, "mode": "rw"}
-    else:
-        new_volumes.pop(config.socket_path, None)
-    if access.privileged:
-        new_host_config["privileged"] = True
-    else:
-        new_host_config.pop("privileged", None)
-    return new_volumes, new_host_config

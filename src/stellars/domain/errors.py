@@ -1,7 +1,9 @@
 """Errors raised by the domain and by every implementation of a port.
 
 Adapters translate their technology's exceptions into these, so callers (web handlers,
-services) map one small hierarchy onto HTTP statuses instead of catching SDK errors.
+services) map one small hierarchy onto HTTP statuses instead of catching SDK errors:
+InvalidValue 400, Forbidden 403, NotFound 404, Conflict (and Refused) 409,
+BackendUnavailable 503.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ class InvalidValue(StellarsError, ValueError):
         self.message = message
 
 
+class Forbidden(StellarsError):
+    """The caller may not do this (e.g. act for another user without admin rights)."""
+
+
 class NotFound(StellarsError):
     """The thing asked for does not exist."""
 
@@ -28,8 +34,8 @@ class Conflict(StellarsError):
     """The request is valid but the current state forbids it (e.g. the server is running)."""
 
 
-class Refused(StellarsError):
-    """A policy says no; `reason` is a sentence a user can read."""
+class Refused(Conflict):
+    """A policy says no in the current state; `reason` is a sentence a user can read."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

@@ -1,9 +1,12 @@
-"""GPU support: the configured mode, what a probe found, and the decision for every spawn."""
+"""GPU support: the configured mode, what a probe found, and the decision for every spawn.
+
+The decision says whether user servers get GPUs and which lab environment variables announce
+it; how GPUs are requested from the container engine is the spawner adapter's business.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum
 
 from .errors import InvalidValue
@@ -16,14 +19,14 @@ class GpuMode(IntEnum):
 
     @classmethod
     def parse(cls, value: object, field_name: str = "gpu_mode") -> GpuMode:
-        if isinstance(value, bool):
-            raise InvalidValue(field_name, "must be 0 (off), 1 (forced) or 2 (auto)")
-        try:
-            return cls(int(value))  # type: ignore[call-overload]
-        except (TypeError, ValueError):
-            raise InvalidValue(
-                field_name, f"must be 0 (off), 1 (forced) or 2 (auto), got {value!r}"
-            ) from None
+        """Exactly 0, 1 or 2, as an int or its decimal text; 1.5, 0.9, True or "2.0" are refused."""
+        if isinstance(value, GpuMode):
+            return value
+        if isinstance(value, str) and value.strip() in {"0", "1", "2"}:
+            return cls(int(value.strip()))
+        if isinstance(value, int) and not isinstance(value, bool) and value in {0, 1, 2}:
+            return cls(value)
+        raise InvalidValue(field_name, f"must be 0 (off), 1 (forced) or 2 (auto), got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,20 +55,14 @@ class GpuProbeResult:
         return GpuProbeResult((), reason)
 
 
-def all_gpus_request() -> dict[str, object]:
-    """All GPUs to every server, as docker-py's DeviceRequest(count=-1, capabilities=[["gpu"]])."""
-    return {"Driver": "nvidia", "Count": -1, "Capabilities": [["gpu"]]}
-
-
 @dataclass(frozen=True, slots=True)
 class GpuDecision:
-    """Whether user servers get GPUs, why, and what to hand DockerSpawner and the lab."""
+    """Whether user servers get all GPUs, whether a probe found any, why, and the lab's view."""
 
     enabled: bool
     detected: bool
     reason: str
     gpus: tuple[Gpu, ...] = ()
-    device_requests: tuple[Mapping[str, object], ...] = field(default=())
 
     @property
     def environment(self) -> dict[str, str]:
@@ -85,14 +82,10 @@ def decide_gpu(mode: GpuMode, probe: GpuProbeResult | None) -> GpuDecision:
     detected = probe is not None and probe.found
     gpus = probe.gpus if probe is not None else ()
     if mode is GpuMode.FORCED:
-        return GpuDecision(
-            True, detected, "GPU support is forced on (mode 1)", gpus, (all_gpus_request(),)
-        )
+        return GpuDecision(True, detected, "GPU support is forced on (mode 1)", gpus)
     if probe is None:
         return GpuDecision(False, False, "GPU auto-detection has not finished yet")
     if not probe.found:
         return GpuDecision(False, False, f"no GPU detected: {probe.reason}")
     names = ", ".join(gpu.name for gpu in probe.gpus)
-    return GpuDecision(
-        True, True, f"detected {len(probe.gpus)} GPU(s): {names}", gpus, (all_gpus_request(),)
-    )
+    return GpuDecision(True, True, f"detected {len(probe.gpus)} GPU(s): {names}", gpus)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
 from .errors import InvalidValue
 from .hub import HubUser, ServerSnapshot
-from .validation import int_in_range
+from .validation import whole_number
 
 MAX_MESSAGE_LENGTH = 140
 DEFAULT_AUTO_CLOSE_MS = 5_000
@@ -24,77 +24,47 @@ class Variant(str, Enum):
     IN_PROGRESS = "in-progress"
 
 
-_VARIANTS = ", ".join(v.value for v in Variant)
+VARIANT_NAMES = ", ".join(v.value for v in Variant)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Broadcast:
-    """A validated broadcast. `auto_close_ms` False keeps the notification until dismissed;
-    `recipients` None means every running server."""
+    """A validated broadcast.
+
+    `message` is kept stripped; `auto_close_ms` None keeps the notification until it is
+    dismissed; `recipients` None means every running server, otherwise at least one username
+    (duplicates dropped, order kept).
+    """
 
     message: str
     variant: Variant = Variant.INFO
-    auto_close_ms: int | bool = False
+    auto_close_ms: int | None = None
     recipients: tuple[str, ...] | None = None
 
-    def payload(self) -> dict[str, object]:
-        """The body the notifications extension's ingest endpoint expects."""
-        return {
-            "message": self.message,
-            "type": self.variant.value,
-            "autoClose": self.auto_close_ms,
-            "actions": [
-                {"label": "Dismiss", "caption": "Close this notification", "displayType": "default"}
-            ],
-        }
-
-
-def parse_broadcast(body: object) -> Broadcast:
-    """Validate a request body; every error names the field at fault."""
-    if not isinstance(body, Mapping):
-        raise InvalidValue("body", "must be a JSON object")
-    message = body.get("message")
-    if not isinstance(message, str):
-        raise InvalidValue("message", "is required and must be a string")
-    message = message.strip()
-    if not message:
-        raise InvalidValue("message", "must not be empty")
-    if len(message) > MAX_MESSAGE_LENGTH:
-        raise InvalidValue(
-            "message", f"must be at most {MAX_MESSAGE_LENGTH} characters, got {len(message)}"
-        )
-    raw_variant = body.get("variant", Variant.INFO.value)
-    try:
-        variant = Variant(raw_variant)
-    except ValueError:
-        raise InvalidValue("variant", f"must be one of: {_VARIANTS}") from None
-    return Broadcast(
-        message=message,
-        variant=variant,
-        auto_close_ms=_auto_close(body.get("autoClose", False)),
-        recipients=_recipients(body.get("recipients")),
-    )
-
-
-def _auto_close(value: object) -> int | bool:
-    """false: stay until dismissed; true: the default delay; a number: milliseconds."""
-    if value is False or value is None:
-        return False
-    if value is True:
-        return DEFAULT_AUTO_CLOSE_MS
-    return int_in_range("autoClose", value, 1, MAX_AUTO_CLOSE_MS)
-
-
-def _recipients(value: object) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
-        raise InvalidValue("recipients", "must be a list of usernames")
-    if not value:
-        raise InvalidValue(
-            "recipients", "must name at least one user; leave it out to reach every server"
-        )
-    return tuple(dict.fromkeys(value))
+    def __post_init__(self) -> None:
+        if not isinstance(self.message, str):
+            raise InvalidValue("message", "must be a string")
+        message = self.message.strip()
+        if not message:
+            raise InvalidValue("message", "must not be empty")
+        if len(message) > MAX_MESSAGE_LENGTH:
+            raise InvalidValue(
+                "message", f"must be at most {MAX_MESSAGE_LENGTH} characters, got {len(message)}"
+            )
+        object.__setattr__(self, "message", message)
+        if not isinstance(self.variant, Variant):
+            raise InvalidValue("variant", f"must be one of: {VARIANT_NAMES}")
+        if self.auto_close_ms is not None:
+            whole_number("autoClose", self.auto_close_ms, 1, MAX_AUTO_CLOSE_MS)
+        if self.recipients is not None:
+            names = self.recipients
+            if not isinstance(names, tuple) or not all(isinstance(n, str) for n in names):
+                raise InvalidValue("recipients", "must be a list of usernames")
+            if not names:
+                raise InvalidValue(
+                    "recipients", "must name at least one user; leave it out to reach every server"
+                )
+            object.__setattr__(self, "recipients", tuple(dict.fromkeys(names)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,12 +15,15 @@ offered hours that max_age would take back.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import ClassVar
 
 from .errors import InvalidValue, Refused
 from .hub import ServerSnapshot
-from .validation import at_least, int_in_range
+from .validation import Bounds, check_bounds, whole_number
 
 HOUR = timedelta(hours=1)
 _ZERO = timedelta(0)
@@ -29,6 +32,15 @@ _ZERO = timedelta(0)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionPolicy:
     """Idle culling knobs. `enabled` False means no culler runs and nothing counts down."""
+
+    LIMITS: ClassVar[Mapping[str, Bounds]] = MappingProxyType(
+        {
+            "idle_timeout_seconds": (60, 365 * 86_400),
+            "cull_every_seconds": (10, 86_400),
+            "max_extension_hours": (0, 24 * 365),
+            "max_age_seconds": (0, None),
+        }
+    )
 
     enabled: bool = False
     idle_timeout_seconds: int = 86_400
@@ -39,10 +51,7 @@ class SessionPolicy:
     def __post_init__(self) -> None:
         if not isinstance(self.enabled, bool):
             raise InvalidValue("enabled", f"must be true or false, got {self.enabled!r}")
-        int_in_range("idle_timeout_seconds", self.idle_timeout_seconds, 60, 365 * 86_400)
-        int_in_range("cull_every_seconds", self.cull_every_seconds, 10, 86_400)
-        int_in_range("max_extension_hours", self.max_extension_hours, 0, 24 * 365)
-        at_least("max_age_seconds", self.max_age_seconds, 0)
+        check_bounds(self, self.LIMITS)
 
     @property
     def idle_timeout(self) -> timedelta:
@@ -138,9 +147,11 @@ def offer_hours(
     now: datetime,
     policy: SessionPolicy,
 ) -> int:
-    """Whole hours that may still be added: floor((ceiling - remaining) / 1 h)."""
+    """Whole hours that may still be added: floor((ceiling - remaining) / 1 h), and never more
+    than one request may ask for (`check_hours`), so the offer is always grantable."""
     left = remaining(server, cull_at=cull_at, now=now, policy=policy)
-    return (effective_ceiling(server, now=now, policy=policy) - left) // HOUR
+    available = (effective_ceiling(server, now=now, policy=policy) - left) // HOUR
+    return min(available, policy.max_extension_hours)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,21 +176,28 @@ class Extension:
         return text
 
 
-def validate_hours(value: object) -> int:
-    """An extension request: a whole number of hours, at least 1 (no fractions, no booleans)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise InvalidValue("hours", f"must be a whole number of hours, got {value!r}")
-    if value < 1:
-        raise InvalidValue("hours", f"must be at least 1, got {value}")
-    return value
+def check_hours(hours: int, policy: SessionPolicy) -> int:
+    """An extension request: whole hours, at least 1 and at most the maximum extension.
+
+    Raises InvalidValue for a malformed request and Refused when the hub allows no extensions.
+    """
+    requested = whole_number("hours", hours, 1)
+    if not policy.enabled:
+        raise Refused("Idle culling is not enabled, so there is nothing to extend.")
+    if policy.max_extension_hours == 0:
+        raise Refused("Session extensions are switched off on this hub.")
+    if requested > policy.max_extension_hours:
+        raise InvalidValue(
+            "hours",
+            f"must be at most {policy.max_extension_hours} (the maximum extension), "
+            f"got {requested}",
+        )
+    return requested
 
 
 def extend(
     server: ServerSnapshot,
-    hours: object,
+    hours: int,
     *,
     cull_at: datetime | None,
     now: datetime,
@@ -189,9 +207,7 @@ def extend(
 
     Raises InvalidValue for a malformed request and Refused when nothing can be granted.
     """
-    requested = validate_hours(hours)
-    if not policy.enabled:
-        raise Refused("Idle culling is not enabled, so there is nothing to extend.")
+    requested = check_hours(hours, policy)
     if not server.active:
         raise Refused("The server is not running.")
     before = remaining(server, cull_at=cull_at, now=now, policy=policy)

@@ -1,21 +1,34 @@
-"""Every policy knob of the platform as frozen, validated values.
+"""Every configurable knob of the platform as frozen, validated values.
 
-deploy/jupyterhub_config.py parses the environment into these once, at hub start; a bad value
-stops the hub with a message naming the variable (the original fell back to defaults silently).
+`stellars.configuration` turns the deployment's environment into one `PlatformSettings`, once,
+at hub start; a bad value stops the hub with a message naming the variable (the original fell
+back to defaults silently). The composition function (`stellars.platform.build`) and the hub
+configuration both read this one value, so a name used by the services is the same value that
+configures DockerSpawner.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from types import MappingProxyType
+from typing import ClassVar
 
 from .activity import ActivityPolicy
+from .branding import BrandingPlan, plan_branding
 from .credentials import PassphrasePolicy, VaultPolicy
 from .docker_access import DockerAccessGroups
+from .errors import InvalidValue
 from .gpu import GpuMode
 from .sessions import SessionPolicy
-from .validation import int_in_range, non_empty_text
-from .volumes import DockerNaming
+from .validation import Bounds, check_bounds, non_empty_text
+from .volumes import DockerNaming, UserVolume, user_volumes
+
+#: Where JupyterHub's own state and the stellars database live when nothing else is set.
+HUB_DB_FILE = "jupyterhub.sqlite"
+LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1", "localhost"})
+STELLARS_DB_FILE = "stellars.sqlite"
 
 
 class OrphanVolumePolicy(str, Enum):
@@ -25,57 +38,227 @@ class OrphanVolumePolicy(str, Enum):
     DELETE = "delete"
 
 
+class SpawnerKind(str, Enum):
+    """Which spawner runs user servers."""
+
+    AUTO = "auto"  # Docker when an engine answers, else local processes (with a banner)
+    DOCKER = "docker"
+    LOCAL = "local"
+
+
+def _url_without_trailing_slash(field_name: str, value: str) -> str:
+    text = non_empty_text(field_name, value).strip()
+    if not text.startswith(("http://", "https://")):
+        raise InvalidValue(field_name, f"must be an http:// or https:// URL, got {value!r}")
+    return text.rstrip("/")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HubSettings:
+    """Where the hub listens and keeps its state, and who administers it.
+
+    `proxy_api_port` None means the public port + 1; empty database URLs mean SQLite files in
+    `data_dir`. `admin_password` empty means the admin signs up on first start.
+    """
+
+    LIMITS: ClassVar[Mapping[str, Bounds]] = MappingProxyType(
+        {"public_port": (1, 65_535), "proxy_api_port": (1, 65_535)}
+    )
+
+    admin_username: str = "admin"
+    admin_password: str = field(default="", repr=False)
+    signup_enabled: bool = True
+    base_url: str = "/"
+    public_ip: str = "127.0.0.1"
+    public_port: int = 8000
+    proxy_api_port: int | None = None
+    hub_bind_url: str = "http://127.0.0.1:8081"
+    hub_connect_url: str = ""
+    data_dir: str = "."
+    hub_db_url: str = field(default="", repr=False)
+    stellars_db_url: str = field(default="", repr=False)
+    proxy_command: str = "configurable-http-proxy"
+
+    def __post_init__(self) -> None:
+        non_empty_text("admin_username", self.admin_username)
+        if self.admin_username != self.admin_username.strip().lower():
+            raise InvalidValue(
+                "admin_username",
+                "must be lower case without surrounding spaces (JupyterHub "
+                f"normalises user names), got {self.admin_username!r}",
+            )
+        if self.admin_password and len(self.admin_password) < 8:
+            raise InvalidValue("admin_password", "must be at least 8 characters long")
+        bounds = dict(self.LIMITS)
+        if self.proxy_api_port is None:
+            bounds.pop("proxy_api_port")
+        check_bounds(self, bounds)
+        if not self.base_url.startswith("/"):
+            raise InvalidValue("base_url", f"must start with '/', got {self.base_url!r}")
+        non_empty_text("public_ip", self.public_ip)
+        object.__setattr__(
+            self, "hub_bind_url", _url_without_trailing_slash("hub_bind_url", self.hub_bind_url)
+        )
+        if self.hub_connect_url:
+            object.__setattr__(
+                self,
+                "hub_connect_url",
+                _url_without_trailing_slash("hub_connect_url", self.hub_connect_url),
+            )
+        non_empty_text("data_dir", self.data_dir)
+        non_empty_text("proxy_command", self.proxy_command)
+
+    @property
+    def loopback_only(self) -> bool:
+        """Whether only this machine can reach the proxy (nobody else can sign up)."""
+        return self.public_ip in LOOPBACK_ADDRESSES
+
+    @property
+    def base_path(self) -> str:
+        """The base URL with exactly one trailing '/' ("/" or "/prefix/")."""
+        return self.base_url.rstrip("/") + "/"
+
+    @property
+    def effective_proxy_api_port(self) -> int:
+        return self.proxy_api_port if self.proxy_api_port is not None else self.public_port + 1
+
+    @property
+    def effective_hub_db_url(self) -> str:
+        return self.hub_db_url or f"sqlite:///{self.data_dir.rstrip('/')}/{HUB_DB_FILE}"
+
+    @property
+    def effective_stellars_db_url(self) -> str:
+        return self.stellars_db_url or f"sqlite:///{self.data_dir.rstrip('/')}/{STELLARS_DB_FILE}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpawnerSettings:
+    """How user servers are started: the spawner, the lab image and DockerSpawner's names.
+
+    `volumes` is DockerSpawner's `volumes` dict (name template -> mount point); the entries
+    whose name contains {username} are the per-user volumes the platform lists and resets.
+    """
+
+    LIMITS: ClassVar[Mapping[str, Bounds]] = MappingProxyType({"start_timeout_seconds": (10, 3600)})
+
+    kind: SpawnerKind = SpawnerKind.AUTO
+    image: str = "stellars-hub-lab:latest"
+    network_name: str = "bridge"
+    docker_url: str = "unix:///var/run/docker.sock"
+    prefix: str = "jupyterlab"
+    name_template: str = "jupyterlab-{username}"
+    volumes: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    start_timeout_seconds: int = 120
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kind, SpawnerKind):
+            raise InvalidValue("kind", f"must be one of {', '.join(k.value for k in SpawnerKind)}")
+        non_empty_text("image", self.image)
+        non_empty_text("network_name", self.network_name)
+        non_empty_text("docker_url", self.docker_url)
+        non_empty_text("name_template", self.name_template)
+        check_bounds(self, self.LIMITS)
+        object.__setattr__(self, "volumes", MappingProxyType(dict(self.volumes)))
+        self.user_volumes  # noqa: B018  (validates the labels now, not at the first request)
+
+    @property
+    def naming(self) -> DockerNaming:
+        """The DockerSpawner settings that container and volume names depend on."""
+        return DockerNaming(prefix=self.prefix, name_template=self.name_template, image=self.image)
+
+    @property
+    def user_volumes(self) -> tuple[UserVolume, ...]:
+        return user_volumes(self.volumes)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BroadcastPolicy:
     """Delivery bounds: servers contacted at once, and seconds allowed per server."""
+
+    LIMITS: ClassVar[Mapping[str, Bounds]] = MappingProxyType(
+        {"concurrency": (1, 200), "timeout_seconds": (1, 120)}
+    )
 
     concurrency: int = 10
     timeout_seconds: int = 5
 
     def __post_init__(self) -> None:
-        int_in_range("concurrency", self.concurrency, 1, 200)
-        int_in_range("timeout_seconds", self.timeout_seconds, 1, 120)
+        check_bounds(self, self.LIMITS)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GpuSettings:
+    """GPU mode, and the image and time the container probe may use in auto mode."""
+
+    LIMITS: ClassVar[Mapping[str, Bounds]] = MappingProxyType({"probe_timeout_seconds": (1, 600)})
+
     mode: GpuMode = GpuMode.AUTO
-    probe_image: str = ""
+    probe_image: str = "nvidia/cuda:13.0.2-base-ubuntu24.04"
     probe_timeout_seconds: int = 20
 
     def __post_init__(self) -> None:
         if not isinstance(self.mode, GpuMode):
             raise TypeError("mode must be a GpuMode; parse it with GpuMode.parse")
-        int_in_range("probe_timeout_seconds", self.probe_timeout_seconds, 1, 600)
+        check_bounds(self, self.LIMITS)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StatsSettings:
     """Background refresh periods, so no web request waits on Docker."""
 
+    LIMITS: ClassVar[Mapping[str, Bounds]] = MappingProxyType(
+        {"container_stats_seconds": (2, 3600), "volume_sizes_seconds": (10, 86_400)}
+    )
+
     container_stats_seconds: int = 10
     volume_sizes_seconds: int = 3600
 
     def __post_init__(self) -> None:
-        int_in_range("container_stats_seconds", self.container_stats_seconds, 2, 3600)
-        int_in_range("volume_sizes_seconds", self.volume_sizes_seconds, 10, 86_400)
+        check_bounds(self, self.LIMITS)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BrandingSettings:
+    """Logo, favicon and JupyterLab icons as URIs: file:///path, http(s)://... or empty."""
+
+    logo_uri: str = ""
+    favicon_uri: str = ""
+    lab_main_icon_uri: str = ""
+    lab_splash_icon_uri: str = ""
+
+    def __post_init__(self) -> None:
+        try:
+            self.plan  # noqa: B018  (a bad URI stops the hub at start)
+        except InvalidValue as error:  # the slot "lab-main-icon" is the field lab_main_icon_uri
+            raise InvalidValue(f"{error.field.replace('-', '_')}_uri", error.message) from None
+
+    @property
+    def plan(self) -> BrandingPlan:
+        return plan_branding(
+            logo_uri=self.logo_uri,
+            favicon_uri=self.favicon_uri,
+            lab_main_icon_uri=self.lab_main_icon_uri,
+            lab_splash_icon_uri=self.lab_splash_icon_uri,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PlatformSettings:
-    """Everything configurable, in one value handed to the composition root's builders."""
+    """Everything configurable, in one value handed to the composition function."""
 
-    admin_username: str = "admin"
+    hub: HubSettings = field(default_factory=HubSettings)
+    spawner: SpawnerSettings = field(default_factory=SpawnerSettings)
     activity: ActivityPolicy = field(default_factory=ActivityPolicy)
     sessions: SessionPolicy = field(default_factory=SessionPolicy)
     passphrases: PassphrasePolicy = field(default_factory=PassphrasePolicy)
     vault: VaultPolicy = field(default_factory=VaultPolicy)
     docker_access: DockerAccessGroups = field(default_factory=DockerAccessGroups)
-    naming: DockerNaming = field(default_factory=DockerNaming)
     gpu: GpuSettings = field(default_factory=GpuSettings)
     broadcast: BroadcastPolicy = field(default_factory=BroadcastPolicy)
     stats: StatsSettings = field(default_factory=StatsSettings)
+    branding: BrandingSettings = field(default_factory=BrandingSettings)
     orphan_volumes: OrphanVolumePolicy = OrphanVolumePolicy.KEEP
 
-    def __post_init__(self) -> None:
-        non_empty_text("admin_username", self.admin_username)
+    @property
+    def admin_username(self) -> str:
+        return self.hub.admin_username

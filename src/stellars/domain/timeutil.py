@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from .errors import InvalidValue
 
@@ -17,12 +17,7 @@ def require_aware(value: datetime, field: str) -> datetime:
 
 
 def assume_utc(value: datetime) -> datetime:
-    """Treat a naive datetime as UTC (JupyterHub's ORM stores naive UTC) and normalise to UTC."""
+    """Treat a naive datetime as UTC (JupyterHub's ORM and our SQL tables store naive UTC)."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
-
-
-def seconds(value: timedelta) -> float:
-    """A duration in seconds as a float."""
-    return value.total_seconds()

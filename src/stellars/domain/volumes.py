@@ -135,6 +135,14 @@ def user_volumes(volumes: Mapping[str, object]) -> tuple[UserVolume, ...]:
     return tuple(found)
 
 
+@dataclass(frozen=True, slots=True)
+class VolumeInfo:
+    """A volume on the engine; `size_bytes` is None until the engine has measured it."""
+
+    name: str
+    size_bytes: int | None = None
+
+
 class VolumeOutcome(str, Enum):
     """What happened to one volume of a reset."""
 
@@ -144,7 +152,7 @@ class VolumeOutcome(str, Enum):
 
 
 def plan_reset(
-    requested: object,
+    requested: Sequence[str],
     known: Sequence[UserVolume],
     *,
     server_active: bool,
@@ -155,10 +163,8 @@ def plan_reset(
     """
     by_label = {volume.label: volume for volume in known}
     choices = ", ".join(by_label) or "none configured"
-    if not isinstance(requested, (list, tuple)) or not requested:
+    if not requested:
         raise InvalidValue("volumes", f"name at least one volume to reset ({choices})")
-    if not all(isinstance(label, str) for label in requested):
-        raise InvalidValue("volumes", "must be a list of volume labels")
     unknown = [label for label in requested if label not in by_label]
     if unknown:
         raise InvalidValue("volumes", f"unknown volume(s): {', '.join(unknown)}; known: {choices}")

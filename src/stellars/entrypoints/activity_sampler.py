@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import ArgumentError
@@ -33,17 +32,22 @@ from stellars.adapters.sql import SqlActivityStore, SqlDatabase, create_store_en
 from stellars.adapters.system import SystemClock
 from stellars.domain.activity import ActivityPolicy
 from stellars.domain.errors import BackendUnavailable, InvalidValue
-from stellars.domain.services.activity import ActivityService, TickSummary
+from stellars.domain.services import ActivityService, Refresher, TickSummary
+from stellars.domain.validation import describe_bounds
 
 log = logging.getLogger("stellars.activity_sampler")
 
 DEFAULT_API_URL = "http://127.0.0.1:8081/hub/api"
 LOG_FORMAT = "[%(levelname)1.1s %(asctime)s.%(msecs)03d %(name)s] %(message)s"
+# policy field -> (option, what it means); ranges and defaults come from ActivityPolicy itself.
 _POLICY_OPTIONS = {
-    "retention_days": "--retention-days",
-    "half_life_hours": "--half-life-hours",
-    "inactive_after_minutes": "--inactive-after-minutes",
-    "sample_interval_seconds": "--sample-interval-seconds",
+    "sample_interval_seconds": ("--sample-interval-seconds", "seconds between samples"),
+    "retention_days": ("--retention-days", "days of samples kept and scored"),
+    "half_life_hours": ("--half-life-hours", "age at which a sample weighs half"),
+    "inactive_after_minutes": (
+        "--inactive-after-minutes",
+        "a server idle longer than this counts as inactive",
+    ),
 }
 
 
@@ -58,64 +62,31 @@ class SamplerSettings:
     once: bool = False
 
 
-class SamplerLoop:
-    """Calls `tick` every `interval_seconds` until stopped.
+def log_tick_failure(error: Exception) -> None:
+    """A failed tick is retried at the next one; only an unexpected error gets a traceback."""
+    if isinstance(error, BackendUnavailable):
+        log.error("Tick failed, retrying at the next tick: %s", error)
+    else:
+        log.error("Tick failed unexpectedly, retrying at the next tick", exc_info=error)
 
-    A failing tick is logged and retried at the next one; nothing escapes the loop, because a
-    sampler that exits on a hub restart stops sampling for good. Ticks are scheduled from the
-    start of the previous one, so a slow tick does not shift the rhythm.
-    """
 
-    def __init__(
-        self,
-        tick: Callable[[], Awaitable[TickSummary]],
-        *,
-        interval_seconds: float,
-        logger: logging.Logger = log,
-    ) -> None:
-        self._tick = tick
-        self.interval_seconds = interval_seconds
-        self._log = logger
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self.succeeded = 0
-        self.failed = 0
+def sampler_loop(service: ActivityService, policy: ActivityPolicy) -> Refresher[TickSummary | None]:
+    """The sampling loop: a tick now and every interval, each logged in one line."""
 
-    async def tick_once(self) -> bool:
-        """One tick; True when it recorded, False when it failed (and was logged)."""
-        try:
-            summary = await self._tick()
-        except BackendUnavailable as exc:
-            self.failed += 1
-            self._log.error("Tick failed, retrying at the next tick: %s", exc)
-            return False
-        except Exception:  # any other failure must not end the sampling either
-            self.failed += 1
-            self._log.exception("Tick failed unexpectedly, retrying at the next tick")
-            return False
-        self.succeeded += 1
-        self._log.info(summary.line)
-        return True
+    async def tick() -> TickSummary:
+        summary = await service.tick()
+        log.info(summary.line)
+        return summary
 
-    async def run(self) -> None:
-        """Tick now and then every interval, until `stop()`."""
-        loop = asyncio.get_running_loop()
-        while not self._stopping:
-            started = loop.time()
-            await self.tick_once()
-            delay = max(0.0, started + self.interval_seconds - loop.time())
-            with contextlib.suppress(asyncio.TimeoutError):  # the interval is up
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            self._wake.clear()
-
-    def tick_now(self) -> None:
-        """Take the next sample without waiting for the interval (SIGUSR1)."""
-        self._wake.set()
-
-    def stop(self) -> None:
-        """Finish the tick in progress, if any, and leave `run()` (SIGTERM, SIGINT)."""
-        self._stopping = True
-        self._wake.set()
+    return Refresher(
+        tick,
+        empty=None,
+        interval=policy.sample_interval,
+        clock=SystemClock(),
+        name="activity sampler",
+        log=log,
+        on_failure=log_tick_failure,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,30 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="SQLAlchemy URL of the stellars database, e.g. sqlite:////data/stellars.sqlite "
         "or postgresql+psycopg://user:pass@host/db (the hub must use the same one)",
     )
-    parser.add_argument(
-        "--sample-interval-seconds",
-        type=int,
-        default=defaults.sample_interval_seconds,
-        help="seconds between samples (60-86400, default %(default)s)",
-    )
-    parser.add_argument(
-        "--retention-days",
-        type=int,
-        default=defaults.retention_days,
-        help="days of samples kept and scored (1-365, default %(default)s)",
-    )
-    parser.add_argument(
-        "--half-life-hours",
-        type=int,
-        default=defaults.half_life_hours,
-        help="age at which a sample weighs half (1-168, default %(default)s)",
-    )
-    parser.add_argument(
-        "--inactive-after-minutes",
-        type=int,
-        default=defaults.inactive_after_minutes,
-        help="a server idle longer than this counts as inactive (1-1440, default %(default)s)",
-    )
+    for field, (option, meaning) in _POLICY_OPTIONS.items():
+        bounds = describe_bounds(ActivityPolicy.LIMITS[field])
+        parser.add_argument(
+            option,
+            type=int,
+            default=getattr(defaults, field),
+            help=f"{meaning} ({bounds}, default %(default)s)",
+        )
     parser.add_argument(
         "--once", action="store_true", help="take one sample, then exit (1 if it failed)"
     )
@@ -179,7 +134,8 @@ def parse_settings(
             sample_interval_seconds=args.sample_interval_seconds,
         )
     except InvalidValue as exc:
-        parser.error(f"argument {_POLICY_OPTIONS.get(exc.field, exc.field)}: {exc.message}")
+        option = _POLICY_OPTIONS[exc.field][0] if exc.field in _POLICY_OPTIONS else exc.field
+        parser.error(f"argument {option}: {exc.message}")
     token = environ.get("JUPYTERHUB_API_TOKEN", "")
     if not token:
         parser.error(
@@ -204,13 +160,18 @@ async def run_sampler(settings: SamplerSettings, database: SqlDatabase) -> int:
         clock=SystemClock(),
         policy=settings.policy,
     )
-    sampler = SamplerLoop(service.tick, interval_seconds=settings.policy.sample_interval_seconds)
+    sampler = sampler_loop(service, settings.policy)
     if settings.once:
-        return 0 if await sampler.tick_once() else 1
+        return 0 if (await sampler.refresh_now()).error is None else 1
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, sampler.stop)
-    loop.add_signal_handler(signal.SIGINT, sampler.stop)
-    loop.add_signal_handler(signal.SIGUSR1, sampler.tick_now)
+    stopped = asyncio.Event()
+
+    def stop() -> None:  # finish the tick in progress, then leave
+        loop.create_task(sampler.stop(finish_pass=True)).add_done_callback(lambda _: stopped.set())
+
+    loop.add_signal_handler(signal.SIGTERM, stop)
+    loop.add_signal_handler(signal.SIGINT, stop)
+    loop.add_signal_handler(signal.SIGUSR1, sampler.wake)
     log.info(
         "Activity sampler started: every %d s, hub %s, database %s, retention %d d, "
         "half-life %d h, inactive after %d min",
@@ -221,8 +182,13 @@ async def run_sampler(settings: SamplerSettings, database: SqlDatabase) -> int:
         settings.policy.half_life_hours,
         settings.policy.inactive_after_minutes,
     )
-    await sampler.run()
-    log.info("Activity sampler stopped (%d ticks, %d failed)", sampler.succeeded, sampler.failed)
+    sampler.start()
+    await stopped.wait()
+    log.info(
+        "Activity sampler stopped (%d ticks, %d failed)",
+        sampler.passes - sampler.failed_passes,
+        sampler.failed_passes,
+    )
     return 0
 
 

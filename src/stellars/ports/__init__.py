@@ -5,21 +5,20 @@ tests/contract that every implementation, fake or real, must pass. Port methods 
 errors of `stellars.domain.errors`.
 """
 
-from .activity_store import ActivityStore, ActivityStoreSummary
+from .activity_store import ActivityStore
 from .clock import Clock
 from .containers import ContainerControl, ContainerStats
 from .credentials import CredentialStore, CredentialVault, PasswordGenerator
 from .gpu import GpuProbe
 from .hub_directory import HubDirectory
 from .notifications import NotificationTransport
-from .proxy import ProxyRoute, ProxyRoutes
+from .proxy import ProxyRoutes
 from .session_store import SessionStore
 from .static_assets import StaticAssets
-from .volumes import VolumeInfo, VolumeStore
+from .volumes import VolumeStore
 
 __all__ = [
     "ActivityStore",
-    "ActivityStoreSummary",
     "Clock",
     "ContainerControl",
     "ContainerStats",
@@ -29,10 +28,8 @@ __all__ = [
     "HubDirectory",
     "NotificationTransport",
     "PasswordGenerator",
-    "ProxyRoute",
     "ProxyRoutes",
     "SessionStore",
     "StaticAssets",
-    "VolumeInfo",
     "VolumeStore",
 ]

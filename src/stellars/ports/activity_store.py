@@ -1,23 +1,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from stellars.domain.activity import DecayedTally, RecordedSample
-
-
-@dataclass(frozen=True, slots=True)
-class ActivityStoreSummary:
-    samples: int
-    users: int
-
-    @property
-    def text(self) -> str:
-        if self.samples == 0:
-            return "No samples yet"
-        return f"{self.samples} samples for {self.users} users"
+from stellars.domain.activity import ActivityStoreSummary, DecayedTally, RecordedSample
 
 
 class ActivityStore(Protocol):
@@ -44,9 +31,8 @@ class ActivityStore(Protocol):
         """One user's samples with since < taken_at <= until, oldest first."""
         ...
 
-    async def prune(self, *, older_than: datetime, batch_size: int = 5000) -> int:
-        """Delete samples with taken_at <= older_than, in batches of at most `batch_size`
-        rows per transaction; returns how many were deleted."""
+    async def prune(self, *, older_than: datetime) -> int:
+        """Delete samples with taken_at <= older_than; returns how many were deleted."""
         ...
 
     async def rename_user(self, old: str, new: str) -> int:

@@ -11,6 +11,10 @@ class PasswordGenerator(Protocol):
         """A fresh passphrase conforming to `policy`."""
         ...
 
+    def vocabulary_size(self, policy: PassphrasePolicy) -> int:
+        """How many words `generate` draws each word of a passphrase from, under `policy`."""
+        ...
+
 
 class CredentialStore(Protocol):
     """The authenticator's own password records (NativeAuthenticator's users_info)."""

@@ -1,22 +1,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Protocol
 
-
-@dataclass(frozen=True, slots=True)
-class ProxyRoute:
-    """A route of the proxy: requests under `routespec` go to `target`."""
-
-    routespec: str
-    target: str
-    data: Mapping[str, object] = field(default_factory=dict)
+from stellars.domain.routes import ProxyRoute
 
 
 class ProxyRoutes(Protocol):
-    """The proxy's routing table. Routespecs are paths ending in '/'.
-    Raises BackendUnavailable when the proxy API cannot be reached."""
+    """Routes the platform adds to the hub's proxy, kept there for the hub's lifetime.
+
+    Routespecs are paths ending in '/' (`stellars.domain.routes.check_routespec`).
+    Raises BackendUnavailable when the proxy cannot be reached.
+    """
 
     async def add(
         self, routespec: str, target: str, data: Mapping[str, object] | None = None
@@ -25,7 +20,7 @@ class ProxyRoutes(Protocol):
         ...
 
     async def routes(self) -> dict[str, ProxyRoute]:
-        """Every route, keyed by routespec."""
+        """Every route of the proxy, keyed by routespec."""
         ...
 
     async def delete(self, routespec: str) -> bool:

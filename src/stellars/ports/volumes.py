@@ -1,18 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from typing import Protocol
 
-from stellars.domain.volumes import VolumeOutcome
-
-
-@dataclass(frozen=True, slots=True)
-class VolumeInfo:
-    """A volume on the engine; `size_bytes` is None until the engine has measured it."""
-
-    name: str
-    size_bytes: int | None = None
+from stellars.domain.volumes import VolumeInfo, VolumeOutcome
 
 
 class VolumeStore(Protocol):

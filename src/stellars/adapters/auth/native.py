@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import nativeauthenticator
 from nativeauthenticator import NativeAuthenticator
 from nativeauthenticator.handlers import LoginHandler
+from traitlets import Set, Unicode
 
 
 def native_templates() -> str:
@@ -41,9 +43,24 @@ class CompatibleLoginHandler(LoginHandler):
 
 
 class StellarsNativeAuthenticator(NativeAuthenticator):
-    """NativeAuthenticator whose login works on JupyterHub 5 and 6."""
+    """NativeAuthenticator whose login works on JupyterHub 5 and 6, and which refuses sign-ups
+    under reserved names (the admin's, on a hub exposed beyond this machine)."""
 
-    def get_handlers(self, app):  # type: ignore[no-untyped-def]
+    reserved_usernames = Set(
+        Unicode(),
+        help="""Names nobody may sign up under; the sign-up page answers that the name is taken.
+
+        The composition root reserves the admin's name on a hub that listens beyond loopback
+        while no admin password is configured, so the first visitor cannot become admin.
+        """,
+    ).tag(config=True)
+
+    def user_exists(self, username: str) -> bool:
+        if self.normalize_username(username) in self.reserved_usernames:
+            return True
+        return bool(super().user_exists(username))
+
+    def get_handlers(self, app: Any) -> list[tuple[Any, ...]]:
         return [
             (route, CompatibleLoginHandler if handler is LoginHandler else handler)
             for route, handler in super().get_handlers(app)

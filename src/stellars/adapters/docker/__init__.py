@@ -1,5 +1,5 @@
-"""Docker engine adapters (docker SDK): volumes, container control and container stats, plus
-background refreshers that keep usage and sizes in memory for the web handlers."""
+"""Docker engine adapters (docker SDK): volumes, container control, container stats and the
+container GPU probe, all on one `DockerEngine` (thread pool, deadlines, error map)."""
 
 from .containers import (
     DockerContainerControl,
@@ -8,24 +8,16 @@ from .containers import (
     running_names,
 )
 from .engine import DEFAULT_SOCKET, DockerEngine, connect
-from .refreshers import (
-    ContainerStatsRefresher,
-    PeriodicRefresher,
-    Snapshot,
-    VolumeSizeRefresher,
-)
+from .gpu_probe import ContainerNvidiaSmiProbe
 from .volumes import DockerVolumeStore, volumes_from_disk_usage
 
 __all__ = [
     "DEFAULT_SOCKET",
-    "ContainerStatsRefresher",
+    "ContainerNvidiaSmiProbe",
     "DockerContainerControl",
     "DockerContainerStats",
     "DockerEngine",
     "DockerVolumeStore",
-    "PeriodicRefresher",
-    "Snapshot",
-    "VolumeSizeRefresher",
     "connect",
     "readings_from_stats",
     "running_names",

@@ -194,11 +194,11 @@ class DockerContainerStats:
         return usage_between(earlier, later)
 
     async def _read(self, container_id: str, *, one_shot: bool) -> ReadingPair | None:
-        api = self._engine.api
-        # one-shot needs API 1.41 (dockerd 20.10); older engines always send two samples.
-        options = {"one_shot": True} if one_shot and version_gte(api.api_version, "1.41") else {}
-
         def stats() -> Mapping[str, Any] | None:
+            api = self._engine.api
+            # one-shot needs API 1.41 (dockerd 20.10); older engines always send two samples.
+            use_one_shot = one_shot and version_gte(api.api_version, "1.41")
+            options = {"one_shot": True} if use_one_shot else {}
             try:
                 return api.stats(container_id, stream=False, **options)
             except docker.errors.NotFound:

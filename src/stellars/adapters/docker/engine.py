@@ -1,9 +1,14 @@
 """The Docker engine as every adapter of this package reaches it: blocking docker SDK calls on a
-bounded thread pool, each under a deadline, with SDK errors turned into domain errors."""
+bounded thread pool, each under a deadline, with SDK errors turned into domain errors.
+
+The client is made on first use, on the pool: a hub whose engine is down (or not installed)
+starts anyway and answers 503 for what needs Docker, and no event loop waits on a connect.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TypeVar
@@ -51,15 +56,17 @@ def describe(exc: BaseException) -> str:
 class DockerEngine:
     """Runs blocking docker SDK calls off the event loop.
 
-    Calls go to `executor` (bounded; owned and sized by `max_workers` when not given) and are
-    awaited for at most `timeout_seconds`; whatever the SDK raises that the caller's own function
-    did not translate becomes BackendUnavailable. The client's own socket timeout should not be
-    longer than `timeout_seconds`, so that a thread given up on is freed soon after.
+    `client` is a docker SDK client, or a function making one (called once, on first use, from
+    a pool thread; see `connect`). Calls go to `executor` (bounded; owned and sized by
+    `max_workers` when not given) and are awaited for at most `timeout_seconds`; whatever the
+    SDK raises that the caller's own function did not translate becomes BackendUnavailable. The
+    client's own socket timeout should not be longer than `timeout_seconds`, so that a thread
+    given up on is freed soon after.
     """
 
     def __init__(
         self,
-        client: docker.DockerClient,
+        client: docker.DockerClient | Callable[[], docker.DockerClient],
         *,
         executor: Executor | None = None,
         max_workers: int = 8,
@@ -67,7 +74,12 @@ class DockerEngine:
     ) -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
-        self.client = client
+        if isinstance(client, docker.DockerClient):
+            self._client: docker.DockerClient | None = client
+            self._connect: Callable[[], docker.DockerClient] | None = None
+        else:
+            self._client, self._connect = None, client
+        self._connect_lock = threading.Lock()
         self.timeout_seconds = timeout_seconds
         self._owns_executor = executor is None
         self._executor = executor or ThreadPoolExecutor(
@@ -75,8 +87,19 @@ class DockerEngine:
         )
 
     @property
+    def client(self) -> docker.DockerClient:
+        """The SDK client, made on first use (blocking: call it from the pool, not the loop).
+        Raises BackendUnavailable when the engine does not answer; the next use tries again."""
+        if self._client is None:
+            with self._connect_lock:
+                if self._client is None:
+                    assert self._connect is not None
+                    self._client = self._connect()
+        return self._client
+
+    @property
     def api(self) -> docker.APIClient:
-        """The low-level client (plain dicts, one HTTP request per call)."""
+        """The low-level client (plain dicts, one HTTP request per call); blocking on first use."""
         return self.client.api
 
     async def run(

@@ -9,8 +9,7 @@ from typing import Any
 import docker.errors
 
 from stellars.domain.errors import BackendUnavailable
-from stellars.domain.volumes import VolumeOutcome
-from stellars.ports.volumes import VolumeInfo
+from stellars.domain.volumes import VolumeInfo, VolumeOutcome
 
 from .engine import DockerEngine
 
@@ -69,11 +68,9 @@ class DockerVolumeStore:
         return dict(zip(unique, outcomes, strict=True))
 
     async def _remove_one(self, name: str) -> VolumeOutcome:
-        api = self._engine.api
-
         def remove() -> VolumeOutcome:
             try:
-                api.remove_volume(name)
+                self._engine.api.remove_volume(name)
             except docker.errors.NotFound:
                 return VolumeOutcome.NOT_FOUND
             except docker.errors.APIError as exc:

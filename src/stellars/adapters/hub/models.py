@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from stellars.domain.errors import BackendUnavailable
 from stellars.domain.hub import HubUser, ServerSnapshot
+from stellars.domain.timeutil import assume_utc
 
 # JupyterHub writes `2026-01-01T12:00:00.123456Z`; other writers (or Python 3.10's stricter
 # `fromisoformat`) differ in the fraction's digits and in Z versus +00:00.
@@ -38,9 +39,7 @@ def parse_timestamp(value: object) -> datetime | None:
         parsed = datetime.fromisoformat(text)
     except ValueError as exc:
         raise ValueError(f"not a valid timestamp: {value!r} ({exc})") from exc
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    return assume_utc(parsed)
 
 
 def server_from_model(username: str, model: Mapping[str, Any]) -> ServerSnapshot:

@@ -4,7 +4,7 @@ suites as the real adapters (tests/contract). Their state is public so tests can
 from .activity_store import InMemoryActivityStore
 from .clock import ManualClock
 from .containers import InMemoryContainers
-from .credentials import InMemoryCredentialStore, InMemoryCredentialVault, SequencePasswordGenerator
+from .credentials import InMemoryCredentialStore, SequencePasswordGenerator
 from .gpu import StaticGpuProbe
 from .hub_directory import InMemoryHubDirectory
 from .notifications import RecordingTransport
@@ -17,7 +17,6 @@ __all__ = [
     "InMemoryActivityStore",
     "InMemoryContainers",
     "InMemoryCredentialStore",
-    "InMemoryCredentialVault",
     "InMemoryHubDirectory",
     "InMemoryProxyRoutes",
     "InMemorySessionStore",

@@ -3,8 +3,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from stellars.domain.activity import DecayedTally, RecordedSample, tally_samples
-from stellars.ports.activity_store import ActivityStoreSummary
+from stellars.domain.activity import (
+    ActivityStoreSummary,
+    DecayedTally,
+    RecordedSample,
+    tally_samples,
+)
 
 
 class InMemoryActivityStore:
@@ -34,7 +38,7 @@ class InMemoryActivityStore:
     ) -> list[RecordedSample]:
         return [row for row in self._between(since, until) if row.username == username]
 
-    async def prune(self, *, older_than: datetime, batch_size: int = 5000) -> int:
+    async def prune(self, *, older_than: datetime) -> int:
         keep = [row for row in self.rows if row.taken_at > older_than]
         removed = len(self.rows) - len(keep)
         self.rows = keep

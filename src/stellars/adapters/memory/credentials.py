@@ -1,27 +1,55 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection
+from collections.abc import Iterator
 
-from stellars.domain.credentials import PassphrasePolicy, VaultEntry, VaultPolicy
-from stellars.ports.clock import Clock
+from stellars.domain.credentials import PassphrasePolicy
 
-_WORDS = ("amber", "brook", "cedar", "delta", "ember", "fjord", "grove", "haven", "inlet")
+_CONSONANTS = "bdfgklmnprstvz"
+_VOWELS = "aeiou"
+# Every consonant-vowel pair: words of k syllables have 2k letters and there are 70**k of them.
+_SYLLABLES = tuple(c + v for c in _CONSONANTS for v in _VOWELS)
 
 
 class SequencePasswordGenerator:
-    """Deterministic passphrases from a fixed word list (for tests)."""
+    """Deterministic passphrases of made-up words (ba, be, ... babe, ...), for tests.
+
+    Its vocabulary is real and counted: all words of whole syllables whose length the policy
+    allows, so the strength check judges it as it would the real word list.
+    """
 
     def __init__(self) -> None:
-        self._words = itertools.cycle(_WORDS)
+        self._counter = itertools.count()
+
+    @staticmethod
+    def _syllable_counts(policy: PassphrasePolicy) -> list[int]:
+        return [
+            k
+            for k in range(1, policy.max_word_length // 2 + 1)
+            if policy.min_word_length <= 2 * k <= policy.max_word_length
+        ]
+
+    def vocabulary_size(self, policy: PassphrasePolicy) -> int:
+        return sum(len(_SYLLABLES) ** k for k in self._syllable_counts(policy))
+
+    def _word(self, index: int, syllables: int) -> str:
+        parts = []
+        for _ in range(syllables):
+            index, digit = divmod(index, len(_SYLLABLES))
+            parts.append(_SYLLABLES[digit])
+        return "".join(parts)
+
+    def _words(self, policy: PassphrasePolicy) -> Iterator[str]:
+        counts = self._syllable_counts(policy)
+        if not counts:
+            raise ValueError("no word of whole syllables fits the policy's word lengths")
+        while True:
+            n = next(self._counter)
+            yield self._word(n, counts[n % len(counts)])
 
     def generate(self, policy: PassphrasePolicy) -> str:
-        words: list[str] = []
-        while len(words) < policy.words:
-            word = next(self._words)
-            if policy.min_word_length <= len(word) <= policy.max_word_length:
-                words.append(word)
-        return policy.delimiter.join(words)
+        words = self._words(policy)
+        return policy.delimiter.join(next(words) for _ in range(policy.words))
 
 
 class InMemoryCredentialStore:
@@ -35,37 +63,3 @@ class InMemoryCredentialStore:
 
     def set_password(self, username: str, password: str) -> None:
         self.passwords[username] = password
-
-
-class InMemoryCredentialVault:
-    """The production vault: plain text lives only in hub memory, is read once, and expires."""
-
-    def __init__(self, *, clock: Clock, policy: VaultPolicy) -> None:
-        self._clock = clock
-        self.policy = policy
-        self._entries: dict[str, VaultEntry] = {}
-
-    def _expire(self) -> None:
-        now = self._clock.now()
-        for name in [n for n, e in self._entries.items() if not e.is_fresh(now, self.policy)]:
-            del self._entries[name]
-
-    def deposit(self, username: str, secret: str) -> None:
-        self._expire()
-        self._entries[username] = VaultEntry(secret, self._clock.now())
-
-    def collect(self, usernames: Collection[str]) -> dict[str, str]:
-        self._expire()
-        return {name: self._entries.pop(name).secret for name in usernames if name in self._entries}
-
-    def discard(self, username: str) -> None:
-        self._entries.pop(username, None)
-
-    def rename(self, old: str, new: str) -> None:
-        entry = self._entries.pop(old, None)
-        if entry is not None:
-            self._entries[new] = entry
-
-    def __len__(self) -> int:
-        self._expire()
-        return len(self._entries)

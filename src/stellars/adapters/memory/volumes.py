@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from stellars.domain.volumes import VolumeOutcome
-from stellars.ports.volumes import VolumeInfo
+from stellars.domain.volumes import VolumeInfo, VolumeOutcome
 
 
 class InMemoryVolumeStore:
@@ -22,7 +21,8 @@ class InMemoryVolumeStore:
 
     async def remove(self, names: Collection[str]) -> Mapping[str, VolumeOutcome]:
         outcomes: dict[str, VolumeOutcome] = {}
-        for name in names:
+        # A name given twice is one volume, removed once (as the Docker store does).
+        for name in dict.fromkeys(names):
             if name not in self.sizes:
                 outcomes[name] = VolumeOutcome.NOT_FOUND
             elif name in self.in_use:

@@ -1,6 +1,6 @@
-"""GPU probes that run nvidia-smi on the host or in a container with the NVIDIA runtime."""
+"""Finding GPUs with nvidia-smi: on the host (a subprocess) and the parser of its output, which
+the container probe of `stellars.adapters.docker` shares."""
 
-from .container import ContainerNvidiaSmiProbe
 from .host import HostNvidiaSmiProbe
 from .parsing import (
     QUERY_ARGUMENTS,
@@ -12,7 +12,6 @@ from .parsing import (
 
 __all__ = [
     "QUERY_ARGUMENTS",
-    "ContainerNvidiaSmiProbe",
     "HostNvidiaSmiProbe",
     "ParsedGpus",
     "parse_gpu_csv",

@@ -23,6 +23,9 @@ def _wordlist(min_length: int, max_length: int) -> tuple[str, ...]:
 class XkcdPasswordGenerator:
     """Passphrases of dictionary words picked with xkcdpass's system random generator."""
 
+    def vocabulary_size(self, policy: PassphrasePolicy) -> int:
+        return len(_wordlist(policy.min_word_length, policy.max_word_length))
+
     def generate(self, policy: PassphrasePolicy) -> str:
         words = list(_wordlist(policy.min_word_length, policy.max_word_length))
         return xkcd_password.generate_xkcdpassword(

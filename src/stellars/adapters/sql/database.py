@@ -141,3 +141,26 @@ class SqlDatabase:
         """Run blocking `work` on the database's threads; the caller's event loop stays free."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(self.call, work))
+
+    async def transaction(
+        self,
+        work: Callable[[Connection], T],
+        *,
+        write: bool,
+        lock_tables: Sequence[str] = (),
+    ) -> T:
+        """Run `work` in one transaction on the database's threads: the stores' only idiom.
+
+        `write=False`: a read snapshot (`reading`); `write=True`: a write transaction holding
+        the writer lock of `lock_tables` from its start (`writing`). A read never locks tables.
+        """
+        if lock_tables and not write:
+            raise ValueError("lock_tables is for write transactions only")
+        return await self.run(functools.partial(self._in_transaction, work, write, lock_tables))
+
+    def _in_transaction(
+        self, work: Callable[[Connection], T], write: bool, lock_tables: Sequence[str]
+    ) -> T:
+        context = self.writing(lock_tables) if write else self.reading()
+        with context as connection:
+            return work(connection)

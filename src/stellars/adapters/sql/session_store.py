@@ -2,35 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, select, update
+from sqlalchemy import Connection, and_, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from stellars.domain.sessions import SessionDeadline
-from stellars.domain.timeutil import UTC, require_aware
 
 from .database import SqlDatabase
+from .rows import aware, naive_utc
 from .schema import session_deadlines as table
-
-T = TypeVar("T")
 
 _WRITE_LOCK = ("session_deadlines",)
 
+# Deadline rows are read by position, in this order.
+_COLUMNS = (table.c.username, table.c.server_name, table.c.started, table.c.cull_at)
 
-def _naive_utc(value: datetime, field: str) -> datetime:
-    return require_aware(value, field).replace(tzinfo=None)
 
-
-def _deadline_of(row: Row[Any]) -> SessionDeadline:
+def _deadline_of(row: tuple[str, str, datetime | None, datetime]) -> SessionDeadline:
+    username, server_name, started, cull_at = row
     return SessionDeadline(
-        row.username,
-        row.server_name,
-        row.started.replace(tzinfo=UTC) if row.started is not None else None,
-        row.cull_at.replace(tzinfo=UTC),
+        username, server_name, aware(started) if started is not None else None, aware(cull_at)
     )
 
 
@@ -46,11 +40,11 @@ class SqlSessionStore:
 
         def work(connection: Connection) -> SessionDeadline | None:
             row = connection.execute(
-                select(table).where(self._key(username, server_name))
+                select(*_COLUMNS).where(self._key(username, server_name))
             ).one_or_none()
             return _deadline_of(row) if row is not None else None
 
-        return await self._run(work, write=False)
+        return await self.database.transaction(work, write=False)
 
     async def put(self, deadline: SessionDeadline) -> None:
         """Insert or replace the deadline of that user's server."""
@@ -58,9 +52,9 @@ class SqlSessionStore:
             "username": deadline.username,
             "server_name": deadline.server_name,
             "started": (
-                _naive_utc(deadline.started, "started") if deadline.started is not None else None
+                naive_utc(deadline.started, "started") if deadline.started is not None else None
             ),
-            "cull_at": _naive_utc(deadline.cull_at, "cull_at"),
+            "cull_at": naive_utc(deadline.cull_at, "cull_at"),
         }
         dialect_insert = sqlite_insert if self.database.sqlite else postgresql_insert
 
@@ -73,7 +67,7 @@ class SqlSessionStore:
                 )
             )
 
-        await self._run(work, write=True)
+        await self.database.transaction(work, write=True, lock_tables=_WRITE_LOCK)
 
     async def delete(self, username: str, server_name: str = "") -> bool:
         """Forget one deadline; True if there was one."""
@@ -82,16 +76,16 @@ class SqlSessionStore:
             removed = connection.execute(delete(table).where(self._key(username, server_name)))
             return removed.rowcount > 0
 
-        return await self._run(work, write=True)
+        return await self.database.transaction(work, write=True, lock_tables=_WRITE_LOCK)
 
     async def all_deadlines(self) -> list[SessionDeadline]:
         """Every stored deadline, ordered by user and server name."""
 
         def work(connection: Connection) -> list[SessionDeadline]:
-            query = select(table).order_by(table.c.username, table.c.server_name)
+            query = select(*_COLUMNS).order_by(table.c.username, table.c.server_name)
             return [_deadline_of(row) for row in connection.execute(query)]
 
-        return await self._run(work, write=False)
+        return await self.database.transaction(work, write=False)
 
     async def rename_user(self, old: str, new: str) -> int:
         """Move the deadlines of `old` to `new`, replacing any `new` had."""
@@ -110,7 +104,7 @@ class SqlSessionStore:
                 ).rowcount
             )
 
-        return await self._run(work, write=True)
+        return await self.database.transaction(work, write=True, lock_tables=_WRITE_LOCK)
 
     async def delete_user(self, username: str) -> int:
         """Forget every deadline of a user; returns how many."""
@@ -120,16 +114,8 @@ class SqlSessionStore:
                 connection.execute(delete(table).where(table.c.username == username)).rowcount
             )
 
-        return await self._run(work, write=True)
+        return await self.database.transaction(work, write=True, lock_tables=_WRITE_LOCK)
 
     @staticmethod
     def _key(username: str, server_name: str) -> Any:
         return and_(table.c.username == username, table.c.server_name == server_name)
-
-    async def _run(self, work: Callable[[Connection], T], *, write: bool) -> T:
-        def transaction() -> T:
-            context = self.database.writing(_WRITE_LOCK) if write else self.database.reading()
-            with context as connection:
-                return work(connection)
-
-        return await self.database.run(transaction)

@@ -8,6 +8,7 @@ from .activity import ActivityService, TickSummary, UserActivity
 from .broadcast import BroadcastService
 from .credentials import CredentialService
 from .gpu import GpuService
+from .refresh import Refresher, Snapshot
 from .sessions import SessionService, SessionStatus
 from .volumes import UserVolumeState, VolumeService
 
@@ -16,8 +17,10 @@ __all__ = [
     "BroadcastService",
     "CredentialService",
     "GpuService",
+    "Refresher",
     "SessionService",
     "SessionStatus",
+    "Snapshot",
     "TickSummary",
     "UserActivity",
     "UserVolumeState",

@@ -1,3 +1,5 @@
+"""Activity: sample every user's server activity, prune, and report scores."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -9,6 +11,7 @@ from stellars.domain.activity import (
     ActivityPolicy,
     ActivitySample,
     ActivityScore,
+    ActivityStoreSummary,
     activity_level,
     classify,
     retention_cutoff,
@@ -135,4 +138,8 @@ class ActivityService:
         return rows
 
     async def reset(self) -> int:
+        """Delete every sample and tally; returns how many samples went."""
         return await self._store.reset()
+
+    async def summary(self) -> ActivityStoreSummary:
+        return await self._store.summary()

@@ -1,3 +1,5 @@
+"""Admin broadcasts: resolve the recipients and deliver within bounds."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,7 +9,6 @@ from stellars.domain.notifications import (
     Broadcast,
     BroadcastReport,
     Delivery,
-    parse_broadcast,
     resolve_targets,
     summarize,
 )
@@ -34,21 +35,17 @@ class BroadcastService:
         users = await self._directory.list_users()
         return [s for user in users for s in user.servers.values() if s.running]
 
-    async def send(self, body: object) -> BroadcastReport:
-        """Validate, resolve recipients and deliver. Raises InvalidValue for a bad body."""
-        broadcast = parse_broadcast(body)
-        return await self.deliver(broadcast)
-
     async def deliver(self, broadcast: Broadcast) -> BroadcastReport:
+        """Resolve the recipients and deliver to each running server, at most `concurrency` at
+        a time and `timeout_seconds` each; every target gets a result, whatever fails."""
         resolution = resolve_targets(broadcast, await self._directory.list_users())
-        payload = broadcast.payload()
         gate = asyncio.Semaphore(self.policy.concurrency)
 
         async def one(server: ServerSnapshot) -> Delivery:
             async with gate:
                 try:
                     return await asyncio.wait_for(
-                        self._transport.deliver(server, payload), self.policy.timeout_seconds
+                        self._transport.deliver(server, broadcast), self.policy.timeout_seconds
                     )
                 except asyncio.TimeoutError:
                     return Delivery(

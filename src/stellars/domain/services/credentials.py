@@ -1,3 +1,5 @@
+"""Generated passphrases for admin-created users and the one-shot vault that holds them."""
+
 from __future__ import annotations
 
 from collections.abc import Collection
@@ -18,6 +20,8 @@ class CredentialService:
         policy: PassphrasePolicy,
         exempt: Collection[str] = (),
     ) -> None:
+        # Refuse settings whose passphrases would be easy to guess, before any is issued.
+        policy.check_strength(generator.vocabulary_size(policy))
         self._generator = generator
         self._accounts = accounts
         self._vault = vault
@@ -33,6 +37,10 @@ class CredentialService:
         self._accounts.set_password(username, passphrase)
         self._vault.deposit(username, passphrase)
         return True
+
+    def set_known_password(self, username: str, password: str) -> None:
+        """Store a password chosen by the deployer (the admin's); nothing goes to the vault."""
+        self._accounts.set_password(username, password)
 
     def collect(self, usernames: Collection[str]) -> dict[str, str]:
         """Hand out the waiting passphrases once; later calls get nothing for them."""

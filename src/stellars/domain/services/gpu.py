@@ -1,3 +1,5 @@
+"""The GPU decision for every spawn, from one probe at most."""
+
 from __future__ import annotations
 
 import asyncio

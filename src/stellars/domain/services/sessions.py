@@ -1,6 +1,8 @@
+"""Session countdowns, extensions and the culler's verdict, all from one rule."""
+
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from stellars.domain import sessions as rules
@@ -27,6 +29,11 @@ class SessionStatus:
     last_activity: datetime | None = None
 
 
+def _deadline_for(server: ServerSnapshot, stored: SessionDeadline | None) -> datetime | None:
+    """The stored deadline when it belongs to this very server instance."""
+    return stored.cull_at if stored is not None and stored.applies_to(server) else None
+
+
 class SessionService:
     """Session countdowns and extensions, with deadlines kept in our own store."""
 
@@ -51,10 +58,10 @@ class SessionService:
 
     async def deadline_for(self, server: ServerSnapshot) -> datetime | None:
         """The extension deadline that applies to this server instance, if any."""
-        stored = await self._store.get(server.username, server.name)
-        return stored.cull_at if stored is not None and stored.applies_to(server) else None
+        return _deadline_for(server, await self._store.get(server.username, server.name))
 
     async def status(self, username: str, server_name: str = DEFAULT_SERVER) -> SessionStatus:
+        """The countdown of one server. Raises NotFound for an unknown user."""
         server = await self._server(username, server_name)
         base = SessionStatus(
             culler_enabled=self.policy.enabled,
@@ -67,12 +74,8 @@ class SessionService:
             return base
         now = self._clock.now()
         cull_at = await self.deadline_for(server)
-        return SessionStatus(
-            culler_enabled=True,
-            server_active=True,
-            idle_timeout=self.policy.idle_timeout,
-            ceiling=self.policy.ceiling,
-            max_extension_hours=self.policy.max_extension_hours,
+        return replace(
+            base,
             remaining=rules.remaining(server, cull_at=cull_at, now=now, policy=self.policy),
             offer_hours=rules.offer_hours(server, cull_at=cull_at, now=now, policy=self.policy),
             cull_at=cull_at,
@@ -80,14 +83,16 @@ class SessionService:
         )
 
     async def extend(
-        self, username: str, hours: object, server_name: str = DEFAULT_SERVER
+        self, username: str, hours: int, server_name: str = DEFAULT_SERVER
     ) -> Extension:
-        """Grant up to `hours` and store the deadline. Raises InvalidValue, Refused, NotFound."""
-        rules.validate_hours(hours)
+        """Grant up to `hours` and store the deadline.
+
+        Raises InvalidValue for bad hours, NotFound for an unknown user, Refused when nothing
+        can be granted (culling off, server not running, nothing left on offer).
+        """
+        rules.check_hours(hours, self.policy)
         server = await self._server(username, server_name)
         if server is None:
-            if not self.policy.enabled:
-                raise Refused("Idle culling is not enabled, so there is nothing to extend.")
             raise Refused("The server is not running.")
         now = self._clock.now()
         cull_at = await self.deadline_for(server)
@@ -114,13 +119,13 @@ class SessionService:
             return {}
         now = self._clock.now()
         deadlines = {(d.username, d.server_name): d for d in await self._store.all_deadlines()}
-        result = {}
-        for server in servers:
-            if not server.active:
-                continue
-            stored = deadlines.get((server.username, server.name))
-            cull_at = stored.cull_at if stored is not None and stored.applies_to(server) else None
-            result[(server.username, server.name)] = rules.remaining(
-                server, cull_at=cull_at, now=now, policy=self.policy
+        return {
+            (server.username, server.name): rules.remaining(
+                server,
+                cull_at=_deadline_for(server, deadlines.get((server.username, server.name))),
+                now=now,
+                policy=self.policy,
             )
-        return result
+            for server in servers
+            if server.active
+        }

@@ -1,6 +1,8 @@
+"""Per-user volumes: list them with sizes and reset them, named exactly as DockerSpawner does."""
+
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from stellars.domain.errors import NotFound
@@ -8,11 +10,12 @@ from stellars.domain.volumes import (
     DockerNaming,
     ResetReport,
     UserVolume,
+    VolumeInfo,
     VolumeResult,
     plan_reset,
 )
 from stellars.ports.hub_directory import HubDirectory
-from stellars.ports.volumes import VolumeInfo, VolumeStore
+from stellars.ports.volumes import VolumeStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,22 +50,25 @@ class VolumeService:
         return {v.label: v.name_for(username, self.naming) for v in self.volumes}
 
     async def list_for(self, username: str) -> list[UserVolumeState]:
+        """Every configured volume of a user, with its size when it exists on the engine."""
         names = self.names_for(username)
         found = {info.name: info for info in await self._store.volumes(names.values())}
-        return [
-            UserVolumeState(
-                label=volume.label,
-                name=names[volume.label],
-                mount_point=volume.mount_point,
-                exists=names[volume.label] in found,
-                size_bytes=(
-                    found[names[volume.label]].size_bytes if names[volume.label] in found else None
-                ),
+        states = []
+        for volume in self.volumes:
+            name = names[volume.label]
+            info = found.get(name)
+            states.append(
+                UserVolumeState(
+                    label=volume.label,
+                    name=name,
+                    mount_point=volume.mount_point,
+                    exists=info is not None,
+                    size_bytes=None if info is None else info.size_bytes,
+                )
             )
-            for volume in self.volumes
-        ]
+        return states
 
-    async def reset(self, username: str, labels: object) -> ResetReport:
+    async def reset(self, username: str, labels: Sequence[str]) -> ResetReport:
         """Remove chosen volumes of a stopped server. Raises InvalidValue, Conflict, NotFound."""
         user = await self._directory.get_user(username)
         if user is None:
@@ -78,12 +84,11 @@ class VolumeService:
     async def sizes_by_user(self, usernames: Iterable[str]) -> dict[str, dict[str, int | None]]:
         """label -> size for every user's existing volumes, from one engine listing."""
         listing: dict[str, VolumeInfo] = {info.name: info for info in await self._store.volumes()}
-        result: dict[str, dict[str, int | None]] = {}
-        for username in usernames:
-            sizes = {
+        return {
+            username: {
                 label: listing[name].size_bytes
                 for label, name in self.names_for(username).items()
                 if name in listing
             }
-            result[username] = sizes
-        return result
+            for username in usernames
+        }

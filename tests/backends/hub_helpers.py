@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from tests.backends import JupyterHubProcess, render_minimal_config
+from tests.backends.hub import JupyterHubProcess, render_minimal_config
 
 SINGLEUSER_STAND_IN = """\
 import http.server, os, urllib.parse

@@ -1,0 +1,58 @@
+"""How the platform plugs into JupyterHub: its routes, and its start with the hub.
+
+JupyterHub asks its authenticator for extra handlers once, while it initialises, and hands it
+the application (`Authenticator.get_handlers(app)`); the handlers it returns are registered
+under the hub prefix ahead of JupyterHub's own. `PlatformRoutes` is a mixin for any
+Authenticator class that uses that call to register the platform's routes, attach the in-hub
+adapters to the application and start the platform's background work on the hub's loop.
+`JupyterHub.extra_handlers` is not used: it is deprecated since JupyterHub 3.1 and warns at
+every start (docs/decisions/0001-registering-routes.md explains the choice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from .roles import follow_admins
+from .web import PLATFORM_SETTING, handlers
+
+#: The key of the HubHandle in JupyterHub's tornado settings.
+HUB_HANDLE_SETTING = "stellars_hub"
+
+log = logging.getLogger(__name__)
+
+
+def attach_platform(app: Any) -> list[tuple[Any, ...]]:
+    """Attach the platform configured in `app.tornado_settings` to `app`, schedule its start,
+    and return its handlers (none when the hub runs without a platform)."""
+    platform = app.tornado_settings.get(PLATFORM_SETTING)
+    if platform is None:
+        app.log.warning("stellars: no platform in tornado_settings; its routes are not served")
+        return []
+    handle = app.tornado_settings.get(HUB_HANDLE_SETTING)
+    if handle is not None:
+        handle.bind(app)
+    follow_admins(app.db)
+    platform.bootstrap()
+    task = asyncio.get_running_loop().create_task(platform.start())
+    # Keep a reference: the loop holds tasks only weakly.
+    app.tornado_settings.setdefault("stellars_tasks", []).append(task)
+    task.add_done_callback(_log_start_failure)
+    return handlers()
+
+
+def _log_start_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("stellars: the platform failed to start", exc_info=task.exception())
+
+
+class PlatformRoutes:
+    """Mixin for an Authenticator class: `class MyAuth(PlatformRoutes, GitHubOAuthenticator)`.
+
+    The platform's routes come first, then the authenticator's own.
+    """
+
+    def get_handlers(self, app: Any) -> list[tuple[Any, ...]]:
+        return [*attach_platform(app), *super().get_handlers(app)]  # type: ignore[misc]

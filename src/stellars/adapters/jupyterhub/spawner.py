@@ -1,0 +1,111 @@
+"""The pre-spawn hook: DockerSpawner's settings for one spawn, computed whole from the current
+state (group membership, the GPU decision, branding), never appended to.
+
+JupyterHub keeps one Spawner object per server for the hub's lifetime and reuses it for every
+start, so a hook that only adds a mount or a flag would keep it after the user left the group.
+This hook starts from the configured base values on every spawn and sets the whole `volumes`,
+`extra_host_config` and `environment` of the spawner. Docker's wire formats (the device request
+for all GPUs, bind-mount dicts, the privileged flag) live here, not in the domain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from stellars.domain.docker_access import DockerAccess, DockerAccessGroups, docker_access_for
+from stellars.domain.gpu import GpuDecision
+from stellars.domain.services import GpuService
+
+#: docker-py's DeviceRequest(count=-1, capabilities=[["gpu"]]) as the Engine API writes it.
+ALL_GPUS_REQUEST: Mapping[str, object] = MappingProxyType(
+    {"Driver": "nvidia", "Count": -1, "Capabilities": [["gpu"]]}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SpawnSettings:
+    """What one spawn of a DockerSpawner gets."""
+
+    volumes: dict[str, Any]
+    extra_host_config: dict[str, Any]
+    environment: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpawnBase:
+    """The configured values every spawn starts from."""
+
+    volumes: Mapping[str, Any] = field(default_factory=dict)
+    extra_host_config: Mapping[str, Any] = field(default_factory=dict)
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+
+def spawn_settings(
+    base: SpawnBase,
+    *,
+    access: DockerAccess,
+    groups: DockerAccessGroups,
+    gpu: GpuDecision,
+    lab_environment: Mapping[str, str] = MappingProxyType({}),
+) -> SpawnSettings:
+    """The whole volumes, host config and environment of one spawn, from the base values."""
+    volumes = dict(base.volumes)
+    host_config = dict(base.extra_host_config)
+    volumes.pop(groups.socket_path, None)
+    host_config.pop("privileged", None)
+    host_config.pop("device_requests", None)
+    if access.mount_socket:
+        volumes[groups.socket_path] = {"bind": groups.socket_path, "mode": "rw"}
+    if access.privileged:
+        host_config["privileged"] = True
+    if gpu.enabled:
+        host_config["device_requests"] = [dict(ALL_GPUS_REQUEST)]
+    environment = {**base.environment, **gpu.environment, **lab_environment}
+    return SpawnSettings(volumes, host_config, environment)
+
+
+def group_names(spawner: Any) -> Iterable[str]:
+    return [group.name for group in spawner.user.groups]
+
+
+class PreSpawnHook:
+    """`c.Spawner.pre_spawn_hook`: applies `spawn_settings` to every spawn.
+
+    Spawners without Docker settings (the local-process fallback) only get the environment.
+    """
+
+    def __init__(
+        self,
+        *,
+        base: SpawnBase,
+        groups: DockerAccessGroups,
+        gpu: GpuService,
+        lab_environment: Mapping[str, str] = MappingProxyType({}),
+    ) -> None:
+        self.base = base
+        self.groups = groups
+        self.gpu = gpu
+        self.lab_environment = dict(lab_environment)
+
+    def __deepcopy__(self, memo: dict[int, object]) -> PreSpawnHook:
+        # traitlets deep-copies config values; the hook must keep the live GPU service.
+        return self
+
+    def settings_for(self, spawner: Any) -> SpawnSettings:
+        return spawn_settings(
+            self.base,
+            access=docker_access_for(group_names(spawner), self.groups),
+            groups=self.groups,
+            gpu=self.gpu.current,
+            lab_environment=self.lab_environment,
+        )
+
+    async def __call__(self, spawner: Any) -> None:
+        settings = self.settings_for(spawner)
+        if hasattr(spawner, "extra_host_config"):
+            spawner.volumes = settings.volumes
+            spawner.extra_host_config = settings.extra_host_config
+        spawner.environment = settings.environment

@@ -1,0 +1,60 @@
+"""The platform's effective settings: `/hub/settings` for admins and `GET /hub/api/settings`
+for scripts, every variable by category with its value, default and allowed range.
+
+Secrets are never sent: the page and the API say only whether one is set, and database URLs
+have their passwords masked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from itertools import groupby
+from typing import Any
+
+from jupyterhub.scopes import needs_scope
+from tornado import web
+
+from stellars.adapters.jupyterhub import scopes
+from stellars.configuration import describe
+
+from .base import StellarsAPIHandler, StellarsPageHandler
+
+
+def facts(platform: Any) -> list[tuple[str, str]]:
+    """What the hub found at start, plus the GPU decision as it stands now."""
+    gpu = platform.gpu.current
+    return [
+        *platform.facts.items(),
+        ("GPU", ("on" if gpu.enabled else "off") + f": {gpu.reason}"),
+    ]
+
+
+class SettingsPage(StellarsPageHandler):
+    """`GET /hub/settings` (JupyterHub's admin-ui scope)."""
+
+    @web.authenticated
+    @needs_scope("admin-ui")
+    async def get(self) -> None:
+        platform = self.platform
+        rows = describe(platform.settings)
+        categories = [(name, list(group)) for name, group in groupby(rows, lambda r: r.category)]
+        await self.render_page(
+            "stellars-settings.html",
+            categories=categories,
+            facts=facts(platform),
+            volumes=platform.settings.spawner.volumes,
+        )
+
+
+class SettingsAPI(StellarsAPIHandler):
+    """`GET /hub/api/settings` (custom:stellars:settings)."""
+
+    async def get(self) -> None:
+        self.require_scope(scopes.SETTINGS)
+        platform = self.platform
+        self.write_json(
+            {
+                "settings": [dataclasses.asdict(row) for row in describe(platform.settings)],
+                "facts": dict(facts(platform)),
+            }
+        )

@@ -1,0 +1,220 @@
+"""The composition function: every domain service of the platform, built from one settings value
+and the adapters that implement the ports.
+
+deploy/jupyterhub_config.py calls `build` once with the real adapters and hands the result to
+the hub (`c.JupyterHub.tornado_settings["stellars"]`); tests call it with the in-memory fakes of
+`stellars.adapters.memory`. No adapter is built here, in a default argument or at import: the
+caller decides every one.
+
+    platform = build(settings, clock=SystemClock(), directory=..., activity_store=..., ...)
+    await platform.start()   # GPU probe and background refreshers, on the running loop
+    ...
+    await platform.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import MappingProxyType
+
+from stellars.domain.containers import ContainerUsage
+from stellars.domain.errors import InvalidValue
+from stellars.domain.hub import HubUser
+from stellars.domain.services import (
+    ActivityService,
+    BroadcastService,
+    CredentialService,
+    GpuService,
+    Refresher,
+    SessionService,
+    VolumeService,
+)
+from stellars.domain.settings import PlatformSettings
+from stellars.domain.volumes import VolumeInfo, container_name
+from stellars.ports import (
+    ActivityStore,
+    Clock,
+    ContainerControl,
+    ContainerStats,
+    CredentialStore,
+    CredentialVault,
+    GpuProbe,
+    HubDirectory,
+    NotificationTransport,
+    PasswordGenerator,
+    ProxyRoutes,
+    SessionStore,
+    StaticAssets,
+    VolumeStore,
+)
+
+log = logging.getLogger(__name__)
+
+ContainerUsages = Mapping[str, ContainerUsage]
+VolumeSizes = Mapping[str, VolumeInfo]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Platform:
+    """The services of one hub, and the adapters handlers reach directly (container restarts,
+    proxy routes, branding assets). Built by `build`; started and stopped by the hub."""
+
+    settings: PlatformSettings
+    clock: Clock
+    directory: HubDirectory
+    activity: ActivityService
+    sessions: SessionService
+    volumes: VolumeService
+    broadcast: BroadcastService
+    credentials: CredentialService
+    gpu: GpuService
+    container_stats: Refresher[ContainerUsages]
+    volume_sizes: Refresher[VolumeSizes]
+    containers: ContainerControl
+    proxy: ProxyRoutes
+    assets: StaticAssets
+    facts: Mapping[str, str] = field(default_factory=dict)
+    _tasks: list[asyncio.Task[object]] = field(default_factory=list, repr=False)
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Platform:
+        # traitlets deep-copies config values (tornado_settings included): the hub must get this
+        # very platform, not a clone with its own thread pools and caches.
+        return self
+
+    @property
+    def refreshers(self) -> tuple[Refresher[ContainerUsages], Refresher[VolumeSizes]]:
+        return (self.container_stats, self.volume_sizes)
+
+    def bootstrap(self) -> None:
+        """What must hold before the hub serves its first request: the admin's password, when
+        the deployer set one, is the stored one (so nobody can sign up under that name)."""
+        hub = self.settings.hub
+        if hub.admin_password:
+            self.credentials.set_known_password(hub.admin_username, hub.admin_password)
+            log.info("the admin %r has the password the deployer set", hub.admin_username)
+
+    async def start(self) -> None:
+        """Start the background work on the running loop: the GPU probe (never awaited here, so
+        a slow probe cannot hold up the hub) and the refreshers."""
+        self._tasks.append(asyncio.get_running_loop().create_task(self._detect_gpu()))
+        for refresher in self.refreshers:
+            refresher.start()
+
+    async def _detect_gpu(self) -> None:
+        decision = await self.gpu.detect()
+        log.info("GPU decision: %s", decision.reason)
+
+    async def stop(self) -> None:
+        """Stop the refreshers and any probe still running."""
+        for refresher in self.refreshers:
+            await refresher.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+
+def running_container_names(users: list[HubUser], settings: PlatformSettings) -> list[str]:
+    """The containers DockerSpawner runs for the running servers of `users`."""
+    naming = settings.spawner.naming
+    return [
+        container_name(user.name, naming, server.name)
+        for user in users
+        for server in user.servers.values()
+        if server.running
+    ]
+
+
+def build(
+    settings: PlatformSettings,
+    *,
+    clock: Clock,
+    directory: HubDirectory,
+    activity_store: ActivityStore,
+    session_store: SessionStore,
+    volume_store: VolumeStore,
+    containers: ContainerControl,
+    container_stats: ContainerStats,
+    gpu_probe: GpuProbe,
+    transport: NotificationTransport,
+    passwords: PasswordGenerator,
+    accounts: CredentialStore,
+    vault: CredentialVault,
+    assets: StaticAssets,
+    proxy: ProxyRoutes,
+    facts: Mapping[str, str] | None = None,
+) -> Platform:
+    """Every service of the platform from `settings` and one adapter per port.
+
+    `facts` are what the composition root found at start (the spawner in use and why, the lab
+    image); the settings page shows them beside the settings.
+
+    Raises InvalidValue naming the settings field ("passphrases.words") for settings the
+    adapters reveal to be unusable, such as a passphrase policy too weak for the word list.
+    """
+
+    try:
+        credentials = CredentialService(
+            generator=passwords,
+            accounts=accounts,
+            vault=vault,
+            policy=settings.passphrases,
+            exempt={settings.hub.admin_username},
+        )
+    except InvalidValue as error:  # name the setting, not just the policy's field
+        raise InvalidValue(f"passphrases.{error.field}", error.message) from None
+
+    async def usage() -> ContainerUsages:
+        names = running_container_names(await directory.list_users(), settings)
+        return MappingProxyType(dict(await container_stats.usage(names)))
+
+    async def sizes() -> VolumeSizes:
+        return MappingProxyType({info.name: info for info in await volume_store.volumes()})
+
+    return Platform(
+        settings=settings,
+        clock=clock,
+        directory=directory,
+        activity=ActivityService(
+            store=activity_store, directory=directory, clock=clock, policy=settings.activity
+        ),
+        sessions=SessionService(
+            store=session_store, directory=directory, clock=clock, policy=settings.sessions
+        ),
+        volumes=VolumeService(
+            store=volume_store,
+            directory=directory,
+            volumes=settings.spawner.user_volumes,
+            naming=settings.spawner.naming,
+        ),
+        broadcast=BroadcastService(
+            directory=directory, transport=transport, policy=settings.broadcast
+        ),
+        credentials=credentials,
+        gpu=GpuService(probe=gpu_probe, mode=settings.gpu.mode),
+        container_stats=Refresher(
+            usage,
+            empty=MappingProxyType({}),
+            interval=timedelta(seconds=settings.stats.container_stats_seconds),
+            clock=clock,
+            name="container stats",
+        ),
+        volume_sizes=Refresher(
+            sizes,
+            empty=MappingProxyType({}),
+            interval=timedelta(seconds=settings.stats.volume_sizes_seconds),
+            clock=clock,
+            name="volume sizes",
+        ),
+        containers=containers,
+        proxy=proxy,
+        assets=assets,
+        facts=MappingProxyType(dict(facts or {})),
+    )

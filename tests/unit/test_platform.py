@@ -1,0 +1,173 @@
+"""The composition function on the in-memory fakes: every service built from one settings
+value, the names the services use equal to the spawner's, the background work started and
+stopped, the admin's password set before the first request."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from types import MappingProxyType
+
+import pytest
+
+from stellars.adapters.memory import (
+    InMemoryActivityStore,
+    InMemoryContainers,
+    InMemoryCredentialStore,
+    InMemoryHubDirectory,
+    InMemoryProxyRoutes,
+    InMemorySessionStore,
+    InMemoryStaticAssets,
+    InMemoryVolumeStore,
+    ManualClock,
+    RecordingTransport,
+    SequencePasswordGenerator,
+    StaticGpuProbe,
+)
+from stellars.adapters.vault import ProcessMemoryVault
+from stellars.domain.containers import ContainerUsage
+from stellars.domain.credentials import PassphrasePolicy
+from stellars.domain.errors import InvalidValue
+from stellars.domain.gpu import Gpu, GpuMode, GpuProbeResult
+from stellars.domain.hub import HubUser, ServerSnapshot
+from stellars.domain.settings import (
+    GpuSettings,
+    HubSettings,
+    PlatformSettings,
+    SpawnerSettings,
+)
+from stellars.platform import Platform, build, running_container_names
+from tests.strategies import EPOCH
+
+VOLUMES = {"lab-{username}_home": "/home/jovyan", "shared": "/mnt/shared"}
+
+
+def settings(**sections) -> PlatformSettings:
+    spawner = SpawnerSettings(prefix="lab", name_template="lab-{username}", volumes=VOLUMES)
+    return PlatformSettings(**{"spawner": spawner, **sections})
+
+
+class Fakes:
+    def __init__(self) -> None:
+        self.clock = ManualClock(EPOCH)
+        self.directory = InMemoryHubDirectory()
+        self.volume_store = InMemoryVolumeStore()
+        self.containers = InMemoryContainers()
+        self.accounts = InMemoryCredentialStore()
+        self.probe = StaticGpuProbe(GpuProbeResult((Gpu(0, "H200", 143_771, "GPU-1"),)))
+
+    def build(self, value: PlatformSettings) -> Platform:
+        return build(
+            value,
+            clock=self.clock,
+            directory=self.directory,
+            activity_store=InMemoryActivityStore(half_life=value.activity.half_life),
+            session_store=InMemorySessionStore(),
+            volume_store=self.volume_store,
+            containers=self.containers,
+            container_stats=self.containers,
+            gpu_probe=self.probe,
+            transport=RecordingTransport(),
+            passwords=SequencePasswordGenerator(),
+            accounts=self.accounts,
+            vault=ProcessMemoryVault(clock=self.clock, policy=value.vault),
+            assets=InMemoryStaticAssets(),
+            proxy=InMemoryProxyRoutes(),
+            facts={"User servers": "docker"},
+        )
+
+
+@pytest.fixture
+def fakes() -> Fakes:
+    return Fakes()
+
+
+def running(name: str, server: str = "") -> HubUser:
+    snapshot = ServerSnapshot(username=name, name=server, ready=True, started=EPOCH)
+    return HubUser(name=name, servers={server: snapshot})
+
+
+def test_every_service_gets_its_policy_from_the_one_settings_value(fakes):
+    value = settings()
+    platform = fakes.build(value)
+    assert platform.settings is value
+    assert platform.activity.policy is value.activity
+    assert platform.sessions.policy is value.sessions
+    assert platform.broadcast.policy is value.broadcast
+    assert platform.credentials.policy is value.passphrases
+    assert platform.gpu.mode is value.gpu.mode
+    assert platform.facts == {"User servers": "docker"}
+
+
+def test_the_volume_service_names_volumes_as_the_spawner_is_configured(fakes):
+    platform = fakes.build(settings())
+    assert platform.volumes.naming.name_template == "lab-{username}"
+    assert platform.volumes.names_for("ann.b") == {"home": "lab-ann-2eb_home"}
+
+
+def test_running_container_names_follow_the_name_template():
+    names = running_container_names([running("ann"), HubUser(name="bob")], settings())
+    assert names == ["lab-ann"]
+
+
+async def test_start_probes_the_gpu_and_fills_the_caches_and_stop_ends_them(fakes):
+    fakes.directory.put(running("ann"))
+    fakes.containers.start(
+        "lab-ann", ContainerUsage(cpu_percent=12.5, memory_bytes=1, memory_limit_bytes=2)
+    )
+    fakes.volume_store.create("lab-ann_home", 4096)
+    platform = fakes.build(settings(gpu=GpuSettings(mode=GpuMode.AUTO)))
+    assert not platform.gpu.current.enabled  # nothing is handed out before the probe answers
+    await platform.start()
+    usage = await platform.container_stats.refresh_now()
+    sizes = await platform.volume_sizes.refresh_now()
+    assert dict(usage.value) == {
+        "lab-ann": ContainerUsage(cpu_percent=12.5, memory_bytes=1, memory_limit_bytes=2)
+    }
+    assert sizes.value["lab-ann_home"].size_bytes == 4096
+    assert usage.refreshed_at == EPOCH
+    await platform.stop()
+    assert platform.gpu.current.enabled
+    assert fakes.probe.calls == 1
+    assert not any(refresher.running for refresher in platform.refreshers)
+
+
+def test_the_refresh_intervals_come_from_the_settings(fakes):
+    platform = fakes.build(settings())
+    assert platform.container_stats.interval == timedelta(seconds=10)
+    assert platform.volume_sizes.interval == timedelta(seconds=3600)
+    assert platform.container_stats.snapshot().value == MappingProxyType({})
+
+
+def test_bootstrap_gives_the_admin_the_deployers_password(fakes):
+    platform = fakes.build(
+        settings(hub=HubSettings(admin_username="root", admin_password="pw-12345678"))
+    )
+    platform.bootstrap()
+    assert fakes.accounts.passwords == {"root": "pw-12345678"}
+
+
+def test_bootstrap_leaves_the_admin_to_sign_up_without_a_password(fakes):
+    platform = fakes.build(settings())
+    platform.bootstrap()
+    assert fakes.accounts.passwords == {}
+
+
+def test_the_admin_never_gets_a_generated_passphrase(fakes):
+    platform = fakes.build(settings(hub=HubSettings(admin_username="root")))
+    assert platform.credentials.issue("root") is False
+    assert platform.credentials.issue("ann") is True
+
+
+def test_a_passphrase_policy_too_weak_for_the_word_list_names_the_setting(fakes):
+    weak = PassphrasePolicy(words=3, min_word_length=4, max_word_length=4)
+    with pytest.raises(InvalidValue) as error:
+        fakes.build(settings(passphrases=weak))
+    assert error.value.field == "passphrases.words"
+    assert "bits" in error.value.message
+
+
+def test_a_platform_survives_traitlets_deep_copying_config_values(fakes):
+    import copy
+
+    platform = fakes.build(settings())
+    assert copy.deepcopy({"stellars": platform})["stellars"] is platform

@@ -1,0 +1,127 @@
+"""The pre-spawn hook computes DockerSpawner's whole settings from the current state on every
+spawn: a spawner object lives as long as the hub and is reused, so leaving a group or losing
+the GPU must take the grant away at the next start (a hook that only appended would not)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dockerspawner import DockerSpawner
+
+from stellars.adapters.jupyterhub import PreSpawnHook, SpawnBase, spawn_settings
+from stellars.adapters.jupyterhub.spawner import ALL_GPUS_REQUEST
+from stellars.adapters.memory import StaticGpuProbe
+from stellars.domain.docker_access import DockerAccess, DockerAccessGroups
+from stellars.domain.gpu import Gpu, GpuDecision, GpuMode, GpuProbeResult
+from stellars.domain.services import GpuService
+
+GROUPS = DockerAccessGroups()
+BASE = SpawnBase(
+    volumes={"lab-{username}_home": "/home/jovyan"},
+    extra_host_config={"mem_limit": "2g"},
+    environment={"TZ": "UTC"},
+)
+OFF = GpuDecision(False, False, "off")
+ON = GpuDecision(True, True, "detected", (Gpu(0, "H200", 1, "GPU-1"),))
+
+
+@dataclass
+class Group:
+    name: str
+
+
+@dataclass
+class User:
+    """The part of JupyterHub's user the hook reads."""
+
+    groups: list[Group] = field(default_factory=list)
+
+
+def spawner_of(*groups: str) -> DockerSpawner:
+    spawner = DockerSpawner()
+    spawner.user = User([Group(name) for name in groups])
+    return spawner
+
+
+def test_nothing_granted_gives_exactly_the_base_settings_plus_the_gpu_environment():
+    result = spawn_settings(BASE, access=DockerAccess(False, False), groups=GROUPS, gpu=OFF)
+    assert result.volumes == {"lab-{username}_home": "/home/jovyan"}
+    assert result.extra_host_config == {"mem_limit": "2g"}
+    assert result.environment == {
+        "TZ": "UTC",
+        "ENABLE_GPU_SUPPORT": "0",
+        "ENABLE_GPUSTAT": "0",
+        "NVIDIA_DETECTED": "0",
+    }
+
+
+def test_grants_add_the_socket_mount_privileged_mode_and_all_gpus():
+    result = spawn_settings(
+        BASE,
+        access=DockerAccess(True, True),
+        groups=GROUPS,
+        gpu=ON,
+        lab_environment={"JUPYTERLAB_MAIN_ICON_URI": "http://hub/icon.svg"},
+    )
+    assert result.volumes["/var/run/docker.sock"] == {"bind": "/var/run/docker.sock", "mode": "rw"}
+    assert result.extra_host_config == {
+        "mem_limit": "2g",
+        "privileged": True,
+        "device_requests": [{"Driver": "nvidia", "Count": -1, "Capabilities": [["gpu"]]}],
+    }
+    assert result.environment["ENABLE_GPU_SUPPORT"] == "1"
+    assert result.environment["JUPYTERLAB_MAIN_ICON_URI"] == "http://hub/icon.svg"
+    assert dict(ALL_GPUS_REQUEST) == {"Driver": "nvidia", "Count": -1, "Capabilities": [["gpu"]]}
+
+
+def test_grants_in_the_base_settings_are_removed_when_not_granted():
+    base = SpawnBase(
+        volumes={"/var/run/docker.sock": "/var/run/docker.sock"},
+        extra_host_config={"privileged": True, "device_requests": [{"Count": 1}]},
+    )
+    result = spawn_settings(base, access=DockerAccess(False, False), groups=GROUPS, gpu=OFF)
+    assert result.volumes == {}
+    assert result.extra_host_config == {}
+
+
+async def test_leaving_a_group_takes_the_grant_away_at_the_next_spawn_of_the_same_spawner():
+    hook = PreSpawnHook(
+        base=BASE,
+        groups=GROUPS,
+        gpu=GpuService(probe=StaticGpuProbe(GpuProbeResult()), mode=GpuMode.OFF),
+    )
+    spawner = spawner_of("docker-sock", "docker-privileged")
+    await hook(spawner)
+    assert "/var/run/docker.sock" in spawner.volumes
+    assert spawner.extra_host_config["privileged"] is True
+    spawner.user.groups = []  # an admin removed the user from both groups
+    await hook(spawner)
+    assert spawner.volumes == {"lab-{username}_home": "/home/jovyan"}
+    assert spawner.extra_host_config == {"mem_limit": "2g"}
+
+
+async def test_spawning_again_does_not_accumulate_anything():
+    gpu = GpuService(probe=StaticGpuProbe(GpuProbeResult()), mode=GpuMode.FORCED)
+    hook = PreSpawnHook(base=BASE, groups=GROUPS, gpu=gpu)
+    spawner = spawner_of("docker-sock")
+    for _ in range(3):
+        await hook(spawner)
+    assert spawner.extra_host_config["device_requests"] == [dict(ALL_GPUS_REQUEST)]
+    assert list(spawner.volumes) == ["lab-{username}_home", "/var/run/docker.sock"]
+
+
+async def test_a_spawner_without_docker_settings_only_gets_the_environment():
+    class LocalSpawner:
+        def __init__(self) -> None:
+            self.user = User()
+            self.environment: dict[str, str] = {}
+
+    hook = PreSpawnHook(
+        base=BASE,
+        groups=GROUPS,
+        gpu=GpuService(probe=StaticGpuProbe(GpuProbeResult()), mode=GpuMode.OFF),
+    )
+    spawner = LocalSpawner()
+    await hook(spawner)
+    assert spawner.environment["TZ"] == "UTC"
+    assert not hasattr(spawner, "volumes")
