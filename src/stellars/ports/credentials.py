@@ -25,6 +25,10 @@ class CredentialStore(Protocol):
         """Create or update the account with this password, hashed and authorized."""
         ...
 
+    def authorized(self) -> frozenset[str]:
+        """Names of the accounts allowed to log in (one read, for the activity table)."""
+        ...
+
 
 class CredentialVault(Protocol):
     """Plain-text passphrases waiting for an admin: one read each, and a TTL."""

@@ -36,6 +36,10 @@ class NativeCredentialStore:
             info.is_authorized = True
         db.commit()
 
+    def authorized(self) -> frozenset[str]:
+        rows = self._db().query(UserInfo.username).filter(UserInfo.is_authorized.is_(True))
+        return frozenset(name for (name,) in rows)
+
     def password_matches(self, username: str, password: str) -> bool:
         """Whether `password` is the stored one (used to skip rehashing an unchanged one)."""
         info = UserInfo.find(self._db(), username)

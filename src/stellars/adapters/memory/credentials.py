@@ -57,9 +57,14 @@ class InMemoryCredentialStore:
 
     def __init__(self) -> None:
         self.passwords: dict[str, str] = {}
+        self.unauthorized: set[str] = set()  # accounts waiting for an admin
 
     def has_account(self, username: str) -> bool:
         return username in self.passwords
 
     def set_password(self, username: str, password: str) -> None:
         self.passwords[username] = password
+        self.unauthorized.discard(username)
+
+    def authorized(self) -> frozenset[str]:
+        return frozenset(self.passwords.keys() - self.unauthorized)

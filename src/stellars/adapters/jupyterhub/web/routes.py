@@ -9,6 +9,7 @@ from typing import Any
 
 from tornado import web
 
+from . import activity, servers, sessions, users
 from .base import StellarsAPIHandler
 from .settings import SettingsAPI, SettingsPage
 
@@ -34,6 +35,10 @@ def handlers() -> list[tuple[Any, ...]]:
     return [
         (r"/settings", SettingsPage),
         (r"/api/settings", SettingsAPI),
+        *activity.ROUTES,
+        *sessions.ROUTES,
+        *servers.ROUTES,
+        *users.ROUTES,
         (rf"/{STATIC_ROUTE}/(.*)", web.StaticFileHandler, {"path": str(STATIC_DIR)}),
         (rf"/api/(?:{'|'.join(API_PREFIXES)})(?:/.*)?", UnknownRoute),
     ]
