@@ -46,8 +46,9 @@ test: lint node
 # unit suite on the oldest Python the package supports.
 JH5_VENV := .venv-jh5
 PY310_VENV := .venv-py310
-PYTHON310 ?= $(firstword $(shell command -v python3.10 2>/dev/null) \
-	$(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10))
+# pyenv's shim for python3.10 exists even when no 3.10 is selected, so probe each candidate.
+PYTHON310 ?= $(firstword $(foreach candidate,$(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10) \
+	$(shell command -v python3.10 2>/dev/null),$(shell $(candidate) -c 'print("$(candidate)")' 2>/dev/null)))
 
 $(JH5_VENV)/.installed-stamp: pyproject.toml
 	test -x $(JH5_VENV)/bin/python || $(PYTHON) -m venv $(JH5_VENV)
@@ -78,6 +79,9 @@ run: venv node
 bench: venv
 	$(BIN)/python bench/activity.py
 	$(BIN)/python bench/docker_stats.py
+	$(BIN)/python bench/restart_reset.py
+	$(BIN)/python bench/activity_api.py
+	$(BIN)/python bench/broadcast.py
 
 # Mutation testing of the domain with mutmut (slow, never part of `make test`): every mutant of
 # src/stellars/domain is run against tests/unit. Results and survivors: docs/mutation.md.

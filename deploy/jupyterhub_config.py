@@ -20,20 +20,30 @@ from stellars.adapters.docker import (  # the Docker engine, connected lazily, o
 )
 from stellars.adapters.files import StaticDirectoryAssets  # branding files for the hub
 from stellars.adapters.jupyterhub import (  # what runs inside the hub process
+    BRANDING_DIR_SETTING,
     HUB_HANDLE_SETTING,
+    LAB_FAVICON_SETTING,
     PLATFORM_SETTING,
     TEMPLATES_DIR,
     HubHandle,
+    HubLabServers,
     HubProxyRoutes,
     InProcessHubDirectory,
+    LabFavicon,
     LabNotificationTransport,
     PreSpawnHook,
     SpawnBase,
+    branding_base,
     custom_scopes,
     platform_roles,
 )
 from stellars.adapters.passwords import XkcdPasswordGenerator  # passphrases for new users
-from stellars.adapters.sql import SqlActivityStore, SqlDatabase, SqlSessionStore  # our tables
+from stellars.adapters.sql import (  # the platform's tables
+    SqlActivityStore,
+    SqlDatabase,
+    SqlEventLog,
+    SqlSessionStore,
+)
 from stellars.adapters.system import SystemClock  # the wall clock, in UTC
 from stellars.adapters.vault import ProcessMemoryVault  # one-shot passphrases, memory only
 from stellars.configuration import (  # the catalogue of variables
@@ -41,6 +51,7 @@ from stellars.configuration import (  # the catalogue of variables
     settings_from_environment,
     variable_for,
 )
+from stellars.domain.branding import AssetKind, AssetSlot  # logo and favicon in the pages
 from stellars.domain.errors import InvalidValue  # a setting the adapters reveal as unusable
 from stellars.domain.settings import SpawnerKind  # docker or local servers
 from stellars.entrypoints.hub import choose_spawner, local_lab_available  # start-up checks
@@ -83,6 +94,15 @@ DOCKER_SPAWNER_VOLUMES = {
 }
 SAMPLER_SERVICE = "activity-sampler"  # managed service name of the activity sampler
 SAMPLER_SCOPES = ["list:users", "read:users", "read:users:activity", "read:servers"]
+CULLER_SERVICE = "idle-culler"  # managed service name of jupyterhub-idle-culler
+# What the culler needs to list servers and stop them, nothing more (no user deletion).
+CULLER_SCOPES = [
+    "list:users",
+    "read:users",
+    "read:users:activity",
+    "read:servers",
+    "delete:servers",
+]
 
 # ---------------------------------------------------------------------------------------------
 # 3. Logic calls: validated settings, adapters, the platform
@@ -97,6 +117,11 @@ HUB = SETTINGS.hub  # where the hub listens and keeps its state
 SPAWNER = SETTINGS.spawner  # image, network and DockerSpawner names
 DATA_DIR = Path(HUB.data_dir).resolve()  # SQLite files, cookie secret, pid files
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+for TLS_FIELD, TLS_PATH in (("hub.ssl_cert", HUB.ssl_cert), ("hub.ssl_key", HUB.ssl_key)):
+    if TLS_PATH and not os.access(TLS_PATH, os.R_OK):  # else the proxy fails later, unclearly
+        raise stop(f"{variable_for(TLS_FIELD)}: cannot read {TLS_PATH}")
+BRANDING_DIR = DATA_DIR / "static"  # copies of file:// branding, served at BRANDING_URL
+BRANDING_URL = branding_base(HUB.base_path)  # where browsers load those copies
 CHOICE = choose_spawner(SPAWNER)  # Docker when it answers (auto), else local processes
 if CHOICE.kind is SpawnerKind.LOCAL:
     say(
@@ -132,8 +157,10 @@ try:
         passwords=XkcdPasswordGenerator(),
         accounts=NativeCredentialStore(lambda: HUB_HANDLE.app.db),
         vault=ProcessMemoryVault(clock=CLOCK, policy=SETTINGS.vault),
-        assets=StaticDirectoryAssets(DATA_DIR / "static"),
+        assets=StaticDirectoryAssets(BRANDING_DIR),
         proxy=HubProxyRoutes(lambda: HUB_HANDLE.app.proxy),
+        lab_servers=HubLabServers(HUB_HANDLE),  # where a restarted lab listens; whether it serves
+        event_log=SqlEventLog(DATABASE),  # what the sampler and the culler did, for the metrics
         facts={
             "User servers": f"{CHOICE.kind.value} ({CHOICE.reason})",
             "Lab image": SPAWNER.image
@@ -142,6 +169,17 @@ try:
     )
 except InvalidValue as error:
     raise stop(f"{variable_for(error.field)}: {error.message}") from None
+try:  # file:// branding copied now: a missing file stops the hub, naming its variable
+    PLATFORM.branding.install()
+except InvalidValue as error:
+    raise stop(f"{variable_for(error.field)}: {error.message}") from None
+LAB_FAVICON = LabFavicon(  # the configured favicon in JupyterLab's tabs, one route per server
+    HUB_HANDLE,
+    proxy=PLATFORM.proxy,
+    branding=PLATFORM.branding,
+    static_dir=BRANDING_DIR,
+    clock=CLOCK,
+)
 
 # ---------------------------------------------------------------------------------------------
 # 4. JupyterHub settings
@@ -152,6 +190,9 @@ c.JupyterHub.port = HUB.public_port  # the proxy's public port
 c.JupyterHub.hub_bind_url = HUB.hub_bind_url  # where the hub process listens
 if HUB.hub_connect_url:  # user servers on another network reach the hub here
     c.JupyterHub.hub_connect_url = HUB.hub_connect_url
+if HUB.ssl_cert:  # HTTPS at the proxy; without it, a TLS reverse proxy goes in front
+    c.JupyterHub.ssl_cert = HUB.ssl_cert
+    c.JupyterHub.ssl_key = HUB.ssl_key
 c.JupyterHub.db_url = HUB.effective_hub_db_url  # JupyterHub's own database
 c.JupyterHub.cookie_secret_file = str(DATA_DIR / "jupyterhub_cookie_secret")  # kept on restart
 c.JupyterHub.pid_file = str(DATA_DIR / "jupyterhub.pid")  # so a second hub does not start here
@@ -176,7 +217,17 @@ c.Authenticator.allow_all = True  # every authorized NativeAuthenticator user ma
 c.JupyterHub.tornado_settings = {  # the platform and the hub handle reach the handlers here
     PLATFORM_SETTING: PLATFORM,
     HUB_HANDLE_SETTING: HUB_HANDLE,
+    BRANDING_DIR_SETTING: str(BRANDING_DIR),  # served at BRANDING_URL
+    LAB_FAVICON_SETTING: LAB_FAVICON,  # started with the hub
 }
+if PLATFORM.branding.kind(AssetSlot.LOGO) is AssetKind.COPY:  # the hub's own /hub/logo serves it
+    c.JupyterHub.logo_file = PLATFORM.branding.source_path(AssetSlot.LOGO)
+c.JupyterHub.template_vars.update(  # page.html: the logo and favicon of every hub page
+    {
+        "stellars_logo_url": PLATFORM.branding.href(AssetSlot.LOGO, BRANDING_URL),
+        "stellars_favicon_url": PLATFORM.branding.href(AssetSlot.FAVICON, BRANDING_URL),
+    }
+)
 c.JupyterHub.custom_scopes = custom_scopes()  # scopes for what JupyterHub has none for
 
 c.Spawner.start_timeout = SPAWNER.start_timeout_seconds  # the image starts and answers within
@@ -185,6 +236,10 @@ c.Spawner.pre_spawn_hook = PreSpawnHook(  # each spawn's whole Docker settings, 
     base=SpawnBase(volumes=DOCKER_SPAWNER_VOLUMES),
     groups=SETTINGS.docker_access,
     gpu=PLATFORM.gpu,
+    lab_environment=PLATFORM.branding.lab_environment(BRANDING_URL),  # lab icons by URL
+    volumes=PLATFORM.volumes,  # provisioned for their owner; never another account's
+    on_volumes_created=PLATFORM.volume_sizes.request_refresh,  # the volume lists see them
+    favicon=LAB_FAVICON,  # the favicon route of each server
 )
 if CHOICE.kind is SpawnerKind.DOCKER:
     c.JupyterHub.spawner_class = "dockerspawner.DockerSpawner"  # one container per server
@@ -202,6 +257,8 @@ else:
     c.JupyterHub.spawner_class = "simple"  # processes on this machine, as the hub's user
     c.SimpleLocalProcessSpawner.home_dir_template = str(DATA_DIR / "homes" / "{username}")
     c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]  # this Python's lab
+    if os.geteuid() == 0:  # Jupyter refuses root unless told; the banner above says why we are
+        c.Spawner.args = ["--ServerApp.allow_root=True"]
 
 # ---------------------------------------------------------------------------------------------
 # 5. Services, roles and callbacks
@@ -221,11 +278,32 @@ c.JupyterHub.services = [
         ],
     },
 ]
+if SETTINGS.sessions.enabled:  # jupyterhub-idle-culler, deciding with the platform's rule
+    c.JupyterHub.services.append(
+        {
+            "name": CULLER_SERVICE,
+            "command": [
+                sys.executable,
+                "-m",
+                "stellars.entrypoints.idle_culler",
+                f"--db-url={HUB.effective_stellars_db_url}",
+                f"--timeout={SETTINGS.sessions.idle_timeout_seconds}",
+                f"--cull-every={SETTINGS.sessions.cull_every_seconds}",
+                f"--max-extension-hours={SETTINGS.sessions.max_extension_hours}",
+                f"--max-age={SETTINGS.sessions.max_age_seconds}",
+            ],
+        }
+    )
 c.JupyterHub.load_roles = [
     *platform_roles(),  # admins get every platform scope; users theirs, for themselves
     {  # the sampler reads users and their servers' activity, nothing else
         "name": f"{SAMPLER_SERVICE}-role",
         "scopes": SAMPLER_SCOPES,
         "services": [SAMPLER_SERVICE],
+    },
+    {  # the culler lists servers and stops the ones the session rule lets go, nothing else
+        "name": f"{CULLER_SERVICE}-role",
+        "scopes": CULLER_SCOPES,
+        "services": [CULLER_SERVICE] if SETTINGS.sessions.enabled else [],
     },
 ]

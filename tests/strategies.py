@@ -26,7 +26,8 @@ settings.register_profile(
     derandomize=True,
     deadline=None,
     database=None,
-    suppress_health_check=[HealthCheck.too_slow],
+    # mutmut reruns the suite in one process, calling test methods from new class instances
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.differing_executors],
 )
 settings.load_profile(os.environ.get("STELLARS_HYPOTHESIS_PROFILE", "default"))
 

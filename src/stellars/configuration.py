@@ -170,6 +170,19 @@ VARIABLES: tuple[Variable, ...] = (
         "hub.proxy_command",
         "The configurable-http-proxy command the hub starts.",
     ),
+    Variable(
+        "JUPYTERHUB_SSL_CERT",
+        HUB,
+        "hub.ssl_cert",
+        "TLS certificate (PEM file, absolute path) with which the proxy serves HTTPS; set "
+        "together with JUPYTERHUB_SSL_KEY. Empty: plain HTTP, for a TLS reverse proxy in front.",
+    ),
+    Variable(
+        "JUPYTERHUB_SSL_KEY",
+        HUB,
+        "hub.ssl_key",
+        "Private key (PEM file, absolute path) of JUPYTERHUB_SSL_CERT.",
+    ),
     # --- user servers --------------------------------------------------------------------
     Variable(
         "STELLARS_SPAWNER",
@@ -255,6 +268,14 @@ VARIABLES: tuple[Variable, ...] = (
         CULLER,
         "sessions.max_extension_hours",
         "Hours a user may add to a session beyond the idle timeout (0: no extensions).",
+        Kind.INTEGER,
+    ),
+    Variable(
+        "JUPYTERHUB_IDLE_CULLER_WARNING_MINUTES",
+        CULLER,
+        "sessions.warning_minutes",
+        "Minutes before a server is stopped that its JupyterLab shows a warning with a link to "
+        "extend the session (0: no warning).",
         Kind.INTEGER,
     ),
     # --- activity ------------------------------------------------------------------------

@@ -21,18 +21,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
+from typing import Any
 
+from stellars.domain.activity import ActivityLevel
 from stellars.domain.containers import ContainerUsage
 from stellars.domain.errors import InvalidValue
 from stellars.domain.hub import HubUser
 from stellars.domain.services import (
     ActivityService,
+    BrandingService,
     BroadcastService,
     CredentialService,
+    CullWarner,
+    CullWarning,
+    DashboardService,
+    EventCounter,
+    EventTotals,
     GpuService,
     Refresher,
+    ServerService,
     SessionService,
+    UserLifecycleService,
     VolumeService,
+    users_by_level,
 )
 from stellars.domain.settings import PlatformSettings
 from stellars.domain.volumes import VolumeInfo, container_name
@@ -43,8 +54,10 @@ from stellars.ports import (
     ContainerStats,
     CredentialStore,
     CredentialVault,
+    EventLog,
     GpuProbe,
     HubDirectory,
+    LabServers,
     NotificationTransport,
     PasswordGenerator,
     ProxyRoutes,
@@ -54,6 +67,11 @@ from stellars.ports import (
 )
 
 log = logging.getLogger(__name__)
+
+#: How often the metrics' background figures (activity levels, event totals) are refreshed.
+METRICS_INTERVAL = timedelta(seconds=30)
+#: How often running servers are checked for a warning before they are stopped.
+WARNING_INTERVAL = timedelta(seconds=20)
 
 ContainerUsages = Mapping[str, ContainerUsage]
 VolumeSizes = Mapping[str, VolumeInfo]
@@ -68,6 +86,7 @@ class Platform:
     clock: Clock
     directory: HubDirectory
     activity: ActivityService
+    dashboard: DashboardService
     sessions: SessionService
     volumes: VolumeService
     broadcast: BroadcastService
@@ -75,9 +94,16 @@ class Platform:
     gpu: GpuService
     container_stats: Refresher[ContainerUsages]
     volume_sizes: Refresher[VolumeSizes]
+    activity_levels: Refresher[Mapping[ActivityLevel, int]]
+    event_totals: Refresher[EventTotals]
+    warner: CullWarner
+    cull_warnings: Refresher[tuple[CullWarning, ...]]
     containers: ContainerControl
     proxy: ProxyRoutes
     assets: StaticAssets
+    servers: ServerService
+    users: UserLifecycleService
+    branding: BrandingService
     facts: Mapping[str, str] = field(default_factory=dict)
     _tasks: list[asyncio.Task[object]] = field(default_factory=list, repr=False)
 
@@ -87,8 +113,15 @@ class Platform:
         return self
 
     @property
-    def refreshers(self) -> tuple[Refresher[ContainerUsages], Refresher[VolumeSizes]]:
-        return (self.container_stats, self.volume_sizes)
+    def background(self) -> tuple[Refresher[Any], ...]:
+        """Every refresher the platform keeps running while the hub runs."""
+        return (
+            self.container_stats,
+            self.volume_sizes,
+            self.activity_levels,
+            self.event_totals,
+            self.cull_warnings,
+        )
 
     def bootstrap(self) -> None:
         """What must hold before the hub serves its first request: the admin's password, when
@@ -102,7 +135,7 @@ class Platform:
         """Start the background work on the running loop: the GPU probe (never awaited here, so
         a slow probe cannot hold up the hub) and the refreshers."""
         self._tasks.append(asyncio.get_running_loop().create_task(self._detect_gpu()))
-        for refresher in self.refreshers:
+        for refresher in self.background:
             refresher.start()
 
     async def _detect_gpu(self) -> None:
@@ -110,8 +143,9 @@ class Platform:
         log.info("GPU decision: %s", decision.reason)
 
     async def stop(self) -> None:
-        """Stop the refreshers and any probe still running."""
-        for refresher in self.refreshers:
+        """Stop the refreshers and any probe still running; let user follow-ups finish."""
+        await self.users.stop()
+        for refresher in self.background:
             await refresher.stop()
         for task in self._tasks:
             task.cancel()
@@ -149,6 +183,8 @@ def build(
     vault: CredentialVault,
     assets: StaticAssets,
     proxy: ProxyRoutes,
+    lab_servers: LabServers,
+    event_log: EventLog,
     facts: Mapping[str, str] | None = None,
 ) -> Platform:
     """Every service of the platform from `settings` and one adapter per port.
@@ -178,43 +214,111 @@ def build(
     async def sizes() -> VolumeSizes:
         return MappingProxyType({info.name: info for info in await volume_store.volumes()})
 
+    activity = ActivityService(
+        store=activity_store, directory=directory, clock=clock, policy=settings.activity
+    )
+    sessions = SessionService(
+        store=session_store, directory=directory, clock=clock, policy=settings.sessions
+    )
+    volumes = VolumeService(
+        store=volume_store,
+        directory=directory,
+        volumes=settings.spawner.user_volumes,
+        naming=settings.spawner.naming,
+    )
+    container_stats_cache: Refresher[ContainerUsages] = Refresher(
+        usage,
+        empty=MappingProxyType({}),
+        interval=timedelta(seconds=settings.stats.container_stats_seconds),
+        clock=clock,
+        name="container stats",
+    )
+    volume_sizes_cache: Refresher[VolumeSizes] = Refresher(
+        sizes,
+        empty=MappingProxyType({}),
+        interval=timedelta(seconds=settings.stats.volume_sizes_seconds),
+        clock=clock,
+        name="volume sizes",
+    )
+    servers = ServerService(
+        directory=directory,
+        containers=containers,
+        lab=lab_servers,
+        clock=clock,
+        naming=settings.spawner.naming,
+        serve_timeout=timedelta(seconds=settings.spawner.start_timeout_seconds),
+    )
+    users = UserLifecycleService(
+        credentials=credentials,
+        activity=activity_store,
+        sessions=session_store,
+        volumes=volumes,
+        orphan_policy=settings.orphan_volumes,
+        on_volumes_changed=volume_sizes_cache.request_refresh,
+    )
+    events = EventCounter(event_log)
+    warner = CullWarner(
+        directory=directory,
+        sessions=sessions,
+        transport=transport,
+        clock=clock,
+        extend_url=f"{settings.hub.base_path}hub/home",
+    )
+
+    async def levels() -> Mapping[ActivityLevel, int]:
+        return await users_by_level(directory, activity)
+
     return Platform(
         settings=settings,
         clock=clock,
         directory=directory,
-        activity=ActivityService(
-            store=activity_store, directory=directory, clock=clock, policy=settings.activity
-        ),
-        sessions=SessionService(
-            store=session_store, directory=directory, clock=clock, policy=settings.sessions
-        ),
-        volumes=VolumeService(
-            store=volume_store,
+        activity=activity,
+        dashboard=DashboardService(
             directory=directory,
-            volumes=settings.spawner.user_volumes,
-            naming=settings.spawner.naming,
+            activity=activity,
+            sessions=sessions,
+            volumes=volumes,
+            accounts=accounts,
+            container_stats=container_stats_cache,
+            volume_sizes=volume_sizes_cache,
+            clock=clock,
         ),
+        sessions=sessions,
+        volumes=volumes,
         broadcast=BroadcastService(
             directory=directory, transport=transport, policy=settings.broadcast
         ),
         credentials=credentials,
         gpu=GpuService(probe=gpu_probe, mode=settings.gpu.mode),
-        container_stats=Refresher(
-            usage,
+        container_stats=container_stats_cache,
+        volume_sizes=volume_sizes_cache,
+        activity_levels=Refresher(
+            levels,
             empty=MappingProxyType({}),
-            interval=timedelta(seconds=settings.stats.container_stats_seconds),
+            interval=METRICS_INTERVAL,
             clock=clock,
-            name="container stats",
+            name="activity levels",
         ),
-        volume_sizes=Refresher(
-            sizes,
-            empty=MappingProxyType({}),
-            interval=timedelta(seconds=settings.stats.volume_sizes_seconds),
+        event_totals=Refresher(
+            events.refresh,
+            empty=EventTotals(),
+            interval=METRICS_INTERVAL,
             clock=clock,
-            name="volume sizes",
+            name="event totals",
+        ),
+        warner=warner,
+        cull_warnings=Refresher(
+            warner.check,
+            empty=(),
+            interval=WARNING_INTERVAL,
+            clock=clock,
+            name="cull warnings",
         ),
         containers=containers,
         proxy=proxy,
         assets=assets,
+        servers=servers,
+        users=users,
+        branding=BrandingService(assets=assets, plan=settings.branding.plan),
         facts=MappingProxyType(dict(facts or {})),
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections import Counter
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +14,7 @@ from stellars.adapters.sql import SqlActivityStore
 from stellars.domain.activity import (
     ActivityPolicy,
     ActivityStoreSummary,
+    DailyActivity,
     RecordedSample,
     score_samples,
 )
@@ -111,7 +113,9 @@ def random_histories(draw):
     return rows, prune_at
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(case=random_histories())
 async def test_store_tallies_score_like_the_definition(store, case):
     """Same integer score and same count as `score_samples` over the stored window."""
@@ -178,7 +182,9 @@ def operation_sequences(draw):
     return operations, since, until
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(case=operation_sequences())
 async def test_tallies_stay_exact_through_any_sequence_of_operations(store, case):
     """Whatever happened before, tallies over any window score like the definition over a
@@ -213,3 +219,118 @@ async def test_tallies_stay_exact_through_any_sequence_of_operations(store, case
             assert tally.score(POLICY) == score_samples(mine, now=until, policy=POLICY)
     summary = await store.summary()
     assert (summary.samples, summary.users) == (len(shadow), len({r.username for r in shadow}))
+
+
+# --- daily activity (usage history) ----------------------------------------------------------
+# NOW is 2026-01-31 00:00 UTC.
+JAN = {day: date(2026, 1, day) for day in range(27, 32)}
+
+
+def on(day: int, hour: int, minute: int = 0, user: str = "alice", active: bool = True):
+    return RecordedSample(user, datetime(2026, 1, day, hour, minute, tzinfo=timezone.utc), active)
+
+
+async def test_daily_activity_counts_samples_per_user_and_utc_day(store):
+    await store.add(
+        [
+            on(28, 23, 59, active=True),  # the day before the range
+            on(29, 0, 0, active=True),  # the range's first instant
+            on(29, 9, 30, active=False),
+            RecordedSample(
+                "alice", datetime(2026, 1, 29, 23, 59, 59, 999_999, tzinfo=timezone.utc), False
+            ),
+            on(30, 0, 0, active=True),
+            on(30, 12, 0, active=True),
+            on(30, 23, 50, active=False),
+            on(30, 6, 0, user="bob", active=False),
+            on(31, 0, 0, user="carol", active=True),  # the day after the range
+        ]
+    )
+    got = await store.daily_activity(since=JAN[29], until=JAN[30])
+    assert got == [
+        DailyActivity("alice", JAN[29], active_samples=1, samples=3),
+        DailyActivity("alice", JAN[30], active_samples=2, samples=3),
+        DailyActivity("bob", JAN[30], active_samples=0, samples=1),
+    ]
+    assert await store.daily_activity(since=JAN[31], until=JAN[31]) == [
+        DailyActivity("carol", JAN[31], active_samples=1, samples=1)
+    ]
+    assert await store.daily_activity(since=JAN[28], until=JAN[28]) == [
+        DailyActivity("alice", JAN[28], active_samples=1, samples=1)
+    ]
+
+
+async def test_daily_activity_of_some_users_only(store):
+    await store.add([on(29, 10), on(29, 11, user="bob"), on(30, 11, user="bob", active=False)])
+    bob = await store.daily_activity(since=JAN[27], until=JAN[31], usernames={"bob", "nobody"})
+    assert bob == [DailyActivity("bob", JAN[29], 1, 1), DailyActivity("bob", JAN[30], 0, 1)]
+    assert await store.daily_activity(since=JAN[27], until=JAN[31], usernames=[]) == []
+    assert await store.daily_activity(since=JAN[27], until=JAN[31], usernames=["nobody"]) == []
+
+
+async def test_daily_activity_is_sorted_by_username_then_day_whatever_the_collation(store):
+    names = ["bea", "Zed", "amy", "Amy", "_x", "b"]
+    await store.add([on(day, 8, user=name) for name in names for day in (30, 29)])
+    got = await store.daily_activity(since=JAN[29], until=JAN[30])
+    assert [(d.username, d.day) for d in got] == [
+        (name, JAN[day]) for name in sorted(names) for day in (29, 30)
+    ]
+
+
+async def test_daily_activity_puts_a_sample_on_its_utc_day(store):
+    two_hours_east = timezone(timedelta(hours=2))
+    await store.add(
+        [RecordedSample("alice", datetime(2026, 1, 30, 1, tzinfo=two_hours_east), True)]
+    )
+    assert await store.daily_activity(since=JAN[29], until=JAN[30]) == [
+        DailyActivity("alice", JAN[29], 1, 1)
+    ]
+
+
+async def test_daily_activity_of_an_empty_or_reversed_range(store):
+    await store.add([on(29, 10)])
+    assert await store.daily_activity(since=JAN[30], until=JAN[29]) == []
+    assert await store.daily_activity(since=JAN[27], until=JAN[28]) == []
+
+
+async def test_daily_activity_follows_prunes_renames_and_deletes(store):
+    await store.add([on(28, 10), on(29, 10), on(29, 11, active=False), on(29, 12, user="bob")])
+    await store.prune(older_than=datetime(2026, 1, 29, tzinfo=timezone.utc))
+    await store.rename_user("alice", "ann")
+    await store.delete_user("bob")
+    assert await store.daily_activity(since=JAN[27], until=JAN[31]) == [
+        DailyActivity("ann", JAN[29], 1, 2)
+    ]
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(
+        st.builds(
+            RecordedSample,
+            st.sampled_from(_USERS),
+            durations(timedelta(0), timedelta(days=5)).map(lambda age: NOW - age),
+            st.booleans(),
+        ),
+        max_size=40,
+    ),
+    first=st.integers(0, 5),
+    length=st.integers(0, 5),
+    some=st.one_of(st.none(), st.sets(st.sampled_from(_USERS))),
+)
+async def test_daily_activity_counts_like_a_plain_list(store, rows, first, length, some):
+    await store.reset()
+    await store.add(rows)
+    since = NOW.date() - timedelta(days=first)
+    until = since + timedelta(days=length)
+    chosen = [
+        r
+        for r in rows
+        if since <= r.taken_at.date() <= until and (some is None or r.username in some)
+    ]
+    samples = Counter((r.username, r.taken_at.date()) for r in chosen)
+    active = Counter((r.username, r.taken_at.date()) for r in chosen if r.active)
+    expected = [DailyActivity(u, d, active[u, d], n) for (u, d), n in sorted(samples.items())]
+    assert await store.daily_activity(since=since, until=until, usernames=some) == expected

@@ -1,5 +1,6 @@
-"""SqlActivityStore beyond the port's contract: how it reads (no sample scan for scores), where it
-runs (off the event loop, short transactions), the half-life it was built for, and outages."""
+"""SqlActivityStore beyond the port's contract: how it reads (no sample scan for scores, no tally
+rows it already knows), where it runs (off the event loop, short transactions), the half-life it
+was built for, stores of several processes on one database, and outages."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import event
 
 from stellars.adapters.sql import SqlActivityStore, SqlDatabase, create_store_engine
@@ -17,6 +20,7 @@ from stellars.adapters.sql.tallies import HALF_LIFE_KEY
 from stellars.domain.activity import ActivityPolicy, RecordedSample, score_samples, tally_samples
 from stellars.domain.errors import BackendUnavailable, InvalidValue
 from tests.backends import free_port
+from tests.strategies import durations
 
 POLICY = ActivityPolicy()
 NOW = datetime(2026, 5, 1, 12, tzinfo=timezone.utc)
@@ -91,6 +95,131 @@ async def test_scores_for_every_user_read_tallies_not_samples(database, statemen
         assert tally.score(POLICY) == score_samples(mine, now=NOW, policy=POLICY)
 
 
+def tally_reads(statements: StatementLog) -> list[str]:
+    return [s for s, _ in statements.statements if "FROM activity_tallies" in s]
+
+
+async def test_tally_rows_it_knows_are_not_read_again(database, statements):
+    store = SqlActivityStore(database, half_life=POLICY.half_life)
+    rows = history(users=30, samples_per_user=20)
+    await store.add(rows)
+    first = await store.tallies(**WINDOW)
+    statements.clear()
+    again = await store.tallies(**WINDOW)
+    assert again == first
+    assert tally_reads(statements) == []  # known from the first read: same generation
+    # A tick: the store neither reads the rows it updates nor reads back what it wrote.
+    later = [RecordedSample(f"user{u:03d}", NOW + timedelta(minutes=10), True) for u in range(30)]
+    await store.add(later)
+    await store.prune(older_than=NOW - timedelta(minutes=10 * 19))
+    after = await store.tallies(since=NOW - POLICY.retention, until=NOW + timedelta(minutes=10))
+    assert tally_reads(statements) == []
+    for user, tally in after.items():
+        mine = [
+            r
+            for r in rows + later
+            if r.username == user and r.taken_at > NOW - timedelta(minutes=190)
+        ]
+        assert (tally.count, tally.active_count) == (len(mine), sum(r.active for r in mine))
+        assert tally.score(POLICY) == score_samples(
+            mine, now=NOW + timedelta(minutes=10), policy=POLICY
+        )
+
+
+async def test_what_another_store_changed_is_read_again(database, statements):
+    """Two stores on one database, as the hub's and the sampler's processes have."""
+    hub = SqlActivityStore(database, half_life=POLICY.half_life)
+    sampler = SqlActivityStore(database, half_life=POLICY.half_life)
+    await sampler.add([RecordedSample("alice", NOW - timedelta(hours=1), True)])
+    assert (await hub.tallies(**WINDOW))["alice"].count == 1
+    await sampler.add([RecordedSample("alice", NOW, False)])
+    statements.clear()
+    tally = (await hub.tallies(**WINDOW))["alice"]
+    assert len(tally_reads(statements)) == 1
+    assert (tally.count, tally.active_count) == (2, 1)
+    # a prune that finds nothing to delete changes no tally: what the hub knows stays current
+    assert await sampler.prune(older_than=NOW - POLICY.retention) == 0
+    statements.clear()
+    assert (await hub.tallies(**WINDOW))["alice"] == tally
+    assert tally_reads(statements) == []
+    # and a write on stale knowledge would corrupt the tallies: it reads the rows again
+    await sampler.rename_user("alice", "ann")
+    await hub.add([RecordedSample("ann", NOW, True)])
+    tally = (await sampler.tallies(**WINDOW))["ann"]
+    assert (tally.count, tally.active_count) == (3, 2)
+
+
+_NAMES = ["ann", "bo", "cy"]
+
+
+@st.composite
+def shared_operations(draw):
+    """Operations, each done by one of two stores on the same database."""
+    operations = []
+    for _ in range(draw(st.integers(1, 10))):
+        by = draw(st.integers(0, 1))
+        kind = draw(st.sampled_from(["add", "add", "read", "prune", "rename", "delete"]))
+        if kind == "add":
+            batch = [
+                RecordedSample(
+                    draw(st.sampled_from(_NAMES)),
+                    NOW - draw(durations(timedelta(0), POLICY.retention)),
+                    draw(st.booleans()),
+                )
+                for _ in range(draw(st.integers(1, 6)))
+            ]
+            operations.append((by, "add", batch))
+        elif kind == "prune":
+            operations.append((by, "prune", NOW - draw(durations(timedelta(0), POLICY.retention))))
+        elif kind == "rename":
+            operations.append(
+                (by, "rename", draw(st.sampled_from(_NAMES)), draw(st.sampled_from(_NAMES)))
+            )
+        elif kind == "delete":
+            operations.append((by, "delete", draw(st.sampled_from(_NAMES))))
+        else:
+            operations.append((by, "read"))
+    return operations
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(operations=shared_operations())
+async def test_two_stores_sharing_a_database_keep_exact_tallies(database, operations):
+    stores = [SqlActivityStore(database, half_life=POLICY.half_life) for _ in range(2)]
+    await stores[0].reset()
+    shadow: list[RecordedSample] = []
+    for by, kind, *arguments in operations:
+        store = stores[by]
+        if kind == "add":
+            await store.add(arguments[0])
+            shadow.extend(arguments[0])
+        elif kind == "prune":
+            await store.prune(older_than=arguments[0])
+            shadow = [r for r in shadow if r.taken_at > arguments[0]]
+        elif kind == "rename":
+            old, new = arguments
+            await store.rename_user(old, new)
+            shadow = [
+                RecordedSample(new, r.taken_at, r.active) if r.username == old else r
+                for r in shadow
+            ]
+        elif kind == "delete":
+            await store.delete_user(arguments[0])
+            shadow = [r for r in shadow if r.username != arguments[0]]
+        else:
+            await store.tallies(**WINDOW)
+        window = [r for r in shadow if r.taken_at > WINDOW["since"]]
+        for reader in stores:
+            tallies = await reader.tallies(**WINDOW)
+            assert set(tallies) == {r.username for r in window}
+            for user, tally in tallies.items():
+                mine = [r for r in window if r.username == user]
+                assert (tally.count, tally.active_count) == (len(mine), sum(r.active for r in mine))
+                assert tally.score(POLICY) == score_samples(mine, now=NOW, policy=POLICY)
+
+
 async def test_the_out_of_window_query_uses_the_time_index_on_sqlite(tmp_path):
     database = SqlDatabase(create_store_engine(f"sqlite:///{tmp_path / 'plan.sqlite'}"))
     try:
@@ -133,6 +262,11 @@ async def test_prune_deletes_in_bounded_transactions(tmp_path):
         assert len(begins) == 3  # 7 + 7 + 6: the short batch ends the loop
         assert (await store.summary()).samples == 0
         assert await store.tallies(**WINDOW) == {}
+        # A last full batch knows that nothing is left: no transaction to find nothing.
+        await store.add(history(users=2, samples_per_user=7))
+        log.clear()
+        assert await store.prune(older_than=NOW) == 14
+        assert [s for s, _ in log.statements if s == "BEGIN IMMEDIATE"] == ["BEGIN IMMEDIATE"] * 2
     finally:
         log.close()
         database.close()

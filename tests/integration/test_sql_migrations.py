@@ -30,11 +30,15 @@ from stellars.adapters.sql import (
     SchemaMismatch,
     SqlActivityStore,
     SqlDatabase,
+    SqlEventLog,
+    SqlSessionStore,
     create_store_engine,
     head_revision,
 )
 from stellars.adapters.sql.migrations import VERSION_TABLE
 from stellars.domain.activity import ActivityPolicy, RecordedSample, score_samples, tally_samples
+from stellars.domain.events import PlatformEvent
+from stellars.domain.sessions import SessionDeadline
 
 POLICY = ActivityPolicy()
 NOW = datetime(2026, 5, 1, 12, tzinfo=timezone.utc)
@@ -134,9 +138,13 @@ async def test_a_database_of_the_original_platform_is_adopted_with_all_its_sampl
         assert await store.prune(older_than=NOW - POLICY.retention) == 3 * 144
     finally:
         database.close()
-    assert {"activity_samples", "activity_tallies", "stellars_meta", "session_deadlines"} <= (
-        tables(db_url)
-    )
+    assert {
+        "activity_samples",
+        "activity_tallies",
+        "stellars_meta",
+        "session_deadlines",
+        "stellars_events",
+    } <= tables(db_url)
 
 
 async def test_an_upgrade_from_revision_0001_with_data_loses_nothing(db_url):
@@ -173,6 +181,55 @@ async def test_an_upgrade_from_revision_0001_with_data_loses_nothing(db_url):
         database.close()
 
 
+async def test_an_upgrade_from_revision_0003_with_data_keeps_everything(db_url):
+    rows = original_history(seed=3)
+    deadline = SessionDeadline("alice", "", NOW - timedelta(hours=2), NOW + timedelta(hours=5))
+    database = SqlDatabase(create_store_engine(db_url))
+    try:
+        database.upgrade_schema("0003")
+        assert database.revision() == "0003"
+        assert "stellars_events" not in tables(db_url)
+        store = SqlActivityStore(database, half_life=POLICY.half_life)
+        sessions = SqlSessionStore(database)
+        # Written through 0003's tables directly: the stores would upgrade the schema first.
+        with database.writing() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO activity_samples (username, timestamp, last_activity, active) "
+                    "VALUES (:username, :timestamp, NULL, :active)"
+                ),
+                [
+                    {
+                        "username": r.username,
+                        "timestamp": r.taken_at.replace(tzinfo=None),
+                        "active": r.active,
+                    }
+                    for r in rows
+                ],
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO session_deadlines (username, server_name, started, cull_at) "
+                    "VALUES ('alice', '', :started, :cull_at)"
+                ),
+                {
+                    "started": deadline.started.replace(tzinfo=None),
+                    "cull_at": deadline.cull_at.replace(tzinfo=None),
+                },
+            )
+        assert database.upgrade_schema() == "0003"
+        assert database.revision() == head_revision()
+        assert "stellars_events" in tables(db_url)
+        kept = [RecordedSample(r.username, r.taken_at, r.active) for r in rows]
+        await assert_history_kept(store, kept)
+        assert await sessions.all_deadlines() == [deadline]
+        events = SqlEventLog(database)
+        recorded = await events.record(PlatformEvent("cull", NOW, "idle"))
+        assert await events.since(0) == [recorded]
+    finally:
+        database.close()
+
+
 async def test_another_alembic_users_version_table_is_left_alone(db_url):
     # e.g. stellars pointed at JupyterHub's own database, which alembic versions too
     engine = create_engine(db_url)
@@ -205,7 +262,7 @@ async def test_an_unknown_activity_samples_table_is_not_adopted(db_url):
         database.close()
 
 
-def test_the_head_schema_has_the_indexes_the_fast_path_needs(db_url):
+def test_the_head_schema_has_the_indexes_the_fast_path_needs_and_no_more(db_url):
     database = SqlDatabase(create_store_engine(db_url))
     try:
         database.ensure_schema()
@@ -216,13 +273,18 @@ def test_the_head_schema_has_the_indexes_the_fast_path_needs(db_url):
             }
             tally_key = inspector.get_pk_constraint("activity_tallies")["constrained_columns"]
             deadline_key = inspector.get_pk_constraint("session_deadlines")["constrained_columns"]
+            event_indexes = {
+                i["name"]: i["column_names"] for i in inspector.get_indexes("stellars_events")
+            }
+            event_key = inspector.get_pk_constraint("stellars_events")["constrained_columns"]
     finally:
         database.close()
-    assert indexes["ix_activity_samples_timestamp"] == ["timestamp"]
-    assert indexes["ix_activity_user_time"] == ["username", "timestamp"]
-    assert "ix_activity_samples_username" not in indexes  # redundant with the one above
+    # Only the time index: one per user would make every tick write a page per user (0005).
+    assert indexes == {"ix_activity_samples_timestamp": ["timestamp"]}
     assert tally_key == ["username"]
     assert deadline_key == ["username", "server_name"]
+    assert event_indexes == {"ix_stellars_events_at": ["at"]}
+    assert event_key == ["id"]
 
 
 _FIRST_USE = """

@@ -21,6 +21,7 @@ from stellars.adapters.files import StaticDirectoryAssets
 from stellars.adapters.hub import RestHubDirectory
 from stellars.adapters.jupyterhub import (
     HubHandle,
+    HubLabServers,
     HubProxyRoutes,
     InProcessHubDirectory,
     LabNotificationTransport,
@@ -29,6 +30,7 @@ from stellars.adapters.memory import (
     InMemoryActivityStore,
     InMemoryContainers,
     InMemoryCredentialStore,
+    InMemoryEventLog,
     InMemoryHubDirectory,
     InMemoryProxyRoutes,
     InMemorySessionStore,
@@ -36,12 +38,13 @@ from stellars.adapters.memory import (
     InMemoryVolumeStore,
     ManualClock,
     RecordingTransport,
+    ScriptedLabServers,
     SequencePasswordGenerator,
     StaticGpuProbe,
 )
 from stellars.adapters.nvidia import HostNvidiaSmiProbe
 from stellars.adapters.passwords import XkcdPasswordGenerator
-from stellars.adapters.sql import SqlActivityStore, SqlDatabase, SqlSessionStore
+from stellars.adapters.sql import SqlActivityStore, SqlDatabase, SqlEventLog, SqlSessionStore
 from stellars.adapters.system import SystemClock
 from stellars.adapters.vault import ProcessMemoryVault
 from stellars.domain.credentials import VaultPolicy
@@ -53,8 +56,10 @@ from stellars.ports import (
     ContainerStats,
     CredentialStore,
     CredentialVault,
+    EventLog,
     GpuProbe,
     HubDirectory,
+    LabServers,
     NotificationTransport,
     PasswordGenerator,
     ProxyRoutes,
@@ -71,6 +76,7 @@ def conformance(database: SqlDatabase, engine: DockerEngine, hub: HubHandle, any
         InMemoryActivityStore(half_life=timedelta(hours=1)),
     ]
     sessions: list[SessionStore] = [SqlSessionStore(database), InMemorySessionStore()]
+    events: list[EventLog] = [SqlEventLog(database), InMemoryEventLog()]
     directories: list[HubDirectory] = [
         RestHubDirectory("http://127.0.0.1:8081/hub/api", "token"),
         InProcessHubDirectory(hub),
@@ -96,5 +102,8 @@ def conformance(database: SqlDatabase, engine: DockerEngine, hub: HubHandle, any
     vaults: list[CredentialVault] = [ProcessMemoryVault(clock=clocks[0], policy=VaultPolicy())]
     assets: list[StaticAssets] = [StaticDirectoryAssets(any_), InMemoryStaticAssets()]
     proxies: list[ProxyRoutes] = [HubProxyRoutes(lambda: any_), InMemoryProxyRoutes()]
+    labs: list[LabServers] = [HubLabServers(hub), ScriptedLabServers()]
     del (clocks, activity, sessions, directories, volumes, controls, stats, probes)
     del (transports, generators, accounts, vaults, assets, proxies)
+    del events
+    del labs

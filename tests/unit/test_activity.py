@@ -19,11 +19,13 @@ from stellars.domain.activity import (
     ActivitySample,
     ActivityScore,
     ActivityStoreSummary,
+    DailyActivity,
     DecayedTally,
     RecordedSample,
     activity_level,
     classify,
     decay_weight,
+    history_range,
     in_window,
     is_active,
     percent_from_weights,
@@ -530,6 +532,22 @@ class TestTallyExamples:
         # an inactive one may go
         assert idle.remove(NOW, False, HOUR) == DecayedTally()
 
+    def test_the_counts_decide_the_ends_whatever_drift_the_stored_sums_carry(self):
+        """A store keeps the sums as floats computed its own way; all or none active is still
+        exactly 100 or 0."""
+        all_active = DecayedTally(
+            anchor=NOW, total_weight=1.0, active_weight=0.9999999, count=2, active_count=2
+        )
+        assert all_active.score(POLICY) == ActivityScore(100, 2, False)
+        none_active = DecayedTally(
+            anchor=NOW, total_weight=1.0, active_weight=0.0123, count=2, active_count=0
+        )
+        assert none_active.score(POLICY) == ActivityScore(0, 2, False)
+        mixed = DecayedTally(
+            anchor=NOW, total_weight=1.0, active_weight=0.9999999, count=2, active_count=1
+        )
+        assert mixed.score(POLICY) == ActivityScore(99, 2, False)
+
     def test_merging_with_an_empty_tally_changes_nothing(self):
         t = tally((HOUR, True))
         assert t.merge(DecayedTally(), HOUR) is t
@@ -625,6 +643,32 @@ class TestTallyEqualsDefinition:
         old_only = history[:3]
         assert score_samples(old_only, now=NOW, policy=policy).value == 66
         assert tally_samples(old_only, policy.half_life).score(policy).value == 66
+
+
+class TestDailyActivity:
+    def test_the_smallest_counts(self):
+        day = NOW.date()
+        assert DailyActivity("alice", day, 0, 1) == DailyActivity("alice", day, 0, 1)
+        assert DailyActivity("alice", day, 1, 1).active_samples == 1
+
+    @pytest.mark.parametrize(
+        ("active", "samples", "text"),
+        [
+            (0, 0, "samples: must be at least 1, got 0"),
+            (-1, 1, "active_samples: must be between 0 and 1, got -1"),
+            (3, 2, "active_samples: must be between 0 and 2, got 3"),
+        ],
+    )
+    def test_impossible_counts(self, active, samples, text):
+        with pytest.raises(InvalidValue) as error:
+            DailyActivity("alice", NOW.date(), active, samples)
+        assert str(error.value) == text
+
+    def test_today_must_be_a_day(self):
+        day = NOW.date()
+        with pytest.raises(InvalidValue) as error:
+            history_range(day, day, today=NOW, policy=POLICY)
+        assert str(error.value) == f"today: must be a date, got {NOW!r}"
 
 
 def test_a_store_summary_is_a_plain_value():

@@ -155,6 +155,13 @@ class TestTick:
         assert (scores["alice"].value, scores["bob"].value) == (75, 24)
         assert summary.line.endswith("| levels: high(1), low(1), none(1) | pruned 0")
 
+    async def test_every_user_is_counted(self, service, directory):
+        directory.put(user("dave", active_ago=timedelta(minutes=1)))
+        directory.put(user("erin", active_ago=timedelta(hours=5)))
+        directory.put(HubUser(name="fay"))
+        summary = await service.tick()
+        assert (summary.users, summary.active, summary.idle, summary.offline) == (6, 2, 2, 2)
+
     async def test_a_tick_without_users(self, store, clock):
         service = ActivityService(
             store=store, directory=InMemoryHubDirectory(), clock=clock, policy=POLICY
@@ -287,6 +294,25 @@ class TestReport:
         await service.tick()
         await store.add([RecordedSample("alice", START - timedelta(hours=1), True)])
         assert await service.summary() == ActivityStoreSummary(samples=4, users=3)
+
+    async def test_history_of_chosen_users_over_a_range(self, service, store, clock):
+        today = START.date()
+        await store.add(
+            [
+                RecordedSample("alice", START - timedelta(hours=12), True),  # START is midnight
+                RecordedSample("alice", START - timedelta(hours=12, minutes=10), True),
+                RecordedSample("bob", START - timedelta(hours=12), True),
+                RecordedSample("alice", START - timedelta(days=3), True),
+            ]
+        )
+        yesterday = today - timedelta(days=1)
+        history = await service.history(yesterday, today, usernames={"alice"})
+        assert (history.start, history.end) == (yesterday, today)
+        assert [(d.username, d.day, d.hours) for d in history.days] == [
+            ("alice", yesterday, 0.33)  # two samples of 10 minutes
+        ]
+        everyone = await service.history(yesterday, yesterday)
+        assert [d.username for d in everyone.days] == ["alice", "bob"]
 
     async def test_reset_forgets_every_sample(self, service, store):
         await service.tick()

@@ -54,6 +54,8 @@ EVERY_VARIABLE = {
     ),
     "STELLARS_CHP": ("/opt/chp/bin/configurable-http-proxy", "hub.proxy_command",
                      "/opt/chp/bin/configurable-http-proxy"),
+    "JUPYTERHUB_SSL_CERT": ("/etc/tls/hub.crt", "hub.ssl_cert", "/etc/tls/hub.crt"),
+    "JUPYTERHUB_SSL_KEY": ("/etc/tls/hub.key", "hub.ssl_key", "/etc/tls/hub.key"),
     "STELLARS_SPAWNER": ("Docker", "spawner.kind", SpawnerKind.DOCKER),
     "JUPYTERHUB_NOTEBOOK_IMAGE": ("org/lab:1", "spawner.image", "org/lab:1"),
     "JUPYTERHUB_NETWORK_NAME": ("stellars", "spawner.network_name", "stellars"),
@@ -67,6 +69,7 @@ EVERY_VARIABLE = {
     "JUPYTERHUB_IDLE_CULLER_INTERVAL": ("300", "sessions.cull_every_seconds", 300),
     "JUPYTERHUB_IDLE_CULLER_MAX_AGE": ("86400", "sessions.max_age_seconds", 86_400),
     "JUPYTERHUB_IDLE_CULLER_MAX_EXTENSION": ("12", "sessions.max_extension_hours", 12),
+    "JUPYTERHUB_IDLE_CULLER_WARNING_MINUTES": ("15", "sessions.warning_minutes", 15),
     "JUPYTERHUB_ACTIVITYMON_RETENTION_DAYS": ("30", "activity.retention_days", 30),
     "JUPYTERHUB_ACTIVITYMON_HALF_LIFE": ("24", "activity.half_life_hours", 24),
     "JUPYTERHUB_ACTIVITYMON_INACTIVE_AFTER": ("15", "activity.inactive_after_minutes", 15),
@@ -93,6 +96,10 @@ EVERY_VARIABLE = {
         "http://x/s.svg", "branding.lab_splash_icon_uri", "http://x/s.svg"
     ),
 }  # fmt: skip
+
+
+# Variables set in pairs: one alone is refused (tests/unit/test_tls_settings.py).
+PAIRED = {"JUPYTERHUB_SSL_CERT": "JUPYTERHUB_SSL_KEY", "JUPYTERHUB_SSL_KEY": "JUPYTERHUB_SSL_CERT"}
 
 
 def field_of(settings: PlatformSettings, field: str) -> object:
@@ -139,11 +146,13 @@ class TestParsing:
     @pytest.mark.parametrize("name", sorted(EVERY_VARIABLE))
     def test_each_variable_alone_changes_only_its_field(self, name):
         text, field, expected = EVERY_VARIABLE[name]
-        settings = load({name: text})
+        partner = PAIRED.get(name)  # valid only together with its partner
+        env = {name: text} if partner is None else {name: text, partner: EVERY_VARIABLE[partner][0]}
+        settings = load(env)
         assert field_of(settings, field) == expected
         defaults = load({})
         for other, (_, other_field, _) in EVERY_VARIABLE.items():
-            if other_field != field:
+            if other_field != field and other != partner:
                 assert field_of(settings, other_field) == field_of(defaults, other_field), other
 
     @pytest.mark.parametrize("blank", ["", "   ", "\t\n"])

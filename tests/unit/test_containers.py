@@ -39,6 +39,11 @@ def test_cpu_percent_is_rounded_to_one_decimal():
     assert cpu_percent(before, reading(cpu=1, system=8, cpus=3)) == 37.5
 
 
+def test_the_smallest_deltas_count():
+    # one nanosecond of CPU in one nanosecond of system time: one CPU fully busy
+    assert cpu_percent(reading(cpus=1), reading(cpu=1, system=1, cpus=1)) == 100.0
+
+
 def test_the_online_cpus_of_the_later_reading_count():
     assert cpu_percent(reading(cpus=8), reading(cpu=1, system=4, cpus=2)) == 50.0
 
@@ -61,6 +66,7 @@ def test_missing_online_cpus_counts_as_one():
 def test_memory_excludes_inactive_page_cache():
     assert memory_in_use(reading(usage=500, cache=200)) == 300
     assert memory_in_use(reading(usage=500, cache=499)) == 1
+    assert memory_in_use(reading(usage=500, cache=1)) == 499
     assert memory_in_use(reading(usage=500, cache=500)) == 500
     assert memory_in_use(reading(usage=500, cache=600)) == 500
     assert memory_in_use(reading(usage=500, cache=0)) == 500

@@ -29,7 +29,7 @@ def test_defaults():
         ({"docker-sock"}, DockerAccess(mount_socket=True, privileged=False)),
         ({"docker-privileged", "students"}, DockerAccess(mount_socket=False, privileged=True)),
         (["docker-sock", "docker-privileged"], DockerAccess(mount_socket=True, privileged=True)),
-        (iter(["docker-privileged"]), DockerAccess(mount_socket=False, privileged=True)),
+        (("docker-privileged",), DockerAccess(mount_socket=False, privileged=True)),
     ],
 )
 def test_the_grant_of_each_membership(groups, access):

@@ -13,6 +13,7 @@ from stellars.adapters.memory import (
     InMemoryActivityStore,
     InMemoryContainers,
     InMemoryCredentialStore,
+    InMemoryEventLog,
     InMemoryHubDirectory,
     InMemoryProxyRoutes,
     InMemorySessionStore,
@@ -20,6 +21,7 @@ from stellars.adapters.memory import (
     InMemoryVolumeStore,
     ManualClock,
     RecordingTransport,
+    ScriptedLabServers,
     SequencePasswordGenerator,
     StaticGpuProbe,
 )
@@ -54,6 +56,7 @@ class Fakes:
         self.containers = InMemoryContainers()
         self.accounts = InMemoryCredentialStore()
         self.probe = StaticGpuProbe(GpuProbeResult((Gpu(0, "H200", 143_771, "GPU-1"),)))
+        self.events = InMemoryEventLog()
 
     def build(self, value: PlatformSettings) -> Platform:
         return build(
@@ -72,6 +75,8 @@ class Fakes:
             vault=ProcessMemoryVault(clock=self.clock, policy=value.vault),
             assets=InMemoryStaticAssets(),
             proxy=InMemoryProxyRoutes(),
+            lab_servers=ScriptedLabServers(),
+            event_log=self.events,
             facts={"User servers": "docker"},
         )
 
@@ -128,7 +133,7 @@ async def test_start_probes_the_gpu_and_fills_the_caches_and_stop_ends_them(fake
     await platform.stop()
     assert platform.gpu.current.enabled
     assert fakes.probe.calls == 1
-    assert not any(refresher.running for refresher in platform.refreshers)
+    assert not any(refresher.running for refresher in platform.background)
 
 
 def test_the_refresh_intervals_come_from_the_settings(fakes):
@@ -152,10 +157,10 @@ def test_bootstrap_leaves_the_admin_to_sign_up_without_a_password(fakes):
     assert fakes.accounts.passwords == {}
 
 
-def test_the_admin_never_gets_a_generated_passphrase(fakes):
+async def test_the_admin_never_gets_a_generated_passphrase(fakes):
     platform = fakes.build(settings(hub=HubSettings(admin_username="root")))
-    assert platform.credentials.issue("root") is False
-    assert platform.credentials.issue("ann") is True
+    assert await platform.credentials.issue("root") is False
+    assert await platform.credentials.issue("ann") is True
 
 
 def test_a_passphrase_policy_too_weak_for_the_word_list_names_the_setting(fakes):

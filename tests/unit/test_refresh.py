@@ -15,7 +15,8 @@ from datetime import timedelta
 
 import pytest
 
-from stellars.adapters.memory import ManualClock
+from stellars.adapters.memory import InMemoryEventLog, ManualClock
+from stellars.domain.activity import ActivityPolicy
 from stellars.domain.errors import BackendUnavailable, InvalidValue
 from stellars.domain.services import Refresher, Snapshot, TickSummary
 from stellars.domain.services.refresh import _sleep
@@ -324,6 +325,35 @@ class TestRefresher:
         assert r.snapshot() == Snapshot(1, T0, None, 0)
         assert not r.running
 
+    async def test_stop_does_not_wait_for_the_pass_in_flight(self, clock, timer):
+        fetch = Fetch(1, 2)
+        r = refresher(fetch, clock, timer)
+        r.start()
+        await timer.calls(1)
+        gate = fetch.hold()
+        timer.fire()
+        await asyncio.wait_for(fetch.entered.wait(), GUARD_SECONDS)
+        stopping = asyncio.create_task(r.stop())
+        # the gate opens after the stop task's first step: by then the pass must be cancelled
+        asyncio.get_running_loop().call_soon(gate.set)
+        await asyncio.wait_for(stopping, GUARD_SECONDS)
+        assert fetch.cancelled == 1
+        assert r.snapshot() == Snapshot(1, T0, None, 0)
+
+    async def test_a_stop_waiting_for_a_pass_ends_quietly_when_another_stop_cancels_it(
+        self, clock, timer
+    ):
+        fetch = Fetch(1)
+        fetch.hold()
+        r = refresher(fetch, clock, timer)
+        r.request_refresh()
+        await asyncio.wait_for(fetch.entered.wait(), GUARD_SECONDS)
+        patient = asyncio.create_task(r.stop(finish_pass=True))
+        impatient = asyncio.create_task(r.stop())  # runs after the patient one started waiting
+        await asyncio.wait_for(asyncio.gather(patient, impatient), GUARD_SECONDS)
+        assert fetch.cancelled == 1
+        assert r.snapshot() == Snapshot("nothing yet", None, None, 0)
+
     async def test_stop_with_finish_pass_waits_for_the_pass_in_flight(self, clock, timer):
         fetch = Fetch(1, 2)
         r = refresher(fetch, clock, timer)
@@ -412,32 +442,30 @@ class TickingService:
 class TestSamplerLoop:
     summary = TickSummary(users=1, active=1, idle=0, offline=0, pruned=0)
 
-    def test_it_samples_at_the_policys_interval(self):
-        from stellars.domain.activity import ActivityPolicy
-
-        loop = sampler_loop(TickingService(), ActivityPolicy(sample_interval_seconds=120))
+    def test_it_samples_at_the_policys_interval(self, clock):
+        policy = ActivityPolicy(sample_interval_seconds=120)
+        loop = sampler_loop(TickingService(), policy, InMemoryEventLog(), clock)
         assert (loop.name, loop.interval) == ("activity sampler", timedelta(seconds=120))
         assert loop.snapshot().value is None
 
-    async def test_a_successful_tick_logs_its_summary_line(self, caplog):
-        from stellars.domain.activity import ActivityPolicy
-
-        loop = sampler_loop(TickingService(self.summary), ActivityPolicy())
+    async def test_a_successful_tick_logs_its_summary_line(self, caplog, clock):
+        events = InMemoryEventLog()
+        loop = sampler_loop(TickingService(self.summary), ActivityPolicy(), events, clock)
         with caplog.at_level(logging.INFO, logger="stellars.activity_sampler"):
             snapshot = await loop.refresh_now()
         assert snapshot.value == self.summary
         assert self.summary.line in caplog.messages
         assert (loop.passes, loop.failed_passes) == (1, 0)
+        assert [(e.outcome, e.at) for e in events.events] == [("ok", T0)]
 
-    async def test_failures_are_logged_and_the_loop_goes_on(self, caplog):
-        from stellars.domain.activity import ActivityPolicy
-
+    async def test_failures_are_logged_and_the_loop_goes_on(self, caplog, clock):
+        events = InMemoryEventLog()
         service = TickingService(
             BackendUnavailable("hub API http://hub/users unreachable"),
             RuntimeError("something unexpected"),
             self.summary,
         )
-        loop = sampler_loop(service, ActivityPolicy())
+        loop = sampler_loop(service, ActivityPolicy(), events, clock)
         with caplog.at_level(logging.INFO, logger="stellars.activity_sampler"):
             for _ in range(3):
                 await loop.refresh_now()
@@ -450,3 +478,4 @@ class TestSamplerLoop:
         assert errors[0].exc_info is None
         assert errors[1].exc_info is not None
         assert loop.snapshot().value == self.summary
+        assert [e.outcome for e in events.events] == ["failed", "failed", "ok"]

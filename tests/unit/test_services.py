@@ -176,6 +176,12 @@ class TestSessionService:
             4,
         )
 
+    async def test_an_extension_to_the_ceiling_leaves_nothing_on_offer(self, world):
+        service, *_ = world
+        await service.extend("alice", 4)
+        status = await service.status("alice")
+        assert (status.remaining, status.offer_hours) == (5 * HOUR, 0)
+
     async def test_extending_twice_builds_on_the_stored_deadline(self, world):
         service, store, directory, clock = world
         first = await service.extend("alice", 2)  # 1 h left -> 3 h
@@ -554,15 +560,15 @@ class TestCredentialService:
         )
         return service, accounts, clock
 
-    def test_issued_passphrase_is_stored_and_collectable_once(self, world):
+    async def test_issued_passphrase_is_stored_and_collectable_once(self, world):
         service, accounts, _ = world
-        assert service.issue("alice") is True
+        assert await service.issue("alice") is True
         secret = service.collect(["alice"])["alice"]
         assert accounts.passwords["alice"] == secret
         assert PassphrasePolicy().conforms(secret)
         assert service.collect(["alice"]) == {}
 
-    def test_the_policy_shapes_the_passphrase(self):
+    async def test_the_policy_shapes_the_passphrase(self):
         policy = PassphrasePolicy(words=5, delimiter="+", min_word_length=6, max_word_length=6)
         accounts = InMemoryCredentialStore()
         service = CredentialService(
@@ -572,15 +578,15 @@ class TestCredentialService:
             policy=policy,
         )
         assert service.policy is policy
-        service.issue("alice")
+        await service.issue("alice")
         parts = accounts.passwords["alice"].split("+")
         assert len(parts) == 5 and all(len(part) == 6 for part in parts)
 
-    def test_existing_accounts_and_the_bootstrap_admin_are_left_alone(self, world):
+    async def test_existing_accounts_and_the_bootstrap_admin_are_left_alone(self, world):
         service, accounts, _ = world
         accounts.set_password("self-signed", "chosen-by-user")
-        assert service.issue("self-signed") is False
-        assert service.issue("admin") is False
+        assert await service.issue("self-signed") is False
+        assert await service.issue("admin") is False
         assert accounts.passwords == {"self-signed": "chosen-by-user"}
         assert service.collect(["self-signed", "admin"]) == {}
 
@@ -590,18 +596,55 @@ class TestCredentialService:
         assert accounts.passwords == {"admin": "deployer-chosen"}
         assert service.collect(["admin"]) == {}
 
-    def test_uncollected_passphrases_expire(self, world):
+    async def test_uncollected_passphrases_expire(self, world):
         service, _, clock = world
-        service.issue("alice")
+        await service.issue("alice")
         clock.advance(timedelta(seconds=299))
-        service.issue("bob")
+        await service.issue("bob")
         clock.advance(timedelta(seconds=1))
         assert set(service.collect(["alice", "bob"])) == {"bob"}
 
-    def test_rename_and_forget_follow_the_user(self, world):
+    async def test_an_existing_account_costs_no_passphrase(self, world):
+        service, accounts, _ = world
+        accounts.set_password("self-signed", "chosen-by-user")
+        assert await service.issue("self-signed") is False
+        assert await service.issue("alice") is True
+        # the generator's first passphrase went to alice, none was drawn for self-signed
+        first = SequencePasswordGenerator().generate(PassphrasePolicy())
+        assert accounts.passwords["alice"] == first
+
+    async def test_an_account_created_meanwhile_wins(self):
+
+        class Racing(InMemoryCredentialStore):
+            def has_account(self, username: str) -> bool:
+                return False  # not yet when asked ...
+
+            async def create_account(self, username: str, password: str) -> bool:
+                return False  # ... but by the time the passphrase is hashed
+
+        racing = Racing()
+        service = CredentialService(
+            generator=SequencePasswordGenerator(),
+            accounts=racing,
+            vault=ProcessMemoryVault(clock=ManualClock(NOW), policy=VaultPolicy()),
+            policy=PassphrasePolicy(),
+        )
+        assert await service.issue("alice") is False
+        assert service.collect(["alice"]) == {}
+
+    async def test_forget_and_rename_take_the_account_along(self, world):
+        service, accounts, _ = world
+        await service.issue("alice")
+        await service.issue("bob")
+        secret = accounts.passwords["alice"]
+        service.rename("alice", "alicia")
+        service.forget("bob")
+        assert accounts.passwords == {"alicia": secret}
+
+    async def test_rename_and_forget_follow_the_user(self, world):
         service, _, _ = world
-        service.issue("alice")
-        service.issue("bob")
+        await service.issue("alice")
+        await service.issue("bob")
         service.rename("alice", "alicia")
         service.forget("bob")
         assert set(service.collect(["alice", "alicia", "bob"])) == {"alicia"}

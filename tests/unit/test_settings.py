@@ -121,6 +121,8 @@ class TestHub:
         )
         assert hub.hub_bind_url == "http://0.0.0.0:8081"
         assert hub.hub_connect_url == "https://hub.example"
+        kept = HubSettings(hub_bind_url="http://hub/X", hub_connect_url="https://hub/PREFIX")
+        assert (kept.hub_bind_url, kept.hub_connect_url) == ("http://hub/X", "https://hub/PREFIX")
 
     @pytest.mark.parametrize(
         ("ip", "loopback"),

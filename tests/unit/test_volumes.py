@@ -146,6 +146,14 @@ class TestTemplates:
         assert container_name("a.b", naming, server_name) == name
         assert dockerspawner("a.b", server_name, naming).object_name == name
 
+    def test_the_default_server_is_the_default(self):
+        naming = DockerNaming(prefix="lab")
+        assert container_name("alice", naming) == "lab-alice"
+        assert render("x{servername}|{raw_servername}y", "alice", naming) == "x|y"
+        (volume,) = user_volumes({"lab-{username}-{servername}_data": "/data"})
+        assert volume.name_for("alice", naming) == "lab-alice-_data"
+        assert volume.name_for("alice", naming, "Gpu") == "lab-alice-gpu_data"
+
     def test_the_default_template_depends_on_the_server_name(self):
         naming = DockerNaming()
         assert naming.template_for("") == "{prefix}-{username}"

@@ -7,6 +7,9 @@ own last_activity moves on every hub page view, so it is never used).
 Score over the samples in (now - retention, now]: each weighs w = 2^(-age / half_life);
 score = floor(100 * sum(w * active) / sum(w)); no samples gives None.
 
+Usage history: per user and UTC day, how many samples were taken and how many were active
+(`DailyActivity`); each active sample stands for one sample interval of work (`daily_hours`).
+
 `DecayedTally` is the fast path: per-user sums kept relative to an anchor instant, so a store
 can maintain them on insert and prune and never rescan samples for a report. The ratio of two
 sums relative to the same anchor does not depend on the anchor, which is why this works; a
@@ -18,15 +21,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import Enum
 from types import MappingProxyType
 from typing import ClassVar
 
 from .errors import InvalidValue
-from .validation import Bounds, check_bounds
+from .validation import Bounds, check_bounds, whole_number
 
 SECONDS_PER_DAY = 86_400
+SECONDS_PER_HOUR = 3_600
 
 # Float sums of powers of two land a hair below an exact integer percentage (0.5 -> 49.999...);
 # without this tolerance the same history could floor to two different scores.
@@ -292,6 +296,79 @@ class ActivityStoreSummary:
 
     samples: int
     users: int
+
+
+@dataclass(frozen=True, slots=True)
+class DailyActivity:
+    """A user's samples on one UTC day: how many were taken, and how many were active."""
+
+    username: str
+    day: date
+    active_samples: int
+    samples: int
+
+    def __post_init__(self) -> None:
+        _require_day("day", self.day)
+        whole_number("samples", self.samples, 1)
+        whole_number("active_samples", self.active_samples, 0, self.samples)
+
+
+@dataclass(frozen=True, slots=True)
+class DailyHours:
+    """A user's active hours on one UTC day: a row of the usage history."""
+
+    username: str
+    day: date
+    hours: float
+
+
+def active_hours(active_samples: int, policy: ActivityPolicy) -> float:
+    """Hours of work that many active samples stand for (one sample interval each), rounded
+    half up to 2 decimals in exact integer arithmetic."""
+    seconds = active_samples * policy.sample_interval_seconds
+    hundredths = (2 * 100 * seconds + SECONDS_PER_HOUR) // (2 * SECONDS_PER_HOUR)
+    return hundredths / 100
+
+
+def daily_hours(days: Iterable[DailyActivity], policy: ActivityPolicy) -> list[DailyHours]:
+    """Active hours per user and day, in the order given."""
+    return [
+        DailyHours(day.username, day.day, active_hours(day.active_samples, policy)) for day in days
+    ]
+
+
+def first_history_day(today: date, policy: ActivityPolicy) -> date:
+    """The oldest UTC day inside the retention window: today - retention_days + 1."""
+    return today - timedelta(days=policy.retention_days - 1)
+
+
+def history_range(
+    start: date, end: date, *, today: date, policy: ActivityPolicy
+) -> tuple[date, date]:
+    """A requested range of usage history (both days inclusive, UTC), checked: start not after
+    end, end not after today, start not before the first day the retention window still
+    covers. Returns (start, end)."""
+    _require_day("start", start)
+    _require_day("end", end)
+    _require_day("today", today)
+    if start > end:
+        raise InvalidValue("start", f"must not be after end ({end}), got {start}")
+    if end > today:
+        raise InvalidValue("end", f"must not be after today ({today}), got {end}")
+    first = first_history_day(today, policy)
+    if start < first:
+        raise InvalidValue(
+            "start",
+            f"must be {first} or later (samples are kept {policy.retention_days} days), "
+            f"got {start}",
+        )
+    return start, end
+
+
+def _require_day(field: str, value: object) -> None:
+    # A datetime is a date too, but compares with neither dates nor days.
+    if not isinstance(value, date) or isinstance(value, datetime):
+        raise InvalidValue(field, f"must be a date, got {value!r}")
 
 
 class ActivityLevel(str, Enum):

@@ -44,6 +44,10 @@ class HubUser:
     groups: frozenset[str] = frozenset()
     servers: Mapping[str, ServerSnapshot] = field(default_factory=dict)
     last_activity: datetime | None = None
+    # Who the account is, whatever its name: the hub's row id and creation time (None where
+    # the source does not say, such as the hub's REST API, which hides the id).
+    id: int | None = None
+    created: datetime | None = None
 
     @property
     def default_server(self) -> ServerSnapshot | None:

@@ -39,6 +39,7 @@ class SessionPolicy:
             "cull_every_seconds": (10, 86_400),
             "max_extension_hours": (0, 24 * 365),
             "max_age_seconds": (0, None),
+            "warning_minutes": (0, 1440),
         }
     )
 
@@ -47,6 +48,7 @@ class SessionPolicy:
     cull_every_seconds: int = 600
     max_extension_hours: int = 24
     max_age_seconds: int = 0
+    warning_minutes: int = 0  # warn a server's lab this long before it is stopped (0: never)
 
     def __post_init__(self) -> None:
         if not isinstance(self.enabled, bool):
@@ -61,6 +63,11 @@ class SessionPolicy:
     def ceiling(self) -> timedelta:
         """C = T + E hours: no deadline may lie further than this from now."""
         return self.idle_timeout + self.max_extension_hours * HOUR
+
+    @property
+    def warning(self) -> timedelta | None:
+        """How long before a server is stopped its lab is warned (None: never)."""
+        return timedelta(minutes=self.warning_minutes) if self.warning_minutes > 0 else None
 
     @property
     def max_age(self) -> timedelta | None:

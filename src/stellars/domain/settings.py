@@ -53,6 +53,16 @@ def _url_without_trailing_slash(field_name: str, value: str) -> str:
     return text.rstrip("/")
 
 
+def _check_tls_pair(cert: str, key: str) -> None:
+    """The proxy serves HTTPS with a certificate and its key: both absolute paths, or neither."""
+    for field_name, path, partner in (("ssl_cert", cert, key), ("ssl_key", key, cert)):
+        if path and not path.startswith("/"):
+            raise InvalidValue(field_name, f"must be an absolute path, got {path!r}")
+        if path and not partner:
+            other = "private key" if field_name == "ssl_cert" else "certificate"
+            raise InvalidValue(field_name, f"is set without its {other}: set both or neither")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HubSettings:
     """Where the hub listens and keeps its state, and who administers it.
@@ -78,6 +88,8 @@ class HubSettings:
     hub_db_url: str = field(default="", repr=False)
     stellars_db_url: str = field(default="", repr=False)
     proxy_command: str = "configurable-http-proxy"
+    ssl_cert: str = ""  # TLS at the proxy: certificate and key paths, both or neither
+    ssl_key: str = ""
 
     def __post_init__(self) -> None:
         non_empty_text("admin_username", self.admin_username)
@@ -107,6 +119,7 @@ class HubSettings:
             )
         non_empty_text("data_dir", self.data_dir)
         non_empty_text("proxy_command", self.proxy_command)
+        _check_tls_pair(self.ssl_cert, self.ssl_key)
 
     @property
     def loopback_only(self) -> bool:

@@ -13,6 +13,7 @@ import re
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from string import Formatter
 
@@ -137,10 +138,17 @@ def user_volumes(volumes: Mapping[str, object]) -> tuple[UserVolume, ...]:
 
 @dataclass(frozen=True, slots=True)
 class VolumeInfo:
-    """A volume on the engine; `size_bytes` is None until the engine has measured it."""
+    """A volume on the engine; `size_bytes` is None until the engine has measured it.
+
+    `owner` is the owner key the platform put on a volume it created for a user
+    (`stellars.domain.volume_ownership`), None on volumes created by anyone else; `created_at`
+    is when the engine created it, when known.
+    """
 
     name: str
     size_bytes: int | None = None
+    created_at: datetime | None = None
+    owner: str | None = None
 
 
 class VolumeOutcome(str, Enum):

@@ -22,18 +22,26 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import ArgumentError
 
 from stellars.adapters.hub import RestHubDirectory
-from stellars.adapters.sql import SqlActivityStore, SqlDatabase, create_store_engine
+from stellars.adapters.sql import (
+    SqlActivityStore,
+    SqlDatabase,
+    SqlEventLog,
+    create_store_engine,
+)
 from stellars.adapters.system import SystemClock
 from stellars.domain.activity import ActivityPolicy
-from stellars.domain.errors import BackendUnavailable, InvalidValue
+from stellars.domain.errors import BackendUnavailable, InvalidValue, StellarsError
+from stellars.domain.events import SAMPLER_TICK, PlatformEvent
 from stellars.domain.services import ActivityService, Refresher, TickSummary
 from stellars.domain.validation import describe_bounds
+from stellars.ports import Clock, EventLog
 
 log = logging.getLogger("stellars.activity_sampler")
 
@@ -70,11 +78,35 @@ def log_tick_failure(error: Exception) -> None:
         log.error("Tick failed unexpectedly, retrying at the next tick", exc_info=error)
 
 
-def sampler_loop(service: ActivityService, policy: ActivityPolicy) -> Refresher[TickSummary | None]:
-    """The sampling loop: a tick now and every interval, each logged in one line."""
+async def record_tick(events: EventLog, clock: Clock, outcome: str, seconds: float) -> None:
+    """Count a tick for the hub's metrics; a log that cannot be reached costs only the count."""
+    try:
+        await events.record(
+            PlatformEvent(kind=SAMPLER_TICK, at=clock.now(), outcome=outcome, seconds=seconds)
+        )
+    except StellarsError as error:
+        log.warning("could not record the tick for the hub's metrics: %s", error)
+
+
+def sampler_loop(
+    service: ActivityService,
+    policy: ActivityPolicy,
+    events: EventLog,
+    clock: Clock,
+) -> Refresher[TickSummary | None]:
+    """The sampling loop: a tick now and every interval, each logged in one line and recorded
+    in the event log (with its duration) for the hub's metrics."""
 
     async def tick() -> TickSummary:
-        summary = await service.tick()
+        started = time.perf_counter()
+        try:
+            summary = await service.tick()
+        except Exception:
+            await record_tick(events, clock, "failed", time.perf_counter() - started)
+            raise
+        await record_tick(events, clock, "ok", time.perf_counter() - started)
+        # Events live as long as samples do: the hub only needs the recent ones.
+        await events.prune(older_than=clock.now() - policy.retention)
         log.info(summary.line)
         return summary
 
@@ -82,7 +114,7 @@ def sampler_loop(service: ActivityService, policy: ActivityPolicy) -> Refresher[
         tick,
         empty=None,
         interval=policy.sample_interval,
-        clock=SystemClock(),
+        clock=clock,
         name="activity sampler",
         log=log,
         on_failure=log_tick_failure,
@@ -154,13 +186,14 @@ def parse_settings(
 
 async def run_sampler(settings: SamplerSettings, database: SqlDatabase) -> int:
     """Wire the adapters into ActivityService and sample until a signal (or once)."""
+    clock = SystemClock()
     service = ActivityService(
         store=SqlActivityStore(database, half_life=settings.policy.half_life),
         directory=RestHubDirectory(settings.api_url, settings.api_token),
-        clock=SystemClock(),
+        clock=clock,
         policy=settings.policy,
     )
-    sampler = sampler_loop(service, settings.policy)
+    sampler = sampler_loop(service, settings.policy, SqlEventLog(database), clock)
     if settings.once:
         return 0 if (await sampler.refresh_now()).error is None else 1
     loop = asyncio.get_running_loop()

@@ -9,10 +9,12 @@ from .activity_store import ActivityStore
 from .clock import Clock
 from .containers import ContainerControl, ContainerStats
 from .credentials import CredentialStore, CredentialVault, PasswordGenerator
+from .event_log import EventLog
 from .gpu import GpuProbe
 from .hub_directory import HubDirectory
 from .notifications import NotificationTransport
 from .proxy import ProxyRoutes
+from .servers import LabServers
 from .session_store import SessionStore
 from .static_assets import StaticAssets
 from .volumes import VolumeStore
@@ -24,8 +26,10 @@ __all__ = [
     "ContainerStats",
     "CredentialStore",
     "CredentialVault",
+    "EventLog",
     "GpuProbe",
     "HubDirectory",
+    "LabServers",
     "NotificationTransport",
     "PasswordGenerator",
     "ProxyRoutes",

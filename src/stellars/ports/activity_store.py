@@ -1,10 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from datetime import date, datetime
 from typing import Protocol
 
-from stellars.domain.activity import ActivityStoreSummary, DecayedTally, RecordedSample
+from stellars.domain.activity import (
+    ActivityStoreSummary,
+    DailyActivity,
+    DecayedTally,
+    RecordedSample,
+)
 
 
 class ActivityStore(Protocol):
@@ -29,6 +34,14 @@ class ActivityStore(Protocol):
         self, username: str, *, since: datetime, until: datetime
     ) -> list[RecordedSample]:
         """One user's samples with since < taken_at <= until, oldest first."""
+        ...
+
+    async def daily_activity(
+        self, *, since: date, until: date, usernames: Collection[str] | None = None
+    ) -> list[DailyActivity]:
+        """Per user and UTC day from `since` to `until` (both inclusive), how many samples
+        were taken and how many were active, sorted by username then day; users and days
+        without samples are absent. `usernames`: only those users (None: everyone)."""
         ...
 
     async def prune(self, *, older_than: datetime) -> int:

@@ -29,6 +29,21 @@ class CredentialStore(Protocol):
         """Names of the accounts allowed to log in (one read, for the activity table)."""
         ...
 
+    async def create_account(self, username: str, password: str) -> bool:
+        """Create an authorized account with this password unless one exists (checked again
+        once the password is hashed, which happens off the event loop); True if created."""
+        ...
+
+    def rename_account(self, old: str, new: str) -> None:
+        """Move the account of `old` to `new` inside the hub's current transaction, which the
+        hub commits with the rename. An account already under `new` (a sign-up that never
+        became a hub user, since the hub refuses to rename onto a user) is replaced."""
+        ...
+
+    def delete_account(self, username: str) -> None:
+        """Remove the account inside the hub's current transaction; none is no error."""
+        ...
+
 
 class CredentialVault(Protocol):
     """Plain-text passphrases waiting for an admin: one read each, and a TTL."""

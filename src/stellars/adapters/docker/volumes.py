@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Collection, Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 import docker.errors
@@ -13,10 +15,46 @@ from stellars.domain.volumes import VolumeInfo, VolumeOutcome
 
 from .engine import DockerEngine
 
+#: The label that carries a volume's owner key (stellars.domain.volume_ownership).
+OWNER_LABEL = "org.stellars-hub.owner"
+_ENGINE_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|z|[+-]\d\d:\d\d)$")
+
 # dockerd 20.10 runs one disk-usage computation at a time and answers any concurrent one with
 # HTTP 500 and this message (newer engines share the running computation instead).
 DF_BUSY_MESSAGE = "a disk usage operation is already running"
 _NOT_MEASURED = -1
+
+
+def engine_time(text: object) -> datetime | None:
+    """A time as the engine writes it (RFC 3339, "Z" or an offset, any fraction), in UTC."""
+    if not isinstance(text, str) or not text:
+        return None
+    match = _ENGINE_TIME.match(text.strip())
+    if match is None:
+        return None
+    whole, fraction, zone = match.groups()
+    micros = (fraction or "")[1:7].ljust(6, "0")
+    offset = "+00:00" if zone in ("Z", "z") else zone
+    try:
+        return datetime.fromisoformat(f"{whole}.{micros}{offset}").astimezone(timezone.utc)
+    except ValueError:
+        return None
+
+
+def volume_info(entry: Mapping[str, Any], *, with_size: bool = True) -> VolumeInfo | None:
+    """One volume of an engine answer (`GET /volumes/{name}` or an entry of `/system/df`)."""
+    name = entry.get("Name")
+    if not isinstance(name, str):
+        return None
+    size = (entry.get("UsageData") or {}).get("Size") if with_size else None
+    measured = isinstance(size, int) and size != _NOT_MEASURED and size >= 0
+    owner = (entry.get("Labels") or {}).get(OWNER_LABEL)
+    return VolumeInfo(
+        name,
+        size if measured else None,
+        created_at=engine_time(entry.get("CreatedAt")),
+        owner=owner if isinstance(owner, str) and owner else None,
+    )
 
 
 def volumes_from_disk_usage(payload: Mapping[str, Any]) -> list[VolumeInfo]:
@@ -25,15 +63,8 @@ def volumes_from_disk_usage(payload: Mapping[str, Any]) -> list[VolumeInfo]:
     `UsageData.Size` is -1 while the engine has not measured a volume (and UsageData is absent
     for drivers that cannot be measured): both become size None.
     """
-    found: list[VolumeInfo] = []
-    for entry in payload.get("Volumes") or ():
-        name = entry.get("Name")
-        if not isinstance(name, str):
-            continue
-        size = (entry.get("UsageData") or {}).get("Size")
-        measured = isinstance(size, int) and size != _NOT_MEASURED and size >= 0
-        found.append(VolumeInfo(name, size if measured else None))
-    return sorted(found, key=lambda volume: volume.name)
+    found = [volume_info(entry) for entry in payload.get("Volumes") or ()]
+    return sorted((info for info in found if info is not None), key=lambda volume: volume.name)
 
 
 class DockerVolumeStore:
@@ -66,6 +97,41 @@ class DockerVolumeStore:
         unique = list(dict.fromkeys(names))
         outcomes = await asyncio.gather(*(self._remove_one(name) for name in unique))
         return dict(zip(unique, outcomes, strict=True))
+
+    async def describe(self, names: Collection[str]) -> list[VolumeInfo]:
+        """The existing volumes among `names` (one inspection each), without sizes."""
+        unique = sorted(set(names))
+        found = await asyncio.gather(*(self._inspect(name) for name in unique))
+        return [info for info in found if info is not None]
+
+    async def provision(self, name: str, *, owner: str | None) -> VolumeInfo:
+        """Create the volume with the owner label unless it exists; describe it."""
+
+        def provision() -> Mapping[str, Any]:
+            api = self._engine.api
+            try:
+                return api.inspect_volume(name)
+            except docker.errors.NotFound:
+                pass
+            labels = {OWNER_LABEL: owner} if owner else None
+            # Creating a name that exists (a spawn racing this one) returns that volume.
+            return api.create_volume(name=name, labels=labels)
+
+        answer = await self._engine.run(provision, what=f"creation of volume {name!r}")
+        info = volume_info(answer, with_size=False)
+        if info is None:
+            raise BackendUnavailable(f"the engine did not describe volume {name!r}")
+        return info
+
+    async def _inspect(self, name: str) -> VolumeInfo | None:
+        def inspect() -> Mapping[str, Any] | None:
+            try:
+                return self._engine.api.inspect_volume(name)
+            except docker.errors.NotFound:
+                return None
+
+        answer = await self._engine.run(inspect, what=f"inspection of volume {name!r}")
+        return None if answer is None else volume_info(answer, with_size=False)
 
     async def _remove_one(self, name: str) -> VolumeOutcome:
         def remove() -> VolumeOutcome:

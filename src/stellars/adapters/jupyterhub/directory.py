@@ -47,6 +47,8 @@ def user_of(user: Any) -> HubUser:
             if spawner.active
         },
         last_activity=_time(user.last_activity),
+        id=user.id,
+        created=_time(user.created),
     )
 
 

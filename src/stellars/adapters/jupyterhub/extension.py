@@ -15,13 +15,29 @@ import asyncio
 import logging
 from typing import Any
 
+from .favicon import LAB_FAVICON_SETTING
+from .groups import ensure_groups
 from .roles import follow_admins
-from .web import PLATFORM_SETTING, handlers
+from .user_events import follow_users
+from .web import PLATFORM_SETTING, handlers, metrics
 
 #: The key of the HubHandle in JupyterHub's tornado settings.
 HUB_HANDLE_SETTING = "stellars_hub"
 
 log = logging.getLogger(__name__)
+
+
+def share_hub_log(app: Any) -> None:
+    """Let the platform's own loggers (`stellars.*`: domain services, in-hub adapters) write to
+    the hub's log, at its level; without handlers of their own, Python would show only their
+    warnings."""
+    platform_log = logging.getLogger("stellars")
+    if platform_log.handlers:
+        return
+    for handler in app.log.handlers:
+        platform_log.addHandler(handler)
+    platform_log.setLevel(app.log.level)
+    platform_log.propagate = False
 
 
 def attach_platform(app: Any) -> list[tuple[Any, ...]]:
@@ -34,8 +50,15 @@ def attach_platform(app: Any) -> list[tuple[Any, ...]]:
     handle = app.tornado_settings.get(HUB_HANDLE_SETTING)
     if handle is not None:
         handle.bind(app)
+    share_hub_log(app)
     follow_admins(app.db)
+    ensure_groups(app.db, platform.settings.docker_access.names)
+    follow_users(app.db, platform.users)
     platform.bootstrap()
+    favicon = app.tornado_settings.get(LAB_FAVICON_SETTING)
+    if favicon is not None:
+        favicon.attach(app)
+    metrics.register(platform)
     task = asyncio.get_running_loop().create_task(platform.start())
     # Keep a reference: the loop holds tasks only weakly.
     app.tornado_settings.setdefault("stellars_tasks", []).append(task)

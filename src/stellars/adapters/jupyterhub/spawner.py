@@ -6,23 +6,43 @@ start, so a hook that only adds a mount or a flag would keep it after the user l
 This hook starts from the configured base values on every spawn and sets the whole `volumes`,
 `extra_host_config` and `environment` of the spawner. Docker's wire formats (the device request
 for all GPUs, bind-mount dicts, the privileged flag) live here, not in the domain.
+
+Before a Docker spawn it also provisions the user's volumes for their owner (a spawn that would
+mount another account's volumes is refused, see `stellars.domain.volume_ownership`), and it
+keeps the lab's favicon route when a favicon is configured.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from tornado import web
 
 from stellars.domain.docker_access import DockerAccess, DockerAccessGroups, docker_access_for
+from stellars.domain.errors import BackendUnavailable, Refused
 from stellars.domain.gpu import GpuDecision
-from stellars.domain.services import GpuService
+from stellars.domain.services import GpuService, VolumeService
+
+if TYPE_CHECKING:
+    from .favicon import LabFavicon
+
+log = logging.getLogger(__name__)
 
 #: docker-py's DeviceRequest(count=-1, capabilities=[["gpu"]]) as the Engine API writes it.
 ALL_GPUS_REQUEST: Mapping[str, object] = MappingProxyType(
     {"Driver": "nvidia", "Count": -1, "Capabilities": [["gpu"]]}
 )
+
+#: The host config every spawn starts from unless configured otherwise: the engine never removes
+#: a container by itself. DockerSpawner (`remove = True`) removes it when the server stops, and
+#: at the next start if it was left; with the engine's auto-remove, dockerd before 23.0 removes a
+#: container whose restart is under way (its exit handler reads the flag that the restart had
+#: cleared and restored meanwhile), so a restart in place could delete the user's container.
+ENGINE_KEEPS_CONTAINERS: Mapping[str, object] = MappingProxyType({"auto_remove": False})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +56,13 @@ class SpawnSettings:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SpawnBase:
-    """The configured values every spawn starts from."""
+    """The configured values every spawn starts from (see ENGINE_KEEPS_CONTAINERS for the
+    default host config)."""
 
     volumes: Mapping[str, Any] = field(default_factory=dict)
-    extra_host_config: Mapping[str, Any] = field(default_factory=dict)
+    extra_host_config: Mapping[str, Any] = field(
+        default_factory=lambda: dict(ENGINE_KEEPS_CONTAINERS)
+    )
     environment: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -67,6 +90,15 @@ def spawn_settings(
     return SpawnSettings(volumes, host_config, environment)
 
 
+def spawn_refusal(reason: str) -> web.HTTPError:
+    """A refused spawn as JupyterHub relays it: 409 with `reason` as the message the user sees
+    on the spawn page and in the API answer (`jupyterhub_message`), logged without a
+    traceback."""
+    error = web.HTTPError(409, reason)
+    error.jupyterhub_message = reason  # type: ignore[attr-defined]
+    return error
+
+
 def group_names(spawner: Any) -> Iterable[str]:
     return [group.name for group in spawner.user.groups]
 
@@ -84,11 +116,17 @@ class PreSpawnHook:
         groups: DockerAccessGroups,
         gpu: GpuService,
         lab_environment: Mapping[str, str] = MappingProxyType({}),
+        volumes: VolumeService | None = None,
+        on_volumes_created: Callable[[], None] | None = None,
+        favicon: LabFavicon | None = None,
     ) -> None:
         self.base = base
         self.groups = groups
         self.gpu = gpu
         self.lab_environment = dict(lab_environment)
+        self.volumes = volumes
+        self.on_volumes_created = on_volumes_created
+        self.favicon = favicon
 
     def __deepcopy__(self, memo: dict[int, object]) -> PreSpawnHook:
         # traitlets deep-copies config values; the hook must keep the live GPU service.
@@ -106,6 +144,21 @@ class PreSpawnHook:
     async def __call__(self, spawner: Any) -> None:
         settings = self.settings_for(spawner)
         if hasattr(spawner, "extra_host_config"):
+            if self.volumes is not None:
+                user = spawner.user
+                try:
+                    created = await self.volumes.provision_for_spawn(
+                        user.name, user_id=user.id, created=user.created
+                    )
+                except Refused as refused:  # volumes of an earlier user of the same name
+                    raise spawn_refusal(refused.reason) from None
+                if created and self.on_volumes_created is not None:
+                    self.on_volumes_created()
             spawner.volumes = settings.volumes
             spawner.extra_host_config = settings.extra_host_config
         spawner.environment = settings.environment
+        if self.favicon is not None and spawner.server is not None:
+            try:
+                await self.favicon.keep_route_for(spawner.server.base_url)
+            except BackendUnavailable as error:  # the reconciler adds it later; spawn anyway
+                log.warning("stellars: no favicon route for %s yet: %s", spawner.user.name, error)

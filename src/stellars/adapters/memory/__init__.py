@@ -5,10 +5,12 @@ from .activity_store import InMemoryActivityStore
 from .clock import ManualClock
 from .containers import InMemoryContainers
 from .credentials import InMemoryCredentialStore, SequencePasswordGenerator
+from .event_log import InMemoryEventLog
 from .gpu import StaticGpuProbe
 from .hub_directory import InMemoryHubDirectory
 from .notifications import RecordingTransport
 from .proxy import InMemoryProxyRoutes
+from .servers import ScriptedLabServers
 from .session_store import InMemorySessionStore
 from .static_assets import InMemoryStaticAssets
 from .volumes import InMemoryVolumeStore
@@ -17,6 +19,7 @@ __all__ = [
     "InMemoryActivityStore",
     "InMemoryContainers",
     "InMemoryCredentialStore",
+    "InMemoryEventLog",
     "InMemoryHubDirectory",
     "InMemoryProxyRoutes",
     "InMemorySessionStore",
@@ -24,6 +27,7 @@ __all__ = [
     "InMemoryVolumeStore",
     "ManualClock",
     "RecordingTransport",
+    "ScriptedLabServers",
     "SequencePasswordGenerator",
     "StaticGpuProbe",
 ]

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from datetime import date, datetime, timedelta
 
 from stellars.domain.activity import (
     ActivityStoreSummary,
+    DailyActivity,
     DecayedTally,
     RecordedSample,
     tally_samples,
 )
+from stellars.domain.timeutil import UTC
 
 
 class InMemoryActivityStore:
@@ -37,6 +40,22 @@ class InMemoryActivityStore:
         self, username: str, *, since: datetime, until: datetime
     ) -> list[RecordedSample]:
         return [row for row in self._between(since, until) if row.username == username]
+
+    async def daily_activity(
+        self, *, since: date, until: date, usernames: Collection[str] | None = None
+    ) -> list[DailyActivity]:
+        wanted = None if usernames is None else set(usernames)
+        samples: Counter[tuple[str, date]] = Counter()
+        active: Counter[tuple[str, date]] = Counter()
+        for row in self.rows:
+            day = row.taken_at.astimezone(UTC).date()
+            if since <= day <= until and (wanted is None or row.username in wanted):
+                samples[row.username, day] += 1
+                active[row.username, day] += 1 if row.active else 0
+        return [
+            DailyActivity(name, day, active[name, day], count)
+            for (name, day), count in sorted(samples.items())
+        ]
 
     async def prune(self, *, older_than: datetime) -> int:
         keep = [row for row in self.rows if row.taken_at > older_than]

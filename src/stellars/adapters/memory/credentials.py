@@ -68,3 +68,22 @@ class InMemoryCredentialStore:
 
     def authorized(self) -> frozenset[str]:
         return frozenset(self.passwords.keys() - self.unauthorized)
+
+    async def create_account(self, username: str, password: str) -> bool:
+        if username in self.passwords:
+            return False
+        self.set_password(username, password)
+        return True
+
+    def rename_account(self, old: str, new: str) -> None:
+        if old not in self.passwords:
+            return
+        self.passwords[new] = self.passwords.pop(old)
+        self.unauthorized.discard(new)
+        if old in self.unauthorized:
+            self.unauthorized.discard(old)
+            self.unauthorized.add(new)
+
+    def delete_account(self, username: str) -> None:
+        self.passwords.pop(username, None)
+        self.unauthorized.discard(username)

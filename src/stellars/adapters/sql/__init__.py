@@ -1,10 +1,11 @@
-"""SQLAlchemy 2 stores on one database: activity samples with per-user decay tallies, and
-session deadlines. SQLite (WAL, shared by the hub and the sampler service) or PostgreSQL
-(psycopg 3); the schema is created on first use and versioned with alembic.
+"""SQLAlchemy 2 stores on one database: activity samples with per-user decay tallies, session
+deadlines, and the platform event log. SQLite (WAL, shared by the hub and the managed services)
+or PostgreSQL (psycopg 3); the schema is created on first use and versioned with alembic.
 
     database = SqlDatabase(create_store_engine("sqlite:////data/stellars.sqlite"))
     activity = SqlActivityStore(database, half_life=policy.half_life)
     sessions = SqlSessionStore(database)
+    events = SqlEventLog(database)
     ...
     database.close()
 """
@@ -12,6 +13,7 @@ session deadlines. SQLite (WAL, shared by the hub and the sampler service) or Po
 from .activity_store import SqlActivityStore
 from .database import SqlDatabase
 from .engine import create_store_engine
+from .events import SqlEventLog
 from .migrations import SchemaMismatch, head_revision
 from .session_store import SqlSessionStore
 
@@ -19,6 +21,7 @@ __all__ = [
     "SchemaMismatch",
     "SqlActivityStore",
     "SqlDatabase",
+    "SqlEventLog",
     "SqlSessionStore",
     "create_store_engine",
     "head_revision",

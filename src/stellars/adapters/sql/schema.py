@@ -21,8 +21,8 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
-#: One row per sample: the original platform's table (revision 0001), less its redundant index on
-#: username alone (revision 0002).
+#: One row per sample: the original platform's table (revision 0001), less its index on username
+#: alone (revision 0002) and on (username, timestamp) (revision 0005): only the time index stays.
 activity_samples = Table(
     "activity_samples",
     metadata,
@@ -32,7 +32,6 @@ activity_samples = Table(
     Column("last_activity", DateTime, nullable=True),
     Column("active", Boolean, default=False),
     Index("ix_activity_samples_timestamp", "timestamp"),
-    Index("ix_activity_user_time", "username", "timestamp"),
 )
 
 #: One row per user with samples: their DecayedTally over every stored sample (revision 0002).
@@ -64,4 +63,18 @@ session_deadlines = Table(
     Column("server_name", String(255), primary_key=True),
     Column("started", DateTime, nullable=True),
     Column("cull_at", DateTime, nullable=False),
+)
+
+#: The platform event log (revision 0004): ids grow and are never reused (AUTOINCREMENT on
+#: SQLite), so readers resume after the last id they saw.
+stellars_events = Table(
+    "stellars_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("outcome", String(64), nullable=False),
+    Column("seconds", Double, nullable=False),
+    Index("ix_stellars_events_at", "at"),
+    sqlite_autoincrement=True,
 )

@@ -4,25 +4,47 @@ They are plain classes whose constructors take ports and policies; nothing here 
 Docker, SQL, Tornado or JupyterHub.
 """
 
-from .activity import ActivityService, TickSummary, UserActivity
+from .activity import ActivityService, TickSummary, UsageHistory, UserActivity
+from .branding import BrandingService
 from .broadcast import BroadcastService
 from .credentials import CredentialService
+from .dashboard import Dashboard, DashboardRow, DashboardService, ServerStatus, SnapshotState
 from .gpu import GpuService
+from .monitoring import EventCounter, EventTotals, users_by_level
 from .refresh import Refresher, Snapshot
+from .servers import RestartReport, ServerService
 from .sessions import SessionService, SessionStatus
+from .users import FollowUp, UserLifecycleService
 from .volumes import UserVolumeState, VolumeService
+from .warnings import CullWarner, CullWarning
 
 __all__ = [
     "ActivityService",
+    "BrandingService",
     "BroadcastService",
     "CredentialService",
+    "CullWarner",
+    "CullWarning",
+    "Dashboard",
+    "DashboardRow",
+    "DashboardService",
+    "EventCounter",
+    "EventTotals",
+    "FollowUp",
     "GpuService",
     "Refresher",
+    "RestartReport",
+    "ServerService",
+    "ServerStatus",
     "SessionService",
     "SessionStatus",
     "Snapshot",
+    "SnapshotState",
     "TickSummary",
+    "UsageHistory",
     "UserActivity",
+    "UserLifecycleService",
     "UserVolumeState",
     "VolumeService",
+    "users_by_level",
 ]

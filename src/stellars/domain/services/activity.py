@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from stellars.domain.activity import (
     ActivityLevel,
@@ -12,8 +13,11 @@ from stellars.domain.activity import (
     ActivitySample,
     ActivityScore,
     ActivityStoreSummary,
+    DailyHours,
     activity_level,
     classify,
+    daily_hours,
+    history_range,
     retention_cutoff,
 )
 from stellars.domain.hub import HubUser
@@ -44,6 +48,15 @@ class TickSummary:
             f"Tick: {self.users} users (active={self.active}, idle={self.idle}, "
             f"offline={self.offline}) | levels: {levels or 'none'} | pruned {self.pruned}"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class UsageHistory:
+    """Daily active hours per user for the days from `start` to `end` (both inclusive)."""
+
+    start: date
+    end: date
+    days: tuple[DailyHours, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +153,17 @@ class ActivityService:
     async def reset(self) -> int:
         """Delete every sample and tally; returns how many samples went."""
         return await self._store.reset()
+
+    async def history(
+        self, start: date, end: date, *, usernames: Collection[str] | None = None
+    ) -> UsageHistory:
+        """Daily active hours over a range inside the retention window (UTC days).
+
+        Raises InvalidValue naming "start" or "end" for a range the samples do not cover.
+        """
+        first, last = history_range(start, end, today=self._clock.now().date(), policy=self.policy)
+        days = await self._store.daily_activity(since=first, until=last, usernames=usernames)
+        return UsageHistory(first, last, tuple(daily_hours(days, self.policy)))
 
     async def summary(self) -> ActivityStoreSummary:
         return await self._store.summary()

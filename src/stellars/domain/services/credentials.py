@@ -29,12 +29,14 @@ class CredentialService:
         # Users who must choose their own password (the bootstrap admin signs up instead).
         self._exempt = frozenset(exempt)
 
-    def issue(self, username: str) -> bool:
-        """Create an account with a fresh passphrase unless one exists; True if issued."""
+    async def issue(self, username: str) -> bool:
+        """Create an account with a fresh passphrase unless one exists (a user who signed up
+        has one already; the exempt admin never gets one); True if issued."""
         if username in self._exempt or self._accounts.has_account(username):
             return False
         passphrase = self._generator.generate(self.policy)
-        self._accounts.set_password(username, passphrase)
+        if not await self._accounts.create_account(username, passphrase):
+            return False  # an account appeared while the passphrase was being hashed
         self._vault.deposit(username, passphrase)
         return True
 
@@ -47,7 +49,11 @@ class CredentialService:
         return self._vault.collect(usernames)
 
     def forget(self, username: str) -> None:
+        """A deleted user: the account and any passphrase waiting in the vault go."""
         self._vault.discard(username)
+        self._accounts.delete_account(username)
 
     def rename(self, old: str, new: str) -> None:
+        """A renamed user: the account and any waiting passphrase follow the new name."""
         self._vault.rename(old, new)
+        self._accounts.rename_account(old, new)

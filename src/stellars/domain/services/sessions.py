@@ -112,12 +112,14 @@ class SessionService:
         )
 
     async def remaining_for(
-        self, servers: list[ServerSnapshot]
+        self, servers: list[ServerSnapshot], *, now: datetime | None = None
     ) -> dict[tuple[str, str], timedelta]:
-        """Remaining time of many servers with one store read (for the activity table)."""
+        """Remaining time of many servers at `now` (default: the clock's), with one store read
+        (for the activity table and the warnings)."""
         if not self.policy.enabled:
             return {}
-        now = self._clock.now()
+        if now is None:
+            now = self._clock.now()
         deadlines = {(d.username, d.server_name): d for d in await self._store.all_deadlines()}
         return {
             (server.username, server.name): rules.remaining(

@@ -1,9 +1,220 @@
-"""The activity dashboard: `/hub/activity`, `GET /hub/api/activity`, its reset, a sample now,
-and the usage history."""
+"""The activity dashboard: `/hub/activity` (admins), `GET /hub/api/activity` with the original's
+field names, `POST /hub/api/activity/reset`, `POST /hub/api/activity/sample` and the usage
+history as CSV, `GET /hub/api/activity/history`.
+
+`GET /hub/api/activity` never waits on Docker (CPU, memory and volume sizes come from the
+refreshers' snapshots, whose ages it reports) and never scans samples (scores come from the
+tallies). It pages with `offset` and `limit` like JupyterHub's own lists.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from jupyterhub.scopes import needs_scope
+from tornado import web
+
+from stellars.adapters.jupyterhub import scopes
+from stellars.domain.errors import InvalidValue
+from stellars.domain.services import DashboardRow, SnapshotState
+
+from .base import StellarsAPIHandler, StellarsPageHandler
+
+MIB = 1024 * 1024
+MAX_PAGE = 1000
+
+
+def iso(value: datetime | None) -> str | None:
+    """JupyterHub's timestamp format: ISO 8601 in UTC with a Z."""
+    if value is None:
+        return None
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def mebibytes(size: int | None) -> float | None:
+    return None if size is None else round(size / MIB, 1)
+
+
+def seconds(value: timedelta | None) -> int | None:
+    return None if value is None else int(value.total_seconds())
+
+
+def row_json(row: DashboardRow) -> dict[str, Any]:
+    """One dashboard row with the original platform's field names (and a few more)."""
+    known_sizes = [size for size in row.volume_sizes.values() if size is not None]
+    return {
+        "username": row.username,
+        "is_authorized": row.is_authorized,
+        "status": row.status.value,
+        "server_active": row.server_active,
+        "recently_active": row.recently_active,
+        "cpu_percent": None if row.usage is None else row.usage.cpu_percent,
+        "memory_mb": None if row.usage is None else row.usage.memory_mib,
+        "memory_percent": None if row.usage is None else row.usage.memory_percent,
+        "time_remaining_seconds": seconds(row.time_remaining),
+        "activity_score": row.score,
+        "activity_level": row.level.value,
+        "sample_count": row.sample_count,
+        "enough_data": row.enough_data,
+        "last_activity": iso(row.last_activity),
+        "volume_size_mb": mebibytes(sum(known_sizes)) if known_sizes else None,
+        "volume_breakdown": {label: mebibytes(size) for label, size in row.volume_sizes.items()},
+    }
+
+
+def snapshot_json(state: SnapshotState) -> dict[str, Any]:
+    return {"age_seconds": seconds(state.age), "error": state.error}
+
+
+def _whole_argument(
+    handler: web.RequestHandler, name: str, default: int, low: int, high: int
+) -> int:
+    text = handler.get_argument(name, None)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidValue(name, f"must be a whole number, got {text!r}") from None
+    if not low <= value <= high:
+        raise InvalidValue(name, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def _day_argument(handler: web.RequestHandler, name: str) -> date:
+    text = handler.get_argument(name, None)
+    if not text:
+        raise InvalidValue(name, "is required, as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidValue(name, f"must be a date as YYYY-MM-DD, got {text!r}") from None
+
+
+class ActivityPage(StellarsPageHandler):
+    """`GET /hub/activity` (JupyterHub's admin-ui scope)."""
+
+    @web.authenticated
+    @needs_scope("admin-ui")
+    async def get(self) -> None:
+        policy = self.platform.settings.activity
+        await self.render_page(
+            "stellars-activity.html",
+            target_hours=policy.target_hours,
+            samples_per_day=policy.samples_per_day,
+            sample_interval_seconds=policy.sample_interval_seconds,
+            retention_days=policy.retention_days,
+            refresh_seconds=10,
+        )
+
+
+class ActivityAPI(StellarsAPIHandler):
+    """`GET /hub/api/activity?offset=0&limit=1000` (custom:stellars:activity)."""
+
+    async def get(self) -> None:
+        self.require_scope(scopes.ACTIVITY)
+        offset = _whole_argument(self, "offset", 0, 0, 10**9)
+        limit = _whole_argument(self, "limit", MAX_PAGE, 1, MAX_PAGE)
+        platform = self.platform
+        page = await platform.dashboard.page(offset=offset, limit=limit)
+        following = offset + len(page.rows)
+        policy = platform.settings.activity
+        self.write_json(
+            {
+                "users": [row_json(row) for row in page.rows],
+                "total": page.total,
+                "offset": offset,
+                "limit": limit,
+                "next_offset": following if following < page.total else None,
+                "timestamp": iso(page.now),
+                "inactive_after_seconds": policy.inactive_after_minutes * 60,
+                "target_hours": policy.target_hours,
+                "samples_per_day": policy.samples_per_day,
+                "sample_interval_seconds": policy.sample_interval_seconds,
+                "snapshots": {
+                    "container_stats": snapshot_json(page.container_stats),
+                    "volume_sizes": snapshot_json(page.volume_sizes),
+                },
+            }
+        )
+
+
+class ActivityResetAPI(StellarsAPIHandler):
+    """`POST /hub/api/activity/reset` (custom:stellars:activity): wipes samples and tallies."""
+
+    async def post(self) -> None:
+        self.require_scope(scopes.ACTIVITY)
+        deleted = await self.platform.activity.reset()
+        self.log.info(
+            "activity data reset by %s: %d samples deleted", self.current_user.name, deleted
+        )
+        self.write_json({"success": True, "deleted": deleted})
+
+
+class ActivitySampleAPI(StellarsAPIHandler):
+    """`POST /hub/api/activity/sample` (custom:stellars:activity): one sampling tick now."""
+
+    async def post(self) -> None:
+        self.require_scope(scopes.ACTIVITY)
+        summary = await self.platform.activity.tick()
+        self.write_json(
+            {
+                "success": True,
+                "total": summary.users,
+                "active": summary.active,
+                "inactive": summary.idle,
+                "offline": summary.offline,
+                "pruned": summary.pruned,
+                "levels": {level.value: count for level, count in summary.levels.items()},
+            }
+        )
+
+
+class ActivityHistoryAPI(StellarsAPIHandler):
+    """`GET /hub/api/activity/history?start=YYYY-MM-DD&end=YYYY-MM-DD[&users=a,b][&format=json]`
+    (custom:stellars:activity): daily active hours per user, as CSV unless JSON is asked for."""
+
+    async def get(self) -> None:
+        self.require_scope(scopes.ACTIVITY)
+        start = _day_argument(self, "start")
+        end = _day_argument(self, "end")
+        names_text = self.get_argument("users", "")
+        usernames = tuple(name for name in names_text.split(",") if name) or None
+        form = self.get_argument("format", "csv")
+        if form not in {"csv", "json"}:
+            raise InvalidValue("format", f"must be csv or json, got {form!r}")
+        history = await self.platform.activity.history(start, end, usernames=usernames)
+        if form == "json":
+            self.write_json(
+                {
+                    "start": history.start.isoformat(),
+                    "end": history.end.isoformat(),
+                    "days": [
+                        {"username": d.username, "day": d.day.isoformat(), "active_hours": d.hours}
+                        for d in history.days
+                    ],
+                }
+            )
+            return
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["username", "day", "active_hours"])
+        for day in history.days:
+            writer.writerow([day.username, day.day.isoformat(), f"{day.hours:.2f}"])
+        filename = f"activity-{history.start.isoformat()}-to-{history.end.isoformat()}.csv"
+        self.set_header("Content-Type", "text/csv; charset=utf-8")
+        self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+        self.finish(buffer.getvalue())
+
+
 #: (pattern, handler[, kwargs]) tuples relative to the hub prefix.
-ROUTES: list[tuple[Any, ...]] = []
+ROUTES: list[tuple[Any, ...]] = [
+    (r"/activity", ActivityPage),
+    (r"/api/activity", ActivityAPI),
+    (r"/api/activity/reset", ActivityResetAPI),
+    (r"/api/activity/sample", ActivitySampleAPI),
+    (r"/api/activity/history", ActivityHistoryAPI),
+]

@@ -9,7 +9,7 @@ from typing import Any
 
 from tornado import web
 
-from . import activity, servers, sessions, users
+from . import activity, branding, notifications, servers, sessions, users
 from .base import StellarsAPIHandler
 from .settings import SettingsAPI, SettingsPage
 
@@ -39,6 +39,8 @@ def handlers() -> list[tuple[Any, ...]]:
         *sessions.ROUTES,
         *servers.ROUTES,
         *users.ROUTES,
+        *branding.ROUTES,
+        *notifications.ROUTES,
         (rf"/{STATIC_ROUTE}/(.*)", web.StaticFileHandler, {"path": str(STATIC_DIR)}),
         (rf"/api/(?:{'|'.join(API_PREFIXES)})(?:/.*)?", UnknownRoute),
     ]

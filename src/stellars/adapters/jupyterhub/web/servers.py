@@ -1,9 +1,116 @@
-"""A user's server and volumes: `POST /hub/api/users/{user}/restart-server` and
-`GET|DELETE /hub/api/users/{user}/manage-volumes`."""
+"""A user's server and volumes, for the user or an admin:
+
+- `POST /hub/api/users/{user}/restart-server` (JupyterHub's `servers` scope on the user;
+  `?server=NAME` for a named server): restarts the container in place and answers once the lab
+  serves again; 409 while the server is not running, 503 when the engine fails or the lab does
+  not answer in time.
+- `GET /hub/api/users/{user}/manage-volumes` (custom:stellars:volumes on the user): the user's
+  volumes, named as DockerSpawner names them, with sizes from the background measurement
+  (`measured_at`; `exists` is null until a first measurement), never from Docker on a request.
+- `DELETE /hub/api/users/{user}/manage-volumes` `{"volumes": ["home", ...]}`: removes the chosen
+  volumes of a stopped server, one outcome per volume (removed, not found, in use); 409 while
+  the server runs or starts.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from stellars.adapters.jupyterhub import scopes
+from stellars.domain.errors import NotFound
+from stellars.domain.services import UserVolumeState
+from stellars.domain.volumes import VolumeInfo
+
+from .activity import iso
+from .base import StellarsAPIHandler
+from .parsing import string_list
+
+
+def volume_json(state: UserVolumeState, *, measured: bool) -> dict[str, Any]:
+    return {
+        "label": state.label,
+        "name": state.name,
+        "mount_point": state.mount_point,
+        "exists": state.exists if measured else None,
+        "size_bytes": state.size_bytes,
+    }
+
+
+def volumes_json(
+    platform: Any, username: str, listing: Mapping[str, VolumeInfo], *, measured: bool
+) -> list[dict[str, Any]]:
+    return [
+        volume_json(state, measured=measured)
+        for state in platform.volumes.states_from(username, listing)
+    ]
+
+
+class RestartServerAPI(StellarsAPIHandler):
+    async def post(self, user_name: str) -> None:
+        self.require_scope(scopes.SERVERS, user=user_name)
+        server = self.get_argument("server", "")
+        report = await self.platform.servers.restart(user_name, server)
+        self.log.info(
+            "server %r of %s restarted by %s (%s, serving after %d check(s))",
+            server,
+            user_name,
+            self.current_user.name,
+            "new address" if report.moved else "same address",
+            report.checks,
+        )
+        self.write_json(
+            {"message": report.message, "container": report.container, "moved": report.moved}
+        )
+
+
+class ManageVolumesAPI(StellarsAPIHandler):
+    async def get(self, user_name: str) -> None:
+        self.require_scope(scopes.VOLUMES, user=user_name)
+        platform = self.platform
+        user = await platform.directory.get_user(user_name)
+        if user is None:
+            raise NotFound(f"No user named {user_name!r}")
+        snapshot = platform.volume_sizes.snapshot()
+        self.write_json(
+            {
+                "username": user_name,
+                "server_active": user.has_active_server,
+                "measured_at": iso(snapshot.refreshed_at),
+                "volumes": volumes_json(
+                    platform, user_name, snapshot.value, measured=snapshot.ready
+                ),
+            }
+        )
+
+    async def delete(self, user_name: str) -> None:
+        self.require_scope(scopes.VOLUMES, user=user_name)
+        labels = string_list(self.read_json_object(), "volumes")
+        platform = self.platform
+        report = await platform.volumes.reset(user_name, labels)
+        platform.volume_sizes.request_refresh()  # the sizes shown next reflect the reset
+        self.log.info(
+            "%s reset volumes of %s: %s", self.current_user.name, user_name, report.message
+        )
+        self.write_json(
+            {
+                "message": report.message,
+                "reset_volumes": list(report.removed),
+                "failed_volumes": [
+                    {"volume": result.label, "name": result.volume, "reason": result.outcome.value}
+                    for result in report.results
+                    if result.label not in report.removed
+                ],
+                "results": [
+                    {"volume": result.label, "name": result.volume, "outcome": result.outcome.value}
+                    for result in report.results
+                ],
+            }
+        )
+
+
 #: (pattern, handler[, kwargs]) tuples relative to the hub prefix.
-ROUTES: list[tuple[Any, ...]] = []
+ROUTES: list[tuple[Any, ...]] = [
+    (r"/api/users/([^/]+)/restart-server", RestartServerAPI),
+    (r"/api/users/([^/]+)/manage-volumes", ManageVolumesAPI),
+]

@@ -1,9 +1,85 @@
 """Idle sessions: `GET /hub/api/users/{user}/session-info` and
-`POST /hub/api/users/{user}/extend-session`."""
+`POST /hub/api/users/{user}/extend-session` `{"hours": N}`, for the user or an admin
+(custom:stellars:sessions, filtered to the user). `?server=NAME` selects a named server.
+
+Time left, the hours on offer, the ceiling and a refusal's reason all come from the one session
+rule the idle culler's arbiter applies, so what the card shows is what is enforced.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from stellars.adapters.jupyterhub import scopes
+from stellars.domain.errors import InvalidValue, Refused
+from stellars.domain.services import SessionStatus
+
+from . import metrics
+from .activity import iso, seconds
+from .base import StellarsAPIHandler
+from .parsing import whole_number
+
+
+def status_json(status: SessionStatus) -> dict[str, Any]:
+    """The session card's data, with the original platform's field names (and a few more)."""
+    return {
+        "culler_enabled": status.culler_enabled,
+        "server_active": status.server_active,
+        "timeout_seconds": seconds(status.idle_timeout),
+        "ceiling_seconds": seconds(status.ceiling),
+        "max_extension_hours": status.max_extension_hours,
+        "time_remaining_seconds": seconds(status.remaining),
+        "extensions_available_hours": status.offer_hours,
+        "cull_at": iso(status.cull_at),
+        "last_activity": iso(status.last_activity),
+    }
+
+
+class SessionInfoAPI(StellarsAPIHandler):
+    async def get(self, user_name: str) -> None:
+        self.require_scope(scopes.SESSIONS, user=user_name)
+        server = self.get_argument("server", "")
+        status = await self.platform.sessions.status(user_name, server)
+        self.write_json(status_json(status))
+
+
+class ExtendSessionAPI(StellarsAPIHandler):
+    async def post(self, user_name: str) -> None:
+        self.require_scope(scopes.SESSIONS, user=user_name)
+        server = self.get_argument("server", "")
+        sessions = self.platform.sessions
+        try:
+            hours = whole_number(self.read_json_object(), "hours")
+            extension = await sessions.extend(user_name, hours, server)
+        except InvalidValue:
+            metrics.EXTENSIONS.labels(outcome="invalid").inc()
+            raise
+        except Refused:
+            metrics.EXTENSIONS.labels(outcome="refused").inc()
+            raise
+        metrics.EXTENSIONS.labels(outcome="granted").inc()
+        metrics.EXTENSION_HOURS.inc(extension.granted_hours)
+        self.log.info(
+            "session of %s extended by %d h (asked %d) by %s",
+            user_name,
+            extension.granted_hours,
+            extension.requested_hours,
+            self.current_user.name,
+        )
+        self.write_json(
+            {
+                "success": True,
+                "message": extension.message,
+                "truncated": extension.truncated,
+                "requested_hours": extension.requested_hours,
+                "granted_hours": extension.granted_hours,
+                "session_info": status_json(await sessions.status(user_name, server)),
+            }
+        )
+
+
 #: (pattern, handler[, kwargs]) tuples relative to the hub prefix.
-ROUTES: list[tuple[Any, ...]] = []
+ROUTES: list[tuple[Any, ...]] = [
+    (r"/api/users/([^/]+)/session-info", SessionInfoAPI),
+    (r"/api/users/([^/]+)/extend-session", ExtendSessionAPI),
+]

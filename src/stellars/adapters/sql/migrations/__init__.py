@@ -3,7 +3,9 @@
 Revisions (in `versions/`):
 - 0001 the original platform's `activity_samples` table, unchanged;
 - 0002 `activity_tallies` (per-user decay tallies) and `stellars_meta`;
-- 0003 `session_deadlines`.
+- 0003 `session_deadlines`;
+- 0004 `stellars_events` (the platform event log);
+- 0005 `activity_samples` without its per-user index (a tick's writes at scale).
 
 The version is kept in its own table, `stellars_alembic_version`, so the database may be shared
 with another alembic user (JupyterHub's own database, for instance) without a clash. A database

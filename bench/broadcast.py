@@ -1,0 +1,115 @@
+"""Benchmark: a broadcast to 50 running servers, and the sequential pattern beside it.
+
+    .venv/bin/python bench/broadcast.py [--servers 50] [--repeats 5]
+
+Starts deploy/jupyterhub_config.py in a JupyterHub subprocess on loopback whose servers are
+lightweight local processes speaking the notifications extension's ingest API
+(tests/backends/lab_stand_in.py: a 2-core machine does not hold 50 JupyterLab containers; the
+real extension is exercised by tests/integration/test_notifications.py). Every delivery goes
+through the platform's transport: a token of its own per server, minted and deleted around it.
+
+It prints the time until the whole report comes back for one broadcast to every server (median
+of REPEATS), and, in the same run, the sequential pattern: the same servers notified one after
+another (one broadcast per recipient). Bar: report complete <= 2 s. Traffic goes to 127.0.0.1
+only; the numbers are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.backends.hub import JupyterHubProcess
+from tests.backends.lab_stand_in import received, render_config
+from tests.backends.platform import ADMIN_PASSWORD, HubClient, platform_env
+
+BAR_SECONDS = 2.0
+
+
+def start_servers(admin: HubClient, names: list[str]) -> None:
+    def start(name: str) -> None:
+        answer = admin.api("POST", f"/users/{name}/server")
+        assert answer.status_code in {201, 202}, answer.text
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(start, names))
+    deadline = time.monotonic() + 300
+    while True:
+        running = admin.api("GET", "/notifications/active-servers").json()["servers"]
+        if len(running) >= len(names):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(running)} of {len(names)} servers started")
+        time.sleep(1)
+
+
+def broadcast(admin: HubClient, body: dict) -> tuple[float, dict]:
+    started = time.perf_counter()
+    answer = admin.api("POST", "/notifications/broadcast", json=body)
+    elapsed = time.perf_counter() - started
+    answer.raise_for_status()
+    return elapsed, answer.json()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--servers", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="stellars-bench-broadcast-") as workdir:
+        root = Path(workdir)
+        data = root / "data"
+        env = platform_env(
+            data,
+            JUPYTERHUB_ADMIN_PASSWORD=ADMIN_PASSWORD,
+            STELLARS_SPAWNER="local",
+            JUPYTERHUB_ACTIVITYMON_SAMPLE_INTERVAL="86400",
+        )
+        config = render_config(root / "config")
+        with JupyterHubProcess(config, env, workdir=root / "hub", ready_timeout=120) as hub:
+            admin = HubClient(hub.public_url)
+            admin.login("admin", ADMIN_PASSWORD)
+            names = [f"lab{index:03d}" for index in range(args.servers)]
+            admin.api("POST", "/users", json={"usernames": names}).raise_for_status()
+            started = time.perf_counter()
+            start_servers(admin, names)
+            print(f"{args.servers} servers started in {time.perf_counter() - started:.1f} s")
+            broadcast(admin, {"message": "warm-up"})
+            everyone = []
+            for repeat in range(args.repeats):
+                elapsed, report = broadcast(admin, {"message": f"to everyone {repeat}"})
+                assert report["successful"] == args.servers, report["message"]
+                everyone.append(elapsed)
+            started = time.perf_counter()
+            for name in names:
+                _, report = broadcast(admin, {"message": "one by one", "recipients": [name]})
+                assert report["successful"] == 1, report["message"]
+            sequential = time.perf_counter() - started
+            delivered = sum(len(received(data, name)) for name in names)
+            median = statistics.median(everyone)
+            spread = f"min {min(everyone) * 1000:.0f}, max {max(everyone) * 1000:.0f}"
+            print(
+                f"broadcast to {args.servers} servers, report complete: "
+                f"median {median * 1000:.0f} ms ({spread}, n={args.repeats})"
+            )
+            print(
+                f"sequential pattern, one server after another: {sequential * 1000:.0f} ms "
+                f"({sequential / median:.1f}x the broadcast)"
+            )
+            print(f"notifications received by the servers: {delivered}")
+            verdict = "met" if median <= BAR_SECONDS else "MISSED"
+            print(f"bar: report complete {median:.2f} s <= {BAR_SECONDS:.0f} s: {verdict}")
+            for name in names:
+                admin.api("DELETE", f"/users/{name}/server")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,344 @@
+// The admin page's additions to JupyterHub's React app:
+// - after the app creates users (POST /hub/api/users), their generated passwords, collected
+//   once from /hub/api/admin/credentials, in a dialog with copy and download;
+// - every user's volumes with a reset, and the orphaned volumes with a delete.
+// Every request carries JupyterHub's XSRF token; errors show the hub's JSON message; every
+// user-supplied string goes into the page as text, never as HTML.
+(function () {
+  "use strict";
+
+  const base = (window.jhdata && window.jhdata.base_url) || "/hub/";
+  const api = base + "api/";
+  const originalFetch = window.fetch.bind(window);
+
+  function xsrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)_xsrf=([^;]*)/);
+    if (match) return decodeURIComponent(match[1]);
+    return (window.jhdata && window.jhdata.xsrf_token) || "";
+  }
+
+  async function call(method, path, body) {
+    const options = {
+      method: method,
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-XSRFToken": xsrfToken() },
+    };
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    const response = await originalFetch(api + path, options);
+    let payload = null;
+    try {
+      payload = await response.json();
+    } catch (error) {
+      payload = null;
+    }
+    if (!response.ok) {
+      throw new Error((payload && payload.message) || response.statusText || "request failed");
+    }
+    return payload;
+  }
+
+  function bytes(size) {
+    if (size === null || size === undefined) return "not measured";
+    const units = ["B", "KB", "MB", "GB", "TB"];
+    let value = size;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+      value /= 1024;
+      unit += 1;
+    }
+    return (unit === 0 ? value : value.toFixed(1)) + " " + units[unit];
+  }
+
+  function node(tag, text, className) {
+    const element = document.createElement(tag);
+    if (text !== undefined && text !== null) element.textContent = text;
+    if (className) element.className = className;
+    return element;
+  }
+
+  function say(id, kind, text) {
+    const box = document.getElementById(id);
+    box.className = "alert alert-" + kind + " mt-3 mb-0 py-2";
+    box.textContent = text;
+  }
+
+  function hide(id) {
+    document.getElementById(id).className = "alert d-none";
+  }
+
+  function modal(id) {
+    return window.bootstrap.Modal.getOrCreateInstance(document.getElementById(id));
+  }
+
+  // --- passwords of new users ----------------------------------------------------------------
+
+  let shown = [];
+
+  function credentialsText(credentials) {
+    const title = "JupyterHub user credentials";
+    const lines = [title, "=".repeat(title.length), ""];
+    for (const entry of credentials) {
+      lines.push("Username: " + entry.username, "Password: " + entry.password, "");
+    }
+    lines.push("Generated: " + new Date().toISOString());
+    return lines.join("\n") + "\n";
+  }
+
+  async function copy(text) {
+    try {
+      await navigator.clipboard.writeText(text);
+      say("stellars-credentials-message", "success", "Copied to the clipboard.");
+    } catch (error) {
+      say(
+        "stellars-credentials-message",
+        "warning",
+        "The browser did not allow copying; select the text or download it instead."
+      );
+    }
+  }
+
+  function showCredentials(credentials) {
+    shown = credentials;
+    const body = document.querySelector("#stellars-credentials-table tbody");
+    body.replaceChildren();
+    for (const entry of credentials) {
+      const row = document.createElement("tr");
+      row.dataset.user = entry.username;
+      const button = node("button", null, "btn btn-sm btn-outline-secondary");
+      button.type = "button";
+      button.title = "Copy this user's name and password";
+      button.append(node("i", null, "fa fa-clipboard"));
+      button.addEventListener("click", () =>
+        copy("Username: " + entry.username + "\nPassword: " + entry.password + "\n")
+      );
+      const password = node("td");
+      password.append(node("code", entry.password, "stellars-password"));
+      const action = node("td");
+      action.append(button);
+      row.append(node("td", entry.username), password, action);
+      body.append(row);
+    }
+    hide("stellars-credentials-message");
+    modal("stellars-credentials-dialog").show();
+  }
+
+  async function collect(usernames) {
+    try {
+      const answer = await call("POST", "admin/credentials", { usernames: usernames });
+      if (answer.credentials.length > 0) showCredentials(answer.credentials);
+    } catch (error) {
+      say("stellars-admin-volumes-message", "danger", "Passwords of new users: " + error.message);
+    }
+  }
+
+  function createdUsers(input, init) {
+    const method = ((init && init.method) || (input && input.method) || "GET").toUpperCase();
+    if (method !== "POST") return false;
+    // JupyterHub's app passes a URL object; others pass a string or a Request.
+    const target = input instanceof Request ? input.url : String(input);
+    const url = new URL(target, window.location.href);
+    return url.pathname === api + "users" || /\/api\/users\/[^/]+$/.test(url.pathname);
+  }
+
+  // The React app creates users through fetch(); watch its answers for the new names.
+  window.fetch = async function (input, init) {
+    const response = await originalFetch(input, init);
+    if (response.ok && createdUsers(input, init)) {
+      response
+        .clone()
+        .json()
+        .then((created) => {
+          const users = Array.isArray(created) ? created : [created];
+          const names = users.map((user) => user && user.name).filter(Boolean);
+          if (names.length > 0) collect(names);
+        })
+        .catch(() => undefined);
+    }
+    return response;
+  };
+
+  document.getElementById("stellars-credentials-copy").addEventListener("click", () => {
+    copy(credentialsText(shown));
+  });
+  document.getElementById("stellars-credentials-download").addEventListener("click", () => {
+    const blob = new Blob([credentialsText(shown)], { type: "text/plain" });
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = "jupyterhub-credentials-" + new Date().toISOString().slice(0, 10) + ".txt";
+    document.body.append(link);
+    link.click();
+    link.remove();
+    window.setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  });
+
+  // --- volumes -------------------------------------------------------------------------------
+
+  const usersBody = document.querySelector("#stellars-user-volumes tbody");
+  const orphansBody = document.querySelector("#stellars-orphaned-volumes tbody");
+  const deleteOrphans = document.getElementById("stellars-orphans-delete");
+  const resetList = document.getElementById("stellars-admin-reset-list");
+  const resetConfirm = document.getElementById("stellars-admin-reset-confirm");
+  let resetUser = null;
+
+  function chosenOrphans() {
+    return Array.from(orphansBody.querySelectorAll("input:checked")).map((box) => box.value);
+  }
+
+  function volumeSummary(volume) {
+    if (volume.exists === false) return volume.label + ": not created";
+    if (volume.exists === null) return volume.label;
+    return volume.label + ": " + bytes(volume.size_bytes);
+  }
+
+  function renderUsers(users) {
+    usersBody.replaceChildren();
+    for (const user of users) {
+      const row = document.createElement("tr");
+      row.dataset.user = user.name;
+      const volumes = node("td");
+      for (const volume of user.volumes) {
+        const item = node("span", volumeSummary(volume), "badge text-bg-secondary me-1");
+        item.title = volume.name;
+        volumes.append(item);
+      }
+      const button = node("button", "Reset…", "btn btn-sm btn-outline-danger");
+      button.type = "button";
+      const nothing = user.volumes.every((volume) => volume.exists === false);
+      button.disabled = user.server_active || nothing;
+      button.title = user.server_active
+        ? "Stop the server first"
+        : nothing
+          ? "No volume to reset"
+          : "Reset volumes of " + user.name;
+      button.addEventListener("click", () => openReset(user));
+      const action = node("td");
+      action.append(button);
+      row.append(
+        node("td", user.name),
+        node("td", user.server_active ? "running" : "stopped"),
+        volumes,
+        action
+      );
+      usersBody.append(row);
+    }
+  }
+
+  function renderOrphans(orphans) {
+    orphansBody.replaceChildren();
+    if (orphans.length === 0) {
+      const row = document.createElement("tr");
+      const cell = node("td", "None.", "text-body-secondary");
+      cell.colSpan = 6;
+      row.append(cell);
+      orphansBody.append(row);
+    }
+    for (const orphan of orphans) {
+      const row = document.createElement("tr");
+      row.dataset.volume = orphan.name;
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.className = "form-check-input";
+      box.value = orphan.name;
+      box.setAttribute("aria-label", "Select " + orphan.name);
+      box.addEventListener("change", () => {
+        deleteOrphans.disabled = chosenOrphans().length === 0;
+      });
+      const select = node("td");
+      select.append(box);
+      const name = node("td");
+      name.append(node("code", orphan.name));
+      row.append(
+        select,
+        name,
+        node("td", orphan.former_username || "?"),
+        node("td", orphan.reason),
+        node("td", bytes(orphan.size_bytes)),
+        node("td", orphan.created_at ? new Date(orphan.created_at).toLocaleString() : "")
+      );
+      orphansBody.append(row);
+    }
+    deleteOrphans.disabled = true;
+  }
+
+  async function loadVolumes() {
+    try {
+      const answer = await call("GET", "admin/volumes");
+      document.getElementById("stellars-admin-volumes-measured").textContent = answer.measured_at
+        ? "Sizes as measured at " + new Date(answer.measured_at).toLocaleString() + "."
+        : "Sizes have not been measured yet.";
+      renderUsers(answer.users);
+      renderOrphans(answer.orphaned);
+    } catch (error) {
+      say("stellars-admin-volumes-message", "danger", error.message);
+    }
+  }
+
+  function openReset(user) {
+    resetUser = user.name;
+    document.getElementById("stellars-admin-reset-title").textContent =
+      "Reset volumes of " + user.name;
+    resetList.replaceChildren();
+    for (const volume of user.volumes) {
+      const row = node("div", null, "form-check mb-2");
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.className = "form-check-input";
+      box.id = "stellars-admin-volume-" + volume.label;
+      box.value = volume.label;
+      box.addEventListener("change", () => {
+        resetConfirm.disabled = resetList.querySelectorAll("input:checked").length === 0;
+      });
+      const label = node("label", null, "form-check-label");
+      label.htmlFor = box.id;
+      label.append(node("strong", volume.label), " ", node("code", volume.name));
+      row.append(box, label);
+      resetList.append(row);
+    }
+    resetConfirm.disabled = true;
+    hide("stellars-admin-reset-message");
+    modal("stellars-admin-reset-dialog").show();
+  }
+
+  resetConfirm.addEventListener("click", async () => {
+    const labels = Array.from(resetList.querySelectorAll("input:checked")).map((box) => box.value);
+    resetConfirm.disabled = true;
+    try {
+      const path = "users/" + encodeURIComponent(resetUser) + "/manage-volumes";
+      const answer = await call("DELETE", path, { volumes: labels });
+      const failed = answer.failed_volumes.length > 0;
+      say("stellars-admin-reset-message", failed ? "warning" : "success", answer.message);
+    } catch (error) {
+      say("stellars-admin-reset-message", "danger", error.message);
+    }
+    for (const box of resetList.querySelectorAll("input")) box.checked = false;
+  });
+
+  deleteOrphans.addEventListener("click", () => {
+    const names = chosenOrphans();
+    document.getElementById("stellars-orphans-question").textContent =
+      "Delete " + names.length + " volume(s) with everything in them: " + names.join(", ") + "?";
+    modal("stellars-orphans-dialog").show();
+  });
+
+  document.getElementById("stellars-orphans-confirm").addEventListener("click", async () => {
+    const names = chosenOrphans();
+    modal("stellars-orphans-dialog").hide();
+    try {
+      const answer = await call("DELETE", "admin/orphaned-volumes", { volumes: names });
+      say("stellars-admin-volumes-message", "success", answer.message);
+      for (const name of answer.deleted) {
+        const row = orphansBody.querySelector('tr[data-volume="' + CSS.escape(name) + '"]');
+        if (row) row.remove();
+      }
+    } catch (error) {
+      say("stellars-admin-volumes-message", "danger", error.message);
+    }
+    deleteOrphans.disabled = chosenOrphans().length === 0;
+  });
+
+  document.getElementById("stellars-admin-volumes-refresh").addEventListener("click", loadVolumes);
+  loadVolumes();
+})();

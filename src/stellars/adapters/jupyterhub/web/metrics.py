@@ -1,0 +1,159 @@
+"""The platform's Prometheus metrics, on the hub's own `/hub/metrics` (JupyterHub's registry, and
+its `read:metrics` scope).
+
+Counters of what happens in the hub process (session extensions) are incremented where it
+happens. Everything else is read at scrape time from memory: the refreshers' snapshots (their
+age and failures), the activity levels and the event totals that the platform keeps fresh in the
+background (ticks of the sampler and culls of the idle culler happen in their own processes and
+reach the hub through the event log), and the event loop's worst lag. A scrape never waits on
+a database or on Docker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import REGISTRY, Counter
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
+
+from stellars.domain.activity import ActivityLevel
+
+if TYPE_CHECKING:
+    from stellars.platform import Platform
+
+EXTENSIONS = Counter(
+    "stellars_session_extensions",
+    "Session extension requests, by outcome (granted, refused, invalid)",
+    ["outcome"],
+)
+EXTENSION_HOURS = Counter("stellars_session_extension_hours", "Hours granted by session extensions")
+BROADCASTS = Counter("stellars_broadcasts", "Notifications broadcast by admins")
+BROADCAST_DELIVERIES = Counter(
+    "stellars_broadcast_deliveries",
+    "Deliveries of broadcast notifications to servers, by outcome (delivered, failed)",
+    ["outcome"],
+)
+
+
+class LoopLagMonitor:
+    """Measures how late the event loop wakes a task that sleeps `interval` seconds, and keeps
+    the worst lag of the last `window` seconds."""
+
+    def __init__(self, *, interval: float = 0.05, window: float = 60.0) -> None:
+        self.interval = interval
+        self.window = window
+        self._lags: deque[tuple[float, float]] = deque()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(self.interval)
+            now = time.monotonic()
+            self._lags.append((now, max(0.0, now - before - self.interval)))
+            while self._lags and self._lags[0][0] < now - self.window:
+                self._lags.popleft()
+
+    @property
+    def worst(self) -> float:
+        return max((lag for _, lag in self._lags), default=0.0)
+
+
+class PlatformCollector:
+    """A Prometheus collector over one platform's in-memory state."""
+
+    def __init__(self, platform: Platform, loop_lag: LoopLagMonitor) -> None:
+        self._platform = platform
+        self._loop_lag = loop_lag
+
+    def describe(self) -> list[Any]:
+        return []  # collected on demand: the metric names are fixed, their labels are not
+
+    def collect(self) -> Iterator[Any]:
+        platform = self._platform
+        now = platform.clock.now()
+        ages = GaugeMetricFamily(
+            "stellars_refresher_age_seconds",
+            "Age of each background refresher's last complete snapshot",
+            labels=["refresher"],
+        )
+        failures = CounterMetricFamily(
+            "stellars_refresher_failures",
+            "Failed passes of each background refresher",
+            labels=["refresher"],
+        )
+        for refresher in platform.background:
+            snapshot = refresher.snapshot()
+            age = snapshot.age(now)
+            if age is not None:
+                ages.add_metric([refresher.name], age.total_seconds())
+            failures.add_metric([refresher.name], refresher.failed_passes)
+        yield ages
+        yield failures
+        levels = GaugeMetricFamily(
+            "stellars_users_by_activity_level",
+            "Hub users per activity level (scores refreshed in the background)",
+            labels=["level"],
+        )
+        counts = platform.activity_levels.snapshot().value
+        for level in ActivityLevel:
+            levels.add_metric([level.value], counts.get(level, 0))
+        yield levels
+        totals = platform.event_totals.snapshot().value
+        ticks = CounterMetricFamily(
+            "stellars_sampler_ticks", "Activity sampler ticks, by outcome", labels=["outcome"]
+        )
+        culls = CounterMetricFamily(
+            "stellars_culls", "Servers stopped by the idle culler, by reason", labels=["reason"]
+        )
+        for (kind, outcome), count in sorted(totals.counts.items()):
+            if kind == "sampler-tick":
+                ticks.add_metric([outcome], count)
+            elif kind == "cull":
+                culls.add_metric([outcome], count)
+        yield ticks
+        yield culls
+        warnings = CounterMetricFamily(
+            "stellars_cull_warnings",
+            "Warnings sent to labs before their server is stopped, by outcome",
+            labels=["outcome"],
+        )
+        warnings.add_metric(["delivered"], platform.warner.sent)
+        warnings.add_metric(["failed"], platform.warner.failed)
+        yield warnings
+        yield SummaryMetricFamily(
+            "stellars_sampler_tick_seconds",
+            "Duration of the activity sampler's ticks",
+            count_value=totals.count("sampler-tick"),
+            sum_value=totals.seconds.get("sampler-tick", 0.0),
+        )
+        yield GaugeMetricFamily(
+            "stellars_event_loop_lag_max_seconds",
+            "Worst lateness of the hub's event loop in the last minute",
+            value=self._loop_lag.worst,
+        )
+
+
+def register(platform: Platform) -> LoopLagMonitor:
+    """Add the platform's metrics to JupyterHub's registry (once per process) and start the
+    event-loop monitor; returns the monitor."""
+    loop_lag = LoopLagMonitor()
+    with contextlib.suppress(ValueError):  # a second hub in this process: keep the first one's
+        REGISTRY.register(PlatformCollector(platform, loop_lag))
+    loop_lag.start()
+    return loop_lag

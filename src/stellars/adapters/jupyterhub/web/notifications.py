@@ -1,0 +1,109 @@
+"""Admin broadcasts into running JupyterLab servers: `/hub/notifications` (admins),
+`GET /hub/api/notifications/active-servers` and `POST /hub/api/notifications/broadcast`
+(custom:stellars:broadcast).
+
+The report has one entry per recipient: delivered, failed with the reason, or skipped (a named
+user who does not exist or has no running server), never dropped silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyterhub.scopes import needs_scope
+from tornado import web
+
+from stellars.adapters.jupyterhub import scopes
+from stellars.domain.notifications import MAX_MESSAGE_LENGTH, BroadcastReport, Variant
+
+from . import metrics
+from .activity import iso
+from .base import StellarsAPIHandler, StellarsPageHandler
+from .parsing import broadcast
+
+
+def report_json(report: BroadcastReport) -> dict[str, Any]:
+    """The original's counts and details, with a status per recipient and server."""
+    details: list[dict[str, Any]] = [
+        {
+            "username": delivery.username,
+            "server": delivery.server_name,
+            "status": "delivered" if delivery.ok else "failed",
+            "error": delivery.error,
+        }
+        for delivery in report.deliveries
+    ]
+    details += [
+        {"username": name, "server": None, "status": "skipped", "error": "no such user"}
+        for name in report.unknown
+    ]
+    details += [
+        {"username": name, "server": None, "status": "skipped", "error": "no running server"}
+        for name in report.not_running
+    ]
+    return {
+        "total": report.total,
+        "successful": report.successful,
+        "failed": report.failed,
+        "skipped": len(report.unknown) + len(report.not_running),
+        "message": report.message,
+        "details": details,
+    }
+
+
+class NotificationsPage(StellarsPageHandler):
+    """`GET /hub/notifications` (JupyterHub's admin-ui scope)."""
+
+    @web.authenticated
+    @needs_scope("admin-ui")
+    async def get(self) -> None:
+        await self.render_page(
+            "stellars-notifications.html",
+            variants=[variant.value for variant in Variant],
+            max_length=MAX_MESSAGE_LENGTH,
+        )
+
+
+class ActiveServersAPI(StellarsAPIHandler):
+    """`GET /hub/api/notifications/active-servers`: running servers with user, name and start."""
+
+    async def get(self) -> None:
+        self.require_scope(scopes.BROADCAST)
+        servers = await self.platform.broadcast.running_servers()
+        self.write_json(
+            {
+                "servers": [
+                    {"username": s.username, "server": s.name, "started": iso(s.started)}
+                    for s in sorted(servers, key=lambda s: (s.username, s.name))
+                ]
+            }
+        )
+
+
+class BroadcastAPI(StellarsAPIHandler):
+    """`POST /hub/api/notifications/broadcast` `{"message", "variant"?, "autoClose"?,
+    "recipients"?}`: delivers and answers the per-recipient report."""
+
+    async def post(self) -> None:
+        self.require_scope(scopes.BROADCAST)
+        message = broadcast(self.read_json_object())
+        report = await self.platform.broadcast.deliver(message)
+        metrics.BROADCAST_DELIVERIES.labels(outcome="delivered").inc(report.successful)
+        metrics.BROADCAST_DELIVERIES.labels(outcome="failed").inc(report.failed)
+        metrics.BROADCASTS.inc()
+        self.log.info(
+            "broadcast by %s (%s, %d chars): %s",
+            self.current_user.name,
+            message.variant.value,
+            len(message.message),
+            report.message,
+        )
+        self.write_json(report_json(report))
+
+
+#: (pattern, handler[, kwargs]) tuples relative to the hub prefix.
+ROUTES: list[tuple[Any, ...]] = [
+    (r"/notifications", NotificationsPage),
+    (r"/api/notifications/active-servers", ActiveServersAPI),
+    (r"/api/notifications/broadcast", BroadcastAPI),
+]

@@ -1,0 +1,196 @@
+"""The activity dashboard: one row per hub user, assembled from what is already at hand.
+
+Scores come from the activity store's tallies (one read, no sample scan), time left from the
+session rule with the stored deadlines (one read), CPU, memory and volume sizes from the
+refreshers' snapshots (never a Docker call on a request), and authorization from the credential
+store (one read). The snapshots' ages travel with the rows, so a page can say how fresh they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from stellars.domain.activity import ActivityLevel, ActivityPolicy, ActivityScore, activity_level
+from stellars.domain.containers import ContainerUsage
+from stellars.domain.hub import HubUser
+from stellars.domain.volumes import VolumeInfo, container_name
+from stellars.ports.clock import Clock
+from stellars.ports.credentials import CredentialStore
+from stellars.ports.hub_directory import HubDirectory
+
+from .activity import ActivityService
+from .refresh import Refresher, Snapshot
+from .sessions import SessionService
+from .volumes import VolumeService
+
+
+class ServerStatus(str, Enum):
+    """A user's status on the dashboard."""
+
+    ACTIVE = "active"  # a running server with activity within `inactive_after`
+    IDLE = "idle"  # a running (or starting) server without recent activity
+    OFFLINE = "offline"  # no server
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DashboardRow:
+    """One user on the dashboard; None where nothing is known (no server, no snapshot)."""
+
+    username: str
+    is_authorized: bool
+    status: ServerStatus
+    score: int | None
+    level: ActivityLevel
+    sample_count: int
+    enough_data: bool
+    last_activity: datetime | None
+    time_remaining: timedelta | None
+    usage: ContainerUsage | None
+    volume_sizes: Mapping[str, int | None]
+
+    @property
+    def server_active(self) -> bool:
+        return self.status is not ServerStatus.OFFLINE
+
+    @property
+    def recently_active(self) -> bool:
+        return self.status is ServerStatus.ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotState:
+    """How fresh a refresher's snapshot is: its age (None before the first pass) and the error
+    of its latest pass."""
+
+    age: timedelta | None
+    error: str | None
+
+    @staticmethod
+    def of(snapshot: Snapshot[Any], now: datetime) -> SnapshotState:
+        return SnapshotState(snapshot.age(now), snapshot.error)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dashboard:
+    """A page of rows (sorted by username) and what they were computed from."""
+
+    rows: tuple[DashboardRow, ...]
+    total: int
+    offset: int
+    now: datetime
+    container_stats: SnapshotState
+    volume_sizes: SnapshotState
+
+
+def status_of(user: HubUser, *, now: datetime, policy: ActivityPolicy) -> ServerStatus:
+    """Offline without a running or starting server; active when a server saw activity within
+    `inactive_after`; idle otherwise."""
+    if not user.has_active_server:
+        return ServerStatus.OFFLINE
+    last = user.latest_server_activity()
+    if last is not None and now - last <= policy.inactive_after:
+        return ServerStatus.ACTIVE
+    return ServerStatus.IDLE
+
+
+def combined_usage(usages: Sequence[ContainerUsage]) -> ContainerUsage | None:
+    """The usage of all of a user's servers together (None when none was measured)."""
+    if not usages:
+        return None
+    return ContainerUsage(
+        cpu_percent=round(sum(u.cpu_percent for u in usages), 1),
+        memory_bytes=sum(u.memory_bytes for u in usages),
+        memory_limit_bytes=sum(u.memory_limit_bytes for u in usages),
+    )
+
+
+class DashboardService:
+    """Builds the dashboard from the services and the refreshers' snapshots."""
+
+    def __init__(
+        self,
+        *,
+        directory: HubDirectory,
+        activity: ActivityService,
+        sessions: SessionService,
+        volumes: VolumeService,
+        accounts: CredentialStore,
+        container_stats: Refresher[Mapping[str, ContainerUsage]],
+        volume_sizes: Refresher[Mapping[str, VolumeInfo]],
+        clock: Clock,
+    ) -> None:
+        self._directory = directory
+        self._activity = activity
+        self._sessions = sessions
+        self._volumes = volumes
+        self._accounts = accounts
+        self._container_stats = container_stats
+        self._volume_sizes = volume_sizes
+        self._clock = clock
+
+    async def page(self, *, offset: int = 0, limit: int | None = None) -> Dashboard:
+        """Rows `offset` to `offset + limit` of all users sorted by name (all when no limit)."""
+        users = sorted(await self._directory.list_users(), key=lambda user: user.name)
+        chosen = users[offset:] if limit is None else users[offset : offset + limit]
+        now = self._clock.now()
+        scores = await self._activity.scores()
+        servers = [server for user in chosen for server in user.servers.values()]
+        remaining = await self._sessions.remaining_for(servers)
+        authorized = self._accounts.authorized()
+        usage_snapshot = self._container_stats.snapshot()
+        sizes_snapshot = self._volume_sizes.snapshot()
+        rows = tuple(
+            self._row(user, now, scores, remaining, authorized, usage_snapshot, sizes_snapshot)
+            for user in chosen
+        )
+        return Dashboard(
+            rows=rows,
+            total=len(users),
+            offset=offset,
+            now=now,
+            container_stats=SnapshotState.of(usage_snapshot, now),
+            volume_sizes=SnapshotState.of(sizes_snapshot, now),
+        )
+
+    def _row(
+        self,
+        user: HubUser,
+        now: datetime,
+        scores: Mapping[str, ActivityScore],
+        remaining: Mapping[tuple[str, str], timedelta],
+        authorized: frozenset[str],
+        usage: Snapshot[Mapping[str, ContainerUsage]],
+        sizes: Snapshot[Mapping[str, VolumeInfo]],
+    ) -> DashboardRow:
+        policy = self._activity.policy
+        score = scores.get(user.name)
+        naming = self._volumes.naming
+        measured = [
+            usage.value[name]
+            for name in (container_name(user.name, naming, s.name) for s in user.servers.values())
+            if name in usage.value
+        ]
+        left = [remaining[(user.name, n)] for n in user.servers if (user.name, n) in remaining]
+        volume_sizes = {
+            label: sizes.value[name].size_bytes
+            for label, name in self._volumes.names_for(user.name).items()
+            if name in sizes.value
+        }
+        return DashboardRow(
+            username=user.name,
+            is_authorized=user.name in authorized,
+            status=status_of(user, now=now, policy=policy),
+            score=None if score is None else score.value,
+            level=activity_level(None if score is None else score.value),
+            sample_count=0 if score is None else score.sample_count,
+            enough_data=False if score is None else score.enough_data,
+            # A stopped server's activity is gone with it: then the user's own last visit.
+            last_activity=user.latest_server_activity() or user.last_activity,
+            time_remaining=min(left) if left else None,
+            usage=combined_usage(measured),
+            volume_sizes=volume_sizes,
+        )

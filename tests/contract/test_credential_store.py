@@ -1,0 +1,173 @@
+"""Contract of the CredentialStore port, on the in-memory fake and on NativeCredentialStore over
+a real JupyterHub ORM session (NativeAuthenticator's `users_info` table, SQLite in memory).
+
+`rename_account` and `delete_account` only stage their change in the hub's transaction; the
+harness commits it as JupyterHub would. For the real store: the account logs in with the
+password through NativeAuthenticator's own check, and the bcrypt hash runs off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import bcrypt
+import pytest
+from jupyterhub import orm
+from nativeauthenticator.orm import UserInfo
+
+from stellars.adapters.auth import NativeCredentialStore
+from stellars.adapters.auth import credentials as native_credentials
+from stellars.adapters.memory import InMemoryCredentialStore
+from stellars.ports.credentials import CredentialStore
+
+
+@dataclass
+class Harness:
+    store: CredentialStore
+    commit: Callable[[], None]
+    add_pending: Callable[[str, str], None]  # a sign-up waiting for an admin
+    password_of: Callable[[str], Callable[[str], bool]]  # name -> checks a password
+
+
+def memory() -> Harness:
+    fake = InMemoryCredentialStore()
+
+    def add_pending(name: str, password: str) -> None:
+        fake.passwords[name] = password
+        fake.unauthorized.add(name)
+
+    return Harness(
+        fake,
+        commit=lambda: None,
+        add_pending=add_pending,
+        password_of=lambda name: lambda password: fake.passwords.get(name) == password,
+    )
+
+
+def native(db: Any) -> Harness:
+    store = NativeCredentialStore(lambda: db)
+
+    def add_pending(name: str, password: str) -> None:
+        hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(4))
+        db.add(UserInfo(username=name, password=hashed, is_authorized=False))
+        db.commit()
+
+    return Harness(
+        store,
+        commit=db.commit,
+        add_pending=add_pending,
+        password_of=lambda name: lambda password: store.password_matches(name, password),
+    )
+
+
+@pytest.fixture(params=["memory", "native"])
+def harness(request) -> Iterator[Harness]:
+    if request.param == "memory":
+        yield memory()
+        return
+    db = orm.new_session_factory("sqlite://")()
+    yield native(db)
+    db.close()
+
+
+def test_a_password_set_makes_an_authorized_account(harness):
+    assert not harness.store.has_account("ann")
+    harness.store.set_password("ann", "first-password")
+    assert harness.store.has_account("ann")
+    assert harness.password_of("ann")("first-password")
+    harness.store.set_password("ann", "second-password")
+    assert harness.password_of("ann")("second-password")
+    assert harness.store.authorized() == {"ann"}
+
+
+def test_authorized_leaves_out_sign_ups_that_wait(harness):
+    harness.store.set_password("ann", "ann-password")
+    harness.add_pending("bob", "bob-password")
+    assert harness.store.has_account("bob")
+    assert harness.store.authorized() == frozenset({"ann"})
+
+
+async def test_an_account_is_created_only_when_there_is_none(harness):
+    assert await harness.store.create_account("ann", "generated-one") is True
+    assert harness.password_of("ann")("generated-one")
+    assert await harness.store.create_account("ann", "generated-two") is False
+    assert harness.password_of("ann")("generated-one")
+    harness.add_pending("bob", "bobs-own")
+    assert await harness.store.create_account("bob", "generated") is False
+    assert harness.store.authorized() == {"ann"}
+
+
+def test_a_rename_moves_the_account_and_its_password(harness):
+    harness.store.set_password("ann", "ann-password")
+    harness.store.rename_account("ann", "anna")
+    harness.commit()
+    assert not harness.store.has_account("ann")
+    assert harness.password_of("anna")("ann-password")
+    assert harness.store.authorized() == {"anna"}
+
+
+def test_a_rename_onto_a_waiting_sign_up_replaces_it(harness):
+    harness.store.set_password("ann", "ann-password")
+    harness.add_pending("anna", "strangers-password")
+    harness.store.rename_account("ann", "anna")
+    harness.commit()
+    assert harness.password_of("anna")("ann-password")
+    assert not harness.password_of("anna")("strangers-password")
+    assert harness.store.authorized() == {"anna"}
+
+
+def test_renaming_or_deleting_what_does_not_exist_changes_nothing(harness):
+    harness.store.set_password("ann", "ann-password")
+    harness.store.rename_account("nobody", "somebody")
+    harness.store.delete_account("nobody")
+    harness.commit()
+    assert harness.store.authorized() == {"ann"}
+    assert not harness.store.has_account("somebody")
+
+
+def test_a_deletion_removes_the_account(harness):
+    harness.store.set_password("ann", "ann-password")
+    harness.add_pending("bob", "bob-password")
+    harness.store.delete_account("ann")
+    harness.store.delete_account("bob")
+    harness.commit()
+    assert not harness.store.has_account("ann")
+    assert not harness.store.has_account("bob")
+    assert harness.store.authorized() == frozenset()
+
+
+def test_a_staged_change_goes_with_the_hubs_rollback():
+    db = orm.new_session_factory("sqlite://")()
+    store = NativeCredentialStore(lambda: db)
+    store.set_password("ann", "ann-password")
+    store.rename_account("ann", "anna")
+    db.rollback()
+    assert store.has_account("ann") and not store.has_account("anna")
+    db.close()
+
+
+async def test_the_native_store_hashes_off_the_event_loop(monkeypatch):
+    db = orm.new_session_factory("sqlite://")()
+    store = NativeCredentialStore(lambda: db)
+    threads: list[threading.Thread] = []
+    real_hash = native_credentials.hash_password
+
+    def recording_hash(password: str) -> bytes:
+        threads.append(threading.current_thread())
+        return real_hash(password)
+
+    monkeypatch.setattr(native_credentials, "hash_password", recording_hash)
+    loop_ticks = 0
+    hashing = asyncio.ensure_future(store.create_account("ann", "generated-passphrase"))
+    while not hashing.done():  # the loop keeps turning while bcrypt works
+        loop_ticks += 1
+        await asyncio.sleep(0)
+    assert hashing.result() is True
+    assert threads and threads[0] is not threading.main_thread()
+    assert loop_ticks > 1
+    assert store.password_matches("ann", "generated-passphrase")
+    db.close()
