@@ -242,7 +242,10 @@ c.Spawner.pre_spawn_hook = PreSpawnHook(  # each spawn's whole Docker settings, 
     favicon=LAB_FAVICON,  # the favicon route of each server
 )
 if CHOICE.kind is SpawnerKind.DOCKER:
-    c.JupyterHub.spawner_class = "dockerspawner.DockerSpawner"  # one container per server
+    # One container per server; DockerSpawner whose poll survives the engine being away.
+    c.JupyterHub.spawner_class = (
+        "stellars.adapters.jupyterhub.docker_spawner.EngineTolerantDockerSpawner"
+    )
     c.DockerSpawner.client_kwargs = {"base_url": SPAWNER.docker_url}  # the engine we checked
     c.DockerSpawner.image = SPAWNER.image  # the lab image users get
     c.DockerSpawner.pull_policy = "ifnotpresent"  # a registry image is pulled once

@@ -31,7 +31,8 @@ def test_the_admin_composes_sends_and_reads_the_report(jupyterhub_factory, tmp_p
     browser.log_in("admin", ADMIN_PASSWORD)
     browser.page.click("nav >> text=Notifications")
     page = browser.page
-    page.wait_for_selector("#recipients-servers input")
+    # The running servers are listed (hidden until "Chosen users" is picked).
+    page.wait_for_selector("#recipients-servers input", state="attached")
     assert page.inner_text("#broadcast-send") == "Send to every running server"
     page.fill("#broadcast-message", "The hub restarts at 18:00 UTC")
     assert page.inner_text("#broadcast-count") == "29"
