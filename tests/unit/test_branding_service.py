@@ -11,7 +11,7 @@ import pytest
 from stellars.adapters.jupyterhub.favicon import favicon_pattern, favicon_routespec
 from stellars.adapters.jupyterhub.web.branding import branding_base
 from stellars.adapters.memory import InMemoryStaticAssets
-from stellars.domain.branding import AssetKind, AssetSlot
+from stellars.domain.branding import AssetKind, AssetPlan, AssetSlot, BrandingPlan
 from stellars.domain.errors import InvalidValue
 from stellars.domain.services import BrandingService
 from stellars.domain.settings import BrandingSettings
@@ -89,3 +89,34 @@ def test_the_proxy_route_covers_the_favicon_file_only(prefix, routespec):
 def test_the_hub_answers_exactly_the_favicon_paths(path, answered):
     # Tornado anchors a rule's pattern at both ends.
     assert bool(re.fullmatch(favicon_pattern("/base/"), path)) is answered
+
+
+def hand_made(plan: AssetPlan) -> BrandingService:
+    """A service over a plan built by hand: `plan` in the favicon slot, stock elsewhere."""
+    stock = {slot: AssetPlan(slot, AssetKind.STOCK) for slot in AssetSlot}
+    stock[AssetSlot.FAVICON] = plan
+    return BrandingService(
+        assets=InMemoryStaticAssets(),
+        plan=BrandingPlan(
+            logo=stock[AssetSlot.LOGO],
+            favicon=stock[AssetSlot.FAVICON],
+            lab_main_icon=stock[AssetSlot.LAB_MAIN_ICON],
+            lab_splash_icon=stock[AssetSlot.LAB_SPLASH_ICON],
+        ),
+    )
+
+
+def test_a_copy_without_a_file_has_no_url():
+    branding = hand_made(AssetPlan(AssetSlot.FAVICON, AssetKind.COPY))
+    assert branding.href(AssetSlot.FAVICON, BASE) is None
+    assert branding.static_name(AssetSlot.FAVICON) is None
+
+
+def test_only_a_copied_asset_has_a_source_path_whatever_else_its_plan_carries():
+    link = AssetPlan(AssetSlot.FAVICON, AssetKind.LINK, source_path="/b/f.ico", url="https://x/f")
+    branding = hand_made(link)
+    assert branding.source_path(AssetSlot.FAVICON) is None
+    assert branding.href(AssetSlot.FAVICON, BASE) == "https://x/f"
+    stock = hand_made(AssetPlan(AssetSlot.FAVICON, AssetKind.STOCK, source_path="/b/f.ico"))
+    assert stock.source_path(AssetSlot.FAVICON) is None
+    assert stock.href(AssetSlot.FAVICON, BASE) is None

@@ -30,10 +30,11 @@ from stellars.domain.services import (
     Refresher,
     ServerStatus,
     SessionService,
+    SnapshotState,
     VolumeService,
     users_by_level,
 )
-from stellars.domain.services.dashboard import combined_usage
+from stellars.domain.services.dashboard import combined_usage, status_of
 from stellars.domain.sessions import SessionPolicy
 from stellars.domain.volumes import DockerNaming, VolumeInfo, user_volumes
 from tests.strategies import EPOCH
@@ -210,3 +211,162 @@ async def test_users_by_level_counts_users_without_samples_as_none(world):
     await world.store.add([RecordedSample("ann", NOW - timedelta(minutes=5), True)])
     levels = await users_by_level(world.directory, world.activity)
     assert dict(levels) == {ActivityLevel.VERY_HIGH: 1, ActivityLevel.NONE: 2}
+
+
+class TestTheExactRules:
+    def test_activity_exactly_inactive_after_ago_is_still_active(self):
+        policy = ActivityPolicy()
+        at_the_edge = NOW - policy.inactive_after
+        edge = HubUser(name="ann", servers={"": server("ann", idle=policy.inactive_after)})
+        past = HubUser(
+            name="bob",
+            servers={"": server("bob", idle=policy.inactive_after + timedelta(microseconds=1))},
+        )
+        assert edge.latest_server_activity() == at_the_edge
+        assert status_of(edge, now=NOW, policy=policy) is ServerStatus.ACTIVE
+        assert status_of(past, now=NOW, policy=policy) is ServerStatus.IDLE
+
+    def test_combined_cpu_is_rounded_to_one_decimal(self):
+        usages = [
+            ContainerUsage(cpu_percent=10.12, memory_bytes=1, memory_limit_bytes=10),
+            ContainerUsage(cpu_percent=0.14, memory_bytes=2, memory_limit_bytes=20),
+        ]
+        assert combined_usage(usages) == ContainerUsage(
+            cpu_percent=10.3, memory_bytes=3, memory_limit_bytes=30
+        )
+
+    async def test_a_user_without_samples_has_no_score_and_not_enough_data(self, world):
+        page = await world.dashboard.page()
+        cy = page.rows[2]
+        assert (cy.username, cy.score, cy.sample_count, cy.enough_data) == ("cy", None, 0, False)
+        assert cy.enough_data is False
+
+    async def test_the_page_says_where_it_starts_and_when_it_was_made(self, world):
+        page = await world.dashboard.page(offset=2)
+        assert [row.username for row in page.rows] == ["cy"]
+        assert (page.offset, page.now, page.total) == (2, NOW, 3)
+
+    async def test_a_failed_refresh_is_shown_with_its_error(self, world):
+        async def engine_down():
+            raise ConnectionError("engine down")
+
+        world.dashboard._volume_sizes = Refresher(
+            engine_down,
+            empty=MappingProxyType({}),
+            interval=timedelta(hours=1),
+            clock=world.clock,
+            name="volume sizes",
+            on_failure=lambda error: None,
+        )
+        await world.dashboard._volume_sizes.refresh_now()
+        page = await world.dashboard.page()
+        assert page.volume_sizes == SnapshotState(None, "engine down")
+        assert page.container_stats == SnapshotState(None, None)
+
+    async def test_each_server_is_measured_by_its_own_container(self):
+        world = World()
+        naming = DockerNaming(prefix="lab")  # DockerSpawner's default: lab-ann, lab-ann--gpu
+        world.volumes.naming = naming
+        world.directory.put(
+            HubUser(
+                name="ann",
+                servers={
+                    "": server("ann", idle=timedelta(minutes=5)),
+                    "gpu": server("ann", idle=timedelta(minutes=5), name="gpu"),
+                },
+            )
+        )
+
+        async def usage():
+            return MappingProxyType(
+                {
+                    "lab-ann": ContainerUsage(
+                        cpu_percent=1.5, memory_bytes=100, memory_limit_bytes=1000
+                    ),
+                    "lab-ann--gpu": ContainerUsage(
+                        cpu_percent=20.0, memory_bytes=5000, memory_limit_bytes=9000
+                    ),
+                }
+            )
+
+        world.dashboard._container_stats = Refresher(
+            usage,
+            empty=MappingProxyType({}),
+            interval=timedelta(seconds=10),
+            clock=world.clock,
+            name="container stats",
+        )
+        await world.dashboard._container_stats.refresh_now()
+        [ann] = (await world.dashboard.page()).rows
+        assert ann.usage == ContainerUsage(
+            cpu_percent=21.5, memory_bytes=5100, memory_limit_bytes=10000
+        )
+
+
+class RecordingEventLog(InMemoryEventLog):
+    """An event log that records each read: the id after which, and how many at most."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[tuple[int, int]] = []
+
+    async def since(self, after_id: int, *, limit: int = 1000) -> list[PlatformEvent]:
+        self.reads.append((after_id, limit))
+        return await super().since(after_id, limit=limit)
+
+
+class TestEventTotals:
+    def event(self, id: int, kind: str = "cull", outcome: str = "idle") -> PlatformEvent:
+        return PlatformEvent(kind=kind, at=NOW, outcome=outcome, seconds=0.25, id=id)
+
+    def test_an_event_at_the_last_id_is_already_counted_and_later_ones_are_not_lost(self):
+        totals = EventTotals(last_id=2).add([self.event(1), self.event(2), self.event(3)])
+        assert (totals.last_id, dict(totals.counts), dict(totals.seconds)) == (
+            3,
+            {("cull", "idle"): 1},
+            {"cull": 0.25},
+        )
+
+    def test_counts_add_to_earlier_counts(self):
+        first = EventTotals().add([self.event(1), self.event(2, "sampler-tick", "ok")])
+        second = first.add([self.event(3), self.event(4, outcome="max-age")])
+        assert dict(second.counts) == {
+            ("cull", "idle"): 2,
+            ("cull", "max-age"): 1,
+            ("sampler-tick", "ok"): 1,
+        }
+        assert dict(second.seconds) == {"cull": 0.75, "sampler-tick": 0.25}
+        assert (second.count("cull"), second.count("sampler-tick"), second.last_id) == (3, 1, 4)
+        assert dict(first.counts) == {("cull", "idle"): 1, ("sampler-tick", "ok"): 1}
+
+    async def test_the_log_is_read_in_batches_of_a_thousand_by_default(self):
+        log = RecordingEventLog()
+        for _ in range(3):
+            await log.record(self.event(0))
+        counter = EventCounter(log)
+        totals = await counter.refresh()
+        assert log.reads == [(0, 1000)]
+        assert totals.count("cull") == 3
+
+    async def test_a_full_batch_is_followed_by_another_read(self):
+        log = RecordingEventLog()
+        for _ in range(5):
+            await log.record(self.event(0))
+        counter = EventCounter(log, batch=2)
+        totals = await counter.refresh()
+        assert log.reads == [(0, 2), (2, 2), (4, 2)]
+        assert (totals.last_id, totals.count("cull")) == (5, 5)
+        await log.record(self.event(0))
+        assert (await counter.refresh()).count("cull") == 6
+        assert log.reads[3:] == [(5, 2)]
+
+
+async def test_a_day_of_samples_is_enough_data_and_one_fewer_is_not(world):
+    # The default policy samples every 10 minutes: 144 samples make a day.
+    await world.store.add(
+        [RecordedSample("ann", NOW - timedelta(minutes=10 * i), True) for i in range(144)]
+        + [RecordedSample("bob", NOW - timedelta(minutes=10 * i), True) for i in range(143)]
+    )
+    ann, bob, _ = (await world.dashboard.page()).rows
+    assert (ann.sample_count, ann.enough_data) == (144, True)
+    assert (bob.sample_count, bob.enough_data) == (143, False)

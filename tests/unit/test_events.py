@@ -67,3 +67,21 @@ def test_invalid_events_are_refused_naming_the_field(field, values):
 def test_labels_at_their_limits_are_fine():
     event = PlatformEvent("k" * 32, AT, "o" * 64)
     assert (len(event.kind), len(event.outcome)) == (32, 64)
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "message"),
+    [
+        ({"kind": "k" * 33}, "kind", "must be at most 32 characters, got 33"),
+        ({"outcome": "o" * 65}, "outcome", "must be at most 64 characters, got 65"),
+        ({"seconds": True}, "seconds", "must be a number, got True"),
+        ({"seconds": "1"}, "seconds", "must be a number, got '1'"),
+        ({"seconds": -0.5}, "seconds", "must be a finite number >= 0, got -0.5"),
+        ({"seconds": math.inf}, "seconds", "must be a finite number >= 0, got inf"),
+    ],
+)
+def test_the_refusals_say_what_was_wrong(values, field, message):
+    arguments = {"kind": "cull", "at": AT, "outcome": "idle", "seconds": 0.0, "id": 0}
+    with pytest.raises(InvalidValue) as raised:
+        PlatformEvent(**(arguments | values))
+    assert (raised.value.field, raised.value.message) == (field, message)

@@ -3,6 +3,7 @@ the lab listens afterwards, and the answer only once the lab serves, within a de
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -13,9 +14,15 @@ from stellars.adapters.memory import (
     ManualClock,
     ScriptedLabServers,
 )
-from stellars.domain.errors import BackendUnavailable, Conflict, ContainerNotFound, NotFound
+from stellars.domain.errors import (
+    BackendUnavailable,
+    Conflict,
+    ContainerNotFound,
+    InvalidValue,
+    NotFound,
+)
 from stellars.domain.hub import HubUser, ServerSnapshot
-from stellars.domain.services import ServerService
+from stellars.domain.services import RestartReport, ServerService
 from stellars.domain.volumes import DockerNaming
 from tests.strategies import EPOCH
 
@@ -122,7 +129,7 @@ async def test_a_second_restart_of_the_same_server_meanwhile_is_refused():
 
     world.service._sleep = sleep_and_try_again
     await world.service.restart("alice")
-    assert "already restarting" in str(second[0])
+    assert str(second[0]) == "The server is already restarting."
     assert world.containers.restarts == {"jupyterlab-alice": 1}
 
 
@@ -146,3 +153,191 @@ def test_the_deadline_and_the_poll_must_be_positive():
             naming=NAMING,
             poll_seconds=0,
         )
+
+
+class RecordingContainers(InMemoryContainers):
+    """Containers that also record the stop timeout each restart was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timeouts: list[int] = []
+
+    async def restart(self, name: str, *, timeout_seconds: int = 10) -> None:
+        self.timeouts.append(timeout_seconds)
+        await super().restart(name, timeout_seconds=timeout_seconds)
+
+
+def bare_service(world: World, **options: object) -> ServerService:
+    return ServerService(
+        directory=world.directory,
+        containers=world.containers,
+        lab=world.lab,
+        clock=world.clock,
+        naming=NAMING,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+class TestTheExactRules:
+    def test_the_defaults_give_ten_seconds_to_stop_two_minutes_to_serve_and_poll_twice_a_second(
+        self,
+    ):
+        service = bare_service(World())
+        assert service.stop_timeout_seconds == 10
+        assert service.serve_timeout == timedelta(seconds=120)
+        assert service.poll_seconds == 0.5
+        assert service.naming is NAMING
+
+    @pytest.mark.parametrize(
+        ("options", "field", "message"),
+        [
+            ({"serve_timeout": timedelta(0)}, "serve_timeout", "must be positive, got 0:00:00"),
+            (
+                {"serve_timeout": timedelta(seconds=-1)},
+                "serve_timeout",
+                "must be positive, got -1 day, 23:59:59",
+            ),
+            ({"poll_seconds": 0}, "poll_seconds", "must be positive, got 0"),
+            ({"poll_seconds": -0.5}, "poll_seconds", "must be positive, got -0.5"),
+        ],
+    )
+    def test_a_deadline_or_poll_that_is_not_positive_is_refused(self, options, field, message):
+        with pytest.raises(InvalidValue) as refused:
+            bare_service(World(), **options)
+        assert (refused.value.field, refused.value.message) == (field, message)
+
+    def test_the_smallest_positive_deadline_and_poll_are_accepted(self):
+        service = bare_service(World(), serve_timeout=timedelta(microseconds=1), poll_seconds=0.001)
+        assert (service.serve_timeout, service.poll_seconds) == (timedelta(microseconds=1), 0.001)
+
+    async def test_the_stop_timeout_is_handed_to_the_engine(self):
+        world = World()
+        world.containers = RecordingContainers()
+        world.containers.start("jupyterlab-alice")
+        await bare_service(world, stop_timeout_seconds=3).restart("alice")
+        await bare_service(world).restart("alice")
+        assert world.containers.timeouts == [3, 10]
+
+    async def test_a_named_server_restarts_its_own_container_and_is_asked_by_its_name(self):
+        world = World()
+        naming = DockerNaming(prefix="jupyterlab")  # DockerSpawner's default template
+        world.directory.put(
+            HubUser(
+                name="alice",
+                servers={
+                    "": ServerSnapshot(username="alice", ready=True),
+                    "gpu": ServerSnapshot(username="alice", name="gpu", ready=True),
+                },
+            )
+        )
+        world.containers.start("jupyterlab-alice--gpu")
+        world.lab.add("alice", "gpu", silent_checks=1)
+        world.lab.moved.add(("alice", "gpu"))
+        service = ServerService(
+            directory=world.directory,
+            containers=world.containers,
+            lab=world.lab,
+            clock=world.clock,
+            naming=naming,
+            sleep=world.sleep,
+        )
+        report = await service.restart("alice", "gpu")
+        assert report == RestartReport("alice", "gpu", "jupyterlab-alice--gpu", True, 2)
+        assert world.containers.restarts == {"jupyterlab-alice--gpu": 1}
+        assert world.lab.reconnects == [("alice", "gpu")]
+        assert world.lab.checks == 2
+        assert world.sleeps == [0.5]
+
+    async def test_the_report_names_the_default_server_and_its_container(self):
+        world = World(silent_checks=1)
+        report = await world.service.restart("alice")
+        assert report == RestartReport("alice", "", "jupyterlab-alice", False, 2)
+
+    @pytest.mark.parametrize(
+        ("user", "message"),
+        [
+            (HubUser(name="bob"), "The server is not running."),
+            (
+                running("bob", ready=False, pending="spawn"),
+                "The server is starting or stopping; restart it once it runs.",
+            ),
+        ],
+    )
+    async def test_the_refusals_say_why_in_words_a_user_reads(self, user, message):
+        world = World()
+        world.directory.put(user)
+        with pytest.raises(Conflict) as refused:
+            await world.service.restart("bob")
+        assert str(refused.value) == message
+
+    async def test_an_unknown_user_is_named(self):
+        with pytest.raises(NotFound) as missing:
+            await World().service.restart("carol")
+        assert str(missing.value) == "No user named 'carol'"
+
+    async def test_the_lab_is_asked_until_the_deadline_itself_and_not_after(self):
+        world = World(silent_checks=100, serve_seconds=2)
+        with pytest.raises(BackendUnavailable) as late:
+            await world.service.restart("alice")
+        assert str(late.value) == (
+            "The server of alice restarted but did not answer within 2 s; it may still be starting."
+        )
+        assert world.lab.checks == 5  # at 0, 0.5, 1, 1.5 and 2 seconds
+        assert world.sleeps == [0.5, 0.5, 0.5, 0.5]
+
+    async def test_a_fractional_deadline_is_written_as_it_was_set(self):
+        world = World(silent_checks=100)
+        service = bare_service(world, serve_timeout=timedelta(seconds=1.5), sleep=world.sleep)
+        with pytest.raises(BackendUnavailable, match=r"within 1\.5 s;"):
+            await service.restart("alice")
+        assert world.lab.checks == 4
+
+    async def test_a_lab_answering_at_the_deadline_itself_still_counts(self):
+        world = World(silent_checks=4, serve_seconds=2)
+        report = await world.service.restart("alice")
+        assert report.checks == 5
+        assert world.clock.now() - EPOCH == timedelta(seconds=2)
+
+    async def test_a_finished_restart_lets_the_next_one_run(self):
+        world = World()
+        await world.service.restart("alice")
+        await world.service.restart("alice")
+        assert world.containers.restarts == {"jupyterlab-alice": 2}
+
+    async def test_a_restart_that_fails_in_the_engine_lets_the_next_one_run(self):
+        world = World()
+        world.directory.put(running("dave"))
+        for _ in range(2):
+            with pytest.raises(ContainerNotFound):
+                await world.service.restart("dave")
+
+    async def test_while_one_server_restarts_another_may(self):
+        world = World(silent_checks=1)
+        world.directory.put(running("bob"))
+        world.containers.start("jupyterlab-bob")
+        world.lab.add("bob")
+        reports = []
+
+        async def sleep_and_restart_bob(seconds: float) -> None:
+            if not reports:
+                reports.append(await world.service.restart("bob"))
+            await world.sleep(seconds)
+
+        world.service._sleep = sleep_and_restart_bob
+        await world.service.restart("alice")
+        assert reports == [RestartReport("bob", "", "jupyterlab-bob", False, 1)]
+        assert world.containers.restarts == {"jupyterlab-alice": 1, "jupyterlab-bob": 1}
+
+    async def test_by_default_the_wait_between_checks_is_asyncios_sleep(self, monkeypatch):
+        waits: list[float] = []
+
+        async def recorded_sleep(seconds: float) -> None:
+            waits.append(seconds)
+
+        world = World(silent_checks=2)
+        service = bare_service(world, poll_seconds=0.25)
+        monkeypatch.setattr(asyncio, "sleep", recorded_sleep)
+        report = await service.restart("alice")
+        monkeypatch.undo()
+        assert report.checks == 3
+        assert waits == [0.25, 0.25]

@@ -24,7 +24,12 @@ from stellars.domain.activity import RecordedSample
 from stellars.domain.credentials import PassphrasePolicy, VaultPolicy
 from stellars.domain.errors import InvalidValue, Refused
 from stellars.domain.hub import HubUser
-from stellars.domain.services import CredentialService, UserLifecycleService, VolumeService
+from stellars.domain.services import (
+    CredentialService,
+    FollowUp,
+    UserLifecycleService,
+    VolumeService,
+)
 from stellars.domain.sessions import SessionDeadline
 from stellars.domain.settings import OrphanVolumePolicy
 from stellars.domain.volume_ownership import owner_key
@@ -283,3 +288,322 @@ class TestVolumeService:
             ("home", "jupyterlab-ann_home", True, 2048),
             ("cache", "jupyterlab-ann_cache", False, None),
         ]
+
+
+async def drain() -> None:
+    """Let every task that can run do so, generously (no test depends on how many turns)."""
+    for _ in range(100):
+        await asyncio.sleep(0)
+
+
+class TestTheFollowUpReport:
+    def test_a_deletion_with_nothing_to_follow(self):
+        report = FollowUp("ann")
+        assert (report.new_name, report.activity_samples, report.session_deadlines) == (
+            None,
+            0,
+            0,
+        )
+        assert (report.volumes, report.errors) == ({}, {})
+        assert report.summary == (
+            "ann deleted: followed by 0 activity sample(s), 0 session deadline(s), "
+            "no volume removed"
+        )
+
+    def test_a_rename_lists_the_removed_volumes_sorted(self):
+        report = FollowUp(
+            "ann",
+            "anna",
+            activity_samples=12,
+            session_deadlines=2,
+            volumes={
+                "lab-ann_work": VolumeOutcome.REMOVED,
+                "lab-ann_cache": VolumeOutcome.IN_USE,
+                "lab-ann_home": VolumeOutcome.REMOVED,
+                "lab-ann_gone": None,
+            },
+        )
+        assert report.summary == (
+            "ann renamed to anna: followed by 12 activity sample(s), 2 session deadline(s), "
+            "volumes removed: lab-ann_home, lab-ann_work"
+        )
+
+    def test_failed_parts_are_appended_in_order_with_their_reasons(self):
+        report = FollowUp(
+            "ann",
+            activity_samples=None,
+            session_deadlines=None,
+            volumes=None,
+            errors={"activity": "locked", "sessions": "gone", "volumes": "engine down"},
+        )
+        assert report.summary == (
+            "ann deleted: followed by None activity sample(s), None session deadline(s), "
+            "no volume removed; activity FAILED: locked; sessions FAILED: gone; "
+            "volumes FAILED: engine down"
+        )
+
+
+class TestTheFollowUps:
+    async def test_a_rename_reports_what_moved_and_logs_it(self, caplog):
+        world = World()
+        await world.seed("ann")
+        await world.activity.add([RecordedSample("ann", EPOCH, False, EPOCH)])
+        with caplog.at_level(logging.INFO, logger="stellars.domain.services.users"):
+            report = await world.lifecycle.follow_rename("ann", "anna")
+        assert report == FollowUp("ann", "anna", 2, 1, {}, {})
+        assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records] == [
+            (
+                "stellars.domain.services.users",
+                "INFO",
+                "ann renamed to anna: followed by 2 activity sample(s), "
+                "1 session deadline(s), no volume removed",
+            )
+        ]
+
+    async def test_a_deletion_reports_what_went(self):
+        world = World()
+        await world.seed("ann")
+        await world.seed("bob")
+        assert await world.lifecycle.follow_delete("ann") == FollowUp("ann", None, 1, 1, {}, {})
+        assert [row.username for row in world.activity.rows] == ["bob"]
+
+    async def test_under_delete_a_rename_removes_the_old_names_orphaned_volumes(self):
+        world = World(OrphanVolumePolicy.DELETE)
+        world.store.create("jupyterlab-ann_home")
+        world.store.create("jupyterlab-anna_home")
+        world.directory.put(HubUser(name="anna", id=5, created=EPOCH))
+        report = await world.lifecycle.follow_rename("ann", "anna")
+        assert report.volumes == {
+            "jupyterlab-ann_home": VolumeOutcome.REMOVED,
+            "jupyterlab-ann_cache": VolumeOutcome.NOT_FOUND,
+        }
+        assert report.errors == {}
+        assert set(world.store.sizes) == {"jupyterlab-anna_home"}
+        assert world.refreshes == 1
+
+    async def test_under_delete_nothing_removed_is_no_refresh(self):
+        world = World(OrphanVolumePolicy.DELETE)
+        world.store.create("jupyterlab-ann_home", owner=owner_key(9, EPOCH))
+        world.directory.put(HubUser(name="ann", id=9, created=EPOCH))
+        report = await world.lifecycle.follow_delete("ann")
+        assert report.volumes == {
+            "jupyterlab-ann_home": None,
+            "jupyterlab-ann_cache": VolumeOutcome.NOT_FOUND,
+        }
+        assert world.refreshes == 0
+
+    async def test_under_delete_without_user_volumes_configured_nothing_is_asked(self):
+        world = World(OrphanVolumePolicy.DELETE)
+        world.lifecycle._volumes = VolumeService(
+            store=world.store, directory=world.directory, volumes=(), naming=NAMING
+        )
+        report = await world.lifecycle.follow_delete("ann")
+        assert (report.volumes, report.errors) == ({}, {})
+
+    async def test_every_failing_part_is_named_and_the_report_logged_as_an_error(self, caplog):
+        world = World(OrphanVolumePolicy.DELETE)
+
+        async def locked(username: str) -> int:
+            raise RuntimeError("database is locked")
+
+        async def silent(username: str) -> int:
+            raise RuntimeError()
+
+        async def engine_down(names: object) -> dict[str, VolumeOutcome | None]:
+            raise ConnectionError("engine down")
+
+        world.activity.delete_user = locked  # type: ignore[method-assign]
+        world.sessions.delete_user = silent  # type: ignore[method-assign]
+        world.volumes.remove_orphans = engine_down  # type: ignore[method-assign]
+        with caplog.at_level(logging.INFO, logger="stellars.domain.services.users"):
+            report = await world.lifecycle.follow_delete("ann")
+        errors = {"activity": "database is locked", "sessions": "RuntimeError"}
+        errors["volumes"] = "engine down"
+        assert report == FollowUp("ann", None, None, None, None, errors)
+        assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+            (
+                "ERROR",
+                "ann deleted: followed by None activity sample(s), None session deadline(s), "
+                "no volume removed; activity FAILED: database is locked; "
+                "sessions FAILED: RuntimeError; volumes FAILED: engine down",
+            )
+        ]
+
+    async def test_a_failing_part_leaves_the_others_values(self):
+        world = World()
+        await world.seed("ann")
+
+        async def gone(username: str) -> int:
+            raise LookupError("no table")
+
+        world.sessions.delete_user = gone  # type: ignore[method-assign]
+        report = await world.lifecycle.follow_delete("ann")
+        assert report == FollowUp("ann", None, 1, None, {}, {"sessions": "no table"})
+
+    async def test_the_log_can_be_the_callers_own(self, caplog):
+        world = World()
+        own = logging.getLogger("tests.lifecycle")
+        lifecycle = UserLifecycleService(
+            credentials=world.credentials,
+            activity=world.activity,
+            sessions=world.sessions,
+            volumes=world.volumes,
+            orphan_policy=OrphanVolumePolicy.KEEP,
+            log=own,
+        )
+        with caplog.at_level(logging.INFO):
+            await lifecycle.follow_delete("ann")
+        assert [r.name for r in caplog.records] == ["tests.lifecycle"]
+
+
+class TestTheBackgroundWork:
+    async def test_an_issued_passphrase_is_logged(self, caplog):
+        world = World()
+        with caplog.at_level(logging.INFO, logger="stellars.domain.services.users"):
+            world.lifecycle.created("ann")
+            world.lifecycle.created("admin")  # exempt: nothing issued, nothing logged
+            await world.lifecycle.settled(["ann", "admin"])
+        assert [r.getMessage() for r in caplog.records] == [
+            "generated a passphrase for ann; it waits for an admin"
+        ]
+
+    async def test_failed_work_is_logged_with_the_names_and_the_next_turn_still_runs(self, caplog):
+        world = World()
+        await world.seed("ann")
+        await world.seed("anna")
+
+        def broken(old: str, new: str) -> object:  # breaks before it is even awaited
+            raise RuntimeError("store closed")
+
+        world.activity.rename_user = broken  # type: ignore[assignment,method-assign]
+        with caplog.at_level(logging.INFO, logger="stellars.domain.services.users"):
+            world.lifecycle.renamed("ann", "anna")
+            world.lifecycle.deleted("anna")  # chained after the rename
+            await world.lifecycle.stop()
+            await world.lifecycle.settled(["ann", "anna"])
+        failed = [r for r in caplog.records if r.levelname == "ERROR"]
+        assert [r.getMessage() for r in failed] == ["following user ann -> anna failed"]
+        assert failed[0].exc_info is not None
+        assert str(failed[0].exc_info[1]) == "store closed"
+        assert [row.username for row in world.activity.rows] == ["ann"]
+        assert list(world.sessions.deadlines) == [("ann", "")]
+
+    async def test_a_deletion_waits_for_the_passphrase_being_made(self):
+        world = World()
+        world.accounts.release.clear()
+        world.lifecycle.created("ann")
+        await world.accounts.hashing.wait()
+        await world.seed("ann")
+        world.lifecycle.deleted("ann")
+        await drain()
+        assert [row.username for row in world.activity.rows] == ["ann"]
+        world.accounts.release.set()
+        await world.lifecycle.stop()
+        assert world.activity.rows == []
+
+    async def test_a_rename_waits_for_work_on_the_new_name_too(self):
+        world = World()
+        world.accounts.release.clear()
+        world.lifecycle.created("anna")
+        await world.accounts.hashing.wait()
+        await world.seed("ann")
+        world.lifecycle.renamed("ann", "anna")
+        await drain()
+        assert [row.username for row in world.activity.rows] == ["ann"]
+        world.accounts.release.set()
+        await world.lifecycle.stop()
+        assert [row.username for row in world.activity.rows] == ["anna"]
+
+    async def test_nothing_is_kept_for_names_whose_work_is_done(self):
+        world = World()
+        world.lifecycle.created("ann")
+        world.lifecycle.renamed("bob", "bo")
+        world.lifecycle.deleted("cy")
+        await world.lifecycle.stop()
+        await drain()
+        assert (world.lifecycle._chains, world.lifecycle._issuing) == ({}, {})
+
+    async def test_settled_and_stop_wait_thirty_seconds_at_most(self, monkeypatch):
+        timeouts: list[float | None] = []
+        real_wait = asyncio.wait
+
+        async def wait(tasks, *, timeout=None):  # type: ignore[no-untyped-def]
+            timeouts.append(timeout)
+            return await real_wait(tasks, timeout=timeout)
+
+        world = World()
+        world.accounts.release.clear()
+        world.lifecycle.created("ann")
+        await world.accounts.hashing.wait()
+        monkeypatch.setattr(asyncio, "wait", wait)
+        waiting = asyncio.gather(world.lifecycle.settled(["ann"]), world.lifecycle.stop())
+        await drain()
+        world.accounts.release.set()
+        await waiting
+        monkeypatch.undo()
+        assert sorted(timeouts) == [30, 30]  # type: ignore[type-var]
+
+    async def test_settled_without_work_in_flight_returns_at_once(self, monkeypatch):
+        world = World()
+        calls: list[object] = []
+        monkeypatch.setattr(asyncio, "wait", lambda *a, **k: calls.append(a))
+        await world.lifecycle.settled(["ann"])
+        await world.lifecycle.stop()
+        monkeypatch.undo()
+        assert calls == []
+
+
+class TestAbandonedPassphrases:
+    async def test_a_rename_without_a_passphrase_in_flight_issues_none(self):
+        world = World()
+        world.lifecycle.renaming("admin", "boss")  # the exempt admin has no account
+        world.lifecycle.renamed("admin", "boss")
+        await world.lifecycle.stop()
+        await world.lifecycle.settled(["boss"])
+        assert world.accounts.passwords == {}
+        assert world.credentials.collect(["admin", "boss"]) == {}
+
+    async def test_a_deletion_without_a_passphrase_in_flight_that_rolls_back_issues_none(self):
+        world = World()
+        world.lifecycle.deleting("admin")
+        world.lifecycle.rolled_back("admin")
+        world.lifecycle.deleting("zed")  # a user created before the platform: no account
+        world.lifecycle.rolled_back("zed")
+        await world.lifecycle.stop()
+        assert world.accounts.passwords == {}
+
+    async def test_a_passphrase_already_made_is_not_abandoned(self):
+        world = World()
+        world.lifecycle.created("ann")
+        await world.lifecycle.settled(["ann"])
+        world.lifecycle.renaming("ann", "anna")
+        world.lifecycle.rolled_back("ann")
+        await world.lifecycle.stop()
+        assert set(world.accounts.passwords) == {"anna"}
+
+    async def test_once_a_deletion_commits_a_later_rollback_issues_nothing(self):
+        world = World()
+        world.accounts.release.clear()
+        world.lifecycle.created("ann")
+        await world.accounts.hashing.wait()
+        world.lifecycle.deleting("ann")
+        world.lifecycle.deleted("ann")
+        world.accounts.release.set()
+        await world.lifecycle.stop()
+        world.lifecycle.rolled_back("ann")
+        await world.lifecycle.stop()
+        await world.lifecycle.settled(["ann"])
+        assert world.accounts.passwords == {}
+        assert world.credentials.collect(["ann"]) == {}
+
+    async def test_a_rolled_back_deletion_issues_the_abandoned_passphrase(self):
+        world = World()
+        world.accounts.release.clear()
+        world.lifecycle.created("ann")
+        await world.accounts.hashing.wait()
+        world.lifecycle.deleting("ann")
+        world.lifecycle.rolled_back("ann")
+        world.accounts.release.set()
+        await world.lifecycle.stop()
+        await world.lifecycle.settled(["ann"])
+        assert set(world.credentials.collect(["ann"])) == {"ann"}

@@ -158,3 +158,50 @@ class TestOrphans:
         listing = [VolumeInfo("jupyterlab-b_home"), VolumeInfo("jupyterlab-a_cache")]
         names = [o.name for o in find_orphans(listing, [], VOLUMES, NAMING)]
         assert names == ["jupyterlab-a_cache", "jupyterlab-b_home"]
+
+
+class TestEveryTemplateField:
+    """A matcher fills every field DockerSpawner fills, as `names_for` does for the default
+    server, so a template using any of them leads back to its user."""
+
+    IMAGE_NAMING = DockerNaming(prefix="lab", image="quay.io/jupyterhub/singleuser:2026.1")
+
+    @pytest.mark.parametrize(
+        ("template", "engine_name"),
+        [
+            (
+                "{prefix}-{imagename}-{username}_img",
+                "lab-quay.io-jupyterhub-singleuser-2026.1-ann_img",
+            ),
+            ("lab-{username}_home-{safe_username}", "lab-ann_home-ann"),
+            ("lab-{username}_raw-{raw_username}", "lab-ann_raw-ann"),
+            ("lab-{username}_{servername}srv", "lab-ann_srv"),
+            ("lab-{username}_{raw_servername}raw", "lab-ann_raw"),
+        ],
+    )
+    def test_each_field_is_filled_as_for_the_default_server(self, template, engine_name):
+        [volume] = user_volumes({template: "/mnt"})
+        assert volume.name_for("ann", self.IMAGE_NAMING) == engine_name
+        [matcher] = volume_matchers([volume], self.IMAGE_NAMING)
+        assert matcher.escaped_username(engine_name) == "ann"
+        orphans = find_orphans([VolumeInfo(engine_name)], [], [volume], self.IMAGE_NAMING)
+        assert [(o.name, o.former_username) for o in orphans] == [(engine_name, "ann")]
+
+    def test_a_template_naming_the_user_twice_needs_the_same_name_twice(self):
+        [volume] = user_volumes({"lab-{username}_x{username}": "/mnt"})
+        [matcher] = volume_matchers([volume], NAMING)
+        assert matcher.escaped_username("lab-ann_xann") == "ann"
+        assert matcher.escaped_username("lab-ann_xbob") is None
+
+
+class TestOrphanReasons:
+    def test_a_name_that_unescapes_to_no_user_name_is_shown_as_found(self):
+        orphans = find_orphans([VolumeInfo("jupyterlab-a-zz_home", 7)], [], VOLUMES, NAMING)
+        assert [(o.name, o.former_username, o.reason) for o in orphans] == [
+            ("jupyterlab-a-zz_home", None, "no user is named 'a-zz'")
+        ]
+
+    def test_a_volume_of_the_current_holder_is_no_orphan_and_ends_the_search(self):
+        alice = HubUser(name="alice", id=2, created=CREATED)
+        listing = [VolumeInfo("jupyterlab-alice_home", owner=owner_key(2, CREATED))]
+        assert find_orphans(listing, [alice], VOLUMES, NAMING) == []

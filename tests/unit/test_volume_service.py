@@ -1,0 +1,195 @@
+"""VolumeService's ownership side, to the letter: states from a snapshot, provisioning for the
+account before a spawn, removing every volume of a name, and removing orphans only while they
+are orphaned."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from stellars.adapters.memory import InMemoryHubDirectory, InMemoryVolumeStore, ManualClock
+from stellars.domain.errors import InvalidValue, Refused
+from stellars.domain.hub import HubUser
+from stellars.domain.services import UserVolumeState, VolumeService
+from stellars.domain.volume_ownership import owner_key
+from stellars.domain.volumes import (
+    DockerNaming,
+    ResetReport,
+    VolumeInfo,
+    VolumeOutcome,
+    VolumeResult,
+    user_volumes,
+)
+from tests.strategies import EPOCH
+
+NAMING = DockerNaming(prefix="lab", name_template="lab-{username}")
+VOLUMES = user_volumes(
+    {
+        "lab-{username}_home": "/home/jovyan",
+        "lab-{username}_work": {"bind": "/work", "mode": "rw"},
+        "lab-{username}_cache": "/home/jovyan/.cache",
+    }
+)
+ANN = owner_key(3, EPOCH)
+
+
+class World:
+    def __init__(self) -> None:
+        self.clock = ManualClock(EPOCH + timedelta(days=1))
+        self.store = InMemoryVolumeStore(clock=self.clock)
+        self.directory = InMemoryHubDirectory()
+        self.service = VolumeService(
+            store=self.store, directory=self.directory, volumes=VOLUMES, naming=NAMING
+        )
+
+
+class TestStatesFromASnapshot:
+    def test_every_configured_volume_with_its_mount_point_and_size_when_listed(self):
+        listing = {
+            "lab-ann_work": VolumeInfo("lab-ann_work", 2048),
+            "lab-ann_cache": VolumeInfo("lab-ann_cache", None),
+            "lab-bob_home": VolumeInfo("lab-bob_home", 1),
+        }
+        assert World().service.states_from("ann", listing) == [
+            UserVolumeState("home", "lab-ann_home", "/home/jovyan", False, None),
+            UserVolumeState("work", "lab-ann_work", "/work", True, 2048),
+            UserVolumeState("cache", "lab-ann_cache", "/home/jovyan/.cache", True, None),
+        ]
+
+
+class TestProvisioning:
+    async def test_the_missing_volumes_are_created_in_order_marked_and_dated(self):
+        world = World()
+        world.store.create("lab-ann_work", 5, owner=ANN)
+        created = await world.service.provision_for_spawn("ann", user_id=3, created=EPOCH)
+        assert created == ["lab-ann_home", "lab-ann_cache"]
+        assert world.store.owners == {
+            "lab-ann_work": ANN,
+            "lab-ann_home": ANN,
+            "lab-ann_cache": ANN,
+        }
+        assert world.store.created["lab-ann_home"] == EPOCH + timedelta(days=1)
+        assert world.store.sizes["lab-ann_work"] == 5  # an existing volume is left alone
+
+    async def test_an_account_the_hub_does_not_identify_gets_unmarked_volumes(self):
+        world = World()
+        created = await world.service.provision_for_spawn("ann", user_id=None, created=None)
+        assert created == ["lab-ann_home", "lab-ann_work", "lab-ann_cache"]
+        assert set(world.store.owners.values()) == {None}
+
+    async def test_unmarked_volumes_of_the_account_itself_are_kept(self):
+        world = World()
+        world.store.create("lab-ann_home", created_at=EPOCH)  # DockerSpawner's, same second
+        created = await world.service.provision_for_spawn(
+            "ann", user_id=3, created=EPOCH + timedelta(microseconds=900)
+        )
+        assert created == ["lab-ann_work", "lab-ann_cache"]
+        assert world.store.owners["lab-ann_home"] is None
+
+    async def test_the_refusal_lists_every_foreign_volume_and_what_to_do(self):
+        world = World()
+        world.store.create("lab-ann_home", owner=owner_key(1, EPOCH))
+        world.store.create("lab-ann_work", owner=ANN)
+        world.store.create("lab-ann_cache", created_at=EPOCH - timedelta(days=2))
+        with pytest.raises(Refused) as refused:
+            await world.service.provision_for_spawn("ann", user_id=3, created=EPOCH)
+        assert refused.value.reason == (
+            "The server of ann cannot start: the volume(s) lab-ann_cache, lab-ann_home were "
+            "left by an earlier user of the same name. An admin must delete them (admin page, "
+            "Orphaned volumes) first; they are never handed to a new account."
+        )
+        assert set(world.store.sizes) == {"lab-ann_home", "lab-ann_work", "lab-ann_cache"}
+
+
+class TestRemoveAll:
+    async def test_every_volume_of_the_name_goes_whoever_owns_it(self):
+        world = World()
+        world.store.create("lab-ann_home", owner=ANN)
+        world.store.create("lab-ann_cache")
+        world.store.create("lab-ann_work")
+        world.store.in_use.add("lab-ann_work")
+        world.store.create("lab-bob_home")
+        world.directory.put(HubUser(name="ann", id=3, created=EPOCH))
+        report = await world.service.remove_all("ann")
+        assert report == ResetReport(
+            "ann",
+            (
+                VolumeResult("home", "lab-ann_home", VolumeOutcome.REMOVED),
+                VolumeResult("work", "lab-ann_work", VolumeOutcome.IN_USE),
+                VolumeResult("cache", "lab-ann_cache", VolumeOutcome.REMOVED),
+            ),
+        )
+        assert set(world.store.sizes) == {"lab-ann_work", "lab-bob_home"}
+
+    async def test_volumes_that_do_not_exist_are_reported_not_found(self):
+        report = await World().service.remove_all("nobody")
+        assert [(r.label, r.volume, r.outcome) for r in report.results] == [
+            ("home", "lab-nobody_home", VolumeOutcome.NOT_FOUND),
+            ("work", "lab-nobody_work", VolumeOutcome.NOT_FOUND),
+            ("cache", "lab-nobody_cache", VolumeOutcome.NOT_FOUND),
+        ]
+
+
+class TestRemoveOrphans:
+    async def test_naming_none_is_refused(self):
+        with pytest.raises(InvalidValue) as refused:
+            await World().service.remove_orphans([])
+        assert (refused.value.field, refused.value.message) == (
+            "volumes",
+            "name at least one orphaned volume",
+        )
+
+    async def test_only_the_orphaned_are_removed_and_each_name_gets_its_outcome(self):
+        world = World()
+        world.directory.put(HubUser(name="ann", id=3, created=EPOCH))
+        world.store.create("lab-ann_home", owner=ANN)  # ann's own
+        world.store.create("lab-ann_work", owner=owner_key(1, EPOCH))  # an earlier ann's
+        world.store.create("lab-gone_home")  # nobody is named gone
+        world.store.create("lab-gone_cache")
+        world.store.in_use.add("lab-gone_cache")
+        world.store.create("unrelated")  # named for no user at all
+        outcomes = await world.service.remove_orphans(
+            ["lab-ann_home", "lab-ann_work", "lab-gone_home", "lab-gone_cache", "unrelated", "x"]
+        )
+        assert outcomes == {
+            "lab-ann_home": None,
+            "lab-ann_work": VolumeOutcome.REMOVED,
+            "lab-gone_home": VolumeOutcome.REMOVED,
+            "lab-gone_cache": VolumeOutcome.IN_USE,
+            "unrelated": None,
+            "x": VolumeOutcome.NOT_FOUND,
+        }
+        assert list(outcomes) == [
+            "lab-ann_home",
+            "lab-ann_work",
+            "lab-gone_home",
+            "lab-gone_cache",
+            "unrelated",
+            "x",
+        ]
+        assert set(world.store.sizes) == {"lab-ann_home", "lab-gone_cache", "unrelated"}
+
+    async def test_without_orphans_among_them_nothing_is_removed(self):
+        world = World()
+        world.directory.put(HubUser(name="ann", id=3, created=EPOCH))
+        world.store.create("lab-ann_home", owner=ANN)
+        removed: list[object] = []
+        real_remove = world.store.remove
+
+        async def remove(names):  # type: ignore[no-untyped-def]
+            removed.append(list(names))
+            return await real_remove(names)
+
+        world.store.remove = remove  # type: ignore[method-assign]
+        assert await world.service.remove_orphans(["lab-ann_home", "x"]) == {
+            "lab-ann_home": None,
+            "x": VolumeOutcome.NOT_FOUND,
+        }
+        assert removed == []
+        await world.service.remove_orphans(["lab-ann_work", "lab-b_home", "lab-a_home"])
+        assert removed == []
+        world.store.create("lab-b_home")
+        world.store.create("lab-a_home")
+        await world.service.remove_orphans(["lab-b_home", "lab-a_home"])
+        assert removed == [["lab-a_home", "lab-b_home"]]  # sorted, once
