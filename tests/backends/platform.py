@@ -116,7 +116,11 @@ class HubClient:
                 self.page("/home")  # the hub sets the _xsrf cookie on a page view
             headers["X-XSRFToken"] = self.xsrf_cookie or ""
         return self.session.request(
-            method, self.url(f"/api{path}"), headers=headers, timeout=60, **kwargs
+            method,
+            self.url(f"/api{path}"),
+            headers=headers,
+            timeout=kwargs.pop("timeout", 60),
+            **kwargs,
         )
 
     def new_token(self, username: str, scopes: list[str] | None = None) -> str:

@@ -3,6 +3,7 @@ statuses, scores, time left, usage and sizes from the snapshots, paging, and eve
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 from types import MappingProxyType
 
@@ -19,7 +20,7 @@ from stellars.adapters.memory import (
 )
 from stellars.domain.activity import ActivityLevel, ActivityPolicy, DailyHours, RecordedSample
 from stellars.domain.containers import ContainerUsage
-from stellars.domain.errors import InvalidValue
+from stellars.domain.errors import BackendUnavailable, InvalidValue
 from stellars.domain.events import PlatformEvent
 from stellars.domain.hub import HubUser, ServerSnapshot
 from stellars.domain.services import (
@@ -34,7 +35,7 @@ from stellars.domain.services import (
     VolumeService,
     users_by_level,
 )
-from stellars.domain.services.dashboard import combined_usage, status_of
+from stellars.domain.services.dashboard import ROWS_PER_TURN, combined_usage, status_of
 from stellars.domain.sessions import SessionPolicy
 from stellars.domain.volumes import DockerNaming, VolumeInfo, user_volumes
 from tests.strategies import EPOCH
@@ -370,3 +371,80 @@ async def test_a_day_of_samples_is_enough_data_and_one_fewer_is_not(world):
     ann, bob, _ = (await world.dashboard.page()).rows
     assert (ann.sample_count, ann.enough_data) == (144, True)
     assert (bob.sample_count, bob.enough_data) == (143, False)
+
+
+class TestOneBuildForABurstOfRequests:
+    """Polls that arrive while the dashboard is being built share that build; a poll after it
+    has finished gets a new one (nothing older than the request is served)."""
+
+    @staticmethod
+    def gate_directory(world: World, monkeypatch) -> tuple[list[int], asyncio.Event]:
+        calls: list[int] = []
+        gate = asyncio.Event()
+        listed = world.directory.list_users
+
+        async def list_users():
+            calls.append(1)
+            await gate.wait()
+            return await listed()
+
+        monkeypatch.setattr(world.directory, "list_users", list_users)
+        return calls, gate
+
+    async def test_concurrent_pages_share_one_build(self, world, monkeypatch):
+        calls, gate = self.gate_directory(world, monkeypatch)
+        first = asyncio.ensure_future(world.dashboard.page(offset=0, limit=2))
+        second = asyncio.ensure_future(world.dashboard.page(offset=2, limit=2))
+        await asyncio.sleep(0)
+        gate.set()
+        one, two = await asyncio.gather(first, second)
+        assert calls == [1]
+        assert one.build == two.build == 1
+        assert [row.username for row in one.rows] == ["ann", "bob"]
+        assert [row.username for row in two.rows] == ["cy"]
+        assert (one.offset, two.offset, one.total, two.total) == (0, 2, 3, 3)
+
+    async def test_a_page_after_a_finished_build_builds_again(self, world, monkeypatch):
+        calls, gate = self.gate_directory(world, monkeypatch)
+        gate.set()
+        first = await world.dashboard.page()
+        second = await world.dashboard.page()
+        assert calls == [1, 1]
+        assert (first.build, second.build) == (1, 2)
+
+    async def test_a_caller_that_goes_away_leaves_the_build_to_the_others(self, world, monkeypatch):
+        calls, gate = self.gate_directory(world, monkeypatch)
+        leaving = asyncio.ensure_future(world.dashboard.page())
+        staying = asyncio.ensure_future(world.dashboard.page())
+        await asyncio.sleep(0)
+        leaving.cancel()
+        gate.set()
+        assert [row.username for row in (await staying).rows] == ["ann", "bob", "cy"]
+        assert leaving.cancelled() and calls == [1]
+
+    async def test_a_failed_build_fails_every_waiter_and_the_next_page_retries(
+        self, world, monkeypatch
+    ):
+        attempts: list[int] = []
+
+        async def broken():
+            attempts.append(1)
+            await asyncio.sleep(0)
+            raise BackendUnavailable("the hub database is locked")
+
+        monkeypatch.setattr(world.directory, "list_users", broken)
+        results = await asyncio.gather(
+            world.dashboard.page(), world.dashboard.page(), return_exceptions=True
+        )
+        assert [type(result) for result in results] == [BackendUnavailable] * 2
+        assert attempts == [1]
+        monkeypatch.undo()
+        assert len((await world.dashboard.page()).rows) == 3
+
+    async def test_thousands_of_rows_are_built_in_slices(self, world):
+        for index in range(ROWS_PER_TURN * 2 + 1):
+            world.directory.put(HubUser(name=f"u{index:04d}"))
+        rows = (await world.dashboard.page()).rows
+        assert len(rows) == ROWS_PER_TURN * 2 + 4
+        assert [row.username for row in rows[:3]] == ["ann", "bob", "cy"]
+        assert rows[-1].username == f"u{ROWS_PER_TURN * 2:04d}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import bcrypt
@@ -31,6 +32,9 @@ class NativeCredentialStore:
 
     def __init__(self, db: Callable[[], Any]) -> None:
         self._db = db
+        # One hashing thread: an admin creating hundreds of users queues their bcrypt work
+        # here instead of filling every core and starving the hub's event loop of CPU.
+        self._hashing = ThreadPoolExecutor(1, thread_name_prefix="stellars-bcrypt")
 
     def has_account(self, username: str) -> bool:
         return UserInfo.find(self._db(), username) is not None
@@ -55,7 +59,9 @@ class NativeCredentialStore:
         """Create an authorized account unless one exists; the hash runs off the loop."""
         if self.has_account(username):
             return False
-        hashed = await asyncio.to_thread(hash_password, password)
+        hashed = await asyncio.get_running_loop().run_in_executor(
+            self._hashing, hash_password, password
+        )
         db = self._db()
         if UserInfo.find(db, username) is not None:  # signed up while we were hashing
             return False

@@ -8,8 +8,9 @@ store (one read). The snapshots' ages travel with the rows, so a page can say ho
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -84,6 +85,8 @@ class Dashboard:
     now: datetime
     container_stats: SnapshotState
     volume_sizes: SnapshotState
+    #: Which build of the service this page comes from (pages of one build share the number).
+    build: int = 0
 
 
 def status_of(user: HubUser, *, now: datetime, policy: ActivityPolicy) -> ServerStatus:
@@ -106,6 +109,10 @@ def combined_usage(usages: Sequence[ContainerUsage]) -> ContainerUsage | None:
         memory_bytes=sum(u.memory_bytes for u in usages),
         memory_limit_bytes=sum(u.memory_limit_bytes for u in usages),
     )
+
+
+#: Rows built between two turns of the event loop (about a millisecond of work).
+ROWS_PER_TURN = 200
 
 
 class DashboardService:
@@ -131,29 +138,57 @@ class DashboardService:
         self._container_stats = container_stats
         self._volume_sizes = volume_sizes
         self._clock = clock
+        self._building: asyncio.Future[Dashboard] | None = None
+        self._builds = 0
 
     async def page(self, *, offset: int = 0, limit: int | None = None) -> Dashboard:
         """Rows `offset` to `offset + limit` of all users sorted by name (all when no limit)."""
+        whole = await self._shared_build()
+        rows = whole.rows[offset:] if limit is None else whole.rows[offset : offset + limit]
+        return replace(whole, rows=rows, offset=offset)
+
+    async def _shared_build(self) -> Dashboard:
+        """The whole dashboard; requests arriving while it is being built wait for that build
+        instead of starting their own, so a burst of polls (every admin tab refreshes) costs
+        one build, and nothing is served that was built before the request arrived."""
+        if self._building is None:
+            building = asyncio.ensure_future(self._build())
+            building.add_done_callback(self._forget_build)
+            self._building = building
+        # A caller that goes away (client disconnect) must not cancel the others' build.
+        return await asyncio.shield(self._building)
+
+    def _forget_build(self, finished: asyncio.Future[Dashboard]) -> None:
+        if self._building is finished:
+            self._building = None
+
+    async def _build(self) -> Dashboard:
+        self._builds += 1
+        build = self._builds
         users = sorted(await self._directory.list_users(), key=lambda user: user.name)
-        chosen = users[offset:] if limit is None else users[offset : offset + limit]
         now = self._clock.now()
         scores = await self._activity.scores()
-        servers = [server for user in chosen for server in user.servers.values()]
+        servers = [server for user in users for server in user.servers.values()]
         remaining = await self._sessions.remaining_for(servers)
         authorized = self._accounts.authorized()
         usage_snapshot = self._container_stats.snapshot()
         sizes_snapshot = self._volume_sizes.snapshot()
-        rows = tuple(
-            self._row(user, now, scores, remaining, authorized, usage_snapshot, sizes_snapshot)
-            for user in chosen
-        )
+        rows: list[DashboardRow] = []
+        for start in range(0, len(users), ROWS_PER_TURN):
+            if start:  # thousands of rows: let other requests run between slices
+                await asyncio.sleep(0)
+            rows.extend(
+                self._row(user, now, scores, remaining, authorized, usage_snapshot, sizes_snapshot)
+                for user in users[start : start + ROWS_PER_TURN]
+            )
         return Dashboard(
-            rows=rows,
+            rows=tuple(rows),
             total=len(users),
-            offset=offset,
+            offset=0,
             now=now,
             container_stats=SnapshotState.of(usage_snapshot, now),
             volume_sizes=SnapshotState.of(sizes_snapshot, now),
+            build=build,
         )
 
     def _row(

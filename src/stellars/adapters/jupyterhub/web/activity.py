@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -20,11 +21,14 @@ from tornado import web
 from stellars.adapters.jupyterhub import scopes
 from stellars.domain.errors import InvalidValue
 from stellars.domain.services import DashboardRow, SnapshotState
+from stellars.domain.services.dashboard import Dashboard
 
 from .base import StellarsAPIHandler, StellarsPageHandler
 
 MIB = 1024 * 1024
 MAX_PAGE = 1000
+#: Tornado setting holding the JSON of the latest dashboard build's pages.
+ENCODED_PAGES = "stellars.activity.encoded_pages"
 
 
 def iso(value: datetime | None) -> str | None:
@@ -120,26 +124,39 @@ class ActivityAPI(StellarsAPIHandler):
         limit = _whole_argument(self, "limit", MAX_PAGE, 1, MAX_PAGE)
         platform = self.platform
         page = await platform.dashboard.page(offset=offset, limit=limit)
+        # Concurrent polls share one build (DashboardService); they share its JSON too, so a
+        # burst of admin tabs costs one encoding, not one per request on the event loop.
+        cache: dict[tuple[int, int, int], bytes] = self.settings.setdefault(ENCODED_PAGES, {})
+        key = (page.build, offset, limit)
+        body = cache.get(key)
+        if body is None:
+            body = json.dumps(self._page_json(page, offset, limit)).encode()
+            for stale in [k for k in cache if k[0] != page.build]:
+                del cache[stale]
+            cache[key] = body
+        self.set_header("Content-Type", "application/json")
+        self.finish(body)
+
+    def _page_json(self, page: Dashboard, offset: int, limit: int) -> dict[str, Any]:
+        platform = self.platform
         following = offset + len(page.rows)
         policy = platform.settings.activity
-        self.write_json(
-            {
-                "users": [row_json(row) for row in page.rows],
-                "total": page.total,
-                "offset": offset,
-                "limit": limit,
-                "next_offset": following if following < page.total else None,
-                "timestamp": iso(page.now),
-                "inactive_after_seconds": policy.inactive_after_minutes * 60,
-                "target_hours": policy.target_hours,
-                "samples_per_day": policy.samples_per_day,
-                "sample_interval_seconds": policy.sample_interval_seconds,
-                "snapshots": {
-                    "container_stats": snapshot_json(page.container_stats),
-                    "volume_sizes": snapshot_json(page.volume_sizes),
-                },
-            }
-        )
+        return {
+            "users": [row_json(row) for row in page.rows],
+            "total": page.total,
+            "offset": offset,
+            "limit": limit,
+            "next_offset": following if following < page.total else None,
+            "timestamp": iso(page.now),
+            "inactive_after_seconds": policy.inactive_after_minutes * 60,
+            "target_hours": policy.target_hours,
+            "samples_per_day": policy.samples_per_day,
+            "sample_interval_seconds": policy.sample_interval_seconds,
+            "snapshots": {
+                "container_stats": snapshot_json(page.container_stats),
+                "volume_sizes": snapshot_json(page.volume_sizes),
+            },
+        }
 
 
 class ActivityResetAPI(StellarsAPIHandler):
