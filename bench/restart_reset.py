@@ -3,6 +3,7 @@ volumes at once, beside the original's pattern (a blocking restart on the event 
 same run, on the same engine and the same containers.
 
     .venv/bin/python bench/restart_reset.py [--servers 10] [--resets 10] [--repeat 3]
+        [--time-limit 3600] [--hub-log PATH] [--asyncio-debug]
 
 Set-up: deploy/jupyterhub_config.py in a JupyterHub subprocess with DockerSpawner and the
 project's lab image (built offline if needed); SERVERS users whose servers run (started
@@ -17,8 +18,8 @@ Each repetition:
   the stopped ones. The hub's worst event-loop lag is its own `stellars_event_loop_lag_max_seconds`
   (LoopLagMonitor inside the hub: lateness of a 50 ms sleep, worst over the last 60 s), read
   every few seconds during the window and right after it; the figure is the worst reading.
-  Checked: every restart answered 200, every reset removed its three volumes, and every lab
-  answers through the proxy right afterwards.
+  Checked: every restart answered 200, every reset removed its three volumes (its answer and
+  the engine's listing), and every lab answers through the proxy right afterwards.
 - Original's pattern. The same work as the original platform did it: each request's handler
   calls the docker SDK synchronously (`container.restart()`, `volume.remove()`) inside a
   coroutine on the event loop. Here the loop is a small asyncio loop in the bench process with
@@ -28,7 +29,8 @@ Each repetition:
 
 The bar: the platform's worst lag <= 50 ms. Numbers are printed, never asserted. All HTTP
 traffic goes to 127.0.0.1 (one request per user per window, a metric read every few seconds);
-every container and volume the bench created is removed at the end, also when interrupted.
+every container and volume the bench created, and its working directory, are removed at the
+end, also when interrupted (Ctrl-C, SIGTERM) or past --time-limit.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ import asyncio
 import contextlib
 import re
 import secrets
+import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -68,7 +72,7 @@ from tooling.run import gateway  # noqa: E402
 from stellars.adapters.jupyterhub.web.metrics import LoopLagMonitor  # noqa: E402
 
 BAR_LAG_MS = 50.0
-START_AT_ONCE = 2  # servers started together during set-up (2-core machine)
+START_AT_ONCE = 3  # servers started together during set-up (2-core machine)
 QUIET_SECONDS = 61.0  # longer than the hub's loop-lag window (60 s)
 METRIC_EVERY = 5.0  # seconds between two reads of the hub's metric during a window
 WINDOW_TIMEOUT = 900.0  # the longest one request may take before the bench gives up
@@ -156,6 +160,51 @@ class Hub:
         return answer.status_code == 200
 
 
+# A bystander: an idle asyncio loop in a process of its own, with the hub's LoopLagMonitor, run
+# during the platform's window; its worst lag is what the machine's load alone (ten labs booting
+# on shared cores, the other processes) does to any event loop, the hub's included.
+BYSTANDER = """
+import asyncio, sys
+from stellars.adapters.jupyterhub.web.metrics import LoopLagMonitor
+
+async def main():
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    loop.add_reader(sys.stdin.fileno(), lambda: done.done() or done.set_result(None))
+    monitor = LoopLagMonitor(interval=0.05, window=3600.0)
+    monitor.start()
+    await done
+    await monitor.stop()
+    print(monitor.worst, flush=True)
+
+asyncio.run(main())
+"""
+
+
+@contextlib.contextmanager
+def bystander_lag() -> Iterator[list[float]]:
+    """The worst lag of an idle event loop in another process while the block runs (a list
+    that gets one value when the block ends, none if the bystander failed)."""
+    worst: list[float] = []
+    probe = subprocess.Popen(
+        [sys.executable, "-c", BYSTANDER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+    try:
+        yield worst
+    finally:
+        try:
+            out, _ = probe.communicate("", timeout=30)  # closes its stdin: it reports
+            with contextlib.suppress(ValueError):
+                worst.append(float(out.strip()))
+        except subprocess.TimeoutExpired:
+            probe.kill()
+            probe.wait()
+
+
 @contextlib.contextmanager
 def lag_readings(hub: Hub) -> Iterator[list[float]]:
     """The hub's metric read every METRIC_EVERY seconds while the block runs, and once after."""
@@ -177,7 +226,9 @@ def lag_readings(hub: Hub) -> Iterator[list[float]]:
         readings.append(hub.lag_seconds())
 
 
-def platform_window(hub: Hub, running: list[str], stopped: list[str]) -> dict[str, Any]:
+def platform_window(
+    hub: Hub, client: docker.DockerClient, running: list[str], stopped: list[str]
+) -> dict[str, Any]:
     """Every restart and every reset requested at once through the platform's routes."""
     idle = hub.lag_seconds()  # the 60 s before the window: should be quiet
 
@@ -192,13 +243,19 @@ def platform_window(hub: Hub, running: list[str], stopped: list[str]) -> dict[st
     def reset(user: str) -> tuple[str, float, bool]:
         started = time.perf_counter()
         answer = hub.call("DELETE", f"/users/{user}/manage-volumes", json={"volumes": LABELS})
-        ok = answer.status_code == 200 and answer.json().get("reset_volumes") == list(LABELS)
+        ok = answer.status_code == 200 and sorted(answer.json().get("reset_volumes", ())) == sorted(
+            LABELS
+        )
         if not ok:
             print(f"  reset of {user}: {answer.status_code} {answer.text}", file=sys.stderr)
         return "reset", time.perf_counter() - started, ok
 
     started = time.perf_counter()
-    with lag_readings(hub) as readings, ThreadPoolExecutor(len(running) + len(stopped)) as pool:
+    with (
+        bystander_lag() as bystander,
+        lag_readings(hub) as readings,
+        ThreadPoolExecutor(len(running) + len(stopped)) as pool,
+    ):
         futures = [pool.submit(restart, user) for user in running]
         futures += [pool.submit(reset, user) for user in stopped]
         results = [future.result() for future in futures]
@@ -206,11 +263,13 @@ def platform_window(hub: Hub, running: list[str], stopped: list[str]) -> dict[st
     return {
         "idle lag": idle,
         "lag": max(readings),
+        "bystander lag": bystander[0] if bystander else float("nan"),
         "window": window,
         "restart times": [took for kind, took, _ in results if kind == "restart"],
         "reset times": [took for kind, took, _ in results if kind == "reset"],
         "failures": sum(not ok for _, _, ok in results),
         "serving after": sum(hub.lab_answers(user) for user in running),
+        "volumes left": volumes_left(client, stopped),
     }
 
 
@@ -263,6 +322,12 @@ def blocking_window(
         "longest call": max(calls),
         "failures": len(failures),
     }
+
+
+def volumes_left(client: docker.DockerClient, users: list[str]) -> int:
+    """How many of the users' volumes the engine still lists."""
+    wanted = {name for user in users for name in volume_names(user)}
+    return sum(volume.name in wanted for volume in client.volumes.list())
 
 
 def missing_containers(client: docker.DockerClient, users: list[str]) -> list[str]:
@@ -323,6 +388,8 @@ def measure(args: argparse.Namespace, tag: str, rows: list[tuple[str, str]]) -> 
         JUPYTERHUB_HUB_BIND_URL=f"http://{bridge}:{free_port(bridge)}",
         JUPYTERHUB_SPAWN_TIMEOUT=SPAWN_TIMEOUT,
     )
+    if args.asyncio_debug:  # diagnosis: the hub logs every callback that holds its loop 100 ms
+        env["PYTHONASYNCIODEBUG"] = "1"
     process = JupyterHubProcess(DEPLOY_CONFIG, env, workdir=work / "hub")
     rows.append(("lab image", image))
     try:
@@ -353,7 +420,7 @@ def measure(args: argparse.Namespace, tag: str, rows: list[tuple[str, str]]) -> 
             make_volumes(client, stopped)
             quiet()
             print("  platform: restarts and resets at once", flush=True)
-            mine = platform_window(hub, running, stopped)
+            mine = platform_window(hub, client, running, stopped)
             mine["lost"] = len(missing_containers(client, running))
             platform.append(mine)
             print(f"  {summary(mine)}", flush=True)
@@ -363,6 +430,7 @@ def measure(args: argparse.Namespace, tag: str, rows: list[tuple[str, str]]) -> 
             theirs = blocking_window(client, running, stopped)
             time.sleep(5)  # the engine finishes what the blocked restarts left (auto-removals)
             theirs["lost"] = len(missing_containers(client, running))
+            theirs["volumes left"] = volumes_left(client, stopped)
             blocking.append(theirs)
             hub_during_blocking.append(hub.lag_seconds())
             print(f"  {summary(theirs)}", flush=True)
@@ -373,6 +441,10 @@ def measure(args: argparse.Namespace, tag: str, rows: list[tuple[str, str]]) -> 
         process.stop()
         rows.append(("cleaned up", cleanup(client, tag, shared_existed)))
         client.close()
+        if args.hub_log is not None and process.log_path.exists():
+            shutil.copyfile(process.log_path, args.hub_log)
+            rows.append(("hub's log kept at", str(args.hub_log)))
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def report(
@@ -389,6 +461,12 @@ def report(
     ):
         rows.append((f"#{index} platform: hub's worst loop lag, {what}", ms(mine["lag"])))
         rows.append(
+            (
+                f"#{index} platform: an idle loop in another process, same window (load alone)",
+                ms(mine["bystander lag"]),
+            )
+        )
+        rows.append(
             (f"#{index} original's pattern: loop lag (blocking on the loop)", ms(theirs["lag"]))
         )
         rows.append(
@@ -402,15 +480,18 @@ def report(
         )
         rows.append(
             (
-                f"#{index} platform: failed requests / labs answering / containers lost",
-                f"{mine['failures']} / {mine['serving after']} of {servers} / {mine['lost']}",
+                f"#{index} platform: failed requests / labs answering / containers lost / "
+                "volumes left",
+                f"{mine['failures']} / {mine['serving after']} of {servers} / {mine['lost']} / "
+                f"{mine['volumes left']}",
             )
         )
         rows.append(
             (
-                f"#{index} original's pattern: window / longest blocking call / failed / lost",
+                f"#{index} original's pattern: window / longest blocking call / failed / "
+                "lost / volumes left",
                 f"{theirs['window']:.1f} s / {ms(theirs['longest call'])} / "
-                f"{theirs['failures']} / {theirs['lost']}",
+                f"{theirs['failures']} / {theirs['lost']} / {theirs['volumes left']}",
             )
         )
         rows.append(
@@ -448,6 +529,8 @@ def cleanup(client: docker.DockerClient, tag: str, shared_existed: bool) -> str:
 
 
 def print_table(rows: list[tuple[str, str]]) -> None:
+    if not rows:
+        return
     width = max(len(label) for label, _ in rows)
     value_width = max(len(value) for _, value in rows)
     rule = f"+-{'-' * width}-+-{'-' * value_width}-+"
@@ -457,18 +540,42 @@ def print_table(rows: list[tuple[str, str]]) -> None:
     print(rule)
 
 
+class OutOfTime(KeyboardInterrupt):
+    """The run took longer than --time-limit (ends it as Ctrl-C does, clean-up included)."""
+
+
 def interrupted(signum: int, frame: object) -> None:
     """SIGTERM ends the run through the same clean-up as Ctrl-C."""
     raise KeyboardInterrupt
 
 
+def out_of_time(signum: int, frame: object) -> None:
+    raise OutOfTime("past --time-limit; cleaning up")
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--servers", type=int, default=10, help="running servers to restart")
     parser.add_argument("--resets", type=int, default=10, help="stopped users to reset")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--time-limit",
+        type=int,
+        default=3600,
+        help="seconds after which the run stops and cleans up (0: none)",
+    )
+    parser.add_argument("--hub-log", type=Path, help="keep a copy of the hub's log there")
+    parser.add_argument(
+        "--asyncio-debug",
+        action="store_true",
+        help="run the hub in asyncio's debug mode (slow callbacks logged; slower: diagnosis only)",
+    )
     args = parser.parse_args()
+    if min(args.servers, args.resets, args.repeat) < 1:
+        parser.error("--servers, --resets and --repeat must be at least 1")
     signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGALRM, out_of_time)
+    signal.alarm(max(args.time_limit, 0))
     rows: list[tuple[str, str]] = []
     try:
         measure(args, secrets.token_hex(3), rows)

@@ -373,3 +373,286 @@ def ensure_fake_cuda_image(client: docker.DockerClient, nvidia_smi_script: str) 
 def ensure_lab_image(client: docker.DockerClient, extra_pip: Sequence[str] = ()) -> str:
     """Tag of the user-server image (plus ``extra_pip``), built if missing (about 40 s)."""
     return ensure_image(client, lab_recipe(extra_pip)).tag
+
+
+# --- hub: the root Dockerfile, on a Debian base bootstrapped offline -------------------------
+#
+# No registry here, so the Dockerfile's BASE_IMAGE (python:3.12-slim-bookworm on a normal host)
+# is replaced by a minbase rootfs with everything the Dockerfile would otherwise install with
+# apt (python3-venv, nodejs, npm, tini). The base also carries the host's CA bundle, and
+# PIP_CERT and NODE_EXTRA_CA_CERTS pointing at it, so pip and npm in `docker build` trust the
+# intercepting egress proxy; the Dockerfile itself stays host-agnostic.
+
+HUB_BASE_REPOSITORY = "stellars-hub-base"
+HUB_REPOSITORY = "stellars-hub"
+HUB_BASE_CA = "/etc/ssl/host-ca-bundle.pem"
+#: What the root Dockerfile copies, plus itself: the whole context the tooling sends and hashes.
+HUB_CONTEXT = (
+    "Dockerfile", "pyproject.toml", "README.md", "src", "deploy", "tests", "tooling", "docs",
+)  # fmt: skip
+#: Seconds one `docker build` of the hub may take (cold: about five minutes on two cores).
+HUB_BUILD_TIMEOUT = 3600
+
+_CONTEXT_SKIP_DIRS = frozenset(
+    {"__pycache__", ".hypothesis", ".pytest_cache", ".mypy_cache", ".ruff_cache", "node_modules"}
+)
+_CONTEXT_SKIP_SUFFIXES = (".pyc", ".pyo", ".sqlite", ".sqlite-wal", ".sqlite-shm")
+# Debian's npm package drags in some 330 node-* packages (six minutes of mmdebstrap here); npm's
+# own release tarball is one file, so the base takes Debian's nodejs and npm from the registry.
+_HUB_BASE_INCLUDE = ("python3", "python3-venv", "nodejs", "ca-certificates", "tini")
+HUB_BASE_NPM = (
+    "https://registry.npmjs.org/npm/-/npm-10.9.9.tgz",  # supports Node.js ^18.17 (bookworm: 18.20)
+    "sha512-1g+6jLQvaIuB4zwvHL7yrXuXcWZwDsCtBX8bbWDqbvJSSr9nPiDDWTHNgwXR27iIcTTW7v3A57hDW9RYv2W4Yg==",
+)
+_HUB_BASE_CHANGES = (
+    f"ENV PATH={_PATH}",
+    "ENV LANG=C.UTF-8",
+    f"ENV PIP_CERT={HUB_BASE_CA}",
+    f"ENV NODE_EXTRA_CA_CERTS={HUB_BASE_CA}",
+    'CMD ["python3"]',
+)
+
+
+def _hub_base_hooks(host_ca: str, npm_tarball: str) -> list[str]:
+    # The bundle twice: a file of its own (what PIP_CERT and NODE_EXTRA_CA_CERTS name, which no
+    # package rewrites) and over Debian's bundle (Python's default context, apt over https).
+    # npm goes where a global npm install would put it, /usr/local/lib/node_modules/npm.
+    ca, npm = shlex.quote(host_ca), shlex.quote(npm_tarball)
+    return [
+        f'install -m 0644 {ca} "$1{HUB_BASE_CA}"',
+        f'install -m 0644 {ca} "$1/etc/ssl/certs/ca-certificates.crt"',
+        'mkdir -p "$1/usr/local/lib/node_modules/npm" "$1/usr/local/bin"',
+        f"tar -xzf {npm} --no-same-owner --strip-components=1 "
+        '-C "$1/usr/local/lib/node_modules/npm"',
+        'ln -s ../lib/node_modules/npm/bin/npm-cli.js "$1/usr/local/bin/npm"',
+        'ln -s ../lib/node_modules/npm/bin/npx-cli.js "$1/usr/local/bin/npx"',
+        'chroot "$1" npm --version',
+    ]
+
+
+def _download(url: str, integrity: str, target: Path) -> None:
+    """Fetch ``url`` into ``target`` (through the host's CA bundle) and check its npm-style
+    ``sha512-<base64>`` integrity."""
+    import base64
+    import ssl
+    import urllib.request
+
+    context = ssl.create_default_context(cafile=str(HOST_CA_BUNDLE))
+    with urllib.request.urlopen(url, timeout=120, context=context) as answer:
+        data = answer.read()
+    algorithm, _, expected = integrity.partition("-")
+    actual = base64.b64encode(hashlib.new(algorithm, data).digest()).decode()
+    if actual != expected:
+        raise RuntimeError(f"{url}: integrity {algorithm}-{actual} is not {integrity}")
+    target.write_bytes(data)
+
+
+def _debian_rootfs_tar(work: Path, include: Sequence[str], hooks: Sequence[str]) -> Path:
+    """A Debian minbase rootfs (``LAB_SUITE``) as a tar in ``work``, made by mmdebstrap."""
+    mmdebstrap = shutil.which("mmdebstrap")
+    if mmdebstrap is None:
+        raise BackendMissing(f"mmdebstrap is not installed; {INSTALL_HINT}")
+    rootfs = work / "rootfs.tar"
+    command = [
+        mmdebstrap,
+        "--quiet",
+        "--variant=minbase",
+        f"--include={','.join(include)}",
+        "--dpkgopt=path-exclude=/usr/share/doc/*",
+        "--dpkgopt=path-exclude=/usr/share/man/*",
+        "--dpkgopt=path-exclude=/usr/share/locale/*",
+        *(f"--customize-hook={hook}" for hook in hooks),
+        LAB_SUITE,
+        str(rootfs),
+        debian_mirror(),
+    ]
+    build_log = work / "mmdebstrap.log"
+    with build_log.open("wb") as out:
+        done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, check=False)
+    if done.returncode != 0:
+        lines = build_log.read_text(errors="replace").splitlines()[-40:]
+        raise RuntimeError(f"mmdebstrap failed with rc {done.returncode}:\n" + "\n".join(lines))
+    return rootfs
+
+
+def _host_ca_digest() -> str:
+    if not HOST_CA_BUNDLE.exists():
+        raise BackendMissing(f"{HOST_CA_BUNDLE} is missing (package ca-certificates)")
+    return hashlib.sha256(HOST_CA_BUNDLE.read_bytes()).hexdigest()
+
+
+def hub_base_recipe() -> ImageRecipe:
+    """The hub Dockerfile's BASE_IMAGE, made offline: Debian bookworm minbase with Python 3.11
+    (venv), Node.js 18, npm 10 (the registry's tarball), tini, and the host's CA bundle for pip
+    and npm."""
+    fingerprint = json.dumps(
+        {
+            "recipe": "hub-base-v1",
+            "suite": LAB_SUITE,
+            "include": _HUB_BASE_INCLUDE,
+            "hooks": _hub_base_hooks("<host-ca>", "<npm>"),
+            "npm": HUB_BASE_NPM,
+            "changes": _HUB_BASE_CHANGES,
+            "host_ca": _host_ca_digest(),  # baked in: a new bundle means a new base
+        },
+        sort_keys=True,
+    )
+
+    def build(client: docker.DockerClient, tag: str) -> None:
+        with tempfile.TemporaryDirectory(prefix="stellars-hub-base-") as workdir:
+            work = Path(workdir)
+            host_ca = work / "host-ca.pem"
+            shutil.copyfile(HOST_CA_BUNDLE, host_ca)
+            npm = work / "npm.tgz"
+            _download(*HUB_BASE_NPM, npm)
+            hooks = _hub_base_hooks(str(host_ca), str(npm))
+            rootfs = _debian_rootfs_tar(work, _HUB_BASE_INCLUDE, hooks)
+            _import(client, rootfs, tag, _HUB_BASE_CHANGES)
+
+    return ImageRecipe(HUB_BASE_REPOSITORY, fingerprint, build)
+
+
+def hub_context_files(root: Path = REPO_ROOT) -> list[str]:
+    """The files (relative POSIX paths, sorted) the hub build sends to the engine: the
+    Dockerfile and what it copies, without caches and local databases."""
+    found: list[str] = []
+    for entry in HUB_CONTEXT:
+        path = root / entry
+        if path.is_file():
+            found.append(entry)
+            continue
+        for candidate in path.rglob("*"):
+            relative = candidate.relative_to(root)
+            if _CONTEXT_SKIP_DIRS & set(relative.parts) or not candidate.is_file():
+                continue
+            if candidate.name.endswith(_CONTEXT_SKIP_SUFFIXES):
+                continue
+            found.append(relative.as_posix())
+    return sorted(found)
+
+
+def _file_mode(path: Path) -> int:
+    return 0o755 if path.stat().st_mode & 0o111 else 0o644
+
+
+def hub_context_digest(root: Path = REPO_ROOT, files: Sequence[str] | None = None) -> str:
+    """sha256 of the hub build context: every file's path, mode and content."""
+    digest = hashlib.sha256()
+    for name in hub_context_files(root) if files is None else files:
+        path = root / name
+        digest.update(f"{name}\0{_file_mode(path):o}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def hub_context_tar(root: Path = REPO_ROOT, files: Sequence[str] | None = None) -> bytes:
+    """The hub build context as an uncompressed tar (fixed mtimes, root-owned files)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name in hub_context_files(root) if files is None else files:
+            path = root / name
+            data = path.read_bytes()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), _file_mode(path), _MTIME
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _docker_build(
+    client: docker.DockerClient, context: bytes, tag: str, build_args: Mapping[str, str]
+) -> None:
+    """`docker build` of a context tar through the engine's API, the log kept in a file."""
+    digest = tag.rpartition(":")[2]
+    log_path = Path(tempfile.gettempdir()) / f"{HUB_REPOSITORY}-{digest}.build.log"
+    lines: list[str] = []
+    with log_path.open("w") as build_log:
+        stream = client.api.build(
+            fileobj=io.BytesIO(context),
+            custom_context=True,
+            tag=tag,
+            buildargs=dict(build_args),
+            rm=True,
+            forcerm=True,
+            pull=False,
+            decode=True,
+            timeout=HUB_BUILD_TIMEOUT,
+        )
+        error = ""
+        for chunk in stream:
+            text = str(chunk.get("stream") or chunk.get("status") or "")
+            if "error" in chunk:
+                error = str(chunk.get("error"))
+                text = f"ERROR: {error}\n"
+            if text:
+                build_log.write(text)
+                build_log.flush()
+                lines.extend(text.splitlines())
+                del lines[:-60]
+    if error:
+        raise RuntimeError(
+            f"docker build of {tag} failed: {error}\n(full log: {log_path})\n" + "\n".join(lines)
+        )
+
+
+#: The label the Dockerfile puts on its builder stage (kept untagged by the classic builder).
+HUB_BUILDER_LABEL = "io.stellars-hub.stage=builder"
+
+
+def prune_superseded_hub_images(client: docker.DockerClient, keep: str) -> list[str]:
+    """Remove the hub images older builds of a changed tree left: every other
+    ``HUB_REPOSITORY`` tag, and every untagged builder-stage image but the newest (the layer
+    cache of the next build). Images in use by a container stay. Returns what was removed."""
+    removed: list[str] = []
+    doomed = [
+        tag
+        for image in client.images.list(name=HUB_REPOSITORY)
+        for tag in image.tags
+        if tag.startswith(f"{HUB_REPOSITORY}:") and tag != keep
+    ]
+    builders = client.images.list(filters={"dangling": True, "label": HUB_BUILDER_LABEL})
+    builders.sort(key=lambda image: str(image.attrs.get("Created", "")), reverse=True)
+    doomed += [image.id for image in builders[1:]]
+    for reference in doomed:
+        try:
+            client.images.remove(reference)
+        except docker.errors.APIError as error:  # in use, or removed by another process
+            log.info("kept %s: %s", reference, error.explanation or error)
+        else:
+            removed.append(reference)
+    return removed
+
+
+def hub_recipe(base_image: str, jupyterhub_version: str | None = None) -> ImageRecipe:
+    """The root Dockerfile built on ``base_image`` (e.g. ``ensure_hub_base_image``'s tag), with
+    JupyterHub pinned to ``jupyterhub_version`` (default: this environment's, which is the one
+    ``lab_recipe`` gives jupyterhub-singleuser). The tag hashes the build context and the
+    arguments, so an unchanged tree reuses the image; a changed one rebuilds from the engine's
+    layer cache (the dependency layers stay while pyproject.toml is unchanged), and the images
+    of the superseded tree are removed then."""
+    if jupyterhub_version is None:
+        import jupyterhub
+
+        jupyterhub_version = jupyterhub.__version__
+    build_args = {"BASE_IMAGE": base_image, "JUPYTERHUB_VERSION": jupyterhub_version}
+    files = hub_context_files()
+    fingerprint = json.dumps(
+        {"recipe": "hub-v1", "args": build_args, "context": hub_context_digest(files=files)},
+        sort_keys=True,
+    )
+
+    def build(client: docker.DockerClient, tag: str) -> None:
+        _docker_build(client, hub_context_tar(files=files), tag, build_args)
+        prune_superseded_hub_images(client, keep=tag)
+
+    return ImageRecipe(HUB_REPOSITORY, fingerprint, build)
+
+
+def ensure_hub_base_image(client: docker.DockerClient) -> str:
+    """Tag of the hub's offline base image, built if missing (about a minute)."""
+    return ensure_image(client, hub_base_recipe()).tag
+
+
+def ensure_hub_image(client: docker.DockerClient, jupyterhub_version: str | None = None) -> str:
+    """Tag of the hub image from the root Dockerfile on the offline base, built if missing
+    (cold: several minutes, the unit and contract suites included; unchanged tree: 0 s)."""
+    return ensure_image(client, hub_recipe(ensure_hub_base_image(client), jupyterhub_version)).tag

@@ -5,7 +5,7 @@ DockerSpawner starts the project's lab image on the engine, checked with `docker
 - a restart keeps the container and answers only once the lab serves again, through the proxy,
   although the engine gave the container a new published port; it keeps the same volumes
   mounted (`docker inspect`), and files written on them before it are read back after it
-  through the restarted lab's contents API;
+  through the restarted lab's contents API, and from each volume by another container;
 - the Docker-access groups mount the socket and make the container privileged, and leaving
   them takes both away at the next spawn (spawner objects outlive spawns);
 - GPU auto-detection on an engine without NVIDIA's runtime turns GPUs off, says why on the
@@ -189,6 +189,19 @@ def mounted_volumes(attrs: dict[str, Any]) -> dict[str, str]:
     return {m["Name"]: m["Destination"] for m in attrs["Mounts"] if m["Type"] == "volume"}
 
 
+def read_on_volume(docker_client, image: str, volume: str, path: str) -> str:
+    """A file as it lies on the named volume: read by a throwaway container that mounts it."""
+    output = docker_client.containers.run(
+        image,
+        ["cat", f"/volume/{path}"],
+        volumes={volume: {"bind": "/volume", "mode": "ro"}},
+        name=f"reader{TAG}-{secrets.token_hex(3)}",
+        network_disabled=True,
+        remove=True,
+    )
+    return output.decode()
+
+
 def engine_volumes(docker_client, user: str) -> dict[str, dict[str, Any]]:
     """The engine's own listing (`docker volume ls`) of the user's volumes."""
     return {
@@ -217,7 +230,11 @@ class TestARunningServer:
         assert answer.json()["moved"] is (port_after != port_before)
         assert answer.json()["message"].endswith("answers again.")
 
-    def test_a_restart_keeps_the_volumes_and_the_data_on_them(self, site, alice, docker_client):
+    def test_a_restart_keeps_the_volumes_and_the_data_on_them(
+        self, site, alice, docker_client, tiny_image
+    ):
+        if not (server_of(alice, ALICE) or {}).get("ready"):
+            start(alice, ALICE)  # also when run on its own
         names = volume_names(ALICE)
         mounts = {
             names["home"]: "/home/jovyan",
@@ -234,6 +251,9 @@ class TestARunningServer:
         for path in ("/home/jovyan/work/kept.txt", "/home/jovyan/.cache/kept.txt"):
             wrote = before.exec_run(["sh", "-c", f"printf %s '{note}' > {path}"], user="jovyan")
             assert wrote.exit_code == 0, wrote.output
+        # The lab's file is on the home volume itself (the engine's view, not the lab's).
+        home = before.exec_run(["cat", "/home/jovyan/kept.txt"], user="jovyan")
+        assert (home.exit_code, home.output.decode()) == (0, note)
 
         answer = alice.api("POST", f"/users/{ALICE}/restart-server")
         assert answer.status_code == 200, answer.text
@@ -252,6 +272,10 @@ class TestARunningServer:
             assert read.json()["content"] == note
         cached = after.exec_run(["cat", "/home/jovyan/.cache/kept.txt"], user="jovyan")
         assert (cached.exit_code, cached.output.decode()) == (0, note)
+        # On the volumes themselves, not in the container's own layer (which a restart in place
+        # keeps too): another container mounting each volume by its name reads the file.
+        for name in names.values():
+            assert read_on_volume(docker_client, tiny_image, name, "kept.txt") == note
         assert set(engine_volumes(docker_client, ALICE)) == set(names.values())
 
     def test_volumes_cannot_be_reset_while_the_server_runs(self, alice):
