@@ -6,6 +6,7 @@ Policy for a missing backend: skipped with the reason, or a failure when the env
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import docker
+import docker.errors
 import pytest
 
 from tests.backends.browser import BrowserPage, chromium
@@ -118,6 +120,10 @@ def _ensure(
 # --- docker -----------------------------------------------------------------------------------
 
 
+#: The volume every user shares in deploy/jupyterhub_config.py (DOCKER_SPAWNER_VOLUMES).
+SHARED_VOLUME_NAME = "jupyterhub_shared"
+
+
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[docker.DockerClient]:
     """A Docker client; removes labelled leftovers of crashed runs at start and this
@@ -125,8 +131,15 @@ def docker_client() -> Iterator[docker.DockerClient]:
     with backend("docker"):
         client = connect_docker()
     remove_stale_labelled(client)
+    shared_before = {volume.name for volume in client.volumes.list()}
     yield client
     remove_labelled(client, SESSION_ID)
+    # Spawns from the deploy config mount the platform's shared volume, which DockerSpawner
+    # creates unlabelled: remove it when this session made it and nothing uses it any more.
+    for volume in client.volumes.list(filters={"name": SHARED_VOLUME_NAME}):
+        if volume.name == SHARED_VOLUME_NAME and volume.name not in shared_before:
+            with contextlib.suppress(docker.errors.APIError):
+                volume.remove()
     client.close()
 
 
