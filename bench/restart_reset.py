@@ -27,6 +27,9 @@ Each repetition:
   metric over that window (the hub does nothing then) shows how late the hub's loop runs
   from the machine's load alone.
 
+The hub logs every stall over the bar with the stack its loop was blocked in
+(STELLARS_LOOP_STALL_REPORT_MS); the bench prints where they were at the end.
+
 The bar: the platform's worst lag <= 50 ms. Numbers are printed, never asserted. All HTTP
 traffic goes to 127.0.0.1 (one request per user per window, a metric read every few seconds);
 every container and volume the bench created, and its working directory, are removed at the
@@ -43,7 +46,6 @@ import secrets
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -60,6 +62,7 @@ if str(REPO_ROOT) not in sys.path:
 import docker  # noqa: E402
 import docker.errors  # noqa: E402
 import requests  # noqa: E402
+from loop_watch import bystander_lag, print_stalls  # noqa: E402
 from tests.backends import JupyterHubProcess, docker_client, ensure_lab_image, free_port  # noqa: E402
 from tests.backends.platform import (  # noqa: E402
     ADMIN_PASSWORD,
@@ -163,58 +166,19 @@ class Hub:
 # A bystander: an idle asyncio loop in a process of its own, with the hub's LoopLagMonitor, run
 # during the platform's window; its worst lag is what the machine's load alone (ten labs booting
 # on shared cores, the other processes) does to any event loop, the hub's included.
-BYSTANDER = """
-import asyncio, sys
-from stellars.adapters.jupyterhub.web.metrics import LoopLagMonitor
-
-async def main():
-    loop = asyncio.get_running_loop()
-    done = loop.create_future()
-    loop.add_reader(sys.stdin.fileno(), lambda: done.done() or done.set_result(None))
-    monitor = LoopLagMonitor(interval=0.05, window=3600.0)
-    monitor.start()
-    await done
-    await monitor.stop()
-    print(monitor.worst, flush=True)
-
-asyncio.run(main())
-"""
-
-
 @contextlib.contextmanager
-def bystander_lag() -> Iterator[list[float]]:
-    """The worst lag of an idle event loop in another process while the block runs (a list
-    that gets one value when the block ends, none if the bystander failed)."""
-    worst: list[float] = []
-    probe = subprocess.Popen(
-        [sys.executable, "-c", BYSTANDER],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=REPO_ROOT,
-    )
-    try:
-        yield worst
-    finally:
-        try:
-            out, _ = probe.communicate("", timeout=30)  # closes its stdin: it reports
-            with contextlib.suppress(ValueError):
-                worst.append(float(out.strip()))
-        except subprocess.TimeoutExpired:
-            probe.kill()
-            probe.wait()
-
-
-@contextlib.contextmanager
-def lag_readings(hub: Hub) -> Iterator[list[float]]:
-    """The hub's metric read every METRIC_EVERY seconds while the block runs, and once after."""
-    readings: list[float] = []
+def lag_readings(hub: Hub) -> Iterator[list[tuple[float, float]]]:
+    """The hub's metric read every METRIC_EVERY seconds while the block runs, and once after:
+    (seconds into the block, worst lag of the 60 s before) pairs."""
+    readings: list[tuple[float, float]] = []
     done = threading.Event()
+    started = time.perf_counter()
 
     def read() -> None:
         while not done.wait(METRIC_EVERY):
             with contextlib.suppress(requests.RequestException):
-                readings.append(hub.lag_seconds())
+                lag = hub.lag_seconds()
+                readings.append((time.perf_counter() - started, lag))
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
@@ -223,7 +187,8 @@ def lag_readings(hub: Hub) -> Iterator[list[float]]:
     finally:
         done.set()
         reader.join()
-        readings.append(hub.lag_seconds())
+        lag = hub.lag_seconds()
+        readings.append((time.perf_counter() - started, lag))
 
 
 def platform_window(
@@ -260,9 +225,14 @@ def platform_window(
         futures += [pool.submit(reset, user) for user in stopped]
         results = [future.result() for future in futures]
     window = time.perf_counter() - started
+    worst = max(lag for _, lag in readings)
+    # The first reading that showed the worst: the stall happened in the METRIC_EVERY seconds
+    # before it (each reading is the worst of the last 60 s).
+    first_seen = min(at for at, lag in readings if lag == worst)
     return {
         "idle lag": idle,
-        "lag": max(readings),
+        "lag": worst,
+        "worst seen at": f"+{first_seen:.0f} s",
         "bystander lag": bystander[0] if bystander else float("nan"),
         "window": window,
         "restart times": [took for kind, took, _ in results if kind == "restart"],
@@ -387,6 +357,8 @@ def measure(args: argparse.Namespace, tag: str, rows: list[tuple[str, str]]) -> 
         JUPYTERHUB_NOTEBOOK_IMAGE=image,
         JUPYTERHUB_HUB_BIND_URL=f"http://{bridge}:{free_port(bridge)}",
         JUPYTERHUB_SPAWN_TIMEOUT=SPAWN_TIMEOUT,
+        # Every stall above the bar is logged with the stack that blocked the loop.
+        STELLARS_LOOP_STALL_REPORT_MS=str(int(BAR_LAG_MS)),
     )
     if args.asyncio_debug:  # diagnosis: the hub logs every callback that holds its loop 100 ms
         env["PYTHONASYNCIODEBUG"] = "1"
@@ -439,6 +411,8 @@ def measure(args: argparse.Namespace, tag: str, rows: list[tuple[str, str]]) -> 
         report(rows, platform, blocking, hub_during_blocking, len(running), len(stopped))
     finally:
         process.stop()
+        if process.log_path.exists():
+            print_stalls(process.log_path)
         rows.append(("cleaned up", cleanup(client, tag, shared_existed)))
         client.close()
         if args.hub_log is not None and process.log_path.exists():
@@ -459,7 +433,12 @@ def report(
     for index, (mine, theirs, floor) in enumerate(
         zip(platform, blocking, hub_during_blocking, strict=True), start=1
     ):
-        rows.append((f"#{index} platform: hub's worst loop lag, {what}", ms(mine["lag"])))
+        rows.append(
+            (
+                f"#{index} platform: hub's worst loop lag, {what}",
+                f"{ms(mine['lag'])} (first read {mine['worst seen at']} into the window)",
+            )
+        )
         rows.append(
             (
                 f"#{index} platform: an idle loop in another process, same window (load alone)",

@@ -72,6 +72,10 @@ log = logging.getLogger(__name__)
 METRICS_INTERVAL = timedelta(seconds=30)
 #: How often running servers are checked for a warning before they are stopped.
 WARNING_INTERVAL = timedelta(seconds=20)
+#: How long one dashboard build answers the polls that follow it. A burst of polls (admin tabs,
+#: scripts) then costs one build a second, while what the platform changes itself (a reset, a
+#: sample, an extension, a user) still shows at once; a server started or stopped, within it.
+DASHBOARD_REUSE = timedelta(seconds=1)
 
 ContainerUsages = Mapping[str, ContainerUsage]
 VolumeSizes = Mapping[str, VolumeInfo]
@@ -248,6 +252,17 @@ def build(
         naming=settings.spawner.naming,
         serve_timeout=timedelta(seconds=settings.spawner.start_timeout_seconds),
     )
+    dashboard = DashboardService(
+        directory=directory,
+        activity=activity,
+        sessions=sessions,
+        volumes=volumes,
+        accounts=accounts,
+        container_stats=container_stats_cache,
+        volume_sizes=volume_sizes_cache,
+        clock=clock,
+        reuse_for=DASHBOARD_REUSE,
+    )
     users = UserLifecycleService(
         credentials=credentials,
         activity=activity_store,
@@ -255,6 +270,7 @@ def build(
         volumes=volumes,
         orphan_policy=settings.orphan_volumes,
         on_volumes_changed=volume_sizes_cache.request_refresh,
+        on_users_changed=dashboard.invalidate,
     )
     events = EventCounter(event_log)
     warner = CullWarner(
@@ -273,16 +289,7 @@ def build(
         clock=clock,
         directory=directory,
         activity=activity,
-        dashboard=DashboardService(
-            directory=directory,
-            activity=activity,
-            sessions=sessions,
-            volumes=volumes,
-            accounts=accounts,
-            container_stats=container_stats_cache,
-            volume_sizes=volume_sizes_cache,
-            clock=clock,
-        ),
+        dashboard=dashboard,
         sessions=sessions,
         volumes=volumes,
         broadcast=BroadcastService(

@@ -7,7 +7,7 @@ arrange users in the backing hub (the in-memory dict, or a real hub through its 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import pytest
@@ -20,13 +20,15 @@ from stellars.adapters.memory import InMemoryHubDirectory
 from stellars.domain.hub import HubUser
 from stellars.ports.hub_directory import HubDirectory
 from tests.backends import JupyterHubProcess
-from tests.backends.hub_helpers import create_user, render_hub_config
+from tests.backends.hub_helpers import api, create_user, render_hub_config
 
 
 class DirectoryHarness(Protocol):
     directory: HubDirectory
 
     async def add_user(self, name: str, *, admin: bool = False) -> None: ...
+
+    async def add_to_group(self, group: str, names: list[str]) -> None: ...
 
 
 @dataclass
@@ -35,6 +37,12 @@ class MemoryHarness:
 
     async def add_user(self, name: str, *, admin: bool = False) -> None:
         self.directory.put(HubUser(name=name, admin=admin))
+
+    async def add_to_group(self, group: str, names: list[str]) -> None:
+        for name in names:
+            user = await self.directory.get_user(name)
+            assert user is not None
+            self.directory.put(replace(user, groups=user.groups | {group}))
 
 
 @dataclass
@@ -46,6 +54,13 @@ class RestHarness:
 
     async def add_user(self, name: str, *, admin: bool = False) -> None:
         await asyncio.to_thread(create_user, self.hub, name, admin=admin)
+
+    async def add_to_group(self, group: str, names: list[str]) -> None:
+        def add() -> None:
+            api(self.hub, "POST", f"/groups/{group}", json={})
+            api(self.hub, "POST", f"/groups/{group}/users", json={"users": names})
+
+        await asyncio.to_thread(add)
 
 
 @dataclass
@@ -60,6 +75,13 @@ class InProcessHarness:
         user = orm.User(name=name, admin=admin)
         self.app.db.add(user)
         self.app.db.commit()
+
+    async def add_to_group(self, group: str, names: list[str]) -> None:
+        db = self.app.db
+        orm_group = orm.Group(name=group)
+        db.add(orm_group)
+        orm_group.users.extend(orm.User.find(db, name) for name in names)
+        db.commit()
 
 
 async def in_process_hub(tmp_path) -> JupyterHub:
@@ -119,3 +141,21 @@ async def test_a_user_without_a_server_has_no_servers(harness):
     user = await harness.directory.get_user("erin")
     assert not user.has_active_server
     assert user.default_server is None
+
+
+async def test_listing_agrees_with_each_user_across_pages(harness, monkeypatch):
+    # Small pages, so the in-process listing reads several (it pages by name).
+    monkeypatch.setattr("stellars.adapters.jupyterhub.directory.USERS_PER_PAGE", 3)
+    names = [f"page-user-{index:02d}" for index in range(11)]
+    for index, name in enumerate(names):
+        await harness.add_user(name, admin=index % 4 == 0)
+    await harness.add_to_group("analysts", names[2:5])
+    await harness.add_to_group("docker", names[4:6])
+    listed = {user.name: user for user in await harness.directory.list_users()}
+    assert set(names) <= set(listed)
+    for name in names:
+        assert listed[name] == await harness.directory.get_user(name), name
+    assert listed[names[4]].groups == {"analysts", "docker"}
+    assert listed[names[2]].groups == {"analysts"}
+    assert listed[names[1]].groups == frozenset()
+    assert [listed[name].admin for name in names] == [index % 4 == 0 for index in range(11)]

@@ -448,3 +448,61 @@ class TestOneBuildForABurstOfRequests:
         assert len(rows) == ROWS_PER_TURN * 2 + 4
         assert [row.username for row in rows[:3]] == ["ann", "bob", "cy"]
         assert rows[-1].username == f"u{ROWS_PER_TURN * 2:04d}"
+
+
+class TestABuildAnswersThePollsThatFollow:
+    """With `reuse_for`, a finished build answers later polls until it is that old, unless the
+    platform changed what it was built from: samples, deadlines, users, a newer snapshot."""
+
+    @staticmethod
+    def reusing(world: World) -> DashboardService:
+        world.dashboard.reuse_for = timedelta(seconds=1)
+        return world.dashboard
+
+    async def test_polls_within_the_window_get_the_same_build_and_later_ones_a_new(self, world):
+        dashboard = self.reusing(world)
+        first = await dashboard.page()
+        world.clock.advance(timedelta(milliseconds=999))
+        assert (await dashboard.page(offset=1, limit=1)).build == first.build
+        world.clock.advance(timedelta(milliseconds=1))
+        assert (await dashboard.page()).build == first.build + 1
+
+    async def test_a_clock_set_back_does_not_keep_a_build_alive(self, world):
+        dashboard = self.reusing(world)
+        first = await dashboard.page()
+        world.clock.advance(timedelta(seconds=-5))
+        assert (await dashboard.page()).build == first.build + 1
+
+    async def test_a_sample_and_a_reset_show_at_once(self, world):
+        dashboard = self.reusing(world)
+        before = {row.username: row.sample_count for row in (await dashboard.page()).rows}
+        await world.activity.tick()
+        after_tick = {row.username: row.sample_count for row in (await dashboard.page()).rows}
+        assert after_tick == {name: count + 1 for name, count in before.items()}
+        await world.activity.reset()
+        assert {row.sample_count for row in (await dashboard.page()).rows} == {0}
+
+    async def test_an_extension_shows_at_once(self, world):
+        dashboard = self.reusing(world)
+        before = {row.username: row.time_remaining for row in (await dashboard.page()).rows}
+        assert before["ann"] == timedelta(minutes=10)  # the "gpu" server's, idle for 50
+        await world.sessions.extend("ann", 2, "gpu")
+        after = {row.username: row.time_remaining for row in (await dashboard.page()).rows}
+        assert after["ann"] == timedelta(minutes=55)  # now the default server's
+
+    async def test_an_invalidation_and_a_newer_snapshot_show_at_once(self, world):
+        dashboard = self.reusing(world)
+        first = await dashboard.page()
+        world.directory.put(HubUser(name="dee"))
+        assert (await dashboard.page()).build == first.build  # not told: reused
+        dashboard.invalidate()
+        second = await dashboard.page()
+        assert "dee" in [row.username for row in second.rows]
+        await world.usage.refresh_now()
+        third = await dashboard.page()
+        assert third.build == second.build + 1
+        assert third.container_stats.age == timedelta(0)
+
+    async def test_without_reuse_every_poll_after_a_build_builds_again(self, world):
+        first = await world.dashboard.page()
+        assert (await world.dashboard.page()).build == first.build + 1

@@ -37,7 +37,7 @@ from stellars.domain.settings import (
     PlatformSettings,
     SpawnerSettings,
 )
-from stellars.platform import Platform, build, running_container_names
+from stellars.platform import DASHBOARD_REUSE, Platform, build, running_container_names
 from tests.strategies import EPOCH
 
 VOLUMES = {"lab-{username}_home": "/home/jovyan", "shared": "/mnt/shared"}
@@ -141,6 +141,19 @@ def test_the_refresh_intervals_come_from_the_settings(fakes):
     assert platform.container_stats.interval == timedelta(seconds=10)
     assert platform.volume_sizes.interval == timedelta(seconds=3600)
     assert platform.container_stats.snapshot().value == MappingProxyType({})
+
+
+async def test_the_dashboard_reuses_a_build_until_a_user_comes_or_goes(fakes):
+    fakes.directory.put(running("ann"))
+    platform = fakes.build(settings())
+    assert platform.dashboard.reuse_for == DASHBOARD_REUSE > timedelta(0)
+    first = await platform.dashboard.page()
+    assert (await platform.dashboard.page()).build == first.build
+    fakes.directory.put(HubUser(name="bob"))
+    platform.users.created("bob")  # what the hub's user events call after the commit
+    second = await platform.dashboard.page()
+    assert [row.username for row in second.rows] == ["ann", "bob"]
+    await platform.users.stop()
 
 
 def test_bootstrap_gives_the_admin_the_deployers_password(fakes):

@@ -82,7 +82,12 @@ class World:
             volumes=self.volumes,
             orphan_policy=policy,
             on_volumes_changed=self.count_refresh,
+            on_users_changed=self.count_user_change,
         )
+        self.user_changes = 0
+
+    def count_user_change(self) -> None:
+        self.user_changes += 1
 
     def count_refresh(self) -> None:
         self.refreshes += 1
@@ -90,6 +95,16 @@ class World:
     async def seed(self, username: str) -> None:
         await self.activity.add([RecordedSample(username, EPOCH, True, EPOCH)])
         await self.sessions.put(SessionDeadline(username, "", EPOCH, EPOCH + timedelta(hours=1)))
+
+
+async def test_each_created_renamed_and_deleted_user_is_announced_at_once():
+    world = World()
+    world.lifecycle.created("ann")
+    assert world.user_changes == 1  # before any background work: a view can drop its cache
+    world.lifecycle.renamed("ann", "anna")
+    world.lifecycle.deleted("anna")
+    assert world.user_changes == 3
+    await world.lifecycle.stop()
 
 
 class TestCreation:

@@ -220,11 +220,17 @@ class StatsSettings:
     """Background refresh periods, so no web request waits on Docker."""
 
     LIMITS: ClassVar[Mapping[str, Bounds]] = MappingProxyType(
-        {"container_stats_seconds": (2, 3600), "volume_sizes_seconds": (10, 86_400)}
+        {
+            "container_stats_seconds": (2, 3600),
+            "volume_sizes_seconds": (10, 86_400),
+            "loop_stall_report_ms": (0, 60_000),
+        }
     )
 
     container_stats_seconds: int = 10
     volume_sizes_seconds: int = 3600
+    #: Log where the hub's event loop is blocked once it is this late; 0: never.
+    loop_stall_report_ms: int = 1000
 
     def __post_init__(self) -> None:
         check_bounds(self, self.LIMITS)

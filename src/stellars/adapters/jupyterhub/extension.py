@@ -12,6 +12,7 @@ every start (docs/decisions/0001-registering-routes.md explains the choice).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from typing import Any
 
@@ -40,6 +41,19 @@ def share_hub_log(app: Any) -> None:
     platform_log.propagate = False
 
 
+def freeze_startup_heap() -> int:
+    """Move every object alive now out of the garbage collector's reach; returns how many.
+
+    By the time the hub asks for its handlers, its modules, classes and configuration are
+    loaded: a quarter of a million objects that live as long as the process, and that every
+    full collection would otherwise walk again, holding every thread (about 250 ms on a
+    two-core machine, long enough to stall every request). Objects made later are collected
+    as usual; these would never have been garbage."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
 def attach_platform(app: Any) -> list[tuple[Any, ...]]:
     """Attach the platform configured in `app.tornado_settings` to `app`, schedule its start,
     and return its handlers (none when the hub runs without a platform)."""
@@ -59,6 +73,8 @@ def attach_platform(app: Any) -> list[tuple[Any, ...]]:
     if favicon is not None:
         favicon.attach(app)
     metrics.register(platform)
+    frozen = freeze_startup_heap()
+    log.info("stellars: %d objects of the hub's start-up kept out of garbage collection", frozen)
     task = asyncio.get_running_loop().create_task(platform.start())
     # Keep a reference: the loop holds tasks only weakly.
     app.tornado_settings.setdefault("stellars_tasks", []).append(task)

@@ -88,6 +88,8 @@ class ActivityService:
         self._directory = directory
         self._clock = clock
         self.policy = policy
+        #: Counts the samples this service recorded or wiped (what a cached view depends on).
+        self.revision = 0
 
     def sample_of(self, user: HubUser, now: datetime) -> ActivitySample:
         """A stopped server counts as no activity: the sample asks "working right now?"."""
@@ -99,6 +101,7 @@ class ActivityService:
         now = self._clock.now()
         recorded = [classify(self.sample_of(user, now), self.policy) for user in users]
         await self._store.add(recorded)
+        self.revision += 1
         pruned = await self._store.prune(older_than=retention_cutoff(now, self.policy))
         scores = await self._scores(now)
         active = idle = offline = 0
@@ -152,7 +155,10 @@ class ActivityService:
 
     async def reset(self) -> int:
         """Delete every sample and tally; returns how many samples went."""
-        return await self._store.reset()
+        try:
+            return await self._store.reset()
+        finally:
+            self.revision += 1
 
     async def history(
         self, start: date, end: date, *, usernames: Collection[str] | None = None

@@ -129,6 +129,7 @@ class DashboardService:
         container_stats: Refresher[Mapping[str, ContainerUsage]],
         volume_sizes: Refresher[Mapping[str, VolumeInfo]],
         clock: Clock,
+        reuse_for: timedelta = timedelta(0),
     ) -> None:
         self._directory = directory
         self._activity = activity
@@ -138,8 +139,29 @@ class DashboardService:
         self._container_stats = container_stats
         self._volume_sizes = volume_sizes
         self._clock = clock
+        self.reuse_for = reuse_for
         self._building: asyncio.Future[Dashboard] | None = None
         self._builds = 0
+        self._invalidations = 0
+        # The latest complete build and what it was built from.
+        self._latest: tuple[Dashboard, tuple[object, ...]] | None = None
+
+    def invalidate(self) -> None:
+        """Something the dashboard shows changed (a user created, renamed or deleted): the
+        next request gets a new build even within `reuse_for`."""
+        self._invalidations += 1
+
+    def _inputs(self) -> tuple[object, ...]:
+        """What a build depends on that the platform itself knows to have changed: its own
+        writes (samples, deadlines), the users it saw come and go, and the refreshers' newest
+        snapshots (volume sizes are measured again after a reset)."""
+        return (
+            self._activity.revision,
+            self._sessions.revision,
+            self._invalidations,
+            self._container_stats.snapshot().refreshed_at,
+            self._volume_sizes.snapshot().refreshed_at,
+        )
 
     async def page(self, *, offset: int = 0, limit: int | None = None) -> Dashboard:
         """Rows `offset` to `offset + limit` of all users sorted by name (all when no limit)."""
@@ -150,9 +172,21 @@ class DashboardService:
     async def _shared_build(self) -> Dashboard:
         """The whole dashboard; requests arriving while it is being built wait for that build
         instead of starting their own, so a burst of polls (every admin tab refreshes) costs
-        one build, and nothing is served that was built before the request arrived."""
+        one build.
+
+        A complete build is served again for `reuse_for` after it was made, unless the platform
+        changed one of its inputs since (`_inputs`): changes of its own show at once, changes
+        made elsewhere (a server started, the sampler's tick in its own process) within
+        `reuse_for`. With no reuse, nothing is served that was built before the request came.
+        """
+        inputs = self._inputs()
+        if self._latest is not None:
+            latest, built_from = self._latest
+            age = self._clock.now() - latest.now
+            if built_from == inputs and timedelta(0) <= age < self.reuse_for:
+                return latest
         if self._building is None:
-            building = asyncio.ensure_future(self._build())
+            building = asyncio.ensure_future(self._build(inputs))
             building.add_done_callback(self._forget_build)
             self._building = building
         # A caller that goes away (client disconnect) must not cancel the others' build.
@@ -162,7 +196,7 @@ class DashboardService:
         if self._building is finished:
             self._building = None
 
-    async def _build(self) -> Dashboard:
+    async def _build(self, inputs: tuple[object, ...]) -> Dashboard:
         self._builds += 1
         build = self._builds
         users = sorted(await self._directory.list_users(), key=lambda user: user.name)
@@ -181,7 +215,7 @@ class DashboardService:
                 self._row(user, now, scores, remaining, authorized, usage_snapshot, sizes_snapshot)
                 for user in users[start : start + ROWS_PER_TURN]
             )
-        return Dashboard(
+        dashboard = Dashboard(
             rows=tuple(rows),
             total=len(users),
             offset=0,
@@ -190,6 +224,8 @@ class DashboardService:
             volume_sizes=SnapshotState.of(sizes_snapshot, now),
             build=build,
         )
+        self._latest = (dashboard, inputs)
+        return dashboard
 
     def _row(
         self,

@@ -49,6 +49,8 @@ class SessionService:
         self._directory = directory
         self._clock = clock
         self.policy = policy
+        #: Counts the deadlines this service stored (what a cached view depends on).
+        self.revision = 0
 
     async def _server(self, username: str, server_name: str) -> ServerSnapshot | None:
         user = await self._directory.get_user(username)
@@ -100,6 +102,7 @@ class SessionService:
         await self._store.put(
             SessionDeadline(server.username, server.name, server.started, extension.cull_at)
         )
+        self.revision += 1
         return extension
 
     async def decide(self, server: ServerSnapshot) -> CullDecision:

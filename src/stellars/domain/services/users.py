@@ -75,6 +75,7 @@ class UserLifecycleService:
         volumes: VolumeService,
         orphan_policy: OrphanVolumePolicy,
         on_volumes_changed: Callable[[], None] = lambda: None,
+        on_users_changed: Callable[[], None] = lambda: None,
         log: logging.Logger | None = None,
     ) -> None:
         self._credentials = credentials
@@ -83,6 +84,7 @@ class UserLifecycleService:
         self._volumes = volumes
         self.orphan_policy = orphan_policy
         self._on_volumes_changed = on_volumes_changed
+        self._on_users_changed = on_users_changed
         self._log = log or _LOG
         self._chains: dict[str, asyncio.Task[Any]] = {}
         self._issuing: dict[str, asyncio.Task[Any]] = {}
@@ -108,10 +110,12 @@ class UserLifecycleService:
 
     def created(self, username: str) -> None:
         """A new hub user: issue a passphrase in the background unless it has an account."""
+        self._on_users_changed()
         self._issuing[username] = self._chain((username,), lambda: self._issue(username))
 
     def renamed(self, old: str, new: str) -> None:
         """Follow a committed rename in the background."""
+        self._on_users_changed()
         self._chain((old, new), lambda: self.follow_rename(old, new))
         if old in self._interrupted:
             del self._interrupted[old]
@@ -119,6 +123,7 @@ class UserLifecycleService:
 
     def deleted(self, username: str) -> None:
         """Follow a committed deletion in the background."""
+        self._on_users_changed()
         self._interrupted.pop(username, None)
         self._chain((username,), lambda: self.follow_delete(username))
 

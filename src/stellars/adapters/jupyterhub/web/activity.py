@@ -9,6 +9,7 @@ tallies). It pages with `offset` and `limit` like JupyterHub's own lists.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -27,7 +28,9 @@ from .base import StellarsAPIHandler, StellarsPageHandler
 
 MIB = 1024 * 1024
 MAX_PAGE = 1000
-#: Tornado setting holding the JSON of the latest dashboard build's pages.
+#: Rows encoded between two turns of the event loop.
+ROWS_PER_TURN = 200
+#: Tornado setting holding the JSON of the latest dashboard build's pages (being) encoded.
 ENCODED_PAGES = "stellars.activity.encoded_pages"
 
 
@@ -126,23 +129,39 @@ class ActivityAPI(StellarsAPIHandler):
         page = await platform.dashboard.page(offset=offset, limit=limit)
         # Concurrent polls share one build (DashboardService); they share its JSON too, so a
         # burst of admin tabs costs one encoding, not one per request on the event loop.
-        cache: dict[tuple[int, int, int], bytes] = self.settings.setdefault(ENCODED_PAGES, {})
+        cache: dict[tuple[int, int, int], asyncio.Future[bytes]] = self.settings.setdefault(
+            ENCODED_PAGES, {}
+        )
         key = (page.build, offset, limit)
-        body = cache.get(key)
-        if body is None:
-            body = json.dumps(self._page_json(page, offset, limit)).encode()
+        encoding = cache.get(key)
+        if encoding is None:
+            encoding = asyncio.ensure_future(self._encode(page, offset, limit))
             for stale in [k for k in cache if k[0] != page.build]:
                 del cache[stale]
-            cache[key] = body
+            cache[key] = encoding
+            encoding.add_done_callback(lambda done: _forget_failed(cache, key, done))
+        body = await asyncio.shield(encoding)
         self.set_header("Content-Type", "application/json")
         self.finish(body)
 
+    async def _encode(self, page: Dashboard, offset: int, limit: int) -> bytes:
+        """The page as JSON, its rows encoded a slice at a time with a turn of the loop
+        between slices."""
+        slices = []
+        for start in range(0, len(page.rows), ROWS_PER_TURN):
+            if start:
+                await asyncio.sleep(0)
+            rows = page.rows[start : start + ROWS_PER_TURN]
+            slices.append(json.dumps([row_json(row) for row in rows])[1:-1])
+        rest = json.dumps(self._page_json(page, offset, limit))
+        return ('{"users": [' + ", ".join(slices) + "], " + rest[1:]).encode()
+
     def _page_json(self, page: Dashboard, offset: int, limit: int) -> dict[str, Any]:
+        """Everything of a page but its rows."""
         platform = self.platform
         following = offset + len(page.rows)
         policy = platform.settings.activity
         return {
-            "users": [row_json(row) for row in page.rows],
             "total": page.total,
             "offset": offset,
             "limit": limit,
@@ -157,6 +176,16 @@ class ActivityAPI(StellarsAPIHandler):
                 "volume_sizes": snapshot_json(page.volume_sizes),
             },
         }
+
+
+def _forget_failed(
+    cache: dict[tuple[int, int, int], asyncio.Future[bytes]],
+    key: tuple[int, int, int],
+    done: asyncio.Future[bytes],
+) -> None:
+    """An encoding that failed is not kept: the next request tries again."""
+    if (done.cancelled() or done.exception() is not None) and cache.get(key) is done:
+        del cache[key]
 
 
 class ActivityResetAPI(StellarsAPIHandler):

@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import logging
+import sys
+import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -40,21 +45,62 @@ BROADCAST_DELIVERIES = Counter(
 )
 
 
+log = logging.getLogger(__name__)
+
+#: Frames of the blocked loop's stack a stall report shows (innermost last).
+STALL_STACK_FRAMES = 25
+
+
 class LoopLagMonitor:
     """Measures how late the event loop wakes a task that sleeps `interval` seconds, and keeps
-    the worst lag of the last `window` seconds."""
+    the worst lag of the last `window` seconds.
 
-    def __init__(self, *, interval: float = 0.05, window: float = 60.0) -> None:
+    With `report_after` set, a watchdog thread also notices a loop that has not woken for that
+    long and logs, once per stall, the stack the loop's thread is blocked in: the lag metric
+    says that the loop stalled, the report says where. A garbage collection that long is
+    reported too, since it stops every thread and its stack shows whatever code it interrupted.
+    """
+
+    def __init__(
+        self,
+        *,
+        interval: float = 0.05,
+        window: float = 60.0,
+        report_after: float | None = None,
+    ) -> None:
         self.interval = interval
         self.window = window
+        self.report_after = report_after
+        self.reported = 0
         self._lags: deque[tuple[float, float]] = deque()
         self._task: asyncio.Task[None] | None = None
+        self._beat = time.monotonic()
+        self._watchdog: threading.Thread | None = None
+        self._stopped = threading.Event()
+        self._collection_started: float | None = None
 
     def start(self) -> None:
         if self._task is None or self._task.done():
+            self._beat = time.monotonic()
             self._task = asyncio.get_running_loop().create_task(self._run())
+        if self.report_after and self._watchdog is None:
+            self._stopped.clear()
+            self._watchdog = threading.Thread(
+                target=self._watch,
+                args=(threading.get_ident(),),
+                name="stellars-loop-watchdog",
+                daemon=True,
+            )
+            self._watchdog.start()
+            gc.callbacks.append(self._on_collection)
 
     async def stop(self) -> None:
+        self._stopped.set()
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(self._on_collection)
+        if self._watchdog is not None:
+            self._watchdog.join()
+            self._watchdog = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -63,11 +109,53 @@ class LoopLagMonitor:
     async def _run(self) -> None:
         while True:
             before = time.monotonic()
+            self._beat = before
             await asyncio.sleep(self.interval)
             now = time.monotonic()
+            self._beat = now
             self._lags.append((now, max(0.0, now - before - self.interval)))
             while self._lags and self._lags[0][0] < now - self.window:
                 self._lags.popleft()
+
+    def _on_collection(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._collection_started = time.perf_counter()
+            return
+        if self._collection_started is None or self.report_after is None:
+            return
+        took = time.perf_counter() - self._collection_started
+        self._collection_started = None
+        if took >= self.report_after:
+            self.reported += 1
+            log.warning(
+                "stellars: a garbage collection of generation %d held every thread for %.0f ms "
+                "(%d objects collected)",
+                info.get("generation", -1),
+                took * 1000,
+                info.get("collected", 0),
+            )
+
+    def _watch(self, loop_thread: int) -> None:
+        assert self.report_after is not None
+        reported_beat: float | None = None
+        # Look several times per threshold, so a stall just over it is not missed between looks.
+        period = min(self.interval, self.report_after / 5)
+        while not self._stopped.wait(period):
+            beat = self._beat
+            late = time.monotonic() - beat - self.interval
+            if late < self.report_after or beat == reported_beat:
+                continue
+            reported_beat = beat
+            frame = sys._current_frames().get(loop_thread)
+            if frame is None:  # the loop's thread has ended
+                return
+            stack = "".join(traceback.format_stack(frame, limit=STALL_STACK_FRAMES))
+            self.reported += 1
+            log.warning(
+                "stellars: the event loop has been blocked for %.0f ms, in:\n%s",
+                late * 1000,
+                stack.rstrip(),
+            )
 
     @property
     def worst(self) -> float:
@@ -152,7 +240,8 @@ class PlatformCollector:
 def register(platform: Platform) -> LoopLagMonitor:
     """Add the platform's metrics to JupyterHub's registry (once per process) and start the
     event-loop monitor; returns the monitor."""
-    loop_lag = LoopLagMonitor()
+    report_ms = platform.settings.stats.loop_stall_report_ms
+    loop_lag = LoopLagMonitor(report_after=report_ms / 1000 if report_ms else None)
     with contextlib.suppress(ValueError):  # a second hub in this process: keep the first one's
         REGISTRY.register(PlatformCollector(platform, loop_lag))
     loop_lag.start()
