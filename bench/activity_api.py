@@ -9,10 +9,12 @@ users through the hub API, writes DAYS of 10-minute samples for each of them int
 database, and then has CLIENTS concurrent clients (threads, one API token each) fetch the whole
 dashboard REQUESTS times each. It prints p50, p90, p99 and max latency, the hub's worst
 event-loop lag during the run (its `stellars_event_loop_lag_max_seconds` metric) beside an
-idle loop's in another process (the machine's load alone), and as a baseline in the same run
-JupyterHub's own list of the same users (`GET /hub/api/users`). The hub logs every stall over
-the lag bar with its stack (STELLARS_LOOP_STALL_REPORT_MS); the bench prints where they were,
-and --hub-log keeps the log.
+idle loop's in another process (the machine's load alone), and as baselines in the same run
+JupyterHub's own list of the same users (`GET /hub/api/users`) and the lag of the same
+clients on JupyterHub's cheapest authenticated route (`GET /hub/api/user`): the floor that
+JupyterHub's token lookup, scope check and request log set for any route. The hub logs every
+stall over the lag bar with its stack (STELLARS_LOOP_STALL_REPORT_MS); the bench prints where
+those of the dashboard run were, and --hub-log keeps the log.
 
 Bars (2-core machine): p50 <= 100 ms, p99 <= 300 ms, loop lag <= 50 ms. Traffic goes to
 127.0.0.1 only; the numbers are printed, never asserted.
@@ -184,18 +186,32 @@ def main() -> int:
             def user_list(body: object) -> None:
                 assert isinstance(body, list)
 
+            def who_am_i(body: dict) -> None:
+                assert body["name"] == "admin"
+
             # Warm-up: the first request loads the hub's user objects and the SQL schema.
             hammer(hub.api_url + "/activity", tokens[:1], 3, full_dashboard)
             hammer(hub.api_url + "/users?limit=1000", tokens[:1], 3, user_list)
             time.sleep(61)  # let the loop-lag window (60 s) forget the start-up and warm-up
+            since = datetime.now()
             with bystander_lag() as bystander:
                 dashboard = hammer(hub.api_url + "/activity", tokens, args.requests, full_dashboard)
             lag = loop_lag_ms(admin)
+            until = datetime.now()
             baseline = hammer(hub.api_url + "/users?limit=1000", tokens, args.requests, user_list)
+            # The floor: JupyterHub's cheapest authenticated route (who am I) with the same
+            # clients, tokens and count, once the lag window has forgotten the runs above.
+            time.sleep(61)
+            whoami = hammer(hub.api_url + "/user", tokens, args.requests, who_am_i)
+            floor = loop_lag_ms(admin)
             print(f"{args.users} users, {args.days} days of samples, {args.clients} clients:")
             report("baseline: GET /hub/api/users?limit=1000", baseline)
             report("GET /hub/api/activity (whole dashboard)", dashboard)
+            report("floor: GET /hub/api/user (who am I)", whoami)
             print(f"worst event-loop lag during the dashboard run: {lag:.1f} ms")
+            print(
+                f"worst event-loop lag during the who-am-I run (JupyterHub's floor): {floor:.1f} ms"
+            )
             if bystander:
                 print(
                     "an idle event loop in another process, same run (the machine's load "
@@ -211,7 +227,8 @@ def main() -> int:
                 print(f"bar: {name} {value:.1f} ms <= {bar:.0f} ms: {verdict}")
             ratio = statistics.median(dashboard) / statistics.median(baseline)
             print(f"median dashboard / median baseline: {ratio:.2f}")
-            print_stalls(hub.log_path)
+            print("during the dashboard run: ", end="")
+            print_stalls(hub.log_path, since, until)
             if args.hub_log:
                 shutil.copyfile(hub.log_path, args.hub_log)
     return 0

@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -56,29 +57,66 @@ def bystander_lag() -> Iterator[list[float]]:
             probe.wait()
 
 
-STALL = re.compile(r"the event loop has been blocked for (\d+) ms, in:\n((?:  .*\n)+)")
+LINE_TIME = re.compile(r"^\[\w (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) ")
+STALL = re.compile(r"the event loop has been blocked for (\d+) ms, in:")
+LATE = re.compile(r"the event loop ran (\d+) ms late")
 COLLECTION = re.compile(r"a garbage collection of generation (\d) held every thread for (\d+) ms")
+FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
 
 
-def stall_places(log_text: str) -> collections.Counter[str]:
-    """Stall reports by the innermost frames of the platform or JupyterHub they show."""
-    places: collections.Counter[str] = collections.Counter()
-    for match in STALL.finditer(log_text):
-        frames = re.findall(r'File "([^"]+)", line (\d+), in (\S+)', match.group(2))
-        ours = [
-            f"{Path(file).name}:{line} {name}"
-            for file, line, name in frames
-            if ("stellars" in file or "jupyterhub" in file) and "launch_instance" not in name
-        ]
-        places[" <- ".join(reversed(ours[-3:])) or "?"] += 1
-    for match in COLLECTION.finditer(log_text):
-        places[f"garbage collection, generation {match.group(1)}"] += 1
+def _place(stack: list[str]) -> str:
+    frames = FRAME.findall("\n".join(stack))
+    ours = [
+        f"{Path(file).name}:{line} {name}"
+        for file, line, name in frames
+        if ("stellars" in file or "jupyterhub" in file) and "launch_instance" not in name
+    ]
+    return " <- ".join(reversed(ours[-3:])) or "?"
+
+
+def stall_places(
+    log_text: str, since: datetime | None = None, until: datetime | None = None
+) -> dict[str, list[int]]:
+    """How late the loop ran (ms) in each stall, by the innermost frames of the platform or
+    JupyterHub that its report showed; only log records between `since` and `until` (the
+    hub's local time, as its log writes it) when given."""
+    places: dict[str, list[int]] = collections.defaultdict(list)
+    lines = log_text.splitlines()
+    pending: str | None = None  # the place of a reported stall whose length is still to come
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        index += 1
+        stamp = LINE_TIME.match(line)
+        if stamp is None:
+            continue
+        when = datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S.%f")
+        if (since and when < since) or (until and when > until):
+            continue
+        if STALL.search(line):
+            stack = []
+            while index < len(lines) and lines[index].startswith("  "):
+                stack.append(lines[index])
+                index += 1
+            pending = _place(stack)
+        elif late := LATE.search(line):
+            places[pending or "not caught by the watchdog"].append(int(late.group(1)))
+            pending = None
+        elif collection := COLLECTION.search(line):
+            places[f"garbage collection, generation {collection.group(1)}"].append(
+                int(collection.group(2))
+            )
     return places
 
 
-def print_stalls(log_path: Path) -> None:
-    """How many stall reports the hub logged, and where."""
-    places = stall_places(log_path.read_text(errors="replace"))
-    print(f"stall reports in the hub's log: {sum(places.values())}")
-    for place, count in places.most_common(10):
-        print(f"  {count:4d}  {place}")
+def print_stalls(
+    log_path: Path, since: datetime | None = None, until: datetime | None = None
+) -> None:
+    """How many stalls the hub logged (in the window, when given), how late each kind left the
+    loop, and where."""
+    places = stall_places(log_path.read_text(errors="replace"), since, until)
+    count = sum(len(lags) for lags in places.values())
+    print(f"stalls over the bar in the hub's log{' in the window' if since else ''}: {count}")
+    ranked = sorted(places.items(), key=lambda item: (-max(item[1]), -len(item[1])))
+    for place, lags in ranked[:10]:
+        print(f"  {len(lags):4d}  worst {max(lags):5d} ms  {place}")

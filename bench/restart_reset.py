@@ -52,6 +52,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -216,6 +217,7 @@ def platform_window(
         return "reset", time.perf_counter() - started, ok
 
     started = time.perf_counter()
+    since = datetime.now()
     with (
         bystander_lag() as bystander,
         lag_readings(hub) as readings,
@@ -225,6 +227,7 @@ def platform_window(
         futures += [pool.submit(reset, user) for user in stopped]
         results = [future.result() for future in futures]
     window = time.perf_counter() - started
+    until = datetime.now()
     worst = max(lag for _, lag in readings)
     # The first reading that showed the worst: the stall happened in the METRIC_EVERY seconds
     # before it (each reading is the worst of the last 60 s).
@@ -240,6 +243,8 @@ def platform_window(
         "failures": sum(not ok for _, _, ok in results),
         "serving after": sum(hub.lab_answers(user) for user in running),
         "volumes left": volumes_left(client, stopped),
+        "since": since,
+        "until": until,
     }
 
 
@@ -323,7 +328,7 @@ def summary(result: dict[str, Any]) -> str:
     return ", ".join(
         f"{key} {ms(value) if isinstance(value, float) else value}"
         for key, value in result.items()
-        if not isinstance(value, list)
+        if not isinstance(value, list | datetime)
     )
 
 
@@ -364,6 +369,7 @@ def measure(args: argparse.Namespace, tag: str, rows: list[tuple[str, str]]) -> 
         env["PYTHONASYNCIODEBUG"] = "1"
     process = JupyterHubProcess(DEPLOY_CONFIG, env, workdir=work / "hub")
     rows.append(("lab image", image))
+    platform: list[dict[str, Any]] = []
     try:
         process.start()
         hub = Hub(process, admin)
@@ -381,7 +387,6 @@ def measure(args: argparse.Namespace, tag: str, rows: list[tuple[str, str]]) -> 
             (f"set-up: {len(running)} servers started", f"{time.perf_counter() - started:.0f} s")
         )
 
-        platform: list[dict[str, Any]] = []
         blocking: list[dict[str, Any]] = []
         hub_during_blocking: list[float] = []
         for repetition in range(1, args.repeat + 1):
@@ -412,7 +417,9 @@ def measure(args: argparse.Namespace, tag: str, rows: list[tuple[str, str]]) -> 
     finally:
         process.stop()
         if process.log_path.exists():
-            print_stalls(process.log_path)
+            for index, mine in enumerate(platform, start=1):
+                print(f"#{index} platform window: ", end="")
+                print_stalls(process.log_path, mine["since"], mine["until"])
         rows.append(("cleaned up", cleanup(client, tag, shared_existed)))
         client.close()
         if args.hub_log is not None and process.log_path.exists():

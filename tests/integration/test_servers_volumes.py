@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -229,6 +230,37 @@ class TestARunningServer:
         port_after = after.attrs["NetworkSettings"]["Ports"]["8888/tcp"][0]["HostPort"]
         assert answer.json()["moved"] is (port_after != port_before)
         assert answer.json()["message"].endswith("answers again.")
+
+    def test_home_page_visits_during_a_restart_do_not_end_the_server(
+        self, site, alice, docker_client
+    ):
+        # Each visit to /hub/home polls the spawner and, on an exit, JupyterHub stops the
+        # server and removes its container: a poll landing while the container is down for its
+        # restart must see a running server.
+        if not (server_of(alice, ALICE) or {}).get("ready"):
+            start(alice, ALICE)  # also when run on its own
+        before = container(docker_client, ALICE)
+        visitor = requests.Session()
+        visitor.cookies.update(alice.session.cookies)
+        finished = threading.Event()
+        visits: list[int] = []
+
+        def visit_home() -> None:
+            while not finished.is_set():
+                page = visitor.get(alice.url("/home"), timeout=30, allow_redirects=False)
+                visits.append(page.status_code)
+
+        visiting = threading.Thread(target=visit_home)
+        visiting.start()
+        try:
+            answer = alice.api("POST", f"/users/{ALICE}/restart-server")
+        finally:
+            finished.set()
+            visiting.join()
+        assert answer.status_code == 200, answer.text
+        assert len(visits) >= 3 and set(visits) == {200}
+        assert (server_of(alice, ALICE) or {}).get("ready")
+        assert container(docker_client, ALICE).id == before.id
 
     def test_a_restart_keeps_the_volumes_and_the_data_on_them(
         self, site, alice, docker_client, tiny_image

@@ -1,5 +1,6 @@
 """The platform's DockerSpawner: an unreachable engine during a poll keeps the server's record
-(None, "running") instead of raising into the home page; other answers pass through."""
+(None, "running") instead of raising into the home page, and so does a restart in place by the
+platform; other answers pass through."""
 
 from __future__ import annotations
 
@@ -36,3 +37,16 @@ async def test_other_errors_still_raise(monkeypatch):
     spawner = spawner_whose_engine(monkeypatch, RuntimeError("a bug"))
     with pytest.raises(RuntimeError, match="a bug"):
         await spawner.poll()
+
+
+@pytest.mark.parametrize("status", [0, 137, RuntimeError("a bug")])
+async def test_while_the_platform_restarts_the_container_a_poll_says_running(monkeypatch, status):
+    spawner = spawner_whose_engine(monkeypatch, status)
+    spawner.restart_in_progress = True
+    assert await spawner.poll() is None
+    spawner.restart_in_progress = False  # the restart is over: the engine's answer again
+    if isinstance(status, BaseException):
+        with pytest.raises(RuntimeError):
+            await spawner.poll()
+    else:
+        assert await spawner.poll() == status

@@ -298,6 +298,36 @@ class TestTheExactRules:
         assert report.checks == 5
         assert world.clock.now() - EPOCH == timedelta(seconds=2)
 
+    async def test_the_server_is_held_from_the_engines_restart_until_it_serves(self):
+        world = World(silent_checks=2)
+        seen: list[tuple[str, bool]] = []
+        engine_restart = world.containers.restart
+        lab_answers = world.lab.answers
+
+        async def restart(name: str, *, timeout_seconds: int) -> None:
+            seen.append(("engine", ("alice", "") in world.lab.held))
+            await engine_restart(name, timeout_seconds=timeout_seconds)
+
+        async def answers(username: str, server_name: str = "") -> bool:
+            seen.append(("check", (username, server_name) in world.lab.held))
+            return await lab_answers(username, server_name)
+
+        world.containers.restart = restart  # type: ignore[method-assign]
+        world.lab.answers = answers  # type: ignore[method-assign]
+        await world.service.restart("alice")
+        assert seen == [("engine", True), ("check", True), ("check", True), ("check", True)]
+        assert not world.lab.held
+
+    async def test_a_failed_restart_releases_the_server(self):
+        world = World(silent_checks=1000, serve_seconds=1)
+        with pytest.raises(BackendUnavailable):
+            await world.service.restart("alice")
+        assert not world.lab.held
+        world.directory.put(running("dave"))  # no container: the engine refuses
+        with pytest.raises(ContainerNotFound):
+            await world.service.restart("dave")
+        assert not world.lab.held
+
     async def test_a_finished_restart_lets_the_next_one_run(self):
         world = World()
         await world.service.restart("alice")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 
@@ -9,6 +10,13 @@ class LabServers(Protocol):
     Raises NotFound for a user or server the hub does not know, BackendUnavailable when the
     hub or its proxy cannot be reached.
     """
+
+    def restarting(self, username: str, server_name: str = "") -> AbstractAsyncContextManager[None]:
+        """While the block runs, the server's container restarts in place: the hub must not
+        take the moment its container is down for a server that ended (JupyterHub's periodic
+        poll would then tear the server down and remove its container). A server the hub does
+        not know is not an error here: there is nothing to protect."""
+        ...
 
     async def reconnect(self, username: str, server_name: str = "") -> bool:
         """After the server's container restarted in place: read where it listens now, and when

@@ -23,7 +23,7 @@ from stellars.domain.timeutil import assume_utc
 from .app import HubHandle
 
 #: Users read per query when listing them all (each page is one short query on the loop).
-USERS_PER_PAGE = 500
+USERS_PER_PAGE = 200
 
 
 def _time(value: Any) -> Any:

@@ -6,11 +6,15 @@ it restarts, while the hub and its proxy still point at the old one. `reconnect`
 spawner where the server listens (DockerSpawner's `get_ip_and_port`), and when that moved it
 updates the hub's record of the server and the proxy route, as JupyterHub does after a spawn.
 `answers` sends one request to the server's API at that address (jupyter_server answers
-`GET {server}/api` with its version, without authentication).
+`GET {server}/api` with its version, without authentication). `restarting` marks the spawner
+(`restart_in_progress`, which the platform's DockerSpawner reads in `poll`) so that JupyterHub's
+periodic poll does not take the restart for an exit.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from jupyterhub import orm
@@ -38,6 +42,20 @@ class HubLabServers:
         if spawner is None or spawner.server is None:
             raise NotFound(f"{username} has no server named {server_name!r}")
         return user, spawner
+
+    @asynccontextmanager
+    async def restarting(self, username: str, server_name: str = "") -> AsyncIterator[None]:
+        try:
+            _, spawner = self._spawner(username, server_name)
+        except NotFound:
+            spawner = None  # no record in the hub: nothing that a poll could tear down
+        if spawner is not None:
+            spawner.restart_in_progress = True
+        try:
+            yield
+        finally:
+            if spawner is not None:
+                spawner.restart_in_progress = False
 
     async def reconnect(self, username: str, server_name: str = "") -> bool:
         user, spawner = self._spawner(username, server_name)

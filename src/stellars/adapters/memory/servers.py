@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from stellars.domain.errors import NotFound
 
@@ -10,7 +12,7 @@ class ScriptedLabServers:
 
     `silent_checks[key]` says how many `answers` calls fail before the server serves; a key
     absent from `known` is a server the hub does not know. `moved` lists the servers whose
-    address changes at the next `reconnect`.
+    address changes at the next `reconnect`; `held` the servers inside `restarting` now.
     """
 
     def __init__(self) -> None:
@@ -19,6 +21,7 @@ class ScriptedLabServers:
         self.moved: set[tuple[str, str]] = set()
         self.reconnects: list[tuple[str, str]] = []
         self.checks = 0
+        self.held: set[tuple[str, str]] = set()
 
     def add(self, username: str, server_name: str = "", *, silent_checks: int = 0) -> None:
         key = (username, server_name)
@@ -30,6 +33,15 @@ class ScriptedLabServers:
         if key not in self.known:
             raise NotFound(f"No server {server_name!r} of {username!r}")
         return key
+
+    @asynccontextmanager
+    async def restarting(self, username: str, server_name: str = "") -> AsyncIterator[None]:
+        key = (username, server_name)
+        self.held.add(key)
+        try:
+            yield
+        finally:
+            self.held.discard(key)
 
     async def reconnect(self, username: str, server_name: str = "") -> bool:
         key = self._key(username, server_name)

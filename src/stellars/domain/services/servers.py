@@ -102,11 +102,13 @@ class ServerService:
         if key in self._restarting:
             raise Conflict("The server is already restarting.")
         self._restarting.add(key)
+        container = container_name(username, self.naming, server_name)
         try:
-            container = container_name(username, self.naming, server_name)
-            await self._containers.restart(container, timeout_seconds=self.stop_timeout_seconds)
-            moved = await self._lab.reconnect(username, server_name)
-            checks = await self._until_serving(username, server_name)
+            # Held until the lab serves: the hub must not take the restart for an exit.
+            async with self._lab.restarting(username, server_name):
+                await self._containers.restart(container, timeout_seconds=self.stop_timeout_seconds)
+                moved = await self._lab.reconnect(username, server_name)
+                checks = await self._until_serving(username, server_name)
         finally:
             self._restarting.discard(key)
         return RestartReport(username, server_name, container, moved, checks)

@@ -27,11 +27,15 @@ from stellars.domain.errors import (
     StellarsError,
 )
 
+from .turns import Turns
+
 if TYPE_CHECKING:
     from stellars.platform import Platform
 
 #: The key of the Platform in JupyterHub's tornado settings.
 PLATFORM_SETTING = "stellars"
+#: The key of the handlers' shared Turns in JupyterHub's tornado settings.
+TURNS_SETTING = "stellars_turns"
 
 # Most specific first: ContainerNotFound is a NotFound, Refused a Conflict, and so on.
 _STATUS_OF_ERROR: tuple[tuple[type[StellarsError], int], ...] = (
@@ -58,6 +62,15 @@ class PlatformMixin:
     current_user: Any
     parsed_scopes: Any
     db: Any
+
+    async def take_turn(self) -> None:
+        """Wait until this request may start: one request of a burst per pass of the loop
+        (see `turns`), so that a burst of platform requests never holds the hub's loop for
+        more than one of them."""
+        turns = self.settings.get(TURNS_SETTING)
+        if turns is None:
+            turns = self.settings[TURNS_SETTING] = Turns()
+        await turns.take()
 
     @property
     def platform(self) -> Platform:
@@ -86,6 +99,10 @@ class PlatformMixin:
 
 class StellarsAPIHandler(PlatformMixin, APIHandler):
     """JSON in and out; domain errors become 400/403/404/409/503 with their message."""
+
+    async def prepare(self) -> None:
+        await self.take_turn()
+        await super().prepare()
 
     def read_json_object(self) -> Mapping[str, Any]:
         """The request body as a JSON object; an empty body is {}. 400 for anything else."""
@@ -132,6 +149,10 @@ class StellarsAPIHandler(PlatformMixin, APIHandler):
 
 class StellarsPageHandler(PlatformMixin, BaseHandler):
     """A page of the platform, rendered with JupyterHub's templates and nav bar."""
+
+    async def prepare(self) -> None:
+        await self.take_turn()
+        await super().prepare()
 
     async def render_page(self, template: str, **namespace: Any) -> None:
         html = await self.render_template(template, **namespace)

@@ -113,7 +113,11 @@ class LoopLagMonitor:
             await asyncio.sleep(self.interval)
             now = time.monotonic()
             self._beat = now
-            self._lags.append((now, max(0.0, now - before - self.interval)))
+            lag = max(0.0, now - before - self.interval)
+            self._lags.append((now, lag))
+            if self.report_after and lag >= self.report_after:
+                # The watchdog said where the loop was blocked; this says how long it was.
+                log.warning("stellars: the event loop ran %.0f ms late", lag * 1000)
             while self._lags and self._lags[0][0] < now - self.window:
                 self._lags.popleft()
 

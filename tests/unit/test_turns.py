@@ -1,0 +1,81 @@
+"""Turns: the requests of a burst start one per pass of the event loop, with whatever else is
+waiting run between them."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+from stellars.adapters.jupyterhub.web.turns import Turns
+
+
+async def burst(turns: Turns | None, size: int = 4) -> list[str]:
+    """`size` requests arriving together beside a task that notes every pass of the loop."""
+    events: list[str] = []
+    running = True
+
+    async def other_work() -> None:
+        while running:
+            events.append("pass")
+            await asyncio.sleep(0)
+
+    async def request(name: str) -> None:
+        if turns is not None:
+            await turns.take()
+        events.append(name)
+
+    watcher = asyncio.ensure_future(other_work())
+    await asyncio.sleep(0)
+    await asyncio.gather(*(request(f"request {index}") for index in range(size)))
+    running = False
+    await watcher
+    return events
+
+
+def starts(events: list[str]) -> list[str]:
+    return [event for event in events if event.startswith("request")]
+
+
+def test_a_burst_starts_in_order_with_other_work_between_each_request():
+    events = asyncio.run(burst(Turns()))
+    assert starts(events) == [f"request {index}" for index in range(4)]
+    positions = [events.index(name) for name in starts(events)]
+    for before, after in itertools.pairwise(positions):
+        assert "pass" in events[before + 1 : after]
+
+
+def test_without_turns_the_whole_burst_starts_in_one_pass():
+    events = asyncio.run(burst(None))
+    positions = [events.index(name) for name in starts(events)]
+    assert positions == list(range(positions[0], positions[0] + 4))
+
+
+def test_a_cancelled_waiter_gives_up_its_turn_and_the_next_one_goes():
+    async def scenario() -> list[str]:
+        turns = Turns()
+        admitted: list[str] = []
+
+        async def request(name: str) -> None:
+            await turns.take()
+            admitted.append(name)
+
+        first = asyncio.ensure_future(request("first"))
+        gone = asyncio.ensure_future(request("gone"))
+        last = asyncio.ensure_future(request("last"))
+        await asyncio.sleep(0)
+        gone.cancel()
+        await asyncio.gather(first, last)
+        assert turns.waiting == 0
+        return admitted
+
+    assert asyncio.run(scenario()) == ["first", "last"]
+
+
+def test_turns_are_taken_again_after_the_queue_has_emptied():
+    async def scenario() -> int:
+        turns = Turns()
+        for _ in range(3):
+            await asyncio.wait_for(turns.take(), timeout=5)
+        return turns.waiting
+
+    assert asyncio.run(scenario()) == 0
