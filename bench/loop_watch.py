@@ -1,6 +1,7 @@
 """What the benchmarks measure beside the hub: an idle event loop in another process (how late
-the machine's load alone makes a loop wake), and the stall reports in the hub's log (where the
-hub's loop was blocked, with STELLARS_LOOP_STALL_REPORT_MS set)."""
+the machine's load alone makes a loop wake), the CPU time the hypervisor took from this virtual
+machine's CPUs (steal), and the stall reports in the hub's log (where the hub's loop was
+blocked, with STELLARS_LOOP_STALL_REPORT_MS set)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import contextlib
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +33,54 @@ async def main():
 
 asyncio.run(main())
 """
+
+
+STEAL_SLICE_SECONDS = 0.1
+JIFFY_MS = 10.0  # USER_HZ is 100 on Linux
+
+
+def _steal_per_cpu() -> dict[str, int]:
+    """Each CPU's steal time so far, in jiffies (the 8th value of its line in /proc/stat)."""
+    steal = {}
+    for line in Path("/proc/stat").read_text().splitlines():
+        fields = line.split()
+        if fields and fields[0].startswith("cpu") and fields[0] != "cpu" and len(fields) > 8:
+            steal[fields[0]] = int(fields[8])
+    return steal
+
+
+@contextlib.contextmanager
+def cpu_steal() -> Iterator[dict[str, float]]:
+    """CPU time the hypervisor gave to others while the block runs: a dict that gets `total_ms`
+    (all CPUs) and `worst_slice_ms` (the most one CPU lost in one 100 ms slice) when the block
+    ends; empty where /proc/stat is not readable. Steal stalls every process on that CPU alike,
+    whatever its priority."""
+    figures: dict[str, float] = {}
+    try:
+        first = _steal_per_cpu()
+    except OSError:
+        yield figures
+        return
+    worst = [0]
+    stop = threading.Event()
+
+    def watch() -> None:
+        previous = first
+        while not stop.wait(STEAL_SLICE_SECONDS):
+            now = _steal_per_cpu()
+            worst[0] = max([worst[0], *(now[cpu] - previous.get(cpu, now[cpu]) for cpu in now)])
+            previous = now
+
+    watcher = threading.Thread(target=watch, name="steal-watch", daemon=True)
+    watcher.start()
+    try:
+        yield figures
+    finally:
+        stop.set()
+        watcher.join()
+        last = _steal_per_cpu()
+        figures["total_ms"] = sum(last[cpu] - first.get(cpu, last[cpu]) for cpu in last) * JIFFY_MS
+        figures["worst_slice_ms"] = worst[0] * JIFFY_MS
 
 
 @contextlib.contextmanager

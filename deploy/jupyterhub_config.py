@@ -35,6 +35,7 @@ from stellars.adapters.jupyterhub import (  # what runs inside the hub process
     SpawnBase,
     branding_base,
     custom_scopes,
+    hub_db_kwargs,
     platform_roles,
 )
 from stellars.adapters.passwords import XkcdPasswordGenerator  # passphrases for new users
@@ -194,6 +195,7 @@ if HUB.ssl_cert:  # HTTPS at the proxy; without it, a TLS reverse proxy goes in 
     c.JupyterHub.ssl_cert = HUB.ssl_cert
     c.JupyterHub.ssl_key = HUB.ssl_key
 c.JupyterHub.db_url = HUB.effective_hub_db_url  # JupyterHub's own database
+c.JupyterHub.db_kwargs = hub_db_kwargs(HUB.effective_hub_db_url)  # SQLite: no fsync per commit
 c.JupyterHub.cookie_secret_file = str(DATA_DIR / "jupyterhub_cookie_secret")  # kept on restart
 c.JupyterHub.pid_file = str(DATA_DIR / "jupyterhub.pid")  # so a second hub does not start here
 c.ConfigurableHTTPProxy.command = [HUB.proxy_command]  # configurable-http-proxy from npm

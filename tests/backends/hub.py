@@ -72,8 +72,10 @@ class JupyterHubProcess:
         workdir: Path | None = None,
         ready_timeout: float = 60.0,
         stop_timeout: float = 30.0,
+        niceness: int = 0,
     ) -> None:
         self.config_path = Path(config_path)
+        self.niceness = niceness  # the hub's scheduling priority (below 0 needs root)
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
         self._own_workdir = workdir is None
@@ -123,6 +125,8 @@ class JupyterHubProcess:
         if ENV_CHP_COMMAND not in self.env:
             self.env[ENV_CHP_COMMAND] = str(node_bin("configurable-http-proxy"))
         command = [venv_bin("jupyterhub"), "-f", self.config_path]
+        if self.niceness:
+            command = [shutil.which("nice") or "/usr/bin/nice", "-n", str(self.niceness), *command]
         with self.log_path.open("ab") as log_file:
             self.process = subprocess.Popen(
                 with_default_signals(command),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import sqlite3
 import time
 from datetime import timedelta
 
@@ -47,6 +48,9 @@ def test_the_admin_signs_up_and_logs_in_on_a_fresh_install(jupyterhub_factory, t
     home = browser.page("/home")
     assert home.status_code == 200
     assert "/hub/admin" in home.text  # the admin's control panel, with the admin link
+    # JupyterHub's own SQLite database runs in WAL mode: its commits do not wait for the disk.
+    with contextlib.closing(sqlite3.connect(tmp_path / "data" / "jupyterhub.sqlite")) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_the_activity_sampler_records_the_hub_users(jupyterhub_factory, tmp_path):

@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 from traitlets.config.loader import PyFileConfigLoader
 
-from stellars.adapters.jupyterhub import HUB_HANDLE_SETTING, PLATFORM_SETTING, PreSpawnHook
+from stellars.adapters.jupyterhub import (
+    HUB_HANDLE_SETTING,
+    PLATFORM_SETTING,
+    PreSpawnHook,
+    hub_db_kwargs,
+)
 from stellars.platform import Platform
 
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "jupyterhub_config.py"
@@ -29,6 +34,7 @@ def load(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str):
 def test_defaults_give_a_complete_platform(monkeypatch, tmp_path):
     c = load(monkeypatch, tmp_path)
     assert c.JupyterHub.db_url == f"sqlite:///{tmp_path / 'jupyterhub.sqlite'}"
+    assert c.JupyterHub.db_kwargs == hub_db_kwargs(c.JupyterHub.db_url)  # WAL connections
     assert c.JupyterHub.ip == "127.0.0.1"  # loopback unless the deployer says otherwise
     assert c.Authenticator.admin_users == {"admin"}
     assert c.JupyterHub.authenticator_class == "stellars.entrypoints.hub.StellarsAuthenticator"

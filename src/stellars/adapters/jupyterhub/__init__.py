@@ -7,6 +7,7 @@ from .app import HubHandle
 from .directory import InProcessHubDirectory
 from .extension import HUB_HANDLE_SETTING, PlatformRoutes, attach_platform
 from .favicon import LAB_FAVICON_SETTING, LabFavicon
+from .hub_database import hub_db_kwargs
 from .lab_servers import HubLabServers
 from .notifications import LabNotificationTransport
 from .proxy import HubProxyRoutes
@@ -35,6 +36,7 @@ __all__ = [
     "attach_platform",
     "branding_base",
     "custom_scopes",
+    "hub_db_kwargs",
     "platform_roles",
     "spawn_settings",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from jupyterhub import orm
@@ -41,23 +42,6 @@ def snapshot_of(user: Any, spawner: Any) -> ServerSnapshot:
         started=_time(orm_spawner.started),
         last_activity=_time(orm_spawner.last_activity),
         url=user.server_url(spawner.name),
-    )
-
-
-def user_of(user: Any) -> HubUser:
-    """A JupyterHub user wrapper as a HubUser with its running or pending servers."""
-    return HubUser(
-        name=user.name,
-        admin=bool(user.admin),
-        groups=frozenset(group.name for group in user.groups),
-        servers={
-            name: snapshot_of(user, spawner)
-            for name, spawner in user.spawners.items()
-            if spawner.active
-        },
-        last_activity=_time(user.last_activity),
-        id=user.id,
-        created=_time(user.created),
     )
 
 
@@ -91,34 +75,57 @@ class InProcessHubDirectory:
         users: list[HubUser] = []
         after: str | None = None
         while True:
-            query = db.query(
-                orm.User.id, orm.User.name, orm.User.admin, orm.User.last_activity, orm.User.created
-            ).order_by(orm.User.name)
+            query = db.query(*USER_COLUMNS).order_by(orm.User.name)
             if after is not None:
                 query = query.filter(orm.User.name > after)
             rows = query.limit(USERS_PER_PAGE).all()
-            for user_id, name, admin, last_activity, created in rows:
-                wrapper, spawners = with_servers.get(user_id, (None, {}))
-                users.append(
-                    HubUser(
-                        name=name,
-                        admin=bool(admin),
-                        groups=frozenset(groups.get(user_id, ())),
-                        servers={
-                            server: snapshot_of(wrapper, spawner)
-                            for server, spawner in spawners.items()
-                        },
-                        last_activity=_time(last_activity),
-                        id=user_id,
-                        created=_time(created),
-                    )
-                )
+            for row in rows:
+                wrapper, spawners = with_servers.get(row[0], (None, {}))
+                users.append(_hub_user(row, groups.get(row[0], ()), wrapper, spawners))
             if len(rows) < USERS_PER_PAGE:
                 return users
             after = rows[-1][1]
             await asyncio.sleep(0)  # thousands of users: let requests run between pages
 
     async def get_user(self, name: str) -> HubUser | None:
+        """One user, read as `list_users` reads them: a row and its group names, and servers
+        from the wrapper JupyterHub keeps in memory, if it has one (finding the user through
+        the ORM would load its relationships, and make a wrapper, on the loop)."""
         app = self._hub.app
-        orm_user = orm.User.find(app.db, name)
-        return None if orm_user is None else user_of(app.users[orm_user])
+        db = app.db
+        row = db.query(*USER_COLUMNS).filter(orm.User.name == name).first()
+        if row is None:
+            return None
+        groups = [
+            group
+            for (group,) in db.query(orm.Group.name)
+            .join(orm.user_group_map, orm.Group.id == orm.user_group_map.c.group_id)
+            .filter(orm.user_group_map.c.user_id == row[0])
+        ]
+        # Only a wrapper already in memory: UserDict.get would query and make one.
+        wrapper = app.users[row[0]] if row[0] in app.users else None  # noqa: SIM401
+        spawners = active_spawners(wrapper) if wrapper is not None else {}
+        return _hub_user(row, groups, wrapper, spawners)
+
+
+#: The columns a HubUser is made of, in the order `_hub_user` reads them.
+USER_COLUMNS = (
+    orm.User.id,
+    orm.User.name,
+    orm.User.admin,
+    orm.User.last_activity,
+    orm.User.created,
+)
+
+
+def _hub_user(row: Any, groups: Iterable[str], wrapper: Any, spawners: dict[str, Any]) -> HubUser:
+    user_id, name, admin, last_activity, created = row
+    return HubUser(
+        name=name,
+        admin=bool(admin),
+        groups=frozenset(groups),
+        servers={server: snapshot_of(wrapper, spawner) for server, spawner in spawners.items()},
+        last_activity=_time(last_activity),
+        id=user_id,
+        created=_time(created),
+    )

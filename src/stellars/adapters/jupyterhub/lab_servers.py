@@ -9,6 +9,11 @@ updates the hub's record of the server and the proxy route, as JupyterHub does a
 `GET {server}/api` with its version, without authentication). `restarting` marks the spawner
 (`restart_in_progress`, which the platform's DockerSpawner reads in `poll`) so that JupyterHub's
 periodic poll does not take the restart for an exit.
+
+While a restart holds a server, `reconnect` and `answers` use the spawner `restarting` found
+instead of looking the user up again: finding a user through JupyterHub's ORM loads the user's
+relationships (several queries, 2 to 3 ms on the hub's loop), and ten restarts checking their
+labs twice a second made those lookups most of the hub's work.
 """
 
 from __future__ import annotations
@@ -31,8 +36,12 @@ class HubLabServers:
     def __init__(self, hub: HubHandle, *, request_timeout_seconds: float = 2.0) -> None:
         self._hub = hub
         self.request_timeout_seconds = request_timeout_seconds
+        self._held: dict[tuple[str, str], tuple[Any, Any]] = {}  # restarting: (user, spawner)
 
     def _spawner(self, username: str, server_name: str) -> tuple[Any, Any]:
+        held = self._held.get((username, server_name))
+        if held is not None:
+            return held
         app = self._hub.app
         orm_user = orm.User.find(app.db, username)
         if orm_user is None:
@@ -45,17 +54,20 @@ class HubLabServers:
 
     @asynccontextmanager
     async def restarting(self, username: str, server_name: str = "") -> AsyncIterator[None]:
+        key = (username, server_name)
         try:
-            _, spawner = self._spawner(username, server_name)
+            found = self._spawner(username, server_name)
         except NotFound:
-            spawner = None  # no record in the hub: nothing that a poll could tear down
-        if spawner is not None:
-            spawner.restart_in_progress = True
+            found = None  # no record in the hub: nothing that a poll could tear down
+        if found is not None:
+            found[1].restart_in_progress = True
+            self._held[key] = found
         try:
             yield
         finally:
-            if spawner is not None:
-                spawner.restart_in_progress = False
+            if found is not None:
+                found[1].restart_in_progress = False
+                self._held.pop(key, None)
 
     async def reconnect(self, username: str, server_name: str = "") -> bool:
         user, spawner = self._spawner(username, server_name)
