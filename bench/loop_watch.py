@@ -110,6 +110,7 @@ def bystander_lag() -> Iterator[list[float]]:
 LINE_TIME = re.compile(r"^\[\w (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) ")
 STALL = re.compile(r"the event loop has been blocked for (\d+) ms, in:")
 LATE = re.compile(r"the event loop ran (\d+) ms late")
+SPLIT = re.compile(r"(\d+) ms on a CPU, (\d+) ms waiting for a CPU, (\d+) ms off the CPU")
 COLLECTION = re.compile(r"a garbage collection of generation (\d) held every thread for (\d+) ms")
 FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
 
@@ -126,11 +127,12 @@ def _place(stack: list[str]) -> str:
 
 def stall_places(
     log_text: str, since: datetime | None = None, until: datetime | None = None
-) -> dict[str, list[int]]:
-    """How late the loop ran (ms) in each stall, by the innermost frames of the platform or
-    JupyterHub that its report showed; only log records between `since` and `until` (the
-    hub's local time, as its log writes it) when given."""
-    places: dict[str, list[int]] = collections.defaultdict(list)
+) -> dict[str, list[tuple[int, str]]]:
+    """How late the loop ran (ms) in each stall, with where its thread's time went (on a CPU /
+    waiting for one / off it, ms; empty when the log does not say), by the innermost frames of
+    the platform or JupyterHub that its report showed; only log records between `since` and
+    `until` (the hub's local time, as its log writes it) when given."""
+    places: dict[str, list[tuple[int, str]]] = collections.defaultdict(list)
     lines = log_text.splitlines()
     pending: str | None = None  # the place of a reported stall whose length is still to come
     index = 0
@@ -150,11 +152,14 @@ def stall_places(
                 index += 1
             pending = _place(stack)
         elif late := LATE.search(line):
-            places[pending or "not caught by the watchdog"].append(int(late.group(1)))
+            split = SPLIT.search(line)
+            places[pending or "not caught by the watchdog"].append(
+                (int(late.group(1)), "/".join(split.groups()) if split else "")
+            )
             pending = None
         elif collection := COLLECTION.search(line):
             places[f"garbage collection, generation {collection.group(1)}"].append(
-                int(collection.group(2))
+                (int(collection.group(2)), "")
             )
     return places
 
@@ -163,10 +168,14 @@ def print_stalls(
     log_path: Path, since: datetime | None = None, until: datetime | None = None
 ) -> None:
     """How many stalls the hub logged (in the window, when given), how late each kind left the
-    loop, and where."""
+    loop, where, and where the loop thread's time went in the worst of each kind."""
     places = stall_places(log_path.read_text(errors="replace"), since, until)
-    count = sum(len(lags) for lags in places.values())
+    count = sum(len(stalls) for stalls in places.values())
     print(f"stalls over the bar in the hub's log{' in the window' if since else ''}: {count}")
-    ranked = sorted(places.items(), key=lambda item: (-max(item[1]), -len(item[1])))
-    for place, lags in ranked[:10]:
-        print(f"  {len(lags):4d}  worst {max(lags):5d} ms  {place}")
+    if count:
+        print("  (split: the loop thread's ms on a CPU / waiting for a CPU / off the CPU)")
+    ranked = sorted(places.items(), key=lambda item: (-max(item[1])[0], -len(item[1])))
+    for place, stalls in ranked[:10]:
+        lag, split = max(stalls)
+        where = f"split {split}  {place}" if split else place
+        print(f"  {len(stalls):4d}  worst {lag:5d} ms  {where}")

@@ -3,7 +3,8 @@ volumes at once, beside the original's pattern (a blocking restart on the event 
 same run, on the same engine and the same containers.
 
     .venv/bin/python bench/restart_reset.py [--servers 10] [--resets 10] [--repeat 3]
-        [--time-limit 3600] [--hub-log PATH] [--asyncio-debug]
+        [--time-limit 3600] [--hub-log PATH] [--hub-niceness N] [--report-ms MS]
+        [--asyncio-debug]
 
 Set-up: deploy/jupyterhub_config.py in a JupyterHub subprocess with DockerSpawner and the
 project's lab image (built offline if needed); SERVERS users whose servers run (started
@@ -35,8 +36,10 @@ machine (steal, from /proc/stat: in all, and the most one CPU lost in a 100 ms s
 `--hub-niceness` runs the hub at another scheduling priority (root only below 0), to tell the
 hub's own stalls from the machine's.
 
-The hub logs every stall over the bar with the stack its loop was blocked in
-(STELLARS_LOOP_STALL_REPORT_MS); the bench prints where they were at the end.
+The hub logs every stall over the bar (or `--report-ms`) with the stack its loop was blocked
+in and where the loop thread's time went: on a CPU (its own work), waiting for a CPU (the
+machine's load) or off the CPU (I/O, a lock, the GIL) (STELLARS_LOOP_STALL_REPORT_MS); the
+bench prints where they were at the end.
 
 The bar: the platform's worst lag <= 50 ms. Numbers are printed, never asserted. All HTTP
 traffic goes to 127.0.0.1 (one request per user per window, a metric read every few seconds);
@@ -386,8 +389,9 @@ def measure(args: argparse.Namespace, tag: str, rows: list[tuple[str, str]]) -> 
         JUPYTERHUB_NOTEBOOK_IMAGE=image,
         JUPYTERHUB_HUB_BIND_URL=f"http://{bridge}:{free_port(bridge)}",
         JUPYTERHUB_SPAWN_TIMEOUT=SPAWN_TIMEOUT,
-        # Every stall above the bar is logged with the stack that blocked the loop.
-        STELLARS_LOOP_STALL_REPORT_MS=str(int(BAR_LAG_MS)),
+        # Every stall above the bar (or --report-ms) is logged with the stack that blocked the
+        # loop and where the loop thread's time went.
+        STELLARS_LOOP_STALL_REPORT_MS=str(args.report_ms),
     )
     if args.asyncio_debug:  # diagnosis: the hub logs every callback that holds its loop 100 ms
         env["PYTHONASYNCIODEBUG"] = "1"
@@ -603,13 +607,20 @@ def main() -> int:
         "the engine and the labs, as a deployment gives its hub CPU priority",
     )
     parser.add_argument(
+        "--report-ms",
+        type=int,
+        default=int(BAR_LAG_MS),
+        help="the hub logs each stall at least this long, with its stack and where the loop "
+        "thread's time went (default: the bar); lower it to see what stays under the bar",
+    )
+    parser.add_argument(
         "--asyncio-debug",
         action="store_true",
         help="run the hub in asyncio's debug mode (slow callbacks logged; slower: diagnosis only)",
     )
     args = parser.parse_args()
-    if min(args.servers, args.resets, args.repeat) < 1:
-        parser.error("--servers, --resets and --repeat must be at least 1")
+    if min(args.servers, args.resets, args.repeat, args.report_ms) < 1:
+        parser.error("--servers, --resets, --repeat and --report-ms must be at least 1")
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGALRM, out_of_time)
     signal.alarm(max(args.time_limit, 0))

@@ -7,9 +7,17 @@ import asyncio
 import gc
 import logging
 import re
+import sys
+import threading
 import time
 
-from stellars.adapters.jupyterhub.web.metrics import LoopLagMonitor
+import pytest
+
+from stellars.adapters.jupyterhub.web.metrics import (
+    LoopLagMonitor,
+    ThreadTimes,
+    where_the_time_went,
+)
 
 
 def block_the_loop_for(seconds: float) -> None:
@@ -83,3 +91,59 @@ def test_a_long_garbage_collection_is_reported(caplog):
     with caplog.at_level(logging.WARNING, logger="stellars.adapters.jupyterhub.web.metrics"):
         asyncio.run(collect())
     assert any("garbage collection of generation 2" in r.message for r in caplog.records)
+
+
+def busy_for(seconds: float) -> None:
+    """Code that holds the loop's thread with work of its own (on a CPU)."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+SPLIT = re.compile(
+    r"the event loop ran \d+ ms late \(of its thread's (\d+) ms: (\d+) ms on a CPU, "
+    r"(\d+) ms waiting for a CPU, (\d+) ms off the CPU"
+)
+
+
+async def stall_with(monitor: LoopLagMonitor, block: object, seconds: float) -> None:
+    monitor.start()
+    try:
+        await asyncio.sleep(0.05)
+        block(seconds)  # type: ignore[operator]
+        await asyncio.sleep(0.05)
+    finally:
+        await monitor.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="schedstat is Linux's")
+def test_a_stall_report_tells_the_loops_own_work_from_waiting(caplog):
+    splits = {}
+    for name, block in (("working", busy_for), ("sleeping", block_the_loop_for)):
+        caplog.clear()
+        monitor = LoopLagMonitor(interval=0.01, report_after=0.1)
+        with caplog.at_level(logging.WARNING, logger="stellars.adapters.jupyterhub.web.metrics"):
+            asyncio.run(stall_with(monitor, block, 0.4))
+        found = [m for r in caplog.records if (m := SPLIT.search(r.message))]
+        assert len(found) == 1, [r.message for r in caplog.records]
+        wall, on_cpu, waiting, off_cpu = (int(value) for value in found[0].groups())
+        assert abs(wall - (on_cpu + waiting + off_cpu)) <= 2  # the parts add up (rounding)
+        splits[name] = (on_cpu + waiting, off_cpu)
+    # Spinning is the thread's own work: on a CPU, or runnable and waiting for one.
+    assert splits["working"][0] >= 300 and splits["working"][1] < 100
+    # Sleeping is off the CPU, as I/O or a lock would be.
+    assert splits["sleeping"][1] >= 350 and splits["sleeping"][0] < 50
+
+
+def test_without_the_schedulers_figures_the_report_has_no_split():
+    assert where_the_time_went(None, (1.0, 0.0), 0.2) == ""
+    assert "50 ms on a CPU, 30 ms waiting for a CPU, 20 ms off the CPU" in (
+        where_the_time_went((1.0, 2.0), (1.05, 2.03), 0.1)
+    )
+
+
+def test_thread_times_answer_none_where_the_kernel_has_no_figures(tmp_path):
+    times = ThreadTimes(threading.get_native_id())
+    times._path = str(tmp_path / "no-such-schedstat")
+    assert times.read() is None
+    assert times._path is None  # not asked again
