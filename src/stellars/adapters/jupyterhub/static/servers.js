@@ -1,64 +1,14 @@
 // The home page's server card: restart a running server (the answer comes once JupyterLab
 // serves again, so the reload lands in a working lab) and reset volumes of a stopped one.
-// Every request carries JupyterHub's XSRF token; errors show the hub's JSON message.
+// Requests go through window.stellars.api (JupyterHub's XSRF token; the hub's JSON message on
+// errors).
 (function () {
   "use strict";
 
   const card = document.getElementById("stellars-server");
   if (!card) return;
-  const base = (window.jhdata && window.jhdata.base_url) || "/hub/";
-  const userPath = base + "api/users/" + encodeURIComponent(card.dataset.user);
-
-  function xsrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)_xsrf=([^;]*)/);
-    if (match) return decodeURIComponent(match[1]);
-    return (window.jhdata && window.jhdata.xsrf_token) || "";
-  }
-
-  async function call(method, url, body) {
-    const options = {
-      method: method,
-      credentials: "same-origin",
-      headers: { Accept: "application/json", "X-XSRFToken": xsrfToken() },
-    };
-    if (body !== undefined) {
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
-    const response = await fetch(url, options);
-    let payload = null;
-    try {
-      payload = await response.json();
-    } catch (error) {
-      payload = null;
-    }
-    if (!response.ok) {
-      throw new Error((payload && payload.message) || response.statusText || "request failed");
-    }
-    return payload;
-  }
-
-  function bytes(size) {
-    if (size === null || size === undefined) return "size not measured yet";
-    const units = ["B", "KB", "MB", "GB", "TB"];
-    let value = size;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-      value /= 1024;
-      unit += 1;
-    }
-    return (unit === 0 ? value : value.toFixed(1)) + " " + units[unit];
-  }
-
-  function say(id, kind, text) {
-    const box = document.getElementById(id);
-    box.className = "alert alert-" + kind + " mt-3 mb-0 py-2";
-    box.textContent = text;
-  }
-
-  function modal(id) {
-    return window.bootstrap.Modal.getOrCreateInstance(document.getElementById(id));
-  }
+  const { api, bytes, say, modal } = window.stellars;
+  const userPath = "/users/" + encodeURIComponent(card.dataset.user);
 
   // JupyterHub's own Stop button stops the server without reloading; reload then, so the card
   // offers what fits a stopped server.
@@ -80,7 +30,7 @@
       confirm.textContent = "Restarting…";
       say("stellars-restart-message", "info", "Restarting; waiting for JupyterLab to answer…");
       try {
-        const answer = await call("POST", userPath + "/restart-server");
+        const answer = await api("POST", userPath + "/restart-server");
         say("stellars-restart-message", "success", answer.message + " Reloading…");
         window.setTimeout(() => window.location.reload(), 800);
       } catch (error) {
@@ -129,7 +79,7 @@
       const detail = document.createElement("div");
       detail.className = "small text-body-secondary";
       const state =
-        volume.exists === false ? "not created yet" : volume.exists ? bytes(volume.size_bytes) : "";
+        volume.exists === false ? "not created yet" : volume.exists ? bytes(volume.size_bytes, "size not measured yet") : "";
       detail.textContent = "mounted at " + volume.mount_point + (state ? " · " + state : "");
       label.append(title, name, detail);
       row.append(box, label);
@@ -160,7 +110,7 @@
 
   async function load() {
     try {
-      render(await call("GET", userPath + "/manage-volumes"));
+      render(await api("GET", userPath + "/manage-volumes"));
     } catch (error) {
       list.replaceChildren();
       say("stellars-volumes-message", "danger", error.message);
@@ -178,7 +128,7 @@
       if (labels.length === 0) return;
       resetButton.disabled = true;
       try {
-        const answer = await call("DELETE", userPath + "/manage-volumes", { volumes: labels });
+        const answer = await api("DELETE", userPath + "/manage-volumes", { volumes: labels });
         const failed = answer.failed_volumes.length > 0;
         say("stellars-volumes-message", failed ? "warning" : "success", answer.message);
         markResults(answer.results);

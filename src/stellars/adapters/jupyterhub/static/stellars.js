@@ -1,10 +1,14 @@
 // Shared helpers of the platform's pages: JSON calls to the hub API with JupyterHub's XSRF
-// token, and the formats the pages share. Loaded with a plain <script> tag; defines
-// window.stellars.
+// token, the formats the pages share, alerts and dialogs. Loaded with a plain <script> tag,
+// once per page and before the page's own scripts; defines window.stellars.
 (function () {
   "use strict";
 
   const data = window.jhdata || {};
+  const base = data.base_url || "/hub/";
+  // The browser's own fetch, taken before a page script wraps it (the admin page watches the
+  // React app's calls): the platform's calls never pass through such a wrapper.
+  const nativeFetch = window.fetch.bind(window);
 
   class ApiError extends Error {
     constructor(status, message) {
@@ -13,18 +17,26 @@
     }
   }
 
-  // fetch() sends Sec-Fetch-Mode: cors, so JupyterHub checks XSRF on every method.
+  // The token JupyterHub put in the page, else its _xsrf cookie.
+  function xsrfToken() {
+    if (data.xsrf_token) return data.xsrf_token;
+    const match = document.cookie.match(/(?:^|;\s*)_xsrf=([^;]*)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  // fetch() sends Sec-Fetch-Mode: cors, so JupyterHub checks XSRF on every method. `path` is
+  // under the hub's API: "/users/ada/manage-volumes". Errors carry the hub's JSON message.
   async function api(method, path, body) {
     const options = {
       method: method,
-      headers: { "X-XSRFToken": data.xsrf_token || "", Accept: "application/json" },
+      headers: { "X-XSRFToken": xsrfToken(), Accept: "application/json" },
       credentials: "same-origin",
     };
     if (body !== undefined) {
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body);
     }
-    const response = await fetch(data.base_url + "api" + path, options);
+    const response = await nativeFetch(base + "api" + path, options);
     let payload = null;
     try {
       payload = await response.json();
@@ -74,6 +86,35 @@
     return Math.round(mb) + " MB";
   }
 
+  // A size in bytes for people: "1.5 GB"; `unmeasured` when the size is not known (yet).
+  function bytes(size, unmeasured) {
+    if (size === null || size === undefined) return unmeasured || "not measured";
+    const units = ["B", "KB", "MB", "GB", "TB"];
+    let value = size;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+      value /= 1024;
+      unit += 1;
+    }
+    return (unit === 0 ? value : value.toFixed(1)) + " " + units[unit];
+  }
+
+  // The alert box `id` shows `text` (as text, never HTML) in Bootstrap's `kind` colours.
+  function say(id, kind, text) {
+    const box = document.getElementById(id);
+    box.className = "alert alert-" + kind + " mt-3 mb-0 py-2";
+    box.textContent = text;
+  }
+
+  function hide(id) {
+    document.getElementById(id).className = "alert d-none";
+  }
+
+  // The Bootstrap dialog `id` of JupyterHub's page.
+  function modal(id) {
+    return window.bootstrap.Modal.getOrCreateInstance(document.getElementById(id));
+  }
+
   function element(tag, attributes, ...children) {
     const node = document.createElement(tag);
     for (const [name, value] of Object.entries(attributes || {})) {
@@ -89,5 +130,16 @@
     return node;
   }
 
-  window.stellars = { api, ApiError, duration, ago, megabytes, element };
+  window.stellars = {
+    api,
+    ApiError,
+    duration,
+    ago,
+    megabytes,
+    bytes,
+    element,
+    say,
+    hide,
+    modal,
+  };
 })();

@@ -2,75 +2,21 @@
 // - after the app creates users (POST /hub/api/users), their generated passwords, collected
 //   once from /hub/api/admin/credentials, in a dialog with copy and download;
 // - every user's volumes with a reset, and the orphaned volumes with a delete.
-// Every request carries JupyterHub's XSRF token; errors show the hub's JSON message; every
-// user-supplied string goes into the page as text, never as HTML.
+// Requests go through window.stellars.api (JupyterHub's XSRF token; the hub's JSON message on
+// errors); every user-supplied string goes into the page as text, never as HTML.
 (function () {
   "use strict";
 
+  const { api, bytes, say, hide, modal } = window.stellars;
   const base = (window.jhdata && window.jhdata.base_url) || "/hub/";
-  const api = base + "api/";
+  const apiRoot = base + "api/";
   const originalFetch = window.fetch.bind(window);
-
-  function xsrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)_xsrf=([^;]*)/);
-    if (match) return decodeURIComponent(match[1]);
-    return (window.jhdata && window.jhdata.xsrf_token) || "";
-  }
-
-  async function call(method, path, body) {
-    const options = {
-      method: method,
-      credentials: "same-origin",
-      headers: { Accept: "application/json", "X-XSRFToken": xsrfToken() },
-    };
-    if (body !== undefined) {
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
-    const response = await originalFetch(api + path, options);
-    let payload = null;
-    try {
-      payload = await response.json();
-    } catch (error) {
-      payload = null;
-    }
-    if (!response.ok) {
-      throw new Error((payload && payload.message) || response.statusText || "request failed");
-    }
-    return payload;
-  }
-
-  function bytes(size) {
-    if (size === null || size === undefined) return "not measured";
-    const units = ["B", "KB", "MB", "GB", "TB"];
-    let value = size;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-      value /= 1024;
-      unit += 1;
-    }
-    return (unit === 0 ? value : value.toFixed(1)) + " " + units[unit];
-  }
 
   function node(tag, text, className) {
     const element = document.createElement(tag);
     if (text !== undefined && text !== null) element.textContent = text;
     if (className) element.className = className;
     return element;
-  }
-
-  function say(id, kind, text) {
-    const box = document.getElementById(id);
-    box.className = "alert alert-" + kind + " mt-3 mb-0 py-2";
-    box.textContent = text;
-  }
-
-  function hide(id) {
-    document.getElementById(id).className = "alert d-none";
-  }
-
-  function modal(id) {
-    return window.bootstrap.Modal.getOrCreateInstance(document.getElementById(id));
   }
 
   // --- passwords of new users ----------------------------------------------------------------
@@ -127,7 +73,7 @@
 
   async function collect(usernames) {
     try {
-      const answer = await call("POST", "admin/credentials", { usernames: usernames });
+      const answer = await api("POST", "/admin/credentials", { usernames: usernames });
       if (answer.credentials.length > 0) showCredentials(answer.credentials);
     } catch (error) {
       say("stellars-admin-volumes-message", "danger", "Passwords of new users: " + error.message);
@@ -140,7 +86,7 @@
     // JupyterHub's app passes a URL object; others pass a string or a Request.
     const target = input instanceof Request ? input.url : String(input);
     const url = new URL(target, window.location.href);
-    return url.pathname === api + "users" || /\/api\/users\/[^/]+$/.test(url.pathname);
+    return url.pathname === apiRoot + "users" || /\/api\/users\/[^/]+$/.test(url.pathname);
   }
 
   // The React app creates users through fetch(); watch its answers for the new names.
@@ -265,7 +211,7 @@
 
   async function loadVolumes() {
     try {
-      const answer = await call("GET", "admin/volumes");
+      const answer = await api("GET", "/admin/volumes");
       document.getElementById("stellars-admin-volumes-measured").textContent = answer.measured_at
         ? "Sizes as measured at " + new Date(answer.measured_at).toLocaleString() + "."
         : "Sizes have not been measured yet.";
@@ -306,8 +252,8 @@
     const labels = Array.from(resetList.querySelectorAll("input:checked")).map((box) => box.value);
     resetConfirm.disabled = true;
     try {
-      const path = "users/" + encodeURIComponent(resetUser) + "/manage-volumes";
-      const answer = await call("DELETE", path, { volumes: labels });
+      const path = "/users/" + encodeURIComponent(resetUser) + "/manage-volumes";
+      const answer = await api("DELETE", path, { volumes: labels });
       const failed = answer.failed_volumes.length > 0;
       say("stellars-admin-reset-message", failed ? "warning" : "success", answer.message);
     } catch (error) {
@@ -327,7 +273,7 @@
     const names = chosenOrphans();
     modal("stellars-orphans-dialog").hide();
     try {
-      const answer = await call("DELETE", "admin/orphaned-volumes", { volumes: names });
+      const answer = await api("DELETE", "/admin/orphaned-volumes", { volumes: names });
       say("stellars-admin-volumes-message", "success", answer.message);
       for (const name of answer.deleted) {
         const row = orphansBody.querySelector('tr[data-volume="' + CSS.escape(name) + '"]');
