@@ -3,7 +3,8 @@ volumes at once, beside the original's pattern (a blocking restart on the event 
 same run, on the same engine and the same containers.
 
     .venv/bin/python bench/restart_reset.py [--servers 10] [--resets 10] [--repeat 3]
-        [--time-limit 3600] [--hub-log PATH] [--hub-niceness N] [--report-ms MS]
+        [--time-limit 3600] [--hub-log PATH] [--hub-niceness N] [--hub-loop-realtime]
+        [--report-ms MS]
         [--asyncio-debug]
 
 Set-up: deploy/jupyterhub_config.py in a JupyterHub subprocess with DockerSpawner and the
@@ -33,6 +34,10 @@ Each repetition:
 Beside the hub's figure, for the same window: the worst lag of an idle event loop in another
 process (the machine's load alone) and the CPU time the hypervisor took from this virtual
 machine (steal, from /proc/stat: in all, and the most one CPU lost in a 100 ms slice).
+`--hub-loop-realtime` (root only) puts the hub's main thread, the one that runs its event loop,
+under the kernel's round-robin real-time policy at the lowest priority (SCHED_RR 1, reset on
+fork: threads and processes it starts later stay ordinary), so it never waits behind ordinary
+tasks for a CPU: an experiment, not a platform setting (yet).
 `--hub-niceness` runs the hub at another scheduling priority (root only below 0), to tell the
 hub's own stalls from the machine's.
 
@@ -52,6 +57,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import re
 import secrets
 import shutil
@@ -409,6 +415,12 @@ def measure(args: argparse.Namespace, tag: str, rows: list[tuple[str, str]]) -> 
         pid = process.process.pid if process.process else None
         niceness = niceness_of(pid) if pid else None
         rows.append(("hub's niceness (scheduling priority; 0 is the default)", f"{niceness}"))
+        if args.hub_loop_realtime and pid:
+            # The main thread's id is the process id; the policy applies to that thread only.
+            os.sched_setscheduler(pid, os.SCHED_RR | os.SCHED_RESET_ON_FORK, os.sched_param(1))
+        policy = os.sched_getscheduler(pid) & ~os.SCHED_RESET_ON_FORK if pid else None
+        loop_policy = "SCHED_RR 1" if policy == os.SCHED_RR else "ordinary"
+        rows.append(("hub's loop thread: scheduling policy", loop_policy))
         print(
             f"hub pid {pid}, niceness {niceness}; starting "
             f"{len(running)} servers, {START_AT_ONCE} at a time",
@@ -605,6 +617,11 @@ def main() -> int:
         default=0,
         help="run the hub at this niceness: below 0 (root only) the hub is scheduled before "
         "the engine and the labs, as a deployment gives its hub CPU priority",
+    )
+    parser.add_argument(
+        "--hub-loop-realtime",
+        action="store_true",
+        help="put the hub's event-loop thread (only) under SCHED_RR at priority 1 (root only)",
     )
     parser.add_argument(
         "--report-ms",
