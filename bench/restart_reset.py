@@ -34,10 +34,10 @@ Each repetition:
 Beside the hub's figure, for the same window: the worst lag of an idle event loop in another
 process (the machine's load alone) and the CPU time the hypervisor took from this virtual
 machine (steal, from /proc/stat: in all, and the most one CPU lost in a 100 ms slice).
-`--hub-loop-realtime` (root only) puts the hub's main thread, the one that runs its event loop,
-under the kernel's round-robin real-time policy at the lowest priority (SCHED_RR 1, reset on
-fork: threads and processes it starts later stay ordinary), so it never waits behind ordinary
-tasks for a CPU: an experiment, not a platform setting (yet).
+`--hub-loop-realtime` (root only) sets STELLARS_HUB_LOOP_REALTIME: the hub's event-loop thread
+alone runs under the kernel's round-robin real-time policy at the lowest priority (SCHED_RR 1),
+so it never waits behind ordinary tasks for a CPU; the table shows the policy the kernel has
+for that thread.
 `--hub-niceness` runs the hub at another scheduling priority (root only below 0), to tell the
 hub's own stalls from the machine's.
 
@@ -399,6 +399,8 @@ def measure(args: argparse.Namespace, tag: str, rows: list[tuple[str, str]]) -> 
         # loop and where the loop thread's time went.
         STELLARS_LOOP_STALL_REPORT_MS=str(args.report_ms),
     )
+    if args.hub_loop_realtime:
+        env["STELLARS_HUB_LOOP_REALTIME"] = "1"
     if args.asyncio_debug:  # diagnosis: the hub logs every callback that holds its loop 100 ms
         env["PYTHONASYNCIODEBUG"] = "1"
     process = JupyterHubProcess(
@@ -415,9 +417,7 @@ def measure(args: argparse.Namespace, tag: str, rows: list[tuple[str, str]]) -> 
         pid = process.process.pid if process.process else None
         niceness = niceness_of(pid) if pid else None
         rows.append(("hub's niceness (scheduling priority; 0 is the default)", f"{niceness}"))
-        if args.hub_loop_realtime and pid:
-            # The main thread's id is the process id; the policy applies to that thread only.
-            os.sched_setscheduler(pid, os.SCHED_RR | os.SCHED_RESET_ON_FORK, os.sched_param(1))
+        # The loop runs on the hub's main thread, whose id is the process id.
         policy = os.sched_getscheduler(pid) & ~os.SCHED_RESET_ON_FORK if pid else None
         loop_policy = "SCHED_RR 1" if policy == os.SCHED_RR else "ordinary"
         rows.append(("hub's loop thread: scheduling policy", loop_policy))
@@ -621,7 +621,8 @@ def main() -> int:
     parser.add_argument(
         "--hub-loop-realtime",
         action="store_true",
-        help="put the hub's event-loop thread (only) under SCHED_RR at priority 1 (root only)",
+        help="set STELLARS_HUB_LOOP_REALTIME: the hub's event-loop thread (only) runs under "
+        "SCHED_RR at priority 1 (root only)",
     )
     parser.add_argument(
         "--report-ms",

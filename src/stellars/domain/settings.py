@@ -231,6 +231,9 @@ class StatsSettings:
     volume_sizes_seconds: int = 3600
     #: Log where the hub's event loop is blocked once it is this late; 0: never.
     loop_stall_report_ms: int = 1000
+    #: Run the hub's event-loop thread under the kernel's real-time round-robin policy, lowest
+    #: priority, so it never waits behind ordinary tasks for a CPU (docs/decisions/0004).
+    loop_thread_realtime: bool = False
 
     def __post_init__(self) -> None:
         check_bounds(self, self.LIMITS)

@@ -18,6 +18,7 @@ from typing import Any
 
 from .favicon import LAB_FAVICON_SETTING
 from .groups import ensure_groups
+from .loop_priority import put_this_thread_ahead
 from .roles import follow_admins
 from .user_events import follow_users
 from .web import PLATFORM_SETTING, handlers, metrics
@@ -85,6 +86,12 @@ def attach_platform(app: Any) -> list[tuple[Any, ...]]:
     favicon = app.tornado_settings.get(LAB_FAVICON_SETTING)
     if favicon is not None:
         favicon.attach(app)
+    if platform.settings.stats.loop_thread_realtime:
+        refused = put_this_thread_ahead()  # attach_platform runs on the loop's thread
+        if refused:
+            log.warning("stellars: STELLARS_HUB_LOOP_REALTIME is set, but %s", refused)
+        else:
+            log.info("stellars: the event loop's thread runs under SCHED_RR 1")
     metrics.register(platform)
     frozen = settle_garbage_collection()
     log.info("stellars: %d objects of the hub's start-up kept out of garbage collection", frozen)
