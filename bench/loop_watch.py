@@ -19,7 +19,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 BYSTANDER = """
 import asyncio, sys
-from stellars.adapters.jupyterhub.web.metrics import LoopLagMonitor
+from stellars.adapters.jupyterhub.hub_process import LoopLagMonitor
 
 async def main():
     loop = asyncio.get_running_loop()

@@ -90,7 +90,7 @@ from tests.backends.platform import (  # noqa: E402
 )
 from tooling.run import gateway  # noqa: E402
 
-from stellars.adapters.jupyterhub.web.metrics import LoopLagMonitor  # noqa: E402
+from stellars.adapters.jupyterhub.hub_process import LoopLagMonitor  # noqa: E402
 
 BAR_LAG_MS = 50.0
 START_AT_ONCE = 3  # servers started together during set-up (2-core machine)

@@ -2,14 +2,14 @@
 and the adapters that implement the ports.
 
 deploy/jupyterhub_config.py calls `build` once with the real adapters and hands the result to
-the hub (`c.JupyterHub.tornado_settings["stellars"]`); tests call it with the in-memory fakes of
-`stellars.adapters.memory`. No adapter is built here, in a default argument or at import: the
-caller decides every one.
+the hub; tests call it with the in-memory fakes of `stellars.adapters.memory`. No adapter is
+built here, in a default argument or at import: the caller decides every one.
 
     platform = build(settings, clock=SystemClock(), directory=..., activity_store=..., ...)
-    await platform.start()   # GPU probe and background refreshers, on the running loop
+    await platform.start()          # GPU probe and background refreshers, on the running loop
+    platform.start_route_keeping()  # once the hub's proxy runs
     ...
-    await platform.stop()
+    await platform.stop()           # at the hub's shutdown
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from stellars.domain.activity import ActivityLevel
 from stellars.domain.containers import ContainerUsage
@@ -37,6 +37,7 @@ from stellars.domain.services import (
     DashboardService,
     EventCounter,
     EventTotals,
+    FaviconRoutes,
     GpuService,
     Refresher,
     ServerService,
@@ -77,18 +78,23 @@ WARNING_INTERVAL = timedelta(seconds=20)
 #: sample, an extension, a user) still shows at once; a server started or stopped, within it.
 DASHBOARD_REUSE = timedelta(seconds=1)
 
+#: How often running servers are checked for a missing favicon route.
+FAVICON_ROUTES_INTERVAL = timedelta(seconds=10)
+#: How long the hub's shutdown waits for user follow-ups still in flight.
+SHUTDOWN_GRACE_SECONDS = 3.0
+
 ContainerUsages = Mapping[str, ContainerUsage]
 VolumeSizes = Mapping[str, VolumeInfo]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Platform:
-    """The services of one hub, and the adapters handlers reach directly (container restarts,
-    proxy routes, branding assets). Built by `build`; started and stopped by the hub."""
+    """The domain services of one hub and the refreshers that keep their data fresh in the
+    background. Built by `build`; started and stopped with the hub."""
 
     settings: PlatformSettings
     clock: Clock
-    directory: HubDirectory
     activity: ActivityService
     dashboard: DashboardService
     sessions: SessionService
@@ -96,35 +102,29 @@ class Platform:
     broadcast: BroadcastService
     credentials: CredentialService
     gpu: GpuService
-    container_stats: Refresher[ContainerUsages]
-    volume_sizes: Refresher[VolumeSizes]
-    activity_levels: Refresher[Mapping[ActivityLevel, int]]
-    event_totals: Refresher[EventTotals]
-    warner: CullWarner
-    cull_warnings: Refresher[tuple[CullWarning, ...]]
-    containers: ContainerControl
-    proxy: ProxyRoutes
-    assets: StaticAssets
     servers: ServerService
     users: UserLifecycleService
     branding: BrandingService
+    favicon_routes: FaviconRoutes
+    warner: CullWarner
+    container_stats: Refresher[ContainerUsages]
+    activity_levels: Refresher[Mapping[ActivityLevel, int]]
+    event_totals: Refresher[EventTotals]
+    cull_warnings: Refresher[tuple[CullWarning, ...]]
+    favicon_reconciler: Refresher[int]
     facts: Mapping[str, str] = field(default_factory=dict)
     _tasks: list[asyncio.Task[object]] = field(default_factory=list, repr=False)
-
-    def __deepcopy__(self, memo: dict[int, object]) -> Platform:
-        # traitlets deep-copies config values (tornado_settings included): the hub must get this
-        # very platform, not a clone with its own thread pools and caches.
-        return self
 
     @property
     def background(self) -> tuple[Refresher[Any], ...]:
         """Every refresher the platform keeps running while the hub runs."""
         return (
             self.container_stats,
-            self.volume_sizes,
+            self.volumes.sizes,
             self.activity_levels,
             self.event_totals,
             self.cull_warnings,
+            self.favicon_reconciler,
         )
 
     def bootstrap(self) -> None:
@@ -137,18 +137,26 @@ class Platform:
 
     async def start(self) -> None:
         """Start the background work on the running loop: the GPU probe (never awaited here, so
-        a slow probe cannot hold up the hub) and the refreshers."""
+        a slow probe cannot hold up the hub) and the refreshers that need only the hub's
+        database (`start_route_keeping` starts the one that needs its proxy)."""
         self._tasks.append(asyncio.get_running_loop().create_task(self._detect_gpu()))
         for refresher in self.background:
-            refresher.start()
+            if refresher is not self.favicon_reconciler:
+                refresher.start()
+
+    def start_route_keeping(self) -> None:
+        """Keep the platform's proxy routes from now on (call once the hub's proxy runs)."""
+        if self.favicon_routes.enabled:
+            self.favicon_reconciler.start()
 
     async def _detect_gpu(self) -> None:
         decision = await self.gpu.detect()
         log.info("GPU decision: %s", decision.reason)
 
-    async def stop(self) -> None:
-        """Stop the refreshers and any probe still running; let user follow-ups finish."""
-        await self.users.stop()
+    async def stop(self, *, grace_seconds: float = SHUTDOWN_GRACE_SECONDS) -> None:
+        """Stop the refreshers and any probe still running; give user follow-ups in flight
+        (a rename's activity, a deletion's volumes) `grace_seconds` to finish."""
+        await self.users.stop(timeout_seconds=grace_seconds)
         for refresher in self.background:
             await refresher.stop()
         for task in self._tasks:
@@ -211,6 +219,11 @@ def build(
     except InvalidValue as error:  # name the setting, not just the policy's field
         raise InvalidValue(f"passphrases.{error.field}", error.message) from None
 
+    def every(
+        interval: timedelta, name: str, fetch: Callable[[], Awaitable[T]], empty: T
+    ) -> Refresher[T]:
+        return Refresher(fetch, empty=empty, interval=interval, clock=clock, name=name)
+
     async def usage() -> ContainerUsages:
         names = running_container_names(await directory.list_users(), settings)
         return MappingProxyType(dict(await container_stats.usage(names)))
@@ -218,6 +231,7 @@ def build(
     async def sizes() -> VolumeSizes:
         return MappingProxyType({info.name: info for info in await volume_store.volumes()})
 
+    stats = settings.stats
     activity = ActivityService(
         store=activity_store, directory=directory, clock=clock, policy=settings.activity
     )
@@ -229,28 +243,18 @@ def build(
         directory=directory,
         volumes=settings.spawner.user_volumes,
         naming=settings.spawner.naming,
+        sizes=every(
+            timedelta(seconds=stats.volume_sizes_seconds),
+            "volume sizes",
+            sizes,
+            MappingProxyType({}),
+        ),
     )
-    container_stats_cache: Refresher[ContainerUsages] = Refresher(
+    usage_refresher: Refresher[ContainerUsages] = every(
+        timedelta(seconds=stats.container_stats_seconds),
+        "container stats",
         usage,
-        empty=MappingProxyType({}),
-        interval=timedelta(seconds=settings.stats.container_stats_seconds),
-        clock=clock,
-        name="container stats",
-    )
-    volume_sizes_cache: Refresher[VolumeSizes] = Refresher(
-        sizes,
-        empty=MappingProxyType({}),
-        interval=timedelta(seconds=settings.stats.volume_sizes_seconds),
-        clock=clock,
-        name="volume sizes",
-    )
-    servers = ServerService(
-        directory=directory,
-        containers=containers,
-        lab=lab_servers,
-        clock=clock,
-        naming=settings.spawner.naming,
-        serve_timeout=timedelta(seconds=settings.spawner.start_timeout_seconds),
+        MappingProxyType({}),
     )
     dashboard = DashboardService(
         directory=directory,
@@ -258,21 +262,11 @@ def build(
         sessions=sessions,
         volumes=volumes,
         accounts=accounts,
-        container_stats=container_stats_cache,
-        volume_sizes=volume_sizes_cache,
+        container_stats=usage_refresher,
+        volume_sizes=volumes.sizes,
         clock=clock,
         reuse_for=DASHBOARD_REUSE,
     )
-    users = UserLifecycleService(
-        credentials=credentials,
-        activity=activity_store,
-        sessions=session_store,
-        volumes=volumes,
-        orphan_policy=settings.orphan_volumes,
-        on_volumes_changed=volume_sizes_cache.request_refresh,
-        on_users_changed=dashboard.invalidate,
-    )
-    events = EventCounter(event_log)
     warner = CullWarner(
         directory=directory,
         sessions=sessions,
@@ -280,6 +274,8 @@ def build(
         clock=clock,
         extend_url=f"{settings.hub.base_path}hub/home",
     )
+    branding = BrandingService(assets=assets, plan=settings.branding.plan)
+    favicon_routes = FaviconRoutes(directory=directory, proxy=proxy, branding=branding)
 
     async def levels() -> Mapping[ActivityLevel, int]:
         return await users_by_level(directory, activity)
@@ -287,7 +283,6 @@ def build(
     return Platform(
         settings=settings,
         clock=clock,
-        directory=directory,
         activity=activity,
         dashboard=dashboard,
         sessions=sessions,
@@ -297,35 +292,33 @@ def build(
         ),
         credentials=credentials,
         gpu=GpuService(probe=gpu_probe, mode=settings.gpu.mode),
-        container_stats=container_stats_cache,
-        volume_sizes=volume_sizes_cache,
-        activity_levels=Refresher(
-            levels,
-            empty=MappingProxyType({}),
-            interval=METRICS_INTERVAL,
+        servers=ServerService(
+            directory=directory,
+            containers=containers,
+            lab=lab_servers,
             clock=clock,
-            name="activity levels",
+            naming=settings.spawner.naming,
+            serve_timeout=timedelta(seconds=settings.spawner.start_timeout_seconds),
         ),
-        event_totals=Refresher(
-            events.refresh,
-            empty=EventTotals(),
-            interval=METRICS_INTERVAL,
-            clock=clock,
-            name="event totals",
+        users=UserLifecycleService(
+            credentials=credentials,
+            activity=activity_store,
+            sessions=session_store,
+            volumes=volumes,
+            orphan_policy=settings.orphan_volumes,
+            on_users_changed=dashboard.invalidate,
         ),
+        branding=branding,
+        favicon_routes=favicon_routes,
         warner=warner,
-        cull_warnings=Refresher(
-            warner.check,
-            empty=(),
-            interval=WARNING_INTERVAL,
-            clock=clock,
-            name="cull warnings",
+        container_stats=usage_refresher,
+        activity_levels=every(METRICS_INTERVAL, "activity levels", levels, MappingProxyType({})),
+        event_totals=every(
+            METRICS_INTERVAL, "event totals", EventCounter(event_log).refresh, EventTotals()
         ),
-        containers=containers,
-        proxy=proxy,
-        assets=assets,
-        servers=servers,
-        users=users,
-        branding=BrandingService(assets=assets, plan=settings.branding.plan),
+        cull_warnings=every(WARNING_INTERVAL, "cull warnings", warner.check, ()),
+        favicon_reconciler=every(
+            FAVICON_ROUTES_INTERVAL, "lab favicon routes", favicon_routes.reconcile, 0
+        ),
         facts=MappingProxyType(dict(facts or {})),
     )

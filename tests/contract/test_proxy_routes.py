@@ -114,3 +114,11 @@ class TestOnJupyterHubsProxy:
         routes = HubProxyRoutes(lambda: proxy, timeout_seconds=1)
         with pytest.raises(BackendUnavailable, match="the proxy"):
             await routes.routes()
+
+
+async def test_the_hub_target_is_where_the_proxy_reaches_the_hub(routes):
+    target = routes.hub_target()
+    assert target.startswith(("http://", "https://"))
+    assert target == (
+        "http://127.0.0.1:8081" if isinstance(routes, InMemoryProxyRoutes) else "http://127.0.0.1:1"
+    )

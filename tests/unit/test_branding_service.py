@@ -8,11 +8,12 @@ import re
 
 import pytest
 
-from stellars.adapters.jupyterhub.favicon import favicon_pattern, favicon_routespec
+from stellars.adapters.jupyterhub.plugin import favicon_pattern
 from stellars.adapters.jupyterhub.web.branding import branding_base
 from stellars.adapters.memory import InMemoryStaticAssets
 from stellars.domain.branding import AssetKind, AssetPlan, AssetSlot, BrandingPlan
 from stellars.domain.errors import InvalidValue
+from stellars.domain.routes import lab_favicon_routespec as favicon_routespec
 from stellars.domain.services import BrandingService
 from stellars.domain.settings import BrandingSettings
 

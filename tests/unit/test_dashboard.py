@@ -71,9 +71,6 @@ class World:
             clock=self.clock,
             policy=SessionPolicy(enabled=True, idle_timeout_seconds=3600),
         )
-        self.volumes = VolumeService(
-            store=InMemoryVolumeStore(), directory=self.directory, volumes=VOLUMES, naming=NAMING
-        )
         self.usage = Refresher(
             self._usage,
             empty=MappingProxyType({}),
@@ -87,6 +84,13 @@ class World:
             interval=timedelta(hours=1),
             clock=self.clock,
             name="volume sizes",
+        )
+        self.volumes = VolumeService(
+            store=InMemoryVolumeStore(),
+            directory=self.directory,
+            volumes=VOLUMES,
+            naming=NAMING,
+            sizes=self.sizes,
         )
         self.dashboard = DashboardService(
             directory=self.directory,

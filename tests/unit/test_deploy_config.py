@@ -3,18 +3,15 @@ and the platform; bad values stop the hub naming the variable."""
 
 from __future__ import annotations
 
+import copy
+import inspect
 import os
 from pathlib import Path
 
 import pytest
 from traitlets.config.loader import PyFileConfigLoader
 
-from stellars.adapters.jupyterhub import (
-    HUB_HANDLE_SETTING,
-    PLATFORM_SETTING,
-    PreSpawnHook,
-    hub_db_kwargs,
-)
+from stellars.adapters.jupyterhub import PLUGIN_SETTING, HubPlugin, hub_db_kwargs
 from stellars.platform import Platform
 
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "jupyterhub_config.py"
@@ -31,6 +28,10 @@ def load(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str):
     return PyFileConfigLoader(CONFIG.name, path=str(CONFIG.parent)).load_config()
 
 
+def platform_of(c) -> Platform:
+    return c.JupyterHub.tornado_settings[PLUGIN_SETTING].platform
+
+
 def test_defaults_give_a_complete_platform(monkeypatch, tmp_path):
     c = load(monkeypatch, tmp_path)
     assert c.JupyterHub.db_url == f"sqlite:///{tmp_path / 'jupyterhub.sqlite'}"
@@ -38,11 +39,16 @@ def test_defaults_give_a_complete_platform(monkeypatch, tmp_path):
     assert c.JupyterHub.ip == "127.0.0.1"  # loopback unless the deployer says otherwise
     assert c.Authenticator.admin_users == {"admin"}
     assert c.JupyterHub.authenticator_class == "stellars.entrypoints.hub.StellarsAuthenticator"
-    platform = c.JupyterHub.tornado_settings[PLATFORM_SETTING]
-    assert isinstance(platform, Platform)
-    assert platform.settings.hub.data_dir == str(tmp_path)
-    assert HUB_HANDLE_SETTING in c.JupyterHub.tornado_settings
-    assert isinstance(c.Spawner.pre_spawn_hook, PreSpawnHook)
+    plugin = c.JupyterHub.tornado_settings[PLUGIN_SETTING]
+    assert isinstance(plugin, HubPlugin)
+    assert isinstance(plugin.platform, Platform)
+    assert plugin.platform.settings.hub.data_dir == str(tmp_path)
+    assert plugin.branding_dir == str(tmp_path / "static")
+    # traitlets deep-copies config values: the hub must get this very plugin and hook.
+    assert copy.deepcopy(c.JupyterHub.tornado_settings)[PLUGIN_SETTING] is plugin
+    hook = c.Spawner.pre_spawn_hook
+    assert inspect.iscoroutinefunction(hook)
+    assert copy.deepcopy(hook) is hook
     (sampler,) = c.JupyterHub.services
     assert sampler["command"][1:3] == ["-m", "stellars.entrypoints.activity_sampler"]
     assert f"--db-url=sqlite:///{tmp_path / 'stellars.sqlite'}" in sampler["command"]
@@ -57,7 +63,7 @@ def test_defaults_give_a_complete_platform(monkeypatch, tmp_path):
 
 def test_the_names_the_services_use_are_the_names_dockerspawner_gets(monkeypatch, tmp_path):
     c = load(monkeypatch, tmp_path, STELLARS_SPAWNER="docker", DOCKER_HOST="unix:///nonexistent")
-    platform = c.JupyterHub.tornado_settings[PLATFORM_SETTING]
+    platform = platform_of(c)
     naming = platform.volumes.naming
     assert c.DockerSpawner.name_template == naming.name_template == "jupyterlab-{username}"
     assert c.DockerSpawner.prefix == naming.prefix
@@ -100,7 +106,7 @@ def test_the_admin_password_comes_from_a_secret_file(monkeypatch, tmp_path):
     secret = tmp_path / "admin-password"
     secret.write_text("from-a-file-123\n")
     c = load(monkeypatch, tmp_path, JUPYTERHUB_ADMIN_PASSWORD_FILE=str(secret))
-    platform = c.JupyterHub.tornado_settings[PLATFORM_SETTING]
+    platform = platform_of(c)
     assert platform.settings.hub.admin_password == "from-a-file-123"
 
 

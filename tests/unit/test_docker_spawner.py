@@ -10,7 +10,7 @@ import pytest
 import requests
 from dockerspawner import DockerSpawner
 
-from stellars.adapters.jupyterhub.docker_spawner import EngineTolerantDockerSpawner
+from stellars.adapters.jupyterhub.plugin.docker_spawner import EngineTolerantDockerSpawner
 
 
 def spawner_whose_engine(monkeypatch, outcome) -> EngineTolerantDockerSpawner:

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from stellars.domain.errors import InvalidValue
-from stellars.domain.hub import DEFAULT_SERVER, Actor, HubUser, ServerSnapshot
+from stellars.domain.hub import DEFAULT_SERVER, Actor, HubUser, ServerSnapshot, running_servers
 from stellars.domain.routes import ProxyRoute, check_routespec
 from tests.strategies import EPOCH
 
@@ -124,3 +124,37 @@ class TestRoutes:
         route = ProxyRoute("/x/", "http://127.0.0.1:8081")
         assert route.data == {}
         assert route == ProxyRoute("/x/", "http://127.0.0.1:8081", {})
+
+
+class TestRunningServers:
+    def test_only_running_servers_in_user_order_then_by_server_name(self):
+        bob = HubUser(
+            name="bob",
+            servers={
+                "zeta": ServerSnapshot(username="bob", name="zeta", ready=True),
+                "": ServerSnapshot(username="bob", ready=True),
+                "gpu": ServerSnapshot(username="bob", name="gpu", ready=True, pending="stop"),
+            },
+        )
+        ann = HubUser(
+            name="ann", servers={"": ServerSnapshot(username="ann", ready=False, pending="spawn")}
+        )
+        cy = HubUser(name="cy", servers={"x": ServerSnapshot(username="cy", name="x", ready=True)})
+        assert [(s.username, s.name) for s in running_servers([bob, ann, cy])] == [
+            ("bob", ""),
+            ("bob", "zeta"),
+            ("cy", "x"),
+        ]
+        assert running_servers([]) == []
+
+
+async def test_an_existing_user_or_not_found_naming_them():
+    from stellars.adapters.memory import InMemoryHubDirectory
+    from stellars.domain.errors import NotFound
+    from stellars.domain.services import existing_user
+
+    directory = InMemoryHubDirectory([HubUser(name="ann")])
+    assert (await existing_user(directory, "ann")).name == "ann"
+    with pytest.raises(NotFound) as missing:
+        await existing_user(directory, "bob")
+    assert str(missing.value) == "No user named 'bob'"

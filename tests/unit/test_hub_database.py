@@ -10,7 +10,7 @@ from jupyterhub import orm
 from sqlalchemy import text
 
 from stellars.adapters.jupyterhub import hub_db_kwargs
-from stellars.adapters.jupyterhub.hub_database import TunedHubConnection
+from stellars.adapters.jupyterhub.hub_process.hub_database import TunedHubConnection
 
 SYNCHRONOUS_NORMAL = 1
 

@@ -11,8 +11,8 @@ import pytest
 from jupyterhub import orm
 from jupyterhub.user import UserDict
 
-from stellars.adapters.jupyterhub.groups import ensure_groups
-from stellars.adapters.jupyterhub.user_events import follow_users
+from stellars.adapters.jupyterhub.plugin.groups import ensure_groups
+from stellars.adapters.jupyterhub.plugin.user_events import follow_users
 
 
 class Recorder:

@@ -13,11 +13,13 @@ import time
 
 import pytest
 
-from stellars.adapters.jupyterhub.web.metrics import (
+from stellars.adapters.jupyterhub.hub_process.loop_watch import (
     LoopLagMonitor,
     ThreadTimes,
     where_the_time_went,
 )
+
+LOGGER = "stellars.adapters.jupyterhub.hub_process.loop_watch"
 
 
 def block_the_loop_for(seconds: float) -> None:
@@ -43,7 +45,7 @@ def test_the_worst_lag_covers_a_blocking_call():
 
 def test_a_stall_is_reported_once_with_the_stack_that_blocks(caplog):
     monitor = LoopLagMonitor(interval=0.01, report_after=0.1)
-    with caplog.at_level(logging.WARNING, logger="stellars.adapters.jupyterhub.web.metrics"):
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
         asyncio.run(run_with(monitor, 0.5))
     reports = [
         record for record in caplog.records if "event loop has been blocked" in record.message
@@ -88,7 +90,7 @@ def test_a_long_garbage_collection_is_reported(caplog):
         finally:
             await monitor.stop()
 
-    with caplog.at_level(logging.WARNING, logger="stellars.adapters.jupyterhub.web.metrics"):
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
         asyncio.run(collect())
     assert any("garbage collection of generation 2" in r.message for r in caplog.records)
 
@@ -122,7 +124,7 @@ def test_a_stall_report_tells_the_loops_own_work_from_waiting(caplog):
     for name, block in (("working", busy_for), ("sleeping", block_the_loop_for)):
         caplog.clear()
         monitor = LoopLagMonitor(interval=0.01, report_after=0.1)
-        with caplog.at_level(logging.WARNING, logger="stellars.adapters.jupyterhub.web.metrics"):
+        with caplog.at_level(logging.WARNING, logger=LOGGER):
             asyncio.run(stall_with(monitor, block, 0.4))
         found = [m for r in caplog.records if (m := SPLIT.search(r.message))]
         assert len(found) == 1, [r.message for r in caplog.records]

@@ -7,8 +7,8 @@ import os
 import threading
 from pathlib import Path
 
-from stellars.adapters.jupyterhub import loop_priority
-from stellars.adapters.jupyterhub.loop_priority import put_this_thread_ahead
+from stellars.adapters.jupyterhub.hub_process import priority as loop_priority
+from stellars.adapters.jupyterhub.hub_process.priority import put_this_thread_ahead
 
 CAP_SYS_NICE = 23  # its bit in the capability sets (linux/capability.h)
 

@@ -32,12 +32,19 @@ from stellars.domain.errors import InvalidValue
 from stellars.domain.gpu import Gpu, GpuMode, GpuProbeResult
 from stellars.domain.hub import HubUser, ServerSnapshot
 from stellars.domain.settings import (
+    BrandingSettings,
     GpuSettings,
     HubSettings,
     PlatformSettings,
     SpawnerSettings,
 )
-from stellars.platform import DASHBOARD_REUSE, Platform, build, running_container_names
+from stellars.platform import (
+    DASHBOARD_REUSE,
+    FAVICON_ROUTES_INTERVAL,
+    Platform,
+    build,
+    running_container_names,
+)
 from tests.strategies import EPOCH
 
 VOLUMES = {"lab-{username}_home": "/home/jovyan", "shared": "/mnt/shared"}
@@ -124,7 +131,7 @@ async def test_start_probes_the_gpu_and_fills_the_caches_and_stop_ends_them(fake
     assert not platform.gpu.current.enabled  # nothing is handed out before the probe answers
     await platform.start()
     usage = await platform.container_stats.refresh_now()
-    sizes = await platform.volume_sizes.refresh_now()
+    sizes = await platform.volumes.sizes.refresh_now()
     assert dict(usage.value) == {
         "lab-ann": ContainerUsage(cpu_percent=12.5, memory_bytes=1, memory_limit_bytes=2)
     }
@@ -139,7 +146,8 @@ async def test_start_probes_the_gpu_and_fills_the_caches_and_stop_ends_them(fake
 def test_the_refresh_intervals_come_from_the_settings(fakes):
     platform = fakes.build(settings())
     assert platform.container_stats.interval == timedelta(seconds=10)
-    assert platform.volume_sizes.interval == timedelta(seconds=3600)
+    assert platform.volumes.sizes.interval == timedelta(seconds=3600)
+    assert platform.favicon_reconciler.interval == FAVICON_ROUTES_INTERVAL
     assert platform.container_stats.snapshot().value == MappingProxyType({})
 
 
@@ -184,8 +192,27 @@ def test_a_passphrase_policy_too_weak_for_the_word_list_names_the_setting(fakes)
     assert "bits" in error.value.message
 
 
-def test_a_platform_survives_traitlets_deep_copying_config_values(fakes):
+def test_the_hub_gets_the_very_platform_through_traitlets_deep_copying_config_values(fakes):
     import copy
 
-    platform = fakes.build(settings())
-    assert copy.deepcopy({"stellars": platform})["stellars"] is platform
+    from stellars.adapters.jupyterhub import HubHandle, HubPlugin
+
+    plugin = HubPlugin(platform=fakes.build(settings()), hub=HubHandle())
+    assert copy.deepcopy({"stellars": plugin})["stellars"] is plugin
+
+
+async def test_lab_favicon_routes_are_kept_only_once_asked_and_only_for_a_favicon(fakes):
+    stock = fakes.build(settings())
+    await stock.start()
+    stock.start_route_keeping()
+    assert not stock.favicon_reconciler.running  # the stock favicon needs no route
+    await stock.stop()
+    branded = fakes.build(
+        settings(branding=BrandingSettings(favicon_uri="https://example.org/fav.ico"))
+    )
+    await branded.start()
+    assert not branded.favicon_reconciler.running  # not before the hub's proxy runs
+    branded.start_route_keeping()
+    assert branded.favicon_reconciler.running
+    await branded.stop()
+    assert not any(refresher.running for refresher in branded.background)

@@ -34,6 +34,7 @@ from stellars.domain.services import (
     GpuService,
     SessionService,
     SessionStatus,
+    UserVolumes,
     UserVolumeState,
     VolumeService,
 )
@@ -46,6 +47,7 @@ from stellars.domain.volumes import (
     VolumeResult,
     user_volumes,
 )
+from tests.builders import VolumeSizes
 from tests.strategies import EPOCH
 
 NOW = EPOCH + timedelta(days=10)
@@ -280,7 +282,11 @@ class TestVolumeService:
         )
         directory.put(hub_user("waiter", lab("waiter", ready=False, pending="spawn")))
         service = VolumeService(
-            store=store, directory=directory, volumes=self.volumes, naming=DockerNaming()
+            store=store,
+            directory=directory,
+            volumes=self.volumes,
+            naming=DockerNaming(),
+            sizes=VolumeSizes(store, ManualClock(EPOCH)),
         )
         return service, store
 
@@ -291,19 +297,32 @@ class TestVolumeService:
             "cache": "jupyterlab--5ao-c3-ab_cache",
         }
 
-    async def test_listing_shows_configured_volumes_with_sizes(self, world):
+    async def test_a_users_volumes_are_shown_as_the_last_measurement_saw_them(self, world):
         service, store = world
         store.create("jupyterlab-a-2eb_home", 2048)
         store.create("jupyterlab-other_cache", 5)
-        assert await service.list_for("a.b") == [
-            UserVolumeState("home", "jupyterlab-a-2eb_home", "/home", True, 2048),
-            UserVolumeState("cache", "jupyterlab-a-2eb_cache", "/cache", False, None),
-        ]
+        unmeasured = await service.for_user("a.b")
+        assert unmeasured.measured_at is None
+        assert [state.exists for state in unmeasured.volumes] == [None, None]
+        await service.sizes.refresh_now()
+        assert await service.for_user("a.b") == UserVolumes(
+            "a.b",
+            False,
+            EPOCH,
+            (
+                UserVolumeState("home", "jupyterlab-a-2eb_home", "/home", True, 2048),
+                UserVolumeState("cache", "jupyterlab-a-2eb_cache", "/cache", False, None),
+            ),
+        )
+        assert (await service.for_user("runner")).server_active is True
+        with pytest.raises(NotFound):
+            await service.for_user("zed")
 
-    async def test_a_volume_not_yet_measured(self, world):
+    async def test_a_volume_the_engine_has_not_sized_yet(self, world):
         service, store = world
         store.create("jupyterlab-a-2eb_cache", None)
-        listed = await service.list_for("a.b")
+        await service.sizes.refresh_now()
+        listed = (await service.for_user("a.b")).volumes
         assert listed[1] == UserVolumeState("cache", "jupyterlab-a-2eb_cache", "/cache", True, None)
 
     async def test_reset_reports_every_volume(self, world):
@@ -345,18 +364,44 @@ class TestVolumeService:
         with pytest.raises(InvalidValue):
             await service.reset("a.b", ["scratch"])
 
-    async def test_sizes_by_user_uses_one_listing(self, world):
+    async def test_the_overview_has_every_user_and_the_orphans_of_one_measurement(self, world):
         service, store = world
         store.create("jupyterlab-a-2eb_home", 10)
         store.create("jupyterlab-runner_cache", 20)
         store.create("jupyterlab-runner_home", None)
+        store.create("jupyterlab-gone_home", 7)
         store.create("unrelated", 99)
-        sizes = await service.sizes_by_user(["a.b", "runner", "waiter"])
-        assert sizes == {
+        await service.sizes.refresh_now()
+        overview = await service.overview()
+        assert overview.measured_at == EPOCH
+        existing = {
+            user.username: {state.label: state.size_bytes for state in user.volumes if state.exists}
+            for user in overview.users
+        }
+        assert existing == {
+            "Zoë": {},
             "a.b": {"home": 10},
             "runner": {"home": None, "cache": 20},
             "waiter": {},
         }
+        assert {user.username for user in overview.users if user.server_active} == {
+            "runner",
+            "waiter",
+        }
+        assert [orphan.name for orphan in overview.orphaned] == ["jupyterlab-gone_home"]
+        assert (await service.orphans()).orphaned == overview.orphaned
+
+    async def test_every_change_asks_for_a_new_measurement(self, world):
+        service, store = world
+        store.create("jupyterlab-a-2eb_home", 10)
+        store.create("jupyterlab-gone_home", 7)
+        await service.reset("a.b", ["home"])
+        await service.remove_orphans(["jupyterlab-gone_home"])
+        await service.provision_for_spawn("a.b", user_id=None, created=None)
+        assert service.sizes.requests == 3
+        await service.remove_orphans(["jupyterlab-a-2eb_home"])  # not orphaned: nothing changed
+        await service.provision_for_spawn("a.b", user_id=None, created=None)  # all there already
+        assert service.sizes.requests == 3
 
 
 class GatedTransport:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from dockerspawner import DockerSpawner
 
 from stellars.adapters.jupyterhub import PreSpawnHook, SpawnBase, spawn_settings
-from stellars.adapters.jupyterhub.spawner import ALL_GPUS_REQUEST
+from stellars.adapters.jupyterhub.plugin.spawn_hook import ALL_GPUS_REQUEST
 from stellars.adapters.memory import StaticGpuProbe
 from stellars.domain.docker_access import DockerAccess, DockerAccessGroups
 from stellars.domain.gpu import Gpu, GpuDecision, GpuMode, GpuProbeResult

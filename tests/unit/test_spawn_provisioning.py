@@ -13,13 +13,19 @@ from jupyterhub.spawner import LocalProcessSpawner
 from tornado import web
 
 from stellars.adapters.jupyterhub import PreSpawnHook, SpawnBase
-from stellars.adapters.memory import InMemoryHubDirectory, InMemoryVolumeStore, StaticGpuProbe
+from stellars.adapters.memory import (
+    InMemoryHubDirectory,
+    InMemoryVolumeStore,
+    ManualClock,
+    StaticGpuProbe,
+)
 from stellars.domain.docker_access import DockerAccessGroups
 from stellars.domain.gpu import GpuMode, GpuProbeResult
 from stellars.domain.services import GpuService, VolumeService
 from stellars.domain.timeutil import assume_utc
 from stellars.domain.volume_ownership import owner_key
 from stellars.domain.volumes import DockerNaming, user_volumes
+from tests.builders import VolumeSizes
 
 VOLUMES = {"lab-{username}_home": "/home/jovyan", "shared": "/mnt/shared"}
 CREATED = datetime(2026, 1, 2, 3, 4, 5, 600_000)  # naive UTC, as JupyterHub's ORM has it
@@ -36,7 +42,7 @@ class User:
 class World:
     def __init__(self) -> None:
         self.store = InMemoryVolumeStore()
-        self.refreshes = 0
+        self.sizes = VolumeSizes(self.store, ManualClock(assume_utc(CREATED)))
         self.hook = PreSpawnHook(
             base=SpawnBase(volumes=VOLUMES),
             groups=DockerAccessGroups(),
@@ -46,12 +52,13 @@ class World:
                 directory=InMemoryHubDirectory(),
                 volumes=user_volumes(VOLUMES),
                 naming=DockerNaming(prefix="lab", name_template="lab-{username}"),
+                sizes=self.sizes,
             ),
-            on_volumes_created=self.refreshed,
         )
 
-    def refreshed(self) -> None:
-        self.refreshes += 1
+    @property
+    def refreshes(self) -> int:
+        return self.sizes.requests
 
 
 def docker_spawner() -> DockerSpawner:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gc
 
-from stellars.adapters.jupyterhub.extension import (
+from stellars.adapters.jupyterhub.hub_process.garbage import (
     YOUNG_COLLECTION_THRESHOLD,
     settle_garbage_collection,
 )

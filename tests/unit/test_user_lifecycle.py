@@ -34,6 +34,7 @@ from stellars.domain.sessions import SessionDeadline
 from stellars.domain.settings import OrphanVolumePolicy
 from stellars.domain.volume_ownership import owner_key
 from stellars.domain.volumes import DockerNaming, VolumeInfo, VolumeOutcome, user_volumes
+from tests.builders import VolumeSizes
 from tests.strategies import EPOCH
 
 NAMING = DockerNaming(prefix="jupyterlab", name_template="jupyterlab-{username}")
@@ -71,17 +72,20 @@ class World:
         self.sessions = InMemorySessionStore()
         self.directory = InMemoryHubDirectory()
         self.store = InMemoryVolumeStore(clock=self.clock)
+        self.sizes = VolumeSizes(self.store, self.clock)
         self.volumes = VolumeService(
-            store=self.store, directory=self.directory, volumes=VOLUMES, naming=NAMING
+            store=self.store,
+            directory=self.directory,
+            volumes=VOLUMES,
+            naming=NAMING,
+            sizes=self.sizes,
         )
-        self.refreshes = 0
         self.lifecycle = UserLifecycleService(
             credentials=self.credentials,
             activity=self.activity,
             sessions=self.sessions,
             volumes=self.volumes,
             orphan_policy=policy,
-            on_volumes_changed=self.count_refresh,
             on_users_changed=self.count_user_change,
         )
         self.user_changes = 0
@@ -89,8 +93,9 @@ class World:
     def count_user_change(self) -> None:
         self.user_changes += 1
 
-    def count_refresh(self) -> None:
-        self.refreshes += 1
+    @property
+    def refreshes(self) -> int:
+        return self.sizes.requests
 
     async def seed(self, username: str) -> None:
         await self.activity.add([RecordedSample(username, EPOCH, True, EPOCH)])
@@ -284,10 +289,10 @@ class TestVolumeService:
         world.store.create("jupyterlab-gone_home")
         world.store.create("jupyterlab-ann_home", owner=owner_key(3, EPOCH))
         world.directory.put(HubUser(name="ann", id=3, created=EPOCH))
-        outcomes = await world.volumes.remove_orphans(
+        removal = await world.volumes.remove_orphans(
             ["jupyterlab-gone_home", "jupyterlab-ann_home", "jupyterlab-never_home"]
         )
-        assert outcomes == {
+        assert removal.outcomes == {
             "jupyterlab-gone_home": VolumeOutcome.REMOVED,
             "jupyterlab-ann_home": None,
             "jupyterlab-never_home": VolumeOutcome.NOT_FOUND,
@@ -410,7 +415,11 @@ class TestTheFollowUps:
     async def test_under_delete_without_user_volumes_configured_nothing_is_asked(self):
         world = World(OrphanVolumePolicy.DELETE)
         world.lifecycle._volumes = VolumeService(
-            store=world.store, directory=world.directory, volumes=(), naming=NAMING
+            store=world.store,
+            directory=world.directory,
+            volumes=(),
+            naming=NAMING,
+            sizes=world.sizes,
         )
         report = await world.lifecycle.follow_delete("ann")
         assert (report.volumes, report.errors) == ({}, {})

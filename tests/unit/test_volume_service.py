@@ -15,12 +15,11 @@ from stellars.domain.services import UserVolumeState, VolumeService
 from stellars.domain.volume_ownership import owner_key
 from stellars.domain.volumes import (
     DockerNaming,
-    ResetReport,
     VolumeInfo,
     VolumeOutcome,
-    VolumeResult,
     user_volumes,
 )
+from tests.builders import VolumeSizes
 from tests.strategies import EPOCH
 
 NAMING = DockerNaming(prefix="lab", name_template="lab-{username}")
@@ -39,8 +38,13 @@ class World:
         self.clock = ManualClock(EPOCH + timedelta(days=1))
         self.store = InMemoryVolumeStore(clock=self.clock)
         self.directory = InMemoryHubDirectory()
+        self.sizes = VolumeSizes(self.store, self.clock)
         self.service = VolumeService(
-            store=self.store, directory=self.directory, volumes=VOLUMES, naming=NAMING
+            store=self.store,
+            directory=self.directory,
+            volumes=VOLUMES,
+            naming=NAMING,
+            sizes=self.sizes,
         )
 
 
@@ -102,35 +106,6 @@ class TestProvisioning:
         assert set(world.store.sizes) == {"lab-ann_home", "lab-ann_work", "lab-ann_cache"}
 
 
-class TestRemoveAll:
-    async def test_every_volume_of_the_name_goes_whoever_owns_it(self):
-        world = World()
-        world.store.create("lab-ann_home", owner=ANN)
-        world.store.create("lab-ann_cache")
-        world.store.create("lab-ann_work")
-        world.store.in_use.add("lab-ann_work")
-        world.store.create("lab-bob_home")
-        world.directory.put(HubUser(name="ann", id=3, created=EPOCH))
-        report = await world.service.remove_all("ann")
-        assert report == ResetReport(
-            "ann",
-            (
-                VolumeResult("home", "lab-ann_home", VolumeOutcome.REMOVED),
-                VolumeResult("work", "lab-ann_work", VolumeOutcome.IN_USE),
-                VolumeResult("cache", "lab-ann_cache", VolumeOutcome.REMOVED),
-            ),
-        )
-        assert set(world.store.sizes) == {"lab-ann_work", "lab-bob_home"}
-
-    async def test_volumes_that_do_not_exist_are_reported_not_found(self):
-        report = await World().service.remove_all("nobody")
-        assert [(r.label, r.volume, r.outcome) for r in report.results] == [
-            ("home", "lab-nobody_home", VolumeOutcome.NOT_FOUND),
-            ("work", "lab-nobody_work", VolumeOutcome.NOT_FOUND),
-            ("cache", "lab-nobody_cache", VolumeOutcome.NOT_FOUND),
-        ]
-
-
 class TestRemoveOrphans:
     async def test_naming_none_is_refused(self):
         with pytest.raises(InvalidValue) as refused:
@@ -149,8 +124,14 @@ class TestRemoveOrphans:
         world.store.create("lab-gone_cache")
         world.store.in_use.add("lab-gone_cache")
         world.store.create("unrelated")  # named for no user at all
-        outcomes = await world.service.remove_orphans(
+        removal = await world.service.remove_orphans(
             ["lab-ann_home", "lab-ann_work", "lab-gone_home", "lab-gone_cache", "unrelated", "x"]
+        )
+        outcomes = removal.outcomes
+        assert removal.removed == ("lab-ann_work", "lab-gone_home")
+        assert removal.message == (
+            "Deleted 2 of 6 volume(s); lab-ann_home: not orphaned; lab-gone_cache: in use; "
+            "unrelated: not orphaned; x: not found."
         )
         assert outcomes == {
             "lab-ann_home": None,
@@ -182,7 +163,7 @@ class TestRemoveOrphans:
             return await real_remove(names)
 
         world.store.remove = remove  # type: ignore[method-assign]
-        assert await world.service.remove_orphans(["lab-ann_home", "x"]) == {
+        assert (await world.service.remove_orphans(["lab-ann_home", "x"])).outcomes == {
             "lab-ann_home": None,
             "x": VolumeOutcome.NOT_FOUND,
         }

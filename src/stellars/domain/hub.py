@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -65,6 +65,16 @@ class HubUser:
     @property
     def has_active_server(self) -> bool:
         return any(s.active for s in self.servers.values())
+
+
+def running_servers(users: Iterable[HubUser]) -> list[ServerSnapshot]:
+    """The running servers of `users`, in the users' order and by server name within a user."""
+    return [
+        server
+        for user in users
+        for server in sorted(user.servers.values(), key=lambda server: server.name)
+        if server.running
+    ]
 
 
 @dataclass(frozen=True, slots=True)

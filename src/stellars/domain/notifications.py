@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from .errors import InvalidValue
-from .hub import HubUser, ServerSnapshot
+from .hub import HubUser, ServerSnapshot, running_servers
 from .validation import whole_number
 
 MAX_MESSAGE_LENGTH = 140
@@ -91,10 +91,7 @@ def resolve_targets(broadcast: Broadcast, users: Iterable[HubUser]) -> TargetRes
         if user is None:
             unknown.append(name)
             continue
-        running = sorted(
-            (server for server in user.servers.values() if server.running),
-            key=lambda server: server.name,
-        )
+        running = running_servers([user])
         if not running:
             if broadcast.recipients is not None:
                 not_running.append(name)

@@ -25,3 +25,13 @@ class ProxyRoute:
     routespec: str
     target: str
     data: Mapping[str, object] = field(default_factory=dict)
+
+
+#: Where JupyterLab asks for its favicon, relative to the server's URL prefix (and, while a
+#: kernel runs, for favicon-busy-1..3.ico next to it, which stay with the lab).
+LAB_FAVICON_PATH = "static/favicons/favicon.ico"
+
+
+def lab_favicon_routespec(server_prefix: str) -> str:
+    """The proxy route for exactly the favicon of the server at `server_prefix` ("/user/a/")."""
+    return check_routespec(server_prefix.rstrip("/") + "/" + LAB_FAVICON_PATH + "/")

@@ -26,3 +26,7 @@ class ProxyRoutes(Protocol):
     async def delete(self, routespec: str) -> bool:
         """Remove a route; True if it existed."""
         ...
+
+    def hub_target(self) -> str:
+        """Where the proxy reaches the hub itself (the target of a route the hub answers)."""
+        ...

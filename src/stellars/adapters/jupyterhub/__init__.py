@@ -1,34 +1,47 @@
-"""Adapters that run inside the JupyterHub process: the platform's routes and pages, the hub's
-users and proxy as ports, and the pre-spawn hook."""
+"""Adapters that run inside the JupyterHub process, one room per job:
+
+- `hub_objects`: the ports over the hub's own objects (directory, proxy routes, lab servers,
+  notification transport), reached through a `HubHandle`;
+- `plugin`: the platform as a hub plug-in (routes through any authenticator, the pre-spawn hook,
+  the DockerSpawner it runs, roles, groups, user events, the lab favicon handler);
+- `web`: the platform's routes and pages;
+- `hub_process`: the process itself (loop-lag monitor and stall reports, scheduling priority,
+  garbage collection, SQLite connections).
+"""
 
 from pathlib import Path
 
-from .app import HubHandle
-from .directory import InProcessHubDirectory
-from .extension import HUB_HANDLE_SETTING, PlatformRoutes, attach_platform
-from .favicon import LAB_FAVICON_SETTING, LabFavicon
-from .hub_database import hub_db_kwargs
-from .lab_servers import HubLabServers
-from .notifications import LabNotificationTransport
-from .proxy import HubProxyRoutes
+from .hub_objects import (
+    HubHandle,
+    HubLabServers,
+    HubProxyRoutes,
+    InProcessHubDirectory,
+    LabNotificationTransport,
+)
+from .hub_process import hub_db_kwargs
+from .plugin import (
+    PLUGIN_SETTING,
+    HubPlugin,
+    PlatformRoutes,
+    PreSpawnHook,
+    SpawnBase,
+    attach_platform,
+    spawn_settings,
+    with_platform,
+)
 from .scopes import custom_scopes, platform_roles
-from .spawner import PreSpawnHook, SpawnBase, spawn_settings
-from .web import PLATFORM_SETTING
-from .web.branding import BRANDING_DIR_SETTING, branding_base
+from .web import branding_base
 
 TEMPLATES_DIR = str(Path(__file__).resolve().parent / "templates")
 
 __all__ = [
-    "BRANDING_DIR_SETTING",
-    "HUB_HANDLE_SETTING",
-    "LAB_FAVICON_SETTING",
-    "PLATFORM_SETTING",
+    "PLUGIN_SETTING",
     "TEMPLATES_DIR",
     "HubHandle",
     "HubLabServers",
+    "HubPlugin",
     "HubProxyRoutes",
     "InProcessHubDirectory",
-    "LabFavicon",
     "LabNotificationTransport",
     "PlatformRoutes",
     "PreSpawnHook",
@@ -39,4 +52,5 @@ __all__ = [
     "hub_db_kwargs",
     "platform_roles",
     "spawn_settings",
+    "with_platform",
 ]

@@ -9,13 +9,22 @@ from .branding import BrandingService
 from .broadcast import BroadcastService
 from .credentials import CredentialService
 from .dashboard import Dashboard, DashboardRow, DashboardService, ServerStatus, SnapshotState
+from .favicon_routes import FaviconRoutes
 from .gpu import GpuService
+from .lookup import existing_user
 from .monitoring import EventCounter, EventTotals, users_by_level
 from .refresh import Refresher, Snapshot
 from .servers import RestartReport, ServerService
 from .sessions import SessionService, SessionStatus
 from .users import FollowUp, UserLifecycleService
-from .volumes import UserVolumeState, VolumeService
+from .volumes import (
+    OrphanRemoval,
+    OrphansListing,
+    UserVolumes,
+    UserVolumeState,
+    VolumeService,
+    VolumesOverview,
+)
 from .warnings import CullWarner, CullWarning
 
 __all__ = [
@@ -30,8 +39,11 @@ __all__ = [
     "DashboardService",
     "EventCounter",
     "EventTotals",
+    "FaviconRoutes",
     "FollowUp",
     "GpuService",
+    "OrphanRemoval",
+    "OrphansListing",
     "Refresher",
     "RestartReport",
     "ServerService",
@@ -45,6 +57,9 @@ __all__ = [
     "UserActivity",
     "UserLifecycleService",
     "UserVolumeState",
+    "UserVolumes",
     "VolumeService",
+    "VolumesOverview",
+    "existing_user",
     "users_by_level",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from stellars.domain.hub import ServerSnapshot
+from stellars.domain.hub import ServerSnapshot, running_servers
 from stellars.domain.notifications import (
     Broadcast,
     BroadcastReport,
@@ -32,8 +32,7 @@ class BroadcastService:
         self.policy = policy
 
     async def running_servers(self) -> list[ServerSnapshot]:
-        users = await self._directory.list_users()
-        return [s for user in users for s in user.servers.values() if s.running]
+        return running_servers(await self._directory.list_users())
 
     async def deliver(self, broadcast: Broadcast) -> BroadcastReport:
         """Resolve the recipients and deliver to each running server, at most `concurrency` at

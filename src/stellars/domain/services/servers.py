@@ -17,7 +17,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 
-from stellars.domain.errors import BackendUnavailable, Conflict, InvalidValue, NotFound
+from stellars.domain.errors import BackendUnavailable, Conflict, InvalidValue
 from stellars.domain.hub import DEFAULT_SERVER
 from stellars.domain.volumes import DockerNaming, container_name
 from stellars.ports.clock import Clock
@@ -25,6 +25,7 @@ from stellars.ports.containers import ContainerControl
 from stellars.ports.hub_directory import HubDirectory
 from stellars.ports.servers import LabServers
 
+from .lookup import existing_user
 from .refresh import Timer
 
 
@@ -90,9 +91,7 @@ class ServerService:
         already restarting), ContainerNotFound, and BackendUnavailable (the engine failed, or
         the lab did not answer within the deadline).
         """
-        user = await self._directory.get_user(username)
-        if user is None:
-            raise NotFound(f"No user named {username!r}")
+        user = await existing_user(self._directory, username)
         server = user.servers.get(server_name)
         if server is None:
             raise Conflict("The server is not running.")

@@ -6,12 +6,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from stellars.domain import sessions as rules
-from stellars.domain.errors import NotFound, Refused
+from stellars.domain.errors import Refused
 from stellars.domain.hub import DEFAULT_SERVER, ServerSnapshot
 from stellars.domain.sessions import CullDecision, Extension, SessionDeadline, SessionPolicy
 from stellars.ports.clock import Clock
 from stellars.ports.hub_directory import HubDirectory
 from stellars.ports.session_store import SessionStore
+
+from .lookup import existing_user
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +55,7 @@ class SessionService:
         self.revision = 0
 
     async def _server(self, username: str, server_name: str) -> ServerSnapshot | None:
-        user = await self._directory.get_user(username)
-        if user is None:
-            raise NotFound(f"No user named {username!r}")
+        user = await existing_user(self._directory, username)
         return user.servers.get(server_name)
 
     async def deadline_for(self, server: ServerSnapshot) -> datetime | None:

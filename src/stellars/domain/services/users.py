@@ -74,7 +74,6 @@ class UserLifecycleService:
         sessions: SessionStore,
         volumes: VolumeService,
         orphan_policy: OrphanVolumePolicy,
-        on_volumes_changed: Callable[[], None] = lambda: None,
         on_users_changed: Callable[[], None] = lambda: None,
         log: logging.Logger | None = None,
     ) -> None:
@@ -83,7 +82,6 @@ class UserLifecycleService:
         self._sessions = sessions
         self._volumes = volumes
         self.orphan_policy = orphan_policy
-        self._on_volumes_changed = on_volumes_changed
         self._on_users_changed = on_users_changed
         self._log = log or _LOG
         self._chains: dict[str, asyncio.Task[Any]] = {}
@@ -138,6 +136,12 @@ class UserLifecycleService:
         pending = {self._chains[name] for name in usernames if name in self._chains}
         if pending:
             await asyncio.wait(pending, timeout=timeout_seconds)
+
+    async def collect_passphrases(self, usernames: Collection[str]) -> dict[str, str]:
+        """Hand out the waiting passphrases of these users, once; a passphrase still being made
+        for a user just created is waited for, so an admin may ask right after creating."""
+        await self.settled(usernames)
+        return self._credentials.collect(usernames)
 
     async def follow_rename(self, old: str, new: str) -> FollowUp:
         """Move activity and session deadlines to the new name; volumes by the orphan policy."""
@@ -195,20 +199,18 @@ class UserLifecycleService:
         if await self._credentials.issue(username):
             self._log.info("generated a passphrase for %s; it waits for an admin", username)
 
-    async def stop(self) -> None:
-        """Let the background work in flight finish (at hub shutdown)."""
+    async def stop(self, timeout_seconds: float = 30.0) -> None:
+        """Let the background work in flight finish, for at most `timeout_seconds` (at hub
+        shutdown)."""
         if self._chains:
-            await asyncio.wait(set(self._chains.values()), timeout=30)
+            await asyncio.wait(set(self._chains.values()), timeout=timeout_seconds)
 
     async def _volumes_of_former(self, username: str) -> dict[str, VolumeOutcome | None]:
         names = list(self._volumes.names_for(username).values())
         if self.orphan_policy is OrphanVolumePolicy.KEEP or not names:
             return {}
         # Only volumes no current account owns: a new user of that name keeps theirs.
-        outcomes = await self._volumes.remove_orphans(names)
-        if any(outcome is VolumeOutcome.REMOVED for outcome in outcomes.values()):
-            self._on_volumes_changed()
-        return outcomes
+        return dict((await self._volumes.remove_orphans(names)).outcomes)
 
     def _abandon_issue(self, username: str) -> bool:
         """Cancel a passphrase still being made for `username`; True if there was one."""

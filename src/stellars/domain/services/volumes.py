@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeAlias
 
-from stellars.domain.errors import InvalidValue, NotFound, Refused
+from stellars.domain.errors import InvalidValue, Refused
 from stellars.domain.hub import HubUser
 from stellars.domain.volume_ownership import (
     OrphanedVolume,
@@ -32,20 +33,87 @@ from stellars.domain.volumes import (
 from stellars.ports.hub_directory import HubDirectory
 from stellars.ports.volumes import VolumeStore
 
+from .lookup import existing_user
+from .refresh import Refresher, Snapshot
+
+VolumeListing: TypeAlias = Mapping[str, VolumeInfo]
+
 
 @dataclass(frozen=True, slots=True)
 class UserVolumeState:
-    """One configured volume of a user: its engine name and, if it exists, its size."""
+    """One configured volume of a user: its engine name and, if it exists, its size.
+
+    `exists` is None until the volumes have been measured once.
+    """
 
     label: str
     name: str
     mount_point: str
-    exists: bool
+    exists: bool | None
     size_bytes: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class UserVolumes:
+    """One user's volumes as the last measurement (at `measured_at`) saw them."""
+
+    username: str
+    server_active: bool
+    measured_at: datetime | None
+    volumes: tuple[UserVolumeState, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VolumesOverview:
+    """Every user's volumes and the orphaned ones, from one measurement."""
+
+    measured_at: datetime | None
+    users: tuple[UserVolumes, ...]
+    orphaned: tuple[OrphanedVolume, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OrphansListing:
+    """The orphaned volumes of one measurement."""
+
+    measured_at: datetime | None
+    orphaned: tuple[OrphanedVolume, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OrphanRemoval:
+    """What a request to delete orphaned volumes did to each name it gave: the outcome on the
+    engine, or None for a name that is not (or no longer) orphaned and was left alone."""
+
+    outcomes: Mapping[str, VolumeOutcome | None]
+
+    @property
+    def removed(self) -> tuple[str, ...]:
+        return tuple(n for n, o in self.outcomes.items() if o is VolumeOutcome.REMOVED)
+
+    @staticmethod
+    def describe(outcome: VolumeOutcome | None) -> str:
+        return "not orphaned" if outcome is None else outcome.value
+
+    @property
+    def message(self) -> str:
+        """ "Deleted 1 of 2 volume(s); b: not orphaned." (never claims more than was done)."""
+        problems = [
+            f"{name}: {self.describe(outcome)}"
+            for name, outcome in self.outcomes.items()
+            if outcome is not VolumeOutcome.REMOVED
+        ]
+        head = f"Deleted {len(self.removed)} of {len(self.outcomes)} volume(s)"
+        return "; ".join([head, *problems]) + "."
+
+
 class VolumeService:
-    """Lists and resets the per-user volumes named exactly as DockerSpawner names them."""
+    """Lists and resets the per-user volumes named exactly as DockerSpawner names them.
+
+    Sizes come from `sizes`, the background measurement of every volume on the engine (a web
+    request never waits on Docker for them); every change the service makes asks it for a new
+    measurement at once.
+    """
 
     def __init__(
         self,
@@ -54,53 +122,66 @@ class VolumeService:
         directory: HubDirectory,
         volumes: tuple[UserVolume, ...],
         naming: DockerNaming,
+        sizes: Refresher[VolumeListing],
     ) -> None:
         self._store = store
         self._directory = directory
         self.volumes = volumes
         self.naming = naming
+        self.sizes = sizes
 
     def names_for(self, username: str) -> dict[str, str]:
         """label -> engine volume name for one user."""
         return {v.label: v.name_for(username, self.naming) for v in self.volumes}
 
-    async def list_for(self, username: str) -> list[UserVolumeState]:
-        """Every configured volume of a user, with its size when it exists on the engine."""
-        names = self.names_for(username)
-        found = {info.name: info for info in await self._store.volumes(names.values())}
-        states = []
-        for volume in self.volumes:
-            name = names[volume.label]
-            info = found.get(name)
-            states.append(
-                UserVolumeState(
-                    label=volume.label,
-                    name=name,
-                    mount_point=volume.mount_point,
-                    exists=info is not None,
-                    size_bytes=None if info is None else info.size_bytes,
-                )
-            )
-        return states
+    async def for_user(self, username: str) -> UserVolumes:
+        """One user's volumes with their last measured sizes. Raises NotFound."""
+        user = await existing_user(self._directory, username)
+        return self._user_volumes(user, self.sizes.snapshot())
+
+    async def overview(self) -> VolumesOverview:
+        """Every user's volumes and the orphaned ones, from the last measurement."""
+        users = await self._directory.list_users()
+        snapshot = self.sizes.snapshot()
+        return VolumesOverview(
+            measured_at=snapshot.refreshed_at,
+            users=tuple(self._user_volumes(user, snapshot) for user in users),
+            orphaned=tuple(self.orphans_in(snapshot.value.values(), users)),
+        )
+
+    async def orphans(self) -> OrphansListing:
+        """The orphaned volumes of the last measurement."""
+        users = await self._directory.list_users()
+        snapshot = self.sizes.snapshot()
+        return OrphansListing(
+            snapshot.refreshed_at, tuple(self.orphans_in(snapshot.value.values(), users))
+        )
+
+    def _user_volumes(self, user: HubUser, snapshot: Snapshot[VolumeListing]) -> UserVolumes:
+        return UserVolumes(
+            username=user.name,
+            server_active=user.has_active_server,
+            measured_at=snapshot.refreshed_at,
+            volumes=tuple(self.states_from(user.name, snapshot.value, measured=snapshot.ready)),
+        )
 
     async def reset(self, username: str, labels: Sequence[str]) -> ResetReport:
         """Remove chosen volumes of a stopped server. Raises InvalidValue, Conflict, NotFound."""
-        user = await self._directory.get_user(username)
-        if user is None:
-            raise NotFound(f"No user named {username!r}")
+        user = await existing_user(self._directory, username)
         chosen = plan_reset(labels, self.volumes, server_active=user.has_active_server)
         names = {volume.label: volume.name_for(username, self.naming) for volume in chosen}
         outcomes = await self._store.remove(list(names.values()))
+        self.sizes.request_refresh()  # the sizes shown next reflect the reset
         return ResetReport(
             username,
             tuple(VolumeResult(label, name, outcomes[name]) for label, name in names.items()),
         )
 
     def states_from(
-        self, username: str, listing: Mapping[str, VolumeInfo]
+        self, username: str, listing: VolumeListing, *, measured: bool = True
     ) -> list[UserVolumeState]:
-        """Every configured volume of a user as an engine listing (name -> info) shows it; a
-        web request passes the background refresher's snapshot, never asking the engine."""
+        """Every configured volume of a user as an engine listing (name -> info) shows it;
+        `measured` False: the listing is not a measurement yet, so existence is unknown."""
         states = []
         for volume in self.volumes:
             name = volume.name_for(username, self.naming)
@@ -110,7 +191,7 @@ class VolumeService:
                     label=volume.label,
                     name=name,
                     mount_point=volume.mount_point,
-                    exists=info is not None,
+                    exists=(info is not None) if measured else None,
                     size_bytes=None if info is None else info.size_bytes,
                 )
             )
@@ -145,19 +226,11 @@ class VolumeService:
             if name not in present:
                 await self._store.provision(name, owner=owner)
                 created_now.append(name)
+        if created_now:
+            self.sizes.request_refresh()  # the volume lists show them
         return created_now
 
-    async def remove_all(self, username: str) -> ResetReport:
-        """Remove every volume named for a user (a deleted account, under the delete policy),
-        whether or not a user of that name exists now."""
-        names = self.names_for(username)
-        outcomes = await self._store.remove(list(names.values()))
-        return ResetReport(
-            username,
-            tuple(VolumeResult(label, name, outcomes[name]) for label, name in names.items()),
-        )
-
-    async def remove_orphans(self, names: Collection[str]) -> dict[str, VolumeOutcome | None]:
+    async def remove_orphans(self, names: Collection[str]) -> OrphanRemoval:
         """Remove the named volumes that are orphaned right now (checked on the engine, not on
         a snapshot); a name that is not, or no longer, orphaned maps to None and stays."""
         if not names:
@@ -172,16 +245,5 @@ class VolumeService:
                 outcomes[name] = VolumeOutcome.NOT_FOUND
         if orphaned:
             outcomes.update(await self._store.remove(sorted(orphaned)))
-        return outcomes
-
-    async def sizes_by_user(self, usernames: Iterable[str]) -> dict[str, dict[str, int | None]]:
-        """label -> size for every user's existing volumes, from one engine listing."""
-        listing: dict[str, VolumeInfo] = {info.name: info for info in await self._store.volumes()}
-        return {
-            username: {
-                label: listing[name].size_bytes
-                for label, name in self.names_for(username).items()
-                if name in listing
-            }
-            for username in usernames
-        }
+            self.sizes.request_refresh()
+        return OrphanRemoval(outcomes)

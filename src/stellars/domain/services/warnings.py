@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from stellars.domain.hub import ServerSnapshot
+from stellars.domain.hub import ServerSnapshot, running_servers
 from stellars.domain.notifications import MAX_MESSAGE_LENGTH, Broadcast, Variant
 from stellars.ports.clock import Clock
 from stellars.ports.hub_directory import HubDirectory
@@ -73,8 +73,7 @@ class CullWarner:
         warning = policy.warning
         if not policy.enabled or warning is None:
             return ()
-        users = await self._directory.list_users()
-        servers = [s for user in users for s in user.servers.values() if s.running]
+        servers = running_servers(await self._directory.list_users())
         now = self._clock.now()
         # The time left at this very `now`, so that now + left is the exact deadline.
         left_by_server = await self._sessions.remaining_for(servers, now=now)

@@ -1,12 +1,15 @@
 """The platform's routes and pages inside the hub (Tornado handlers on JupyterHub's own)."""
 
-from .base import PLATFORM_SETTING, StellarsAPIHandler, StellarsPageHandler, status_for
+from .base import StellarsAPIHandler, StellarsPageHandler, status_for
+from .branding import branding_base
 from .routes import handlers
+from .turns import Turns
 
 __all__ = [
-    "PLATFORM_SETTING",
     "StellarsAPIHandler",
     "StellarsPageHandler",
+    "Turns",
+    "branding_base",
     "handlers",
     "status_for",
 ]

@@ -13,8 +13,8 @@ import asyncio
 import csv
 import io
 import json
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 from jupyterhub.scopes import needs_scope
 from tornado import web
@@ -25,28 +25,17 @@ from stellars.domain.services import DashboardRow, SnapshotState
 from stellars.domain.services.dashboard import Dashboard
 
 from .base import StellarsAPIHandler, StellarsPageHandler
+from .turns import Turns
+from .wire import iso, mebibytes, seconds
 
-MIB = 1024 * 1024
+if TYPE_CHECKING:
+    from stellars.platform import Platform
+
 MAX_PAGE = 1000
 #: Rows encoded between two turns of the event loop.
 ROWS_PER_TURN = 200
-#: Tornado setting holding the JSON of the latest dashboard build's pages (being) encoded.
-ENCODED_PAGES = "stellars.activity.encoded_pages"
-
-
-def iso(value: datetime | None) -> str | None:
-    """JupyterHub's timestamp format: ISO 8601 in UTC with a Z."""
-    if value is None:
-        return None
-    return value.isoformat().replace("+00:00", "Z")
-
-
-def mebibytes(size: int | None) -> float | None:
-    return None if size is None else round(size / MIB, 1)
-
-
-def seconds(value: timedelta | None) -> int | None:
-    return None if value is None else int(value.total_seconds())
+#: The JSON of the latest dashboard build's pages (being) encoded, by (build, offset, limit).
+EncodedPages = dict[tuple[int, int, int], asyncio.Future[bytes]]
 
 
 def row_json(row: DashboardRow) -> dict[str, Any]:
@@ -121,6 +110,12 @@ class ActivityPage(StellarsPageHandler):
 class ActivityAPI(StellarsAPIHandler):
     """`GET /hub/api/activity?offset=0&limit=1000` (custom:stellars:activity)."""
 
+    def initialize(  # type: ignore[override]
+        self, platform: Platform, turns: Turns, encoded_pages: EncodedPages
+    ) -> None:
+        self.encoded_pages = encoded_pages
+        super().initialize(platform, turns)
+
     def compute_etag(self) -> None:
         # Every build has its own timestamp, so a tag would never match; hashing a page of
         # 1,000 rows for it is work on the loop for nothing.
@@ -134,9 +129,7 @@ class ActivityAPI(StellarsAPIHandler):
         page = await platform.dashboard.page(offset=offset, limit=limit)
         # Concurrent polls share one build (DashboardService); they share its JSON too, so a
         # burst of admin tabs costs one encoding, not one per request on the event loop.
-        cache: dict[tuple[int, int, int], asyncio.Future[bytes]] = self.settings.setdefault(
-            ENCODED_PAGES, {}
-        )
+        cache = self.encoded_pages
         key = (page.build, offset, limit)
         encoding = cache.get(key)
         if encoding is None:
@@ -184,7 +177,7 @@ class ActivityAPI(StellarsAPIHandler):
 
 
 def _forget_failed(
-    cache: dict[tuple[int, int, int], asyncio.Future[bytes]],
+    cache: EncodedPages,
     key: tuple[int, int, int],
     done: asyncio.Future[bytes],
 ) -> None:
@@ -261,11 +254,13 @@ class ActivityHistoryAPI(StellarsAPIHandler):
         self.finish(buffer.getvalue())
 
 
-#: (pattern, handler[, kwargs]) tuples relative to the hub prefix.
-ROUTES: list[tuple[Any, ...]] = [
-    (r"/activity", ActivityPage),
-    (r"/api/activity", ActivityAPI),
-    (r"/api/activity/reset", ActivityResetAPI),
-    (r"/api/activity/sample", ActivitySampleAPI),
-    (r"/api/activity/history", ActivityHistoryAPI),
-]
+def routes() -> list[tuple[Any, ...]]:
+    """(pattern, handler[, kwargs]) relative to the hub prefix; the dashboard's encoded pages
+    are shared by its requests (one hub, one cache)."""
+    return [
+        (r"/activity", ActivityPage),
+        (r"/api/activity", ActivityAPI, {"encoded_pages": {}}),
+        (r"/api/activity/reset", ActivityResetAPI),
+        (r"/api/activity/sample", ActivitySampleAPI),
+        (r"/api/activity/history", ActivityHistoryAPI),
+    ]

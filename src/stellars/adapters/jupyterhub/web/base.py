@@ -1,6 +1,10 @@
 """The base of every stellars handler: JupyterHub's own handlers, plus the platform, scope checks
 and one mapping from domain errors to HTTP statuses.
 
+Every handler gets the platform and the hub's shared `Turns` as Tornado `initialize` arguments
+(`(pattern, Handler, {"platform": ..., "turns": ...})`, see `routes.handlers`), never from a
+process-wide lookup.
+
 API handlers extend JupyterHub's `APIHandler`, so they take the hub cookie (with JupyterHub's
 XSRF check on every method) or an API token, and answer every error as JSON in JupyterHub's
 shape, `{"status": <code>, "message": "..."}`. Page handlers extend `BaseHandler` and render
@@ -11,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from jupyterhub.apihandlers.base import APIHandler
 from jupyterhub.handlers.base import BaseHandler
@@ -31,11 +35,6 @@ from .turns import Turns
 
 if TYPE_CHECKING:
     from stellars.platform import Platform
-
-#: The key of the Platform in JupyterHub's tornado settings.
-PLATFORM_SETTING = "stellars"
-#: The key of the handlers' shared Turns in JupyterHub's tornado settings.
-TURNS_SETTING = "stellars_turns"
 
 # Most specific first: ContainerNotFound is a NotFound, Refused a Conflict, and so on.
 _STATUS_OF_ERROR: tuple[tuple[type[StellarsError], int], ...] = (
@@ -62,22 +61,19 @@ class PlatformMixin:
     current_user: Any
     parsed_scopes: Any
     db: Any
+    platform: Platform
+    turns: Turns
+
+    def initialize(self, platform: Platform, turns: Turns, **kwargs: Any) -> None:
+        self.platform = platform
+        self.turns = turns
+        super().initialize(**kwargs)  # type: ignore[misc]
 
     async def take_turn(self) -> None:
         """Wait until this request may start: one request of a burst per pass of the loop
         (see `turns`), so that a burst of platform requests never holds the hub's loop for
         more than one of them."""
-        turns = self.settings.get(TURNS_SETTING)
-        if turns is None:
-            turns = self.settings[TURNS_SETTING] = Turns()
-        await turns.take()
-
-    @property
-    def platform(self) -> Platform:
-        platform = self.settings.get(PLATFORM_SETTING)
-        if platform is None:
-            raise web.HTTPError(503, "the stellars platform is not configured in this hub")
-        return platform
+        await self.turns.take()
 
     def has_scope(self, scope: str, *, user: str | None = None) -> bool:
         """Whether the caller holds `scope` (for `user`'s resources when given)."""
@@ -166,8 +162,3 @@ def _exception(kwargs: Mapping[str, Any]) -> BaseException | None:
 
 def _message(error: StellarsError) -> str:
     return str(error) or type(error).__name__
-
-
-def fail(status: int, message: str) -> NoReturn:
-    """Raise the HTTP error `status` with a message for the caller."""
-    raise web.HTTPError(status, message)

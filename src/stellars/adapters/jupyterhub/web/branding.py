@@ -8,8 +8,6 @@ from typing import Any
 
 from tornado import web
 
-#: The key of the branding directory (a str path) in JupyterHub's tornado settings.
-BRANDING_DIR_SETTING = "stellars_branding_dir"
 BRANDING_ROUTE = "stellars/branding"
 
 
@@ -19,13 +17,12 @@ def branding_base(base_path: str) -> str:
 
 
 class BrandingFiles(web.StaticFileHandler):
-    """Tornado's static file handler over the directory named in the tornado settings (a hub
-    configured without one answers 404)."""
+    """Tornado's static file handler over the branding directory (a hub configured without one
+    answers 404)."""
 
-    def initialize(self, path: str = "", *args: Any, **kwargs: Any) -> None:
-        directory = self.settings.get(BRANDING_DIR_SETTING)
-        self.configured = bool(directory)
-        super().initialize(str(directory or ""), *args, **kwargs)
+    def initialize(self, path: str, *args: Any, **kwargs: Any) -> None:
+        self.configured = bool(path)
+        super().initialize(path, *args, **kwargs)
 
     async def get(self, path: str, include_body: bool = True) -> None:
         if not self.configured:
@@ -33,5 +30,6 @@ class BrandingFiles(web.StaticFileHandler):
         await super().get(path, include_body)
 
 
-#: (pattern, handler[, kwargs]) tuples relative to the hub prefix.
-ROUTES: list[tuple[Any, ...]] = [(rf"/{BRANDING_ROUTE}/(.*)", BrandingFiles)]
+def routes(branding_dir: str) -> list[tuple[Any, ...]]:
+    """(pattern, handler, kwargs) relative to the hub prefix."""
+    return [(rf"/{BRANDING_ROUTE}/(.*)", BrandingFiles, {"path": branding_dir})]

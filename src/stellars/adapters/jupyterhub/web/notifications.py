@@ -17,9 +17,9 @@ from stellars.adapters.jupyterhub import scopes
 from stellars.domain.notifications import MAX_MESSAGE_LENGTH, BroadcastReport, Variant
 
 from . import metrics
-from .activity import iso
 from .base import StellarsAPIHandler, StellarsPageHandler
 from .parsing import broadcast
+from .wire import iso
 
 
 def report_json(report: BroadcastReport) -> dict[str, Any]:

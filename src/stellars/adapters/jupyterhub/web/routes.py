@@ -1,17 +1,26 @@
 """The routes the platform adds to the hub, relative to the hub prefix (`/hub/`), at the paths of
 the original platform. They are registered ahead of JupyterHub's own handlers; an unknown path
-under one of the platform's API prefixes answers a JSON 404 that names it."""
+under one of the platform's API prefixes answers a JSON 404 that names it.
+
+Each route module lists its routes as (pattern, handler) pairs; `handlers` hands every platform
+handler the platform and the hub's shared `Turns` (and a route's own state, such as the
+dashboard's encoded pages) as Tornado `initialize` arguments.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tornado import web
 
-from . import activity, branding, notifications, servers, sessions, users
+from . import activity, branding, notifications, servers, sessions, settings, users
 from .base import StellarsAPIHandler
-from .settings import SettingsAPI, SettingsPage
+from .turns import Turns
+
+if TYPE_CHECKING:
+    from stellars.platform import Platform
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 STATIC_ROUTE = "stellars/static"
@@ -30,17 +39,32 @@ class UnknownRoute(StellarsAPIHandler):
         raise web.HTTPError(404, f"No such route: {self.request.method} {self.request.path}")
 
 
-def handlers() -> list[tuple[Any, ...]]:
-    """(pattern, handler[, kwargs]) tuples, hub-relative, in registration order."""
+def _with(
+    routes: Iterable[tuple[Any, ...]], shared: dict[str, Any]
+) -> list[tuple[str, Any, dict[str, Any]]]:
+    """Each route with the shared `initialize` arguments added to its own."""
     return [
-        (r"/settings", SettingsPage),
-        (r"/api/settings", SettingsAPI),
-        *activity.ROUTES,
-        *sessions.ROUTES,
-        *servers.ROUTES,
-        *users.ROUTES,
-        *branding.ROUTES,
-        *notifications.ROUTES,
+        (pattern, handler, {**shared, **(own[0] if own else {})})
+        for pattern, handler, *own in routes
+    ]
+
+
+def handlers(platform: Platform, *, turns: Turns, branding_dir: str) -> list[tuple[Any, ...]]:
+    """(pattern, handler, kwargs) tuples, hub-relative, in registration order."""
+    shared = {"platform": platform, "turns": turns}
+    return [
+        *_with(
+            [
+                *settings.ROUTES,
+                *activity.routes(),
+                *sessions.ROUTES,
+                *servers.ROUTES,
+                *users.ROUTES,
+                *notifications.ROUTES,
+            ],
+            shared,
+        ),
+        *branding.routes(branding_dir),
         (rf"/{STATIC_ROUTE}/(.*)", web.StaticFileHandler, {"path": str(STATIC_DIR)}),
-        (rf"/api/(?:{'|'.join(API_PREFIXES)})(?:/.*)?", UnknownRoute),
+        *_with([(rf"/api/(?:{'|'.join(API_PREFIXES)})(?:/.*)?", UnknownRoute)], shared),
     ]

@@ -14,36 +14,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from stellars.adapters.jupyterhub import scopes
-from stellars.domain.errors import NotFound
-from stellars.domain.services import UserVolumeState
-from stellars.domain.volumes import VolumeInfo
 
-from .activity import iso
 from .base import StellarsAPIHandler
 from .parsing import string_list
-
-
-def volume_json(state: UserVolumeState, *, measured: bool) -> dict[str, Any]:
-    return {
-        "label": state.label,
-        "name": state.name,
-        "mount_point": state.mount_point,
-        "exists": state.exists if measured else None,
-        "size_bytes": state.size_bytes,
-    }
-
-
-def volumes_json(
-    platform: Any, username: str, listing: Mapping[str, VolumeInfo], *, measured: bool
-) -> list[dict[str, Any]]:
-    return [
-        volume_json(state, measured=measured)
-        for state in platform.volumes.states_from(username, listing)
-    ]
+from .wire import iso, volumes_json
 
 
 class RestartServerAPI(StellarsAPIHandler):
@@ -67,28 +44,20 @@ class RestartServerAPI(StellarsAPIHandler):
 class ManageVolumesAPI(StellarsAPIHandler):
     async def get(self, user_name: str) -> None:
         self.require_scope(scopes.VOLUMES, user=user_name)
-        platform = self.platform
-        user = await platform.directory.get_user(user_name)
-        if user is None:
-            raise NotFound(f"No user named {user_name!r}")
-        snapshot = platform.volume_sizes.snapshot()
+        volumes = await self.platform.volumes.for_user(user_name)
         self.write_json(
             {
-                "username": user_name,
-                "server_active": user.has_active_server,
-                "measured_at": iso(snapshot.refreshed_at),
-                "volumes": volumes_json(
-                    platform, user_name, snapshot.value, measured=snapshot.ready
-                ),
+                "username": volumes.username,
+                "server_active": volumes.server_active,
+                "measured_at": iso(volumes.measured_at),
+                "volumes": volumes_json(volumes),
             }
         )
 
     async def delete(self, user_name: str) -> None:
         self.require_scope(scopes.VOLUMES, user=user_name)
         labels = string_list(self.read_json_object(), "volumes")
-        platform = self.platform
-        report = await platform.volumes.reset(user_name, labels)
-        platform.volume_sizes.request_refresh()  # the sizes shown next reflect the reset
+        report = await self.platform.volumes.reset(user_name, labels)
         self.log.info(
             "%s reset volumes of %s: %s", self.current_user.name, user_name, report.message
         )
@@ -109,7 +78,7 @@ class ManageVolumesAPI(StellarsAPIHandler):
         )
 
 
-#: (pattern, handler[, kwargs]) tuples relative to the hub prefix.
+#: (pattern, handler) pairs relative to the hub prefix.
 ROUTES: list[tuple[Any, ...]] = [
     (r"/api/users/([^/]+)/restart-server", RestartServerAPI),
     (r"/api/users/([^/]+)/manage-volumes", ManageVolumesAPI),

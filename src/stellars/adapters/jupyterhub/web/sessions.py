@@ -15,9 +15,9 @@ from stellars.domain.errors import InvalidValue, Refused
 from stellars.domain.services import SessionStatus
 
 from . import metrics
-from .activity import iso, seconds
 from .base import StellarsAPIHandler
 from .parsing import whole_number
+from .wire import iso, seconds
 
 
 def status_json(status: SessionStatus) -> dict[str, Any]:

@@ -58,3 +58,10 @@ class SettingsAPI(StellarsAPIHandler):
                 "facts": dict(facts(platform)),
             }
         )
+
+
+#: (pattern, handler) pairs relative to the hub prefix.
+ROUTES: list[tuple[Any, ...]] = [
+    (r"/settings", SettingsPage),
+    (r"/api/settings", SettingsAPI),
+]

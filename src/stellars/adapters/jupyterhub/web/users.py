@@ -19,13 +19,10 @@ from typing import Any
 
 from stellars.adapters.jupyterhub import scopes
 from stellars.domain.errors import InvalidValue
-from stellars.domain.volume_ownership import OrphanedVolume
-from stellars.domain.volumes import VolumeOutcome
 
-from .activity import iso
 from .base import StellarsAPIHandler
 from .parsing import string_list
-from .servers import volumes_json
+from .wire import iso, orphan_json, volumes_json
 
 #: The most names one request may carry (the admin page creates users in batches).
 MAX_NAMES = 1000
@@ -39,24 +36,11 @@ def names_from(body: Any, field: str) -> list[str]:
     return names
 
 
-def orphan_json(orphan: OrphanedVolume) -> dict[str, Any]:
-    return {
-        "name": orphan.name,
-        "label": orphan.label,
-        "former_username": orphan.former_username,
-        "reason": orphan.reason,
-        "size_bytes": orphan.size_bytes,
-        "created_at": iso(orphan.created_at),
-    }
-
-
 class CredentialsAPI(StellarsAPIHandler):
     async def post(self) -> None:
         self.require_scope(scopes.CREDENTIALS)
         usernames = names_from(self.read_json_object(), "usernames")
-        platform = self.platform
-        await platform.users.settled(usernames)
-        found = platform.credentials.collect(usernames)
+        found = await self.platform.users.collect_passphrases(usernames)
         self.log.info(
             "%s collected the passphrases of %s (asked for %d user(s))",
             self.current_user.name,
@@ -78,27 +62,19 @@ class CredentialsAPI(StellarsAPIHandler):
 class VolumesOverviewAPI(StellarsAPIHandler):
     async def get(self) -> None:
         self.require_scope(scopes.VOLUMES)
-        platform = self.platform
-        users = await platform.directory.list_users()
-        snapshot = platform.volume_sizes.snapshot()
-        listing = snapshot.value
+        overview = await self.platform.volumes.overview()
         self.write_json(
             {
-                "measured_at": iso(snapshot.refreshed_at),
+                "measured_at": iso(overview.measured_at),
                 "users": [
                     {
-                        "name": user.name,
-                        "server_active": user.has_active_server,
-                        "volumes": volumes_json(
-                            platform, user.name, listing, measured=snapshot.ready
-                        ),
+                        "name": user.username,
+                        "server_active": user.server_active,
+                        "volumes": volumes_json(user),
                     }
-                    for user in users
+                    for user in overview.users
                 ],
-                "orphaned": [
-                    orphan_json(orphan)
-                    for orphan in platform.volumes.orphans_in(listing.values(), users)
-                ],
+                "orphaned": [orphan_json(orphan) for orphan in overview.orphaned],
             }
         )
 
@@ -106,45 +82,32 @@ class VolumesOverviewAPI(StellarsAPIHandler):
 class OrphanedVolumesAPI(StellarsAPIHandler):
     async def get(self) -> None:
         self.require_scope(scopes.VOLUMES)
-        platform = self.platform
-        snapshot = platform.volume_sizes.snapshot()
-        users = await platform.directory.list_users()
-        orphans = platform.volumes.orphans_in(snapshot.value.values(), users)
+        listing = await self.platform.volumes.orphans()
         self.write_json(
             {
-                "measured_at": iso(snapshot.refreshed_at),
-                "orphaned": [orphan_json(orphan) for orphan in orphans],
+                "measured_at": iso(listing.measured_at),
+                "orphaned": [orphan_json(orphan) for orphan in listing.orphaned],
             }
         )
 
     async def delete(self) -> None:
         self.require_scope(scopes.VOLUMES)
         names = names_from(self.read_json_object(), "volumes")
-        platform = self.platform
-        outcomes = await platform.volumes.remove_orphans(names)
-        platform.volume_sizes.request_refresh()
-        results = {
-            name: "not orphaned" if outcome is None else outcome.value
-            for name, outcome in outcomes.items()
-        }
-        removed = [name for name, outcome in outcomes.items() if outcome is VolumeOutcome.REMOVED]
-        problems = [f"{name}: {result}" for name, result in results.items() if name not in removed]
-        self.log.info("%s deleted orphaned volumes: %s", self.current_user.name, results)
+        removal = await self.platform.volumes.remove_orphans(names)
+        self.log.info("%s deleted orphaned volumes: %s", self.current_user.name, removal.message)
         self.write_json(
             {
-                "message": "; ".join(
-                    [f"Deleted {len(removed)} of {len(names)} volume(s)", *problems]
-                )
-                + ".",
-                "deleted": removed,
+                "message": removal.message,
+                "deleted": list(removal.removed),
                 "results": [
-                    {"volume": name, "outcome": result} for name, result in results.items()
+                    {"volume": name, "outcome": removal.describe(outcome)}
+                    for name, outcome in removal.outcomes.items()
                 ],
             }
         )
 
 
-#: (pattern, handler[, kwargs]) tuples relative to the hub prefix.
+#: (pattern, handler) pairs relative to the hub prefix.
 ROUTES: list[tuple[Any, ...]] = [
     (r"/api/admin/credentials", CredentialsAPI),
     (r"/api/admin/volumes", VolumesOverviewAPI),

@@ -19,7 +19,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from stellars.domain.hub import ServerSnapshot
 from stellars.domain.notifications import Broadcast, Delivery
 
-from .app import HubHandle
+from .handle import HubHandle
 
 INGEST_PATH = "jupyterlab-notifications-extension/ingest"
 TOKEN_LIFETIME_SECONDS = 60

@@ -27,7 +27,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from stellars.domain.errors import BackendUnavailable, NotFound
 
-from .app import HubHandle
+from .handle import HubHandle
 
 
 class HubLabServers:

@@ -76,3 +76,7 @@ class HubProxyRoutes:
         if existed:
             await self._call(f"deleting {spec}", lambda: proxy.delete_route(spec))
         return existed
+
+    def hub_target(self) -> str:
+        """The hub's own address as the proxy routes to it (JupyterHub's `Hub.host`)."""
+        return str(self._proxy().hub.host)

@@ -21,7 +21,7 @@ from jupyterhub import orm
 from stellars.domain.hub import HubUser, ServerSnapshot
 from stellars.domain.timeutil import assume_utc
 
-from .app import HubHandle
+from .handle import HubHandle
 
 #: Users read per query when listing them all (each page is one short query on the loop).
 USERS_PER_PAGE = 200

@@ -16,7 +16,7 @@ from typing import Any
 from jupyterhub import orm
 from sqlalchemy import event
 
-from .scopes import ADMIN_ROLE
+from stellars.adapters.jupyterhub.scopes import ADMIN_ROLE
 
 
 def _sync_user(user: Any, role: Any) -> bool:

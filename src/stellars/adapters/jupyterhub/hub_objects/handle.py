@@ -19,10 +19,6 @@ class HubHandle:
     def __init__(self) -> None:
         self._app: Any = None
 
-    def __deepcopy__(self, memo: dict[int, object]) -> HubHandle:
-        # traitlets deep-copies config values; every holder must share this one handle.
-        return self
-
     def bind(self, app: Any) -> None:
         """Attach the running application; a second, different one is refused."""
         if self._app is not None and self._app is not app:

@@ -15,20 +15,17 @@ keeps the lab's favicon route when a favicon is configured.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tornado import web
 
 from stellars.domain.docker_access import DockerAccess, DockerAccessGroups, docker_access_for
 from stellars.domain.errors import BackendUnavailable, Refused
 from stellars.domain.gpu import GpuDecision
-from stellars.domain.services import GpuService, VolumeService
-
-if TYPE_CHECKING:
-    from .favicon import LabFavicon
+from stellars.domain.services import FaviconRoutes, GpuService, VolumeService
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +101,9 @@ def group_names(spawner: Any) -> Iterable[str]:
 
 
 class PreSpawnHook:
-    """`c.Spawner.pre_spawn_hook`: applies `spawn_settings` to every spawn.
+    """Applies `spawn_settings` to every spawn; the composition root hands JupyterHub a plain
+    function that awaits it (`c.Spawner.pre_spawn_hook`: traitlets deep-copies config values,
+    and a function is copied as itself, so the hook keeps the live GPU decision).
 
     Spawners without Docker settings (the local-process fallback) only get the environment.
     """
@@ -117,20 +116,14 @@ class PreSpawnHook:
         gpu: GpuService,
         lab_environment: Mapping[str, str] = MappingProxyType({}),
         volumes: VolumeService | None = None,
-        on_volumes_created: Callable[[], None] | None = None,
-        favicon: LabFavicon | None = None,
+        favicon_routes: FaviconRoutes | None = None,
     ) -> None:
         self.base = base
         self.groups = groups
         self.gpu = gpu
         self.lab_environment = dict(lab_environment)
         self.volumes = volumes
-        self.on_volumes_created = on_volumes_created
-        self.favicon = favicon
-
-    def __deepcopy__(self, memo: dict[int, object]) -> PreSpawnHook:
-        # traitlets deep-copies config values; the hook must keep the live GPU service.
-        return self
+        self.favicon_routes = favicon_routes
 
     def settings_for(self, spawner: Any) -> SpawnSettings:
         return spawn_settings(
@@ -147,18 +140,16 @@ class PreSpawnHook:
             if self.volumes is not None:
                 user = spawner.user
                 try:
-                    created = await self.volumes.provision_for_spawn(
+                    await self.volumes.provision_for_spawn(
                         user.name, user_id=user.id, created=user.created
                     )
                 except Refused as refused:  # volumes of an earlier user of the same name
                     raise spawn_refusal(refused.reason) from None
-                if created and self.on_volumes_created is not None:
-                    self.on_volumes_created()
             spawner.volumes = settings.volumes
             spawner.extra_host_config = settings.extra_host_config
         spawner.environment = settings.environment
-        if self.favicon is not None and spawner.server is not None:
+        if self.favicon_routes is not None and spawner.server is not None:
             try:
-                await self.favicon.keep_route_for(spawner.server.base_url)
+                await self.favicon_routes.keep_route_for(spawner.server.base_url)
             except BackendUnavailable as error:  # the reconciler adds it later; spawn anyway
                 log.warning("stellars: no favicon route for %s yet: %s", spawner.user.name, error)

@@ -1,0 +1,17 @@
+"""The ports over the hub's own objects (its ORM, users and spawners, proxy and API tokens), for
+the services that run inside the hub process. Each reaches the running JupyterHub application
+through a `HubHandle`, bound when the hub starts."""
+
+from .directory import InProcessHubDirectory
+from .handle import HubHandle
+from .lab_servers import HubLabServers
+from .notifications import LabNotificationTransport
+from .proxy import HubProxyRoutes
+
+__all__ = [
+    "HubHandle",
+    "HubLabServers",
+    "HubProxyRoutes",
+    "InProcessHubDirectory",
+    "LabNotificationTransport",
+]

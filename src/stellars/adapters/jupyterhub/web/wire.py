@@ -1,0 +1,59 @@
+"""The JSON shapes more than one route writes: timestamps, durations, sizes, volumes.
+
+Route modules import these instead of each other (an import-linter contract keeps the route
+modules independent).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from stellars.domain.services import UserVolumes, UserVolumeState
+from stellars.domain.volume_ownership import OrphanedVolume
+
+MIB = 1024 * 1024
+
+
+def iso(value: datetime | None) -> str | None:
+    """JupyterHub's timestamp format: ISO 8601 in UTC with a Z."""
+    if value is None:
+        return None
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def seconds(value: timedelta | None) -> int | None:
+    """Whole seconds, as the original's fields count them."""
+    return None if value is None else int(value.total_seconds())
+
+
+def mebibytes(size: int | None) -> float | None:
+    """Bytes as MiB with one decimal (the original's `*_mb` fields)."""
+    return None if size is None else round(size / MIB, 1)
+
+
+def volume_json(state: UserVolumeState) -> dict[str, Any]:
+    """One volume of a user; `exists` is null until the volumes were measured once."""
+    return {
+        "label": state.label,
+        "name": state.name,
+        "mount_point": state.mount_point,
+        "exists": state.exists,
+        "size_bytes": state.size_bytes,
+    }
+
+
+def volumes_json(volumes: UserVolumes) -> list[dict[str, Any]]:
+    return [volume_json(state) for state in volumes.volumes]
+
+
+def orphan_json(orphan: OrphanedVolume) -> dict[str, Any]:
+    """A volume named for a user that no current account owns."""
+    return {
+        "name": orphan.name,
+        "label": orphan.label,
+        "former_username": orphan.former_username,
+        "reason": orphan.reason,
+        "size_bytes": orphan.size_bytes,
+        "created_at": iso(orphan.created_at),
+    }
