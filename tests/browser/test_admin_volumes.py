@@ -102,6 +102,7 @@ def test_the_admin_resets_a_users_volume_and_deletes_an_orphan(
     question = page.locator("#stellars-orphans-question")
     question.wait_for(state="visible")
     assert volume(GHOST, "home") in question.inner_text()
+    browser.snap("orphans-dialog")
     page.click("#stellars-orphans-confirm")
     wait_for(lambda: orphan.count() == 0, 30, "the orphan's row removed")
     assert "alert-success" in (

@@ -3,7 +3,7 @@
 (function () {
   "use strict";
 
-  const { api, duration, ago, megabytes, element } = window.stellars;
+  const { base, api, duration, ago, megabytes, element, modal } = window.stellars;
   const root = document.getElementById("stellars-activity");
   const config = {
     targetHours: Number(root.dataset.targetHours),
@@ -175,7 +175,7 @@
     const start = document.getElementById("history-start").value;
     const end = document.getElementById("history-end").value;
     const link = document.getElementById("history-download");
-    link.href = window.jhdata.base_url + "api/activity/history?start=" + encodeURIComponent(start) + "&end=" + encodeURIComponent(end);
+    link.href = base + "api/activity/history?start=" + encodeURIComponent(start) + "&end=" + encodeURIComponent(end);
   }
 
   async function reset() {
@@ -183,7 +183,7 @@
     button.disabled = true;
     try {
       await api("POST", "/activity/reset");
-      bootstrap.Modal.getOrCreateInstance(document.getElementById("activity-reset-dialog")).hide();
+      modal("activity-reset-dialog").hide();
       await refresh();
     } catch (error) {
       const box = document.getElementById("activity-error");

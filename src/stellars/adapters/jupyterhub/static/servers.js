@@ -7,7 +7,7 @@
 
   const card = document.getElementById("stellars-server");
   if (!card) return;
-  const { api, bytes, say, modal } = window.stellars;
+  const { api, bytes, element, say, hide, modal } = window.stellars;
   const userPath = "/users/" + encodeURIComponent(card.dataset.user);
 
   // JupyterHub's own Stop button stops the server without reloading; reload then, so the card
@@ -57,33 +57,35 @@
       ? "Sizes as measured at " + new Date(answer.measured_at).toLocaleString() + "."
       : "Sizes have not been measured yet.";
     for (const volume of answer.volumes) {
-      const row = document.createElement("div");
-      row.className = "form-check mb-2";
-      const box = document.createElement("input");
-      box.type = "checkbox";
-      box.className = "form-check-input";
-      box.id = "stellars-volume-" + volume.label;
-      box.value = volume.label;
-      box.dataset.volume = volume.name;
+      const box = element("input", {
+        type: "checkbox",
+        class: "form-check-input",
+        id: "stellars-volume-" + volume.label,
+        value: volume.label,
+        "data-volume": volume.name,
+      });
       box.addEventListener("change", () => {
         resetButton.disabled = chosen().length === 0;
       });
-      const label = document.createElement("label");
-      label.className = "form-check-label";
-      label.htmlFor = box.id;
-      const title = document.createElement("strong");
-      title.textContent = volume.label;
-      const name = document.createElement("code");
-      name.className = "ms-2";
-      name.textContent = volume.name;
-      const detail = document.createElement("div");
-      detail.className = "small text-body-secondary";
       const state =
         volume.exists === false ? "not created yet" : volume.exists ? bytes(volume.size_bytes, "size not measured yet") : "";
-      detail.textContent = "mounted at " + volume.mount_point + (state ? " · " + state : "");
-      label.append(title, name, detail);
-      row.append(box, label);
-      list.append(row);
+      list.append(
+        element(
+          "div",
+          { class: "form-check mb-2" },
+          box,
+          element(
+            "label",
+            { class: "form-check-label", for: box.id },
+            element("strong", { text: volume.label }),
+            element("code", { class: "ms-2", text: volume.name }),
+            element("div", {
+              class: "small text-body-secondary",
+              text: "mounted at " + volume.mount_point + (state ? " · " + state : ""),
+            })
+          )
+        )
+      );
     }
     resetButton.disabled = true;
   }
@@ -119,7 +121,7 @@
 
   if (manage) {
     manage.addEventListener("click", () => {
-      document.getElementById("stellars-volumes-message").className = "alert d-none";
+      hide("stellars-volumes-message");
       modal("stellars-volumes-dialog").show();
       load();
     });

@@ -6,7 +6,7 @@
 
   const card = document.getElementById("stellars-session");
   if (!card) return;
-  const { api, duration } = window.stellars;
+  const { api, duration, say } = window.stellars;
   const path = "/users/" + encodeURIComponent(card.dataset.user);
   const state = { info: null, fetchedAt: 0 };
 
@@ -52,12 +52,6 @@
     tick();
   }
 
-  function message(kind, text) {
-    const box = document.getElementById("session-message");
-    box.className = "alert alert-" + kind + " mt-3 mb-0 py-2";
-    box.textContent = text;
-  }
-
   async function load() {
     try {
       show(await api("GET", path + "/session-info"));
@@ -74,9 +68,9 @@
     try {
       const answer = await api("POST", path + "/extend-session", { hours: hours });
       show(answer.session_info);
-      message(answer.truncated ? "warning" : "success", answer.message);
+      say("session-message", answer.truncated ? "warning" : "success", answer.message);
     } catch (error) {
-      message("danger", error.message);
+      say("session-message", "danger", error.message);
       await load();
     }
   }

@@ -1,10 +1,13 @@
-// Shared helpers of the platform's pages: JSON calls to the hub API with JupyterHub's XSRF
-// token, the formats the pages share, alerts and dialogs. Loaded with a plain <script> tag,
-// once per page and before the page's own scripts; defines window.stellars.
+// Shared helpers of the platform's pages: the hub's base URL, JSON calls to the hub API with
+// JupyterHub's XSRF token, the formats the pages share, elements, alerts and dialogs. Loaded
+// with a plain <script> tag, once per page and before the page's own scripts; defines
+// window.stellars. The pages' scripts take what they need from here rather than writing it
+// again.
 (function () {
   "use strict";
 
   const data = window.jhdata || {};
+  // The hub's base URL as JupyterHub put it in the page ("/hub/", or under a prefix).
   const base = data.base_url || "/hub/";
   // The browser's own fetch, taken before a page script wraps it (the admin page watches the
   // React app's calls): the platform's calls never pass through such a wrapper.
@@ -115,6 +118,9 @@
     return window.bootstrap.Modal.getOrCreateInstance(document.getElementById(id));
   }
 
+  // A new `tag` element. `attributes`: "class" and "text" (the text content, never HTML) set
+  // those; null, undefined and false leave an attribute out, true sets it empty ("disabled");
+  // anything else becomes the attribute's value. `children`: nodes, or values added as text.
   function element(tag, attributes, ...children) {
     const node = document.createElement(tag);
     for (const [name, value] of Object.entries(attributes || {})) {
@@ -131,6 +137,7 @@
   }
 
   window.stellars = {
+    base,
     api,
     ApiError,
     duration,

@@ -7,17 +7,9 @@
 (function () {
   "use strict";
 
-  const { api, bytes, say, hide, modal } = window.stellars;
-  const base = (window.jhdata && window.jhdata.base_url) || "/hub/";
+  const { base, api, bytes, element, say, hide, modal } = window.stellars;
   const apiRoot = base + "api/";
   const originalFetch = window.fetch.bind(window);
-
-  function node(tag, text, className) {
-    const element = document.createElement(tag);
-    if (text !== undefined && text !== null) element.textContent = text;
-    if (className) element.className = className;
-    return element;
-  }
 
   // --- passwords of new users ----------------------------------------------------------------
 
@@ -51,21 +43,27 @@
     const body = document.querySelector("#stellars-credentials-table tbody");
     body.replaceChildren();
     for (const entry of credentials) {
-      const row = document.createElement("tr");
-      row.dataset.user = entry.username;
-      const button = node("button", null, "btn btn-sm btn-outline-secondary");
-      button.type = "button";
-      button.title = "Copy this user's name and password";
-      button.append(node("i", null, "fa fa-clipboard"));
+      const button = element(
+        "button",
+        {
+          type: "button",
+          class: "btn btn-sm btn-outline-secondary",
+          title: "Copy this user's name and password",
+        },
+        element("i", { class: "fa fa-clipboard" })
+      );
       button.addEventListener("click", () =>
         copy("Username: " + entry.username + "\nPassword: " + entry.password + "\n")
       );
-      const password = node("td");
-      password.append(node("code", entry.password, "stellars-password"));
-      const action = node("td");
-      action.append(button);
-      row.append(node("td", entry.username), password, action);
-      body.append(row);
+      body.append(
+        element(
+          "tr",
+          { "data-user": entry.username },
+          element("td", { text: entry.username }),
+          element("td", {}, element("code", { class: "stellars-password", text: entry.password })),
+          element("td", {}, button)
+        )
+      );
     }
     hide("stellars-credentials-message");
     modal("stellars-credentials-dialog").show();
@@ -111,9 +109,10 @@
   });
   document.getElementById("stellars-credentials-download").addEventListener("click", () => {
     const blob = new Blob([credentialsText(shown)], { type: "text/plain" });
-    const link = document.createElement("a");
-    link.href = URL.createObjectURL(blob);
-    link.download = "jupyterhub-credentials-" + new Date().toISOString().slice(0, 10) + ".txt";
+    const link = element("a", {
+      href: URL.createObjectURL(blob),
+      download: "jupyterhub-credentials-" + new Date().toISOString().slice(0, 10) + ".txt",
+    });
     document.body.append(link);
     link.click();
     link.remove();
@@ -142,69 +141,74 @@
   function renderUsers(users) {
     usersBody.replaceChildren();
     for (const user of users) {
-      const row = document.createElement("tr");
-      row.dataset.user = user.name;
-      const volumes = node("td");
-      for (const volume of user.volumes) {
-        const item = node("span", volumeSummary(volume), "badge text-bg-secondary me-1");
-        item.title = volume.name;
-        volumes.append(item);
-      }
-      const button = node("button", "Reset…", "btn btn-sm btn-outline-danger");
-      button.type = "button";
       const nothing = user.volumes.every((volume) => volume.exists === false);
-      button.disabled = user.server_active || nothing;
-      button.title = user.server_active
-        ? "Stop the server first"
-        : nothing
-          ? "No volume to reset"
-          : "Reset volumes of " + user.name;
+      const button = element("button", {
+        type: "button",
+        class: "btn btn-sm btn-outline-danger",
+        disabled: user.server_active || nothing,
+        title: user.server_active
+          ? "Stop the server first"
+          : nothing
+            ? "No volume to reset"
+            : "Reset volumes of " + user.name,
+        text: "Reset…",
+      });
       button.addEventListener("click", () => openReset(user));
-      const action = node("td");
-      action.append(button);
-      row.append(
-        node("td", user.name),
-        node("td", user.server_active ? "running" : "stopped"),
-        volumes,
-        action
+      const badges = user.volumes.map((volume) =>
+        element("span", {
+          class: "badge text-bg-secondary me-1",
+          title: volume.name,
+          text: volumeSummary(volume),
+        })
       );
-      usersBody.append(row);
+      usersBody.append(
+        element(
+          "tr",
+          { "data-user": user.name },
+          element("td", { text: user.name }),
+          element("td", { text: user.server_active ? "running" : "stopped" }),
+          element("td", {}, ...badges),
+          element("td", {}, button)
+        )
+      );
     }
   }
 
   function renderOrphans(orphans) {
     orphansBody.replaceChildren();
     if (orphans.length === 0) {
-      const row = document.createElement("tr");
-      const cell = node("td", "None.", "text-body-secondary");
-      cell.colSpan = 6;
-      row.append(cell);
-      orphansBody.append(row);
+      orphansBody.append(
+        element(
+          "tr",
+          {},
+          element("td", { colspan: 6, class: "text-body-secondary", text: "None." })
+        )
+      );
     }
     for (const orphan of orphans) {
-      const row = document.createElement("tr");
-      row.dataset.volume = orphan.name;
-      const box = document.createElement("input");
-      box.type = "checkbox";
-      box.className = "form-check-input";
-      box.value = orphan.name;
-      box.setAttribute("aria-label", "Select " + orphan.name);
+      const box = element("input", {
+        type: "checkbox",
+        class: "form-check-input",
+        value: orphan.name,
+        "aria-label": "Select " + orphan.name,
+      });
       box.addEventListener("change", () => {
         deleteOrphans.disabled = chosenOrphans().length === 0;
       });
-      const select = node("td");
-      select.append(box);
-      const name = node("td");
-      name.append(node("code", orphan.name));
-      row.append(
-        select,
-        name,
-        node("td", orphan.former_username || "?"),
-        node("td", orphan.reason),
-        node("td", bytes(orphan.size_bytes)),
-        node("td", orphan.created_at ? new Date(orphan.created_at).toLocaleString() : "")
+      orphansBody.append(
+        element(
+          "tr",
+          { "data-volume": orphan.name },
+          element("td", {}, box),
+          element("td", {}, element("code", { text: orphan.name })),
+          element("td", { text: orphan.former_username || "?" }),
+          element("td", { text: orphan.reason }),
+          element("td", { text: bytes(orphan.size_bytes) }),
+          element("td", {
+            text: orphan.created_at ? new Date(orphan.created_at).toLocaleString() : "",
+          })
+        )
       );
-      orphansBody.append(row);
     }
     deleteOrphans.disabled = true;
   }
@@ -228,20 +232,29 @@
       "Reset volumes of " + user.name;
     resetList.replaceChildren();
     for (const volume of user.volumes) {
-      const row = node("div", null, "form-check mb-2");
-      const box = document.createElement("input");
-      box.type = "checkbox";
-      box.className = "form-check-input";
-      box.id = "stellars-admin-volume-" + volume.label;
-      box.value = volume.label;
+      const box = element("input", {
+        type: "checkbox",
+        class: "form-check-input",
+        id: "stellars-admin-volume-" + volume.label,
+        value: volume.label,
+      });
       box.addEventListener("change", () => {
         resetConfirm.disabled = resetList.querySelectorAll("input:checked").length === 0;
       });
-      const label = node("label", null, "form-check-label");
-      label.htmlFor = box.id;
-      label.append(node("strong", volume.label), " ", node("code", volume.name));
-      row.append(box, label);
-      resetList.append(row);
+      resetList.append(
+        element(
+          "div",
+          { class: "form-check mb-2" },
+          box,
+          element(
+            "label",
+            { class: "form-check-label", for: box.id },
+            element("strong", { text: volume.label }),
+            " ",
+            element("code", { text: volume.name })
+          )
+        )
+      );
     }
     resetConfirm.disabled = true;
     hide("stellars-admin-reset-message");
