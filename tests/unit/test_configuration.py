@@ -404,6 +404,26 @@ class TestDescribe:
         assert rows["JUPYTERHUB_DB_URL"].value == "postgresql://hub:***@db/hub"
         assert rows["STELLARS_DB_URL"].value == "postgresql+psycopg://st:***@db:5433/st"
 
+    @pytest.mark.parametrize(
+        ("url", "secret"),
+        [
+            # SQLAlchemy reads the password up to the next "@", "/ ? #" included ...
+            ("postgresql+psycopg://hub:pa/ss@db/x", "pa/ss"),
+            ("postgresql+psycopg://hub:p?ss@db/x", "p?ss"),
+            ("postgresql+psycopg://hub:p#ss@db/x", "p#ss"),
+            # ... and hands a `password` query parameter to the driver as the password.
+            ("postgresql+psycopg://hub@db/x?password=s3cret", "s3cret"),
+            ("postgresql+psycopg://hub@db/x?sslmode=require&password=s3cret", "s3cret"),
+        ],
+    )
+    @pytest.mark.parametrize("name", ["JUPYTERHUB_DB_URL", "STELLARS_DB_URL"])
+    def test_no_database_password_shows_whatever_it_holds(self, name, url, secret):
+        rows = self.rows({name: url})
+        assert secret not in rows[name].value
+        assert "***" in rows[name].value
+        shown = " ".join(f"{r.value} {r.default} {r.allowed}" for r in rows.values())
+        assert secret not in shown
+
     def test_describe_a_selection(self):
         chosen = [BY_NAME["STELLARS_BROADCAST_TIMEOUT"], BY_NAME["JUPYTERHUB_ADMIN"]]
         rows = describe(load({}), chosen)
