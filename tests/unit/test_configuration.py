@@ -14,6 +14,7 @@ from stellars.configuration import (
     Kind,
     SettingRow,
     SettingsError,
+    Variable,
     describe,
     mask_password,
     settings_from_environment,
@@ -423,6 +424,41 @@ class TestDescribe:
         assert "***" in rows[name].value
         shown = " ".join(f"{r.value} {r.default} {r.allowed}" for r in rows.values())
         assert secret not in shown
+
+    def test_derived_values_are_declared_on_their_variables(self):
+        settings = load({"JUPYTERHUB_PORT": "9000", "JUPYTERHUB_DATA_DIR": "/data"})
+        derived = {v.name: v.effective(settings) for v in VARIABLES if v.effective is not None}
+        assert derived == {
+            "JUPYTERHUB_PROXY_API_PORT": 9001,
+            "JUPYTERHUB_DB_URL": "sqlite:////data/jupyterhub.sqlite",
+            "STELLARS_DB_URL": "sqlite:////data/stellars.sqlite",
+        }
+
+    def test_any_variable_may_declare_a_derived_value(self):
+        # No field name is special: the declaration alone decides what the row shows.
+        doubled = Variable(
+            "STELLARS_TEST_DERIVED",
+            CATEGORIES[0],
+            "hub.public_port",
+            "The public port, doubled.",
+            Kind.INTEGER,
+            effective=lambda settings: settings.hub.public_port * 2,
+        )
+        plain = Variable("STELLARS_TEST_PLAIN", CATEGORIES[0], "hub.public_port", "The port.")
+        settings = load({"JUPYTERHUB_PORT": "9000"})
+        assert [row.value for row in describe(settings, [doubled, plain])] == ["18000", "9000"]
+
+    def test_a_derived_url_is_masked_too(self):
+        derived = Variable(
+            "STELLARS_TEST_URL",
+            CATEGORIES[0],
+            "hub.base_url",
+            "A URL computed from the settings.",
+            Kind.URL,
+            effective=lambda settings: f"postgresql://u:pw-{settings.hub.public_port}@db/x",
+        )
+        (row,) = describe(load({}), [derived])
+        assert row.value == "postgresql://u:***@db/x"
 
     def test_describe_a_selection(self):
         chosen = [BY_NAME["STELLARS_BROADCAST_TIMEOUT"], BY_NAME["JUPYTERHUB_ADMIN"]]
