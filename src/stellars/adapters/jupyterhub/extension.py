@@ -86,7 +86,7 @@ def attach_platform(app: Any) -> list[tuple[Any, ...]]:
     favicon = app.tornado_settings.get(LAB_FAVICON_SETTING)
     if favicon is not None:
         favicon.attach(app)
-    if platform.settings.stats.loop_thread_realtime:
+    if platform.settings.hub_process.loop_thread_realtime:
         refused = put_this_thread_ahead()  # attach_platform runs on the loop's thread
         if refused:
             log.warning("stellars: STELLARS_HUB_LOOP_REALTIME is set, but %s", refused)

@@ -293,7 +293,7 @@ class PlatformCollector:
 def register(platform: Platform) -> LoopLagMonitor:
     """Add the platform's metrics to JupyterHub's registry (once per process) and start the
     event-loop monitor; returns the monitor."""
-    report_ms = platform.settings.stats.loop_stall_report_ms
+    report_ms = platform.settings.hub_process.loop_stall_report_ms
     loop_lag = LoopLagMonitor(report_after=report_ms / 1000 if report_ms else None)
     with contextlib.suppress(ValueError):  # a second hub in this process: keep the first one's
         REGISTRY.register(PlatformCollector(platform, loop_lag))
