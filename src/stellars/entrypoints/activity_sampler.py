@@ -141,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="stellars-activity-sampler",
         description=(
             "Record one activity sample per JupyterHub user every interval (a JupyterHub "
-            "managed service: the hub provides JUPYTERHUB_API_TOKEN and JUPYTERHUB_API_URL). "
+            "managed service: the hub provides JUPYTERHUB_API_TOKEN, JUPYTERHUB_API_URL and "
+            "STELLARS_DB_URL). "
             "SIGUSR1 takes a sample now; SIGTERM stops."
         ),
     )

@@ -9,11 +9,12 @@ deadline, or older than max_age), never before.
 which reads only what JupyterHub hands a managed service: JUPYTERHUB_API_TOKEN (which the culler
 itself reads too), JUPYTERHUB_API_URL and the database URL in STELLARS_DB_URL (never on the
 command line, which the hub logs and shows; `--db-url` wins over it when the culler is run by
-hand). The policy comes from the command line that `command()` writes. The culler lists users
-and servers through the hub API as usual; for each ready
-server it asks `cull_arbiter_hook`, which applies `SessionService.decide` with the deadlines in
-the stellars database, and records every cull as an event the hub's metrics count. The culler's
-own inactivity and max-age checks are not used: the arbiter decides (it is given no --max-age).
+hand). The policy comes from the command line that `command()` writes.
+
+The culler lists users and servers through the hub API as usual; for each ready server it asks
+`cull_arbiter_hook`, which applies `SessionService.decide` with the deadlines in the stellars
+database, and records every cull as an event the hub's metrics count. The culler's own
+inactivity and max-age checks are not used: the arbiter decides (it is given no --max-age).
 """
 
 from __future__ import annotations
@@ -141,8 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stellars-idle-culler",
         description="jupyterhub-idle-culler deciding with the platform's session rule (a "
-        "JupyterHub managed service: the hub provides JUPYTERHUB_API_TOKEN and "
-        "JUPYTERHUB_API_URL).",
+        "JupyterHub managed service: the hub provides JUPYTERHUB_API_TOKEN, "
+        "JUPYTERHUB_API_URL and STELLARS_DB_URL).",
     )
     add_db_url_option(parser, "sqlite:////data/stellars.sqlite")
     add_policy_options(parser, _OPTIONS, SessionPolicy)

@@ -46,6 +46,7 @@ def add_policy_options(
         parser.add_argument(
             option,
             dest=field,
+            metavar=option.lstrip("-").replace("-", "_").upper(),  # as argparse would name it
             type=int,
             default=getattr(defaults, field),
             help=f"{meaning} ({bounds}, default %(default)s)",
