@@ -43,7 +43,9 @@ from stellars.configuration import SettingsError, settings_from_environment, var
 from stellars.domain.branding import AssetKind, AssetSlot
 from stellars.domain.errors import InvalidValue
 from stellars.domain.settings import SpawnerKind
+from stellars.entrypoints import activity_sampler, idle_culler
 from stellars.entrypoints.hub import choose_spawner, local_lab_available
+from stellars.entrypoints.service_options import service_environment
 from stellars.platform import build
 
 c = get_config()  # noqa: F821  (JupyterHub's config object, provided when the file is loaded)
@@ -270,35 +272,22 @@ else:
 # ---------------------------------------------------------------------------------------------
 # 5. Services, roles and callbacks
 # ---------------------------------------------------------------------------------------------
+# Each service writes its own command line from its settings. The database URL, which may hold
+# a password, goes in its environment: JupyterHub logs a service's command and shows it in
+# GET /hub/api/services, and anyone on the machine reads it in ps.
 c.JupyterHub.services = [
     {  # samples every user's server activity into the stellars database
         "name": SAMPLER_SERVICE,
-        "command": [
-            sys.executable,
-            "-m",
-            "stellars.entrypoints.activity_sampler",
-            f"--db-url={HUB.effective_stellars_db_url}",
-            f"--sample-interval-seconds={SETTINGS.activity.sample_interval_seconds}",
-            f"--retention-days={SETTINGS.activity.retention_days}",
-            f"--half-life-hours={SETTINGS.activity.half_life_hours}",
-            f"--inactive-after-minutes={SETTINGS.activity.inactive_after_minutes}",
-        ],
+        "command": activity_sampler.command(SETTINGS.activity, python=sys.executable),
+        "environment": service_environment(HUB.effective_stellars_db_url),
     },
 ]
 if SETTINGS.sessions.enabled:  # jupyterhub-idle-culler, deciding with the platform's rule
     c.JupyterHub.services.append(
         {
             "name": CULLER_SERVICE,
-            "command": [
-                sys.executable,
-                "-m",
-                "stellars.entrypoints.idle_culler",
-                f"--db-url={HUB.effective_stellars_db_url}",
-                f"--timeout={SETTINGS.sessions.idle_timeout_seconds}",
-                f"--cull-every={SETTINGS.sessions.cull_every_seconds}",
-                f"--max-extension-hours={SETTINGS.sessions.max_extension_hours}",
-                f"--max-age={SETTINGS.sessions.max_age_seconds}",
-            ],
+            "command": idle_culler.command(SETTINGS.sessions, python=sys.executable),
+            "environment": service_environment(HUB.effective_stellars_db_url),
         }
     )
 c.JupyterHub.load_roles = [

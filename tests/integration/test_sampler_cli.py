@@ -18,6 +18,7 @@ MODULE = [sys.executable, "-m", "stellars.entrypoints.activity_sampler"]
 
 @pytest.fixture
 def token_env(monkeypatch):
+    monkeypatch.delenv("STELLARS_DB_URL", raising=False)  # --db-url, or nothing, as each test says
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "t")
     monkeypatch.setenv("JUPYTERHUB_API_URL", f"http://127.0.0.1:{free_port()}/hub/api")
 
@@ -95,6 +96,25 @@ def test_once_with_no_hub_logs_the_failure_and_exits_1(tmp_path):
     assert done.returncode == 1
     assert "Tick failed, retrying at the next tick: hub API" in done.stderr
     assert "unreachable" in done.stderr
+
+
+def test_the_database_url_comes_from_the_environment_as_the_hub_hands_it(tmp_path):
+    database = tmp_path / "from-env.sqlite"
+    env = {
+        "JUPYTERHUB_API_TOKEN": "t",
+        "JUPYTERHUB_API_URL": f"http://127.0.0.1:{free_port()}/x",
+        "STELLARS_DB_URL": f"sqlite:///{database}",
+    }
+    done = subprocess.run(
+        [*MODULE, "--once"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", **env},
+    )
+    assert done.returncode == 1  # no hub to sample, but the database was the variable's
+    assert "Tick failed, retrying at the next tick: hub API" in done.stderr
+    assert database.exists()
 
 
 @pytest.mark.real

@@ -12,6 +12,7 @@ import pytest
 from traitlets.config.loader import PyFileConfigLoader
 
 from stellars.adapters.jupyterhub import PLUGIN_SETTING, HubPlugin, hub_db_kwargs
+from stellars.entrypoints import activity_sampler, idle_culler
 from stellars.platform import Platform
 
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "jupyterhub_config.py"
@@ -51,7 +52,9 @@ def test_defaults_give_a_complete_platform(monkeypatch, tmp_path):
     assert copy.deepcopy(hook) is hook
     (sampler,) = c.JupyterHub.services
     assert sampler["command"][1:3] == ["-m", "stellars.entrypoints.activity_sampler"]
-    assert f"--db-url=sqlite:///{tmp_path / 'stellars.sqlite'}" in sampler["command"]
+    assert sampler["environment"] == {
+        "STELLARS_DB_URL": f"sqlite:///{tmp_path / 'stellars.sqlite'}"
+    }
     assert "--half-life-hours=72" in sampler["command"]
     roles = {role["name"]: role for role in c.JupyterHub.load_roles}
     assert roles["activity-sampler-role"]["services"] == ["activity-sampler"]
@@ -80,10 +83,31 @@ def test_settings_reach_the_sampler(monkeypatch, tmp_path):
         JUPYTERHUB_ACTIVITYMON_SAMPLE_INTERVAL="120",
         STELLARS_DB_URL="postgresql+psycopg://u@db/stellars",
     )
-    command = c.JupyterHub.services[0]["command"]
-    assert "--half-life-hours=48" in command
-    assert "--sample-interval-seconds=120" in command
-    assert "--db-url=postgresql+psycopg://u@db/stellars" in command
+    (sampler,) = c.JupyterHub.services
+    assert "--half-life-hours=48" in sampler["command"]
+    assert "--sample-interval-seconds=120" in sampler["command"]
+    assert sampler["environment"] == {"STELLARS_DB_URL": "postgresql+psycopg://u@db/stellars"}
+
+
+def test_each_service_runs_the_command_line_it_writes_itself(monkeypatch, tmp_path):
+    c = load(monkeypatch, tmp_path, JUPYTERHUB_IDLE_CULLER_ENABLED="1")
+    settings = platform_of(c).settings
+    services = {service["name"]: service for service in c.JupyterHub.services}
+    assert services["activity-sampler"]["command"] == activity_sampler.command(settings.activity)
+    assert services["idle-culler"]["command"] == idle_culler.command(settings.sessions)
+    roles = {role["name"]: role for role in c.JupyterHub.load_roles}
+    assert roles["idle-culler-role"]["services"] == ["idle-culler"]
+
+
+def test_the_database_password_goes_in_the_services_environment_never_in_argv(
+    monkeypatch, tmp_path
+):
+    url = "postgresql+psycopg://hub:pg-pass-4711@db/stellars"
+    c = load(monkeypatch, tmp_path, STELLARS_DB_URL=url, JUPYTERHUB_IDLE_CULLER_ENABLED="1")
+    assert len(c.JupyterHub.services) == 2
+    for service in c.JupyterHub.services:
+        assert not [part for part in service["command"] if "pg-pass-4711" in part]
+        assert service["environment"] == {"STELLARS_DB_URL": url}
 
 
 def test_local_servers_when_docker_is_not_used(monkeypatch, tmp_path):

@@ -19,6 +19,7 @@ from stellars.domain.settings import (
     BrandingSettings,
     BroadcastPolicy,
     GpuSettings,
+    HubProcessSettings,
     HubSettings,
     OrphanVolumePolicy,
     PlatformSettings,
@@ -48,6 +49,7 @@ class TestPlatform:
         assert settings.gpu == GpuSettings()
         assert settings.broadcast == BroadcastPolicy()
         assert settings.stats == StatsSettings()
+        assert settings.hub_process == HubProcessSettings()
         assert settings.branding == BrandingSettings()
         assert settings.orphan_volumes is OrphanVolumePolicy.KEEP
         with pytest.raises(dataclasses.FrozenInstanceError):
@@ -279,6 +281,47 @@ class TestPolicies:
             GpuSettings(mode=2)  # type: ignore[arg-type]
         assert str(error.value) == "mode must be a GpuMode; parse it with GpuMode.parse"
         assert GpuSettings(mode=GpuMode.OFF).mode is GpuMode.OFF
+
+
+class TestHubProcess:
+    """The knobs of the hub process itself: the loop-stall report and the real-time loop."""
+
+    def test_defaults(self):
+        process = HubProcessSettings()
+        assert (process.loop_stall_report_ms, process.loop_thread_realtime) == (1000, False)
+
+    @pytest.mark.parametrize("milliseconds", [0, 1, 60_000])
+    def test_the_stall_report_accepts_its_whole_range(self, milliseconds):
+        assert HubProcessSettings(loop_stall_report_ms=milliseconds).loop_stall_report_ms == (
+            milliseconds
+        )
+
+    @pytest.mark.parametrize(
+        ("milliseconds", "text"),
+        [
+            (-1, "loop_stall_report_ms: must be between 0 and 60000, got -1"),
+            (60_001, "loop_stall_report_ms: must be between 0 and 60000, got 60001"),
+            (True, "loop_stall_report_ms: must be a whole number, got True"),
+            (1.5, "loop_stall_report_ms: must be a whole number, got 1.5"),
+        ],
+    )
+    def test_the_stall_report_outside_its_range_names_the_field(self, milliseconds, text):
+        assert error_of(lambda: HubProcessSettings(loop_stall_report_ms=milliseconds)) == text
+
+    @pytest.mark.parametrize("flag", [True, False])
+    def test_the_real_time_loop_is_a_flag(self, flag):
+        assert HubProcessSettings(loop_thread_realtime=flag).loop_thread_realtime is flag
+
+    @pytest.mark.parametrize(("value", "shown"), [("0", "'0'"), (1, "1"), (None, "None")])
+    def test_anything_but_a_bool_is_refused_for_the_real_time_loop(self, value, shown):
+        # "0" is truthy: taken as it is, it would turn real-time scheduling on.
+        assert error_of(lambda: HubProcessSettings(loop_thread_realtime=value)) == (
+            f"loop_thread_realtime: must be true or false, got {shown}"
+        )
+
+    def test_the_knobs_left_the_stats_section(self):
+        fields = {f.name for f in dataclasses.fields(StatsSettings)}
+        assert fields == {"container_stats_seconds", "volume_sizes_seconds"}
 
 
 class TestBranding:

@@ -220,23 +220,35 @@ class StatsSettings:
     """Background refresh periods, so no web request waits on Docker."""
 
     LIMITS: ClassVar[Mapping[str, Bounds]] = MappingProxyType(
-        {
-            "container_stats_seconds": (2, 3600),
-            "volume_sizes_seconds": (10, 86_400),
-            "loop_stall_report_ms": (0, 60_000),
-        }
+        {"container_stats_seconds": (2, 3600), "volume_sizes_seconds": (10, 86_400)}
     )
 
     container_stats_seconds: int = 10
     volume_sizes_seconds: int = 3600
+
+    def __post_init__(self) -> None:
+        check_bounds(self, self.LIMITS)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HubProcessSettings:
+    """How the hub process itself is watched and scheduled (docs/decisions/0004): knobs of the
+    process that serves every page, not of any feature."""
+
+    LIMITS: ClassVar[Mapping[str, Bounds]] = MappingProxyType({"loop_stall_report_ms": (0, 60_000)})
+
     #: Log where the hub's event loop is blocked once it is this late; 0: never.
     loop_stall_report_ms: int = 1000
     #: Run the hub's event-loop thread under the kernel's real-time round-robin policy, lowest
-    #: priority, so it never waits behind ordinary tasks for a CPU (docs/decisions/0004).
+    #: priority, so it never waits behind ordinary tasks for a CPU.
     loop_thread_realtime: bool = False
 
     def __post_init__(self) -> None:
         check_bounds(self, self.LIMITS)
+        if not isinstance(self.loop_thread_realtime, bool):  # "0" would be truthy: real time
+            raise InvalidValue(
+                "loop_thread_realtime", f"must be true or false, got {self.loop_thread_realtime!r}"
+            )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -278,6 +290,7 @@ class PlatformSettings:
     gpu: GpuSettings = field(default_factory=GpuSettings)
     broadcast: BroadcastPolicy = field(default_factory=BroadcastPolicy)
     stats: StatsSettings = field(default_factory=StatsSettings)
+    hub_process: HubProcessSettings = field(default_factory=HubProcessSettings)
     branding: BrandingSettings = field(default_factory=BrandingSettings)
     orphan_volumes: OrphanVolumePolicy = OrphanVolumePolicy.KEEP
 

@@ -1,13 +1,16 @@
 """The activity sampler: a JupyterHub managed service that records, every interval, one activity
 sample per hub user (all of them, every page of the hub API) and prunes what left the window.
 
-    stellars-activity-sampler --db-url sqlite:////data/stellars.sqlite --sample-interval-seconds 600
+    STELLARS_DB_URL=sqlite:////data/stellars.sqlite stellars-activity-sampler \
+        --sample-interval-seconds 600
     python -m stellars.entrypoints.activity_sampler --db-url ... --once
 
 `main()` is the composition root of this process. From the environment it reads only what
-JupyterHub hands a managed service (JUPYTERHUB_API_TOKEN, JUPYTERHUB_API_URL); its settings come
-from the command line and are validated by the domain's ActivityPolicy, so a bad value stops it
-with a message naming the option (the original silently fell back to defaults).
+JupyterHub hands a managed service: JUPYTERHUB_API_TOKEN, JUPYTERHUB_API_URL and the database
+URL in STELLARS_DB_URL (never on the command line, which the hub logs and shows; `--db-url`
+wins over it when the sampler is run by hand). Its policy comes from the command line that
+`command()` writes, validated by the domain's ActivityPolicy, so a bad value stops it with a
+message naming the option (the original silently fell back to defaults).
 
 A failed tick (hub restarting, database busy or down) is logged and retried at the next tick;
 the process never exits for it. SIGTERM and SIGINT stop it after the tick in progress; SIGUSR1
@@ -26,29 +29,32 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.exc import ArgumentError
-
 from stellars.adapters.hub import RestHubDirectory
-from stellars.adapters.sql import (
-    SqlActivityStore,
-    SqlDatabase,
-    SqlEventLog,
-    create_store_engine,
-)
+from stellars.adapters.sql import SqlActivityStore, SqlDatabase, SqlEventLog
 from stellars.adapters.system import SystemClock
 from stellars.domain.activity import ActivityPolicy
-from stellars.domain.errors import BackendUnavailable, InvalidValue, StellarsError
+from stellars.domain.errors import BackendUnavailable, StellarsError
 from stellars.domain.events import SAMPLER_TICK, PlatformEvent
 from stellars.domain.services import ActivityService, Refresher, TickSummary
-from stellars.domain.validation import describe_bounds
 from stellars.ports import Clock, EventLog
+
+from .service_options import (
+    OptionTable,
+    add_db_url_option,
+    add_policy_options,
+    database_url,
+    open_database,
+    policy_arguments,
+    policy_from_args,
+)
 
 log = logging.getLogger("stellars.activity_sampler")
 
+MODULE = "stellars.entrypoints.activity_sampler"  # what the hub runs with `python -m`
 DEFAULT_API_URL = "http://127.0.0.1:8081/hub/api"
 LOG_FORMAT = "[%(levelname)1.1s %(asctime)s.%(msecs)03d %(name)s] %(message)s"
-# policy field -> (option, what it means); ranges and defaults come from ActivityPolicy itself.
-_POLICY_OPTIONS = {
+# The sampler's command line, read by its parser and written by `command()`.
+_POLICY_OPTIONS: OptionTable = {
     "sample_interval_seconds": ("--sample-interval-seconds", "seconds between samples"),
     "retention_days": ("--retention-days", "days of samples kept and scored"),
     "half_life_hours": ("--half-life-hours", "age at which a sample weighs half"),
@@ -68,6 +74,7 @@ class SamplerSettings:
     api_url: str
     api_token: str
     once: bool = False
+    db_url_origin: str = "argument --db-url"  # where the URL came from, for error messages
 
 
 def log_tick_failure(error: Exception) -> None:
@@ -121,31 +128,28 @@ def sampler_loop(
     )
 
 
+def command(policy: ActivityPolicy, *, python: str = sys.executable) -> list[str]:
+    """How the hub starts the sampler for `policy`: the options of the one table the parser
+    reads. Nothing secret: the database URL goes in the service's environment
+    (`service_options.service_environment`)."""
+    return [python, "-m", MODULE, *policy_arguments(policy, _POLICY_OPTIONS)]
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of the sampler."""
-    defaults = ActivityPolicy()
     parser = argparse.ArgumentParser(
         prog="stellars-activity-sampler",
         description=(
             "Record one activity sample per JupyterHub user every interval (a JupyterHub "
-            "managed service: the hub provides JUPYTERHUB_API_TOKEN and JUPYTERHUB_API_URL). "
+            "managed service: the hub provides JUPYTERHUB_API_TOKEN, JUPYTERHUB_API_URL and "
+            "STELLARS_DB_URL). "
             "SIGUSR1 takes a sample now; SIGTERM stops."
         ),
     )
-    parser.add_argument(
-        "--db-url",
-        required=True,
-        help="SQLAlchemy URL of the stellars database, e.g. sqlite:////data/stellars.sqlite "
-        "or postgresql+psycopg://user:pass@host/db (the hub must use the same one)",
+    add_db_url_option(
+        parser, "sqlite:////data/stellars.sqlite or postgresql+psycopg://user:pass@host/db"
     )
-    for field, (option, meaning) in _POLICY_OPTIONS.items():
-        bounds = describe_bounds(ActivityPolicy.LIMITS[field])
-        parser.add_argument(
-            option,
-            type=int,
-            default=getattr(defaults, field),
-            help=f"{meaning} ({bounds}, default %(default)s)",
-        )
+    add_policy_options(parser, _POLICY_OPTIONS, ActivityPolicy)
     parser.add_argument(
         "--once", action="store_true", help="take one sample, then exit (1 if it failed)"
     )
@@ -153,21 +157,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_settings(
-    argv: Sequence[str] | None, environ: Mapping[str, str], parser: argparse.ArgumentParser
+    argv: Sequence[str] | None,
+    environ: Mapping[str, str],
+    parser: argparse.ArgumentParser | None = None,
 ) -> SamplerSettings:
     """Validate the command line and the service environment; exits with a message naming the
     offending option (status 2) on a bad value."""
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
-    try:
-        policy = ActivityPolicy(
-            retention_days=args.retention_days,
-            half_life_hours=args.half_life_hours,
-            inactive_after_minutes=args.inactive_after_minutes,
-            sample_interval_seconds=args.sample_interval_seconds,
-        )
-    except InvalidValue as exc:
-        option = _POLICY_OPTIONS[exc.field][0] if exc.field in _POLICY_OPTIONS else exc.field
-        parser.error(f"argument {option}: {exc.message}")
+    policy = policy_from_args(ActivityPolicy, args, _POLICY_OPTIONS, parser)
+    db_url, db_url_origin = database_url(args, environ, parser)
     token = environ.get("JUPYTERHUB_API_TOKEN", "")
     if not token:
         parser.error(
@@ -176,11 +175,12 @@ def parse_settings(
             "read:servers"
         )
     return SamplerSettings(
-        db_url=args.db_url,
+        db_url=db_url,
         policy=policy,
         api_url=environ.get("JUPYTERHUB_API_URL") or DEFAULT_API_URL,
         api_token=token,
         once=args.once,
+        db_url_origin=db_url_origin,
     )
 
 
@@ -230,13 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     settings = parse_settings(argv, os.environ, parser)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S")
-    try:
-        engine = create_store_engine(settings.db_url)
-    except (InvalidValue, ArgumentError) as exc:
-        parser.error(f"argument --db-url: {getattr(exc, 'message', exc)}")
-    except ImportError as exc:
-        parser.error(f"argument --db-url: its database driver is missing ({exc})")
-    database = SqlDatabase(engine)
+    database = open_database(settings.db_url, settings.db_url_origin, parser)
     try:
         return asyncio.run(run_sampler(settings, database))
     finally:

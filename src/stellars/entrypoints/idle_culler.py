@@ -2,15 +2,19 @@
 server when the platform's session rule says so (idle past the timeout and past any extension
 deadline, or older than max_age), never before.
 
-    python -m stellars.entrypoints.idle_culler --db-url sqlite:////data/stellars.sqlite \
+    STELLARS_DB_URL=sqlite:////data/stellars.sqlite python -m stellars.entrypoints.idle_culler \
         --timeout 86400 --cull-every 600 --max-extension-hours 24 [--max-age 0]
 
-`main()` is the composition root of this process: from the environment it reads only what
-JupyterHub hands a managed service (JUPYTERHUB_API_TOKEN, JUPYTERHUB_API_URL, which the culler
-itself reads). The culler lists users and servers through the hub API as usual; for each ready
-server it asks `cull_arbiter_hook`, which applies `SessionService.decide` with the deadlines in
-the stellars database, and records every cull as an event the hub's metrics count. The culler's
-own inactivity and max-age checks are not used: the arbiter decides (it is given no --max-age).
+`main()` is the composition root of this process: it hands `os.environ` to `parse_settings`,
+which reads only what JupyterHub hands a managed service: JUPYTERHUB_API_TOKEN (which the culler
+itself reads too), JUPYTERHUB_API_URL and the database URL in STELLARS_DB_URL (never on the
+command line, which the hub logs and shows; `--db-url` wins over it when the culler is run by
+hand). The policy comes from the command line that `command()` writes.
+
+The culler lists users and servers through the hub API as usual; for each ready server it asks
+`cull_arbiter_hook`, which applies `SessionService.decide` with the deadlines in the stellars
+database, and records every cull as an event the hub's metrics count. The culler's own
+inactivity and max-age checks are not used: the arbiter decides (it is given no --max-age).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -27,20 +32,32 @@ from jupyterhub_idle_culler import IdleCuller
 from traitlets.config import Config
 
 from stellars.adapters.hub import RestHubDirectory, server_from_model
-from stellars.adapters.sql import SqlDatabase, SqlEventLog, SqlSessionStore
+from stellars.adapters.sql import SqlEventLog, SqlSessionStore
 from stellars.adapters.system import SystemClock
-from stellars.domain.errors import InvalidValue, StellarsError
+from stellars.domain.errors import StellarsError
 from stellars.domain.events import PlatformEvent
 from stellars.domain.services import SessionService
 from stellars.domain.sessions import SessionPolicy
-from stellars.domain.validation import describe_bounds
+
+from .service_options import (
+    OptionTable,
+    add_db_url_option,
+    add_policy_options,
+    database_url,
+    open_database,
+    policy_arguments,
+    policy_from_args,
+)
 
 log = logging.getLogger("stellars.idle_culler")
 
+MODULE = "stellars.entrypoints.idle_culler"  # what the hub runs with `python -m`
 DEFAULT_API_URL = "http://127.0.0.1:8081/hub/api"
+DEFAULT_CONCURRENCY = 10
 
-# policy field -> (option, what it means); ranges come from SessionPolicy itself.
-_OPTIONS = {
+# The culler's command line, read by its parser and written by `command()`; the hub's own
+# warnings (warning_minutes) are no business of the culler's.
+_OPTIONS: OptionTable = {
     "idle_timeout_seconds": ("--timeout", "seconds without activity before a server is stopped"),
     "cull_every_seconds": ("--cull-every", "seconds between two culler passes"),
     "max_extension_hours": ("--max-extension-hours", "hours a session may be extended"),
@@ -102,58 +119,78 @@ class SessionArbiter:
         return decision.cull
 
 
+@dataclass(frozen=True, slots=True)
+class CullerSettings:
+    """Everything the culler process needs, parsed and validated."""
+
+    db_url: str
+    policy: SessionPolicy
+    api_url: str
+    api_token: str
+    concurrency: int = DEFAULT_CONCURRENCY
+    db_url_origin: str = "argument --db-url"  # where the URL came from, for error messages
+
+
+def command(policy: SessionPolicy, *, python: str = sys.executable) -> list[str]:
+    """How the hub starts the culler for `policy` (an enabled one): the options of the one
+    table the parser reads. Nothing secret: the database URL goes in the service's
+    environment (`service_options.service_environment`)."""
+    return [python, "-m", MODULE, *policy_arguments(policy, _OPTIONS)]
+
+
 def build_parser() -> argparse.ArgumentParser:
-    defaults = SessionPolicy()
     parser = argparse.ArgumentParser(
         prog="stellars-idle-culler",
         description="jupyterhub-idle-culler deciding with the platform's session rule (a "
-        "JupyterHub managed service: the hub provides JUPYTERHUB_API_TOKEN and "
-        "JUPYTERHUB_API_URL).",
+        "JupyterHub managed service: the hub provides JUPYTERHUB_API_TOKEN, "
+        "JUPYTERHUB_API_URL and STELLARS_DB_URL).",
     )
-    parser.add_argument("--db-url", required=True, help="SQLAlchemy URL of the stellars database")
-    for field, (option, meaning) in _OPTIONS.items():
-        parser.add_argument(
-            option,
-            type=int,
-            default=getattr(defaults, field),
-            help=f"{meaning} ({describe_bounds(SessionPolicy.LIMITS[field])}, default %(default)s)",
-        )
-    parser.add_argument("--concurrency", type=int, default=10, help="servers handled at once")
+    add_db_url_option(parser, "sqlite:////data/stellars.sqlite")
+    add_policy_options(parser, _OPTIONS, SessionPolicy)
+    parser.add_argument(
+        "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="servers handled at once"
+    )
     return parser
 
 
-def parse_policy(args: argparse.Namespace, parser: argparse.ArgumentParser) -> SessionPolicy:
-    try:
-        return SessionPolicy(
-            enabled=True,
-            idle_timeout_seconds=args.timeout,
-            cull_every_seconds=args.cull_every,
-            max_extension_hours=args.max_extension_hours,
-            max_age_seconds=args.max_age,
-        )
-    except InvalidValue as exc:
-        option = _OPTIONS[exc.field][0] if exc.field in _OPTIONS else exc.field
-        parser.error(f"argument {option}: {exc.message}")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def parse_settings(
+    argv: Sequence[str] | None,
+    environ: Mapping[str, str],
+    parser: argparse.ArgumentParser | None = None,
+) -> CullerSettings:
+    """Validate the command line and the service environment; exits with a message naming the
+    offending option (status 2) on a bad value."""
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
-    policy = parse_policy(args, parser)
-    logging.basicConfig(
-        level=logging.INFO, format="[%(levelname)1.1s %(asctime)s %(name)s] %(message)s"
-    )
-    api_url = os.environ.get("JUPYTERHUB_API_URL", DEFAULT_API_URL)
-    token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
+    policy = policy_from_args(SessionPolicy, args, _OPTIONS, parser, enabled=True)
+    db_url, db_url_origin = database_url(args, environ, parser)
+    token = environ.get("JUPYTERHUB_API_TOKEN", "")
     if not token:
         parser.error(
             "JUPYTERHUB_API_TOKEN is not set: run the culler as a JupyterHub managed service"
         )
-    database = SqlDatabase.from_url(args.db_url)
+    return CullerSettings(
+        db_url=db_url,
+        policy=policy,
+        api_url=environ.get("JUPYTERHUB_API_URL") or DEFAULT_API_URL,
+        api_token=token,
+        concurrency=args.concurrency,
+        db_url_origin=db_url_origin,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    settings = parse_settings(argv, os.environ, parser)
+    policy = settings.policy
+    logging.basicConfig(
+        level=logging.INFO, format="[%(levelname)1.1s %(asctime)s %(name)s] %(message)s"
+    )
+    database = open_database(settings.db_url, settings.db_url_origin, parser)
     clock = SystemClock()
     sessions = SessionService(
         store=SqlSessionStore(database),
-        directory=RestHubDirectory(api_url, token),
+        directory=RestHubDirectory(settings.api_url, settings.api_token),
         clock=clock,
         policy=policy,
     )
@@ -163,9 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     culler = IdleCuller(config=config)
     culler.initialize(
         [
+            f"--url={settings.api_url}",
             f"--timeout={policy.idle_timeout_seconds}",
             f"--cull-every={policy.cull_every_seconds}",
-            f"--concurrency={args.concurrency}",
+            f"--concurrency={settings.concurrency}",
         ]
     )
     log.info(

@@ -100,7 +100,7 @@ def sync_hub_objects(plugin: HubPlugin, app: Any) -> None:
 def tune_process(plugin: HubPlugin) -> LoopLagMonitor:
     """Tune the hub process for a responsive loop (runs on the loop's own thread) and start
     watching it; returns the loop-lag monitor."""
-    tuning = plugin.platform.settings.stats
+    tuning = plugin.platform.settings.hub_process
     if tuning.loop_thread_realtime:
         refused = put_this_thread_ahead()
         if refused:

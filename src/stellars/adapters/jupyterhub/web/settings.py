@@ -30,11 +30,13 @@ def facts(platform: Any) -> list[tuple[str, str]]:
 
 
 class SettingsPage(StellarsPageHandler):
-    """`GET /hub/settings` (JupyterHub's admin-ui scope)."""
+    """`GET /hub/settings`: JupyterHub's admin-ui scope, and the settings API's own
+    (custom:stellars:settings), so the page shows no one what the API would refuse them."""
 
     @web.authenticated
     @needs_scope("admin-ui")
     async def get(self) -> None:
+        self.require_scope(scopes.SETTINGS)
         platform = self.platform
         rows = describe(platform.settings)
         categories = [(name, list(group)) for name, group in groupby(rows, lambda r: r.category)]

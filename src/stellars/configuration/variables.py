@@ -1,23 +1,19 @@
-"""The deployment's variables: one catalogue that parses them into `PlatformSettings`, describes
-them for the settings page and documents them.
+"""The catalogue of the deployment's variables: every environment variable the platform reads,
+the settings field it sets, what it means and how its text is parsed.
 
-Every variable names the settings field it sets; its default and its allowed range come from
-that field (the dataclass default and the policy's LIMITS), so the catalogue never restates a
-rule of the domain. Nothing here reads the environment: deploy/jupyterhub_config.py hands it
-`os.environ`.
-
-    settings = settings_from_environment(os.environ, cwd=os.getcwd(), volumes=VOLUMES)
+The catalogue never restates a rule of the domain: a variable's default and its allowed range
+come from the field it names (the dataclass default and the policy's LIMITS), and a value
+derived from other settings (the proxy's API port, the database URLs) is declared here as the
+function that computes it, so every reader shows what the hub really uses.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from stellars.domain.errors import InvalidValue
 from stellars.domain.gpu import GpuMode
@@ -26,7 +22,6 @@ from stellars.domain.settings import (
     PlatformSettings,
     SpawnerKind,
 )
-from stellars.domain.validation import describe_bounds
 
 
 class Kind(str, Enum):
@@ -52,6 +47,8 @@ class Variable:
     choices: tuple[str, ...] = ()
     parse: Callable[[str], object] | None = None
     default_text: str | None = None  # when the field default does not say it (derived values)
+    #: The value in effect when the hub derives it from other settings (None: the field's own).
+    effective: Callable[[PlatformSettings], object] | None = None
 
     @property
     def section(self) -> str | None:
@@ -61,14 +58,20 @@ class Variable:
     def attribute(self) -> str:
         return self.field.split(".")[-1]
 
+    @property
+    def owner(self) -> Any:
+        """The settings dataclass that holds the field (a section, or PlatformSettings)."""
+        return PlatformSettings if self.section is None else section_class(self.section)
 
-def variable_for(field: str) -> str:
-    """The variable that sets a settings field ("passphrases.words"), or the field itself."""
-    return next((v.name for v in VARIABLES if v.field == field), field)
+    def value_in(self, settings: PlatformSettings) -> object:
+        """The field's value in `settings`, as parsed (not derived)."""
+        holder = settings if self.section is None else getattr(settings, self.section)
+        return getattr(holder, self.attribute)
 
 
-class SettingsError(InvalidValue):
-    """A variable holds a value the platform cannot use; `field` is the variable's name."""
+def section_class(section: str) -> Any:
+    """The dataclass of one section of PlatformSettings ("hub" -> HubSettings)."""
+    return PlatformSettings.__dataclass_fields__[section].default_factory
 
 
 def _choice(enum: type[Enum]) -> Callable[[str], object]:
@@ -94,8 +97,9 @@ ACTIVITY = "Activity monitor"
 USERS = "Users and credentials"
 NOTIFICATIONS = "Notifications"
 BRANDING = "Branding"
+HUB_PROCESS = "Hub process"
 
-CATEGORIES = (HUB, SPAWNER, GPU, CULLER, ACTIVITY, USERS, NOTIFICATIONS, BRANDING)
+CATEGORIES = (HUB, SPAWNER, GPU, CULLER, ACTIVITY, USERS, NOTIFICATIONS, BRANDING, HUB_PROCESS)
 
 VARIABLES: tuple[Variable, ...] = (
     # --- JupyterHub ----------------------------------------------------------------------
@@ -133,6 +137,7 @@ VARIABLES: tuple[Variable, ...] = (
         "Port of the proxy's REST API, always on 127.0.0.1.",
         Kind.INTEGER,
         default_text="JUPYTERHUB_PORT + 1",
+        effective=lambda settings: settings.hub.effective_proxy_api_port,
     ),
     Variable("JUPYTERHUB_HUB_BIND_URL", HUB, "hub.hub_bind_url", "Where the hub process listens."),
     Variable(
@@ -155,6 +160,7 @@ VARIABLES: tuple[Variable, ...] = (
         "JupyterHub's own database (users, servers, tokens).",
         Kind.URL,
         default_text="sqlite:///<data dir>/jupyterhub.sqlite",
+        effective=lambda settings: settings.hub.effective_hub_db_url,
     ),
     Variable(
         "STELLARS_DB_URL",
@@ -163,6 +169,7 @@ VARIABLES: tuple[Variable, ...] = (
         "The platform's database (activity samples, session deadlines): SQLite or PostgreSQL.",
         Kind.URL,
         default_text="sqlite:///<data dir>/stellars.sqlite",
+        effective=lambda settings: settings.hub.effective_stellars_db_url,
     ),
     Variable(
         "STELLARS_CHP",
@@ -328,25 +335,6 @@ VARIABLES: tuple[Variable, ...] = (
         "Seconds between two measurements of the volume sizes.",
         Kind.INTEGER,
     ),
-    Variable(
-        "STELLARS_LOOP_STALL_REPORT_MS",
-        ACTIVITY,
-        "stats.loop_stall_report_ms",
-        "Milliseconds the hub's event loop may stay blocked before the log shows the code "
-        "blocking it (a warning with its stack, once per stall); 0: never.",
-        Kind.INTEGER,
-    ),
-    Variable(
-        "STELLARS_HUB_LOOP_REALTIME",
-        ACTIVITY,
-        "stats.loop_thread_realtime",
-        "Run the hub's event-loop thread, and only it, under the kernel's real-time "
-        "round-robin policy at the lowest priority (SCHED_RR 1), so that pages and API calls "
-        "never wait behind booting labs and the engine for a CPU. Needs CAP_SYS_NICE (root on "
-        "the host; cap_add: SYS_NICE in a container); without it the hub logs why and runs "
-        "as usual.",
-        Kind.FLAG,
-    ),
     # --- users ---------------------------------------------------------------------------
     Variable(
         "JUPYTERHUB_AUTOGENERATED_PASSWORD_WORDS",
@@ -429,235 +417,27 @@ VARIABLES: tuple[Variable, ...] = (
         "branding.lab_splash_icon_uri",
         "JupyterLab's splash icon: file:///path or http(s):// URL.",
     ),
+    # --- hub process ---------------------------------------------------------------------
+    Variable(
+        "STELLARS_LOOP_STALL_REPORT_MS",
+        HUB_PROCESS,
+        "hub_process.loop_stall_report_ms",
+        "Milliseconds the hub's event loop may stay blocked before the log shows the code "
+        "blocking it (a warning with its stack, once per stall); 0: never.",
+        Kind.INTEGER,
+    ),
+    Variable(
+        "STELLARS_HUB_LOOP_REALTIME",
+        HUB_PROCESS,
+        "hub_process.loop_thread_realtime",
+        "Run the hub's event-loop thread, and only it, under the kernel's real-time "
+        "round-robin policy at the lowest priority (SCHED_RR 1), so that pages and API calls "
+        "never wait behind booting labs and the engine for a CPU. Needs CAP_SYS_NICE (root on "
+        "the host; cap_add: SYS_NICE in a container); without it the hub logs why and runs "
+        "as usual.",
+        Kind.FLAG,
+    ),
 )
 
 BY_NAME: Mapping[str, Variable] = MappingProxyType({v.name: v for v in VARIABLES})
 PASSWORD_FILE_VARIABLE = "JUPYTERHUB_ADMIN_PASSWORD_FILE"
-
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
-
-
-def _parse(variable: Variable, text: str) -> object:
-    value = text.strip()
-    if variable.parse is not None:
-        return variable.parse(value)
-    if variable.kind is Kind.INTEGER:
-        try:
-            return int(value)
-        except ValueError:
-            raise InvalidValue("value", f"must be a whole number, got {text!r}") from None
-    if variable.kind is Kind.FLAG:
-        lowered = value.lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        raise InvalidValue("value", f"must be 0 or 1, got {text!r}")
-    if variable.kind is Kind.SECRET:
-        return text  # a password keeps its spaces
-    return value
-
-
-def _section_type(section: str) -> Any:
-    return PlatformSettings.__dataclass_fields__[section].default_factory
-
-
-def settings_from_environment(
-    environ: Mapping[str, str],
-    *,
-    cwd: str,
-    volumes: Mapping[str, object] | None = None,
-    read_file: Callable[[str], str] | None = None,
-) -> PlatformSettings:
-    """Every variable that is set and not empty, parsed and validated into PlatformSettings.
-
-    `cwd` is the default data directory; `volumes` is DockerSpawner's volumes dict (a data
-    literal of the deployment); `read_file` reads JUPYTERHUB_ADMIN_PASSWORD_FILE. Raises
-    SettingsError naming the variable at fault.
-    """
-    values: dict[str, dict[str, object]] = {}
-    top: dict[str, object] = {}
-    owner: dict[str, str] = {}  # field -> variable that set it, for error messages
-    for variable in VARIABLES:
-        if variable.name == PASSWORD_FILE_VARIABLE:
-            continue
-        raw = environ.get(variable.name, "")
-        if not raw.strip():
-            continue
-        try:
-            value = _parse(variable, raw)
-        except InvalidValue as error:
-            raise SettingsError(variable.name, error.message) from None
-        _assign(variable, value, values, top, owner)
-    password_file = environ.get(PASSWORD_FILE_VARIABLE, "").strip()
-    if password_file:
-        _assign(
-            BY_NAME[PASSWORD_FILE_VARIABLE],
-            _read_password(password_file, read_file),
-            values,
-            top,
-            owner,
-        )
-    values.setdefault("hub", {}).setdefault("data_dir", cwd)
-    if volumes is not None:
-        values.setdefault("spawner", {})["volumes"] = volumes
-    return _build(values, top, owner)
-
-
-def _assign(
-    variable: Variable,
-    value: object,
-    values: dict[str, dict[str, object]],
-    top: dict[str, object],
-    owner: dict[str, str],
-) -> None:
-    if variable.section is None:
-        top[variable.attribute] = value
-    else:
-        values.setdefault(variable.section, {})[variable.attribute] = value
-    owner[variable.field] = variable.name
-
-
-def _read_password(path: str, read_file: Callable[[str], str] | None) -> str:
-    if read_file is None:
-        raise SettingsError(PASSWORD_FILE_VARIABLE, "no file reader was given")
-    try:
-        text = read_file(path)
-    except OSError as error:
-        raise SettingsError(
-            PASSWORD_FILE_VARIABLE, f"cannot read {path}: {error.strerror or error}"
-        ) from None
-    lines = text.splitlines()
-    password = lines[0] if lines else ""
-    if not password:
-        raise SettingsError(PASSWORD_FILE_VARIABLE, f"{path} is empty")
-    return password
-
-
-def _build(
-    values: Mapping[str, Mapping[str, object]],
-    top: Mapping[str, Any],
-    owner: Mapping[str, str],
-) -> PlatformSettings:
-    sections: dict[str, Any] = {}
-    for section, fields in values.items():
-        factory = _section_type(section)
-        try:
-            sections[section] = factory(**fields)
-        except InvalidValue as error:
-            variable = owner.get(f"{section}.{error.field}", f"{section}.{error.field}")
-            raise SettingsError(variable, error.message) from None
-    try:
-        return PlatformSettings(**sections, **top)
-    except InvalidValue as error:
-        raise SettingsError(owner.get(error.field, error.field), error.message) from None
-
-
-# --- describing the effective settings ---------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SettingRow:
-    """One row of the settings page and of docs/configuration.md."""
-
-    category: str
-    variable: str
-    description: str
-    value: str
-    default: str
-    allowed: str
-
-
-def _field_value(settings: PlatformSettings, variable: Variable) -> object:
-    if variable.section is None:
-        return getattr(settings, variable.attribute)
-    return getattr(getattr(settings, variable.section), variable.attribute)
-
-
-def _section_class(variable: Variable) -> Any:
-    if variable.section is None:
-        return PlatformSettings
-    return _section_type(variable.section)
-
-
-def default_text(variable: Variable) -> str:
-    """The default as the docs and the settings page show it."""
-    if variable.default_text is not None:
-        return variable.default_text
-    if variable.kind is Kind.SECRET:
-        return "(not set)"
-    owner = _section_class(variable)
-    default = owner.__dataclass_fields__[variable.attribute].default
-    return _text(default, variable)
-
-
-def allowed_text(variable: Variable) -> str:
-    """The allowed values: a range from the policy's LIMITS, the choices, or the kind."""
-    if variable.choices:
-        return ", ".join(variable.choices)
-    limits = getattr(_section_class(variable), "LIMITS", {})
-    if variable.attribute in limits:
-        return describe_bounds(limits[variable.attribute])
-    if variable.kind is Kind.FLAG:
-        return "0, 1"
-    if variable.kind is Kind.INTEGER:
-        return "a whole number"
-    return ""
-
-
-def _text(value: object, variable: Variable) -> str:
-    if isinstance(value, Enum):
-        value = value.value
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if value is None or value is dataclasses.MISSING:
-        return ""
-    text = str(value)
-    if variable.kind is Kind.URL:
-        return mask_password(text)
-    return text
-
-
-def mask_password(url: str) -> str:
-    """A URL with the password of its user part replaced by ***."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-
-
-def effective_text(settings: PlatformSettings, variable: Variable) -> str:
-    """The value in effect, as the settings page shows it; secrets are never shown."""
-    if variable.kind is Kind.SECRET:
-        return "(set)" if settings.hub.admin_password else "(not set)"
-    if variable.field == "hub.proxy_api_port":
-        return str(settings.hub.effective_proxy_api_port)
-    if variable.field == "hub.hub_db_url":
-        return mask_password(settings.hub.effective_hub_db_url)
-    if variable.field == "hub.stellars_db_url":
-        return mask_password(settings.hub.effective_stellars_db_url)
-    return _text(_field_value(settings, variable), variable)
-
-
-def describe(
-    settings: PlatformSettings, variables: Sequence[Variable] = VARIABLES
-) -> list[SettingRow]:
-    """Every variable with the value in effect, in catalogue order (grouped by category)."""
-    order = {category: index for index, category in enumerate(CATEGORIES)}
-    rows = [
-        SettingRow(
-            category=variable.category,
-            variable=variable.name,
-            description=variable.description,
-            value=effective_text(settings, variable),
-            default=default_text(variable),
-            allowed=allowed_text(variable),
-        )
-        for variable in variables
-    ]
-    return sorted(rows, key=lambda row: order[row.category])
