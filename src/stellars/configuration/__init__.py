@@ -10,15 +10,15 @@ them for the settings page and documents them.
   domain, and a derived value is declared on its variable (`Variable.effective`).
 - `parsing`: the environment into validated settings; a bad value names its variable.
 - `describing`: one row per variable with the value in effect, its default and its range.
-- `masking`: database URLs without their passwords.
 
 Nothing here reads the environment: deploy/jupyterhub_config.py hands it `os.environ`.
 """
 
 from __future__ import annotations
 
+from stellars.domain.secrets import mask_password
+
 from .describing import SettingRow, allowed_text, default_text, describe, effective_text
-from .masking import mask_password
 from .parsing import SettingsError, settings_from_environment, variable_for
 from .variables import (
     ACTIVITY,

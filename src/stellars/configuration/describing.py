@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from stellars.domain.secrets import mask_password
 from stellars.domain.settings import PlatformSettings
 from stellars.domain.validation import describe_bounds
 
-from .masking import mask_password
 from .variables import CATEGORIES, VARIABLES, Kind, Variable
 
 

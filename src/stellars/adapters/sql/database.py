@@ -21,6 +21,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 
 from stellars.domain.errors import BackendUnavailable
+from stellars.domain.secrets import mask_password
 
 from . import migrations
 from .engine import WRITE_OPTION, create_store_engine, is_sqlite
@@ -63,8 +64,8 @@ class SqlDatabase:
 
     @property
     def url_text(self) -> str:
-        """The URL without its password, for messages."""
-        return self.engine.url.render_as_string(hide_password=True)
+        """The URL without its passwords (the user part's and any in the query), for messages."""
+        return mask_password(self.engine.url.render_as_string(hide_password=False))
 
     def close(self) -> None:
         """Stop the thread pool and close every pooled connection."""

@@ -91,11 +91,13 @@ def _day_argument(handler: web.RequestHandler, name: str) -> date:
 
 
 class ActivityPage(StellarsPageHandler):
-    """`GET /hub/activity` (JupyterHub's admin-ui scope)."""
+    """`GET /hub/activity`: JupyterHub's admin-ui scope and the dashboard's own
+    (custom:stellars:activity), so the page shows no one what its API would refuse them."""
 
     @web.authenticated
     @needs_scope("admin-ui")
     async def get(self) -> None:
+        self.require_scope(scopes.ACTIVITY)
         policy = self.platform.settings.activity
         await self.render_page(
             "stellars-activity.html",

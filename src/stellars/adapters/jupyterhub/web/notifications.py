@@ -52,11 +52,13 @@ def report_json(report: BroadcastReport) -> dict[str, Any]:
 
 
 class NotificationsPage(StellarsPageHandler):
-    """`GET /hub/notifications` (JupyterHub's admin-ui scope)."""
+    """`GET /hub/notifications`: JupyterHub's admin-ui scope and the broadcast API's own
+    (custom:stellars:broadcast)."""
 
     @web.authenticated
     @needs_scope("admin-ui")
     async def get(self) -> None:
+        self.require_scope(scopes.BROADCAST)
         await self.render_page(
             "stellars-notifications.html",
             variants=[variant.value for variant in Variant],

@@ -1,5 +1,5 @@
-"""Database URLs shown without their passwords, on the settings page, in the settings API and
-in docs/configuration.md.
+"""Database URLs shown without their passwords: on the settings page, in the settings API, in
+docs/configuration.md and in every log line that names a database.
 
 Both URL variables are SQLAlchemy URLs, so the mask hides exactly what SQLAlchemy would read as
 a password, not what a web URL parser would. SQLAlchemy's grammar (`sqlalchemy.engine.url`,
@@ -12,9 +12,8 @@ a password, not what a web URL parser would. SQLAlchemy's grammar (`sqlalchemy.e
 - everything after the first `?` that follows is the query, split at `&`, and every parameter
   goes to the database driver as a connection argument, where `password=` is a password too.
 
-This module may not use SQLAlchemy (the catalogue sees only the domain), so it follows that
-grammar with the standard library; tests/unit/test_configuration.py checks it against
-SQLAlchemy itself.
+The domain uses only the standard library, so this follows that grammar by hand;
+tests/unit/test_configuration.py checks it against SQLAlchemy itself.
 """
 
 from __future__ import annotations
