@@ -129,7 +129,8 @@ def test_a_broadcast_reaches_two_running_labs_and_reports_everyone(labs):
         2,
     )
     details = {d["username"]: d for d in report["details"]}
-    assert details[labs.ann]["status"] == details[labs.ben]["status"] == "delivered"
+    assert details[labs.ann]["outcome"] == details[labs.ben]["outcome"] == "delivered"
+    assert details[labs.ann]["status"] == details[labs.ben]["status"] == "success"
     assert details[labs.cy] == {
         "username": labs.cy,
         "server": None,
@@ -274,11 +275,12 @@ def test_a_lab_without_the_extension_is_reported_failed_with_the_reason(stand_in
     _, admin, data = stand_ins
     report = admin.api("POST", "/notifications/broadcast", json={"message": "hello"}).json()
     details = {d["username"]: d for d in report["details"]}
-    assert details["lab1"]["status"] == "delivered"
+    assert details["lab1"]["outcome"] == "delivered"
     assert details["noext1"] == {
         "username": "noext1",
         "server": "",
         "status": "failed",
+        "outcome": "failed",
         "error": "the lab has no notifications extension",
     }
     assert received(data, "lab1")[-1]["body"]["message"] == "hello"

@@ -45,6 +45,7 @@ from tests.backends.platform import (
     start_platform,
 )
 from tests.backends.processes import free_port
+from tests.original_api import missing_original_fields
 
 pytestmark = pytest.mark.real
 
@@ -230,6 +231,7 @@ class TestARunningServer:
         port_after = after.attrs["NetworkSettings"]["Ports"]["8888/tcp"][0]["HostPort"]
         assert answer.json()["moved"] is (port_after != port_before)
         assert answer.json()["message"].endswith("answers again.")
+        assert missing_original_fields("POST /api/users/{u}/restart-server", answer.json()) == []
 
     def test_home_page_visits_during_a_restart_do_not_end_the_server(
         self, site, alice, docker_client

@@ -167,6 +167,7 @@ async def test_rows_combine_scores_time_left_usage_and_sizes(world):
     assert cy.last_activity == NOW - timedelta(days=1)
     assert page.container_stats.age == timedelta(seconds=30)
     assert page.volume_sizes.error is None and page.total == 3
+    assert page.sampling.text == "3 samples for 2 users"
 
 
 async def test_a_page_is_a_slice_of_the_users_sorted_by_name(world):
@@ -510,3 +511,11 @@ class TestABuildAnswersThePollsThatFollow:
     async def test_without_reuse_every_poll_after_a_build_builds_again(self, world):
         first = await world.dashboard.page()
         assert (await world.dashboard.page()).build == first.build + 1
+
+
+def test_the_sampling_status_counts_the_samples_and_users_the_scores_rest_on():
+    from stellars.domain.services import SamplingStatus
+
+    assert SamplingStatus(0, 0).text == "No samples yet"
+    assert SamplingStatus(12, 3).text == "12 samples for 3 users"
+    assert SamplingStatus(1, 1).text == "1 samples for 1 users"  # the original's wording

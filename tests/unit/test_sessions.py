@@ -20,6 +20,7 @@ from stellars.domain.sessions import (
     cull_decision,
     effective_ceiling,
     extend,
+    extension_hours_used,
     offer_hours,
     reference_time,
     remaining,
@@ -507,3 +508,32 @@ class TestProperties:
         assert offer_hours(s, cull_at=cull_at, now=NOW, policy=policy) == 0
         with pytest.raises(Refused, match=r"^No extension is available"):
             extend(s, 1, cull_at=cull_at, now=NOW, policy=policy)
+
+
+class TestExtensionHoursUsed:
+    """The original's `extensions_used_hours`: whole hours (rounded up) the deadline reaches
+    beyond the plain idle timeout."""
+
+    def used(self, cull_at, *, idle: timedelta = 10 * MINUTE) -> int:
+        return extension_hours_used(server(idle=idle), cull_at=cull_at, now=NOW, policy=POLICY)
+
+    def test_no_deadline_uses_nothing(self):
+        assert self.used(None) == 0
+
+    def test_an_extension_uses_the_hours_it_granted(self):
+        granted = extend(server(idle=10 * MINUTE), 2, cull_at=None, now=NOW, policy=POLICY)
+        assert self.used(granted.cull_at) == 2
+        plain = NOW - 10 * MINUTE + HOUR  # the last activity plus the idle timeout
+        assert self.used(plain + HOUR) == 1
+        assert self.used(plain + HOUR + MINUTE) == 2  # a started hour counts
+        assert self.used(plain + timedelta(seconds=1)) == 1
+
+    def test_a_deadline_the_timeout_reaches_past_uses_nothing(self):
+        plain = NOW - 10 * MINUTE + HOUR
+        assert self.used(plain) == 0
+        assert self.used(plain - HOUR) == 0
+
+    def test_activity_after_the_extension_takes_back_what_it_covers(self):
+        deadline = NOW + 3 * HOUR  # granted while idle; now the user works again
+        assert self.used(deadline, idle=timedelta(0)) == 2
+        assert self.used(deadline, idle=2 * HOUR) == 4

@@ -122,6 +122,18 @@ def remaining(
     return min(max(left, _ZERO), effective_ceiling(server, now=now, policy=policy))
 
 
+def extension_hours_used(
+    server: ServerSnapshot, *, cull_at: datetime | None, now: datetime, policy: SessionPolicy
+) -> int:
+    """Whole hours, rounded up, by which an extension deadline reaches beyond the plain idle
+    timeout: the original's `extensions_used_hours`. 0 without a deadline, or once activity
+    has moved the plain timeout past it."""
+    if cull_at is None:
+        return 0
+    beyond = cull_at - (reference_time(server, now) + policy.idle_timeout)
+    return -(-beyond // HOUR) if beyond > _ZERO else 0
+
+
 @dataclass(frozen=True, slots=True)
 class CullDecision:
     cull: bool

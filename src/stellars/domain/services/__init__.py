@@ -8,7 +8,14 @@ from .activity import ActivityService, TickSummary, UsageHistory, UserActivity
 from .branding import BrandingService
 from .broadcast import BroadcastService
 from .credentials import CredentialService
-from .dashboard import Dashboard, DashboardRow, DashboardService, ServerStatus, SnapshotState
+from .dashboard import (
+    Dashboard,
+    DashboardRow,
+    DashboardService,
+    SamplingStatus,
+    ServerStatus,
+    SnapshotState,
+)
 from .favicon_routes import FaviconRoutes
 from .gpu import GpuService
 from .lookup import existing_user
@@ -46,6 +53,7 @@ __all__ = [
     "OrphansListing",
     "Refresher",
     "RestartReport",
+    "SamplingStatus",
     "ServerService",
     "ServerStatus",
     "SessionService",

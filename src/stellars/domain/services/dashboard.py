@@ -75,6 +75,21 @@ class SnapshotState:
         return SnapshotState(snapshot.age(now), snapshot.error)
 
 
+@dataclass(frozen=True, slots=True)
+class SamplingStatus:
+    """How many activity samples the scores rest on, for how many users (what the original
+    answered as `sampling_status`)."""
+
+    samples: int
+    users: int
+
+    @property
+    def text(self) -> str:
+        if self.samples == 0:
+            return "No samples yet"
+        return f"{self.samples} samples for {self.users} users"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Dashboard:
     """A page of rows (sorted by username) and what they were computed from."""
@@ -85,6 +100,7 @@ class Dashboard:
     now: datetime
     container_stats: SnapshotState
     volume_sizes: SnapshotState
+    sampling: SamplingStatus = SamplingStatus(0, 0)
     #: Which build of the service this page comes from (pages of one build share the number).
     build: int = 0
 
@@ -222,6 +238,10 @@ class DashboardService:
             now=now,
             container_stats=SnapshotState.of(usage_snapshot, now),
             volume_sizes=SnapshotState.of(sizes_snapshot, now),
+            sampling=SamplingStatus(
+                samples=sum(score.sample_count for score in scores.values()),
+                users=sum(1 for score in scores.values() if score.sample_count),
+            ),
             build=build,
         )
         self._latest = (dashboard, inputs)

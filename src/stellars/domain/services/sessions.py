@@ -27,6 +27,8 @@ class SessionStatus:
     max_extension_hours: int
     remaining: timedelta | None = None
     offer_hours: int | None = None
+    #: Hours the current deadline reaches beyond the plain idle timeout (0 without one).
+    extended_hours: int = 0
     cull_at: datetime | None = None
     last_activity: datetime | None = None
 
@@ -80,6 +82,9 @@ class SessionService:
             base,
             remaining=rules.remaining(server, cull_at=cull_at, now=now, policy=self.policy),
             offer_hours=rules.offer_hours(server, cull_at=cull_at, now=now, policy=self.policy),
+            extended_hours=rules.extension_hours_used(
+                server, cull_at=cull_at, now=now, policy=self.policy
+            ),
             cull_at=cull_at,
             last_activity=server.last_activity,
         )

@@ -64,10 +64,10 @@
       ...report.details.map((detail) =>
         element(
           "tr",
-          { "data-username": detail.username, "data-status": detail.status },
+          { "data-username": detail.username, "data-status": detail.outcome },
           element("td", { text: detail.username }),
           element("td", { text: detail.server === null ? "--" : detail.server || "(default)" }),
-          element("td", {}, element("span", { class: "badge " + STATUS_CLASS[detail.status], text: detail.status })),
+          element("td", {}, element("span", { class: "badge " + STATUS_CLASS[detail.outcome], text: detail.outcome })),
           element("td", { text: detail.error || "-" }),
         ),
       ),

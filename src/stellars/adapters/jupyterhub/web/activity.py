@@ -167,6 +167,7 @@ class ActivityAPI(StellarsAPIHandler):
             "limit": limit,
             "next_offset": following if following < page.total else None,
             "timestamp": iso(page.now),
+            "sampling_status": page.sampling.text,
             "inactive_after_seconds": policy.inactive_after_minutes * 60,
             "target_hours": policy.target_hours,
             "samples_per_day": policy.samples_per_day,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from http.client import responses
 from typing import TYPE_CHECKING, Any
 
 from jupyterhub.apihandlers.base import APIHandler
@@ -124,13 +125,29 @@ class StellarsAPIHandler(PlatformMixin, APIHandler):
             status_code = status_for(error)
         super().send_error(status_code, **kwargs)
 
+    def error_fields(self, message: str) -> dict[str, Any]:
+        """Fields a route adds to its error answers beside JupyterHub's `status` and `message`
+        (a route shared with the original keeps the fields the original's clients read)."""
+        return {}
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         error = _exception(kwargs)
         if isinstance(error, StellarsError):
-            self.set_header("Content-Type", "application/json")
-            self.finish(json.dumps({"status": status_code, "message": _message(error)}))
+            message = _message(error)
+        elif isinstance(error, web.HTTPError) and self.error_fields(""):
+            message = (
+                getattr(error, "jupyterhub_message", None)
+                or error.log_message
+                or error.reason
+                or responses.get(status_code, "Unknown Error")
+            )
+        else:
+            super().write_error(status_code, **kwargs)
             return
-        super().write_error(status_code, **kwargs)
+        self.set_header("Content-Type", "application/json")
+        self.finish(
+            json.dumps({"status": status_code, "message": message, **self.error_fields(message)})
+        )
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, StellarsError) and status_for(value) < 500:

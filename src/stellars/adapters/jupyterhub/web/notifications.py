@@ -23,22 +23,22 @@ from .wire import iso
 
 
 def report_json(report: BroadcastReport) -> dict[str, Any]:
-    """The original's counts and details, with a status per recipient and server."""
+    """The original's counts and details, with an outcome per recipient and server.
+
+    `status` keeps the original's meaning ("success" or "failed", and "skipped" for a named
+    recipient with nothing to deliver to); `outcome` says the same as delivered, failed or
+    skipped.
+    """
     details: list[dict[str, Any]] = [
-        {
-            "username": delivery.username,
-            "server": delivery.server_name,
-            "status": "delivered" if delivery.ok else "failed",
-            "error": delivery.error,
-        }
+        detail(delivery.username, delivery.server_name, "delivered" if delivery.ok else "failed")
+        | {"error": delivery.error}
         for delivery in report.deliveries
     ]
     details += [
-        {"username": name, "server": None, "status": "skipped", "error": "no such user"}
-        for name in report.unknown
+        detail(name, None, "skipped") | {"error": "no such user"} for name in report.unknown
     ]
     details += [
-        {"username": name, "server": None, "status": "skipped", "error": "no running server"}
+        detail(name, None, "skipped") | {"error": "no running server"}
         for name in report.not_running
     ]
     return {
@@ -49,6 +49,12 @@ def report_json(report: BroadcastReport) -> dict[str, Any]:
         "message": report.message,
         "details": details,
     }
+
+
+def detail(username: str, server: str | None, outcome: str) -> dict[str, Any]:
+    """One recipient's line of a report."""
+    status = "success" if outcome == "delivered" else outcome
+    return {"username": username, "server": server, "status": status, "outcome": outcome}
 
 
 class NotificationsPage(StellarsPageHandler):

@@ -29,6 +29,7 @@ def status_json(status: SessionStatus) -> dict[str, Any]:
         "ceiling_seconds": seconds(status.ceiling),
         "max_extension_hours": status.max_extension_hours,
         "time_remaining_seconds": seconds(status.remaining),
+        "extensions_used_hours": status.extended_hours,
         "extensions_available_hours": status.offer_hours,
         "cull_at": iso(status.cull_at),
         "last_activity": iso(status.last_activity),
@@ -44,6 +45,10 @@ class SessionInfoAPI(StellarsAPIHandler):
 
 
 class ExtendSessionAPI(StellarsAPIHandler):
+    def error_fields(self, message: str) -> dict[str, Any]:
+        """The original answered a refused extension `{"success": false, "error": ...}`."""
+        return {"success": False, "error": message}
+
     async def post(self, user_name: str) -> None:
         self.require_scope(scopes.SESSIONS, user=user_name)
         server = self.get_argument("server", "")
