@@ -34,6 +34,7 @@ from stellars.adapters.jupyterhub import (
     custom_scopes,
     hub_db_kwargs,
     platform_roles,
+    with_platform,
 )
 from stellars.adapters.passwords import XkcdPasswordGenerator
 from stellars.adapters.sql import SqlActivityStore, SqlDatabase, SqlEventLog, SqlSessionStore
@@ -44,7 +45,7 @@ from stellars.domain.branding import AssetKind, AssetSlot
 from stellars.domain.errors import InvalidValue
 from stellars.domain.settings import SpawnerKind
 from stellars.entrypoints import activity_sampler, idle_culler
-from stellars.entrypoints.hub import choose_spawner, local_lab_available
+from stellars.entrypoints.hub import authenticator_class, choose_spawner, local_lab_available
 from stellars.entrypoints.service_options import service_environment
 from stellars.platform import build
 
@@ -115,6 +116,10 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 for TLS_FIELD, TLS_PATH in (("hub.ssl_cert", HUB.ssl_cert), ("hub.ssl_key", HUB.ssl_key)):
     if TLS_PATH and not os.access(TLS_PATH, os.R_OK):
         raise stop(f"{variable_for(TLS_FIELD)}: cannot read {TLS_PATH}")
+try:  # how users log in: NativeAuthenticator, or the deployer's choice of JupyterHub's
+    AUTHENTICATOR = authenticator_class(HUB.authenticator)
+except InvalidValue as error:
+    raise stop(f"{variable_for('hub.authenticator')}: {error.message}") from None
 BRANDING_DIR = DATA_DIR / "static"  # copies of file:// branding, served at BRANDING_URL
 BRANDING_URL = branding_base(HUB.base_path)
 CHOICE = choose_spawner(SPAWNER)
@@ -153,13 +158,20 @@ try:
         ),
         transport=LabNotificationTransport(HUB_HANDLE),
         passwords=XkcdPasswordGenerator(),
-        accounts=NativeCredentialStore(lambda: HUB_HANDLE.app.db),
+        # Passwords are the platform's to keep only with NativeAuthenticator.
+        accounts=NativeCredentialStore(lambda: HUB_HANDLE.app.db) if HUB.keeps_passwords else None,
         vault=ProcessMemoryVault(clock=CLOCK, policy=SETTINGS.vault),
         assets=StaticDirectoryAssets(BRANDING_DIR),
         proxy=HubProxyRoutes(lambda: HUB_HANDLE.app.proxy),
         lab_servers=HubLabServers(HUB_HANDLE),
         event_log=SqlEventLog(DATABASE),
         facts={
+            "Logins": (
+                "NativeAuthenticator: sign-up, the admin's password, generated passphrases"
+                if HUB.keeps_passwords
+                else f"{AUTHENTICATOR.__name__}: passwords stay with the identity provider, "
+                "so no passphrases are generated"
+            ),
             "User servers": f"{CHOICE.kind.value} ({CHOICE.reason})",
             "Lab image": SPAWNER.image
             + ("" if CHOICE.image_present is not False else " (not on the engine)"),
@@ -211,21 +223,26 @@ c.ConfigurableHTTPProxy.pid_file = str(DATA_DIR / "jupyterhub-proxy.pid")
 c.JupyterHub.default_url = f"{HUB.base_path}hub/home"
 c.JupyterHub.cleanup_servers = False
 
-# NativeAuthenticator serves the platform's routes too: users sign up and an admin authorizes
-# them; the admin signs up, or has the deployer's password. On an exposed hub without an admin
-# password, nobody may sign up under the admin's name.
-c.JupyterHub.authenticator_class = "stellars.entrypoints.hub.StellarsAuthenticator"
-c.JupyterHub.template_paths = [TEMPLATES_DIR, native_templates()]
-c.NativeAuthenticator.enable_signup = HUB.signup_enabled
-c.NativeAuthenticator.open_signup = False
+# The authenticator serves the platform's routes too, whichever it is. NativeAuthenticator (the
+# default): users sign up and an admin authorizes them; the admin signs up, or has the
+# deployer's password; on an exposed hub without an admin password nobody may sign up under the
+# admin's name. Any other authenticator is configured by the deployer, in a config file that
+# loads this one (who may log in: its allowed_users, allow_all, ...).
+c.JupyterHub.authenticator_class = with_platform(AUTHENTICATOR)
 c.Authenticator.admin_users = {HUB.admin_username}
-if not HUB.loopback_only and not HUB.admin_password:
-    c.StellarsNativeAuthenticator.reserved_usernames = {HUB.admin_username}
-    say(
-        f"the hub listens on {HUB.public_ip}: signing up as {HUB.admin_username!r} is refused; "
-        "set JUPYTERHUB_ADMIN_PASSWORD_FILE (or JUPYTERHUB_ADMIN_PASSWORD) for the admin"
-    )
-c.Authenticator.allow_all = True
+if HUB.keeps_passwords:
+    c.JupyterHub.template_paths = [TEMPLATES_DIR, native_templates()]
+    c.NativeAuthenticator.enable_signup = HUB.signup_enabled
+    c.NativeAuthenticator.open_signup = False
+    if not HUB.loopback_only and not HUB.admin_password:
+        c.StellarsNativeAuthenticator.reserved_usernames = {HUB.admin_username}
+        say(
+            f"the hub listens on {HUB.public_ip}: signing up as {HUB.admin_username!r} is "
+            "refused; set JUPYTERHUB_ADMIN_PASSWORD_FILE (or JUPYTERHUB_ADMIN_PASSWORD)"
+        )
+    c.Authenticator.allow_all = True  # every account an admin authorized may log in
+else:
+    c.JupyterHub.template_paths = [TEMPLATES_DIR]
 
 # The platform reaches the hub through one plug-in object; its pages use the configured logo
 # and favicon; its routes are guarded by custom scopes.

@@ -191,7 +191,7 @@ def build(
     gpu_probe: GpuProbe,
     transport: NotificationTransport,
     passwords: PasswordGenerator,
-    accounts: CredentialStore,
+    accounts: CredentialStore | None,
     vault: CredentialVault,
     assets: StaticAssets,
     proxy: ProxyRoutes,
@@ -200,6 +200,9 @@ def build(
     facts: Mapping[str, str] | None = None,
 ) -> Platform:
     """Every service of the platform from `settings` and one adapter per port.
+
+    `accounts` None: users log in through an identity provider, which keeps their passwords
+    (any authenticator but NativeAuthenticator); no passphrase is generated then.
 
     `facts` are what the composition root found at start (the spawner in use and why, the lab
     image); the settings page shows them beside the settings.
@@ -261,7 +264,7 @@ def build(
         activity=activity,
         sessions=sessions,
         volumes=volumes,
-        accounts=accounts,
+        credentials=credentials,
         container_stats=usage_refresher,
         volume_sizes=volumes.sizes,
         clock=clock,

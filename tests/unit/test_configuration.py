@@ -46,6 +46,8 @@ SECRET_FILE = "/run/secrets/admin"
 EVERY_VARIABLE = {
     "JUPYTERHUB_ADMIN": ("root", "hub.admin_username", "root"),
     "JUPYTERHUB_ADMIN_PASSWORD": (" pass word 1 ", "hub.admin_password", " pass word 1 "),
+    # Any other authenticator refuses an admin password (tested on its own below).
+    "STELLARS_AUTHENTICATOR": (" native ", "hub.authenticator", "native"),
     "JUPYTERHUB_SIGNUP_ENABLED": ("no", "hub.signup_enabled", False),
     "JUPYTERHUB_BASE_URL": ("/lab/", "hub.base_url", "/lab/"),
     "JUPYTERHUB_IP": ("0.0.0.0", "hub.public_ip", "0.0.0.0"),
@@ -571,3 +573,20 @@ class TestCatalogue:
             "JUPYTERHUB_DB_URL",
             "STELLARS_DB_URL",
         }
+
+
+class TestAuthenticator:
+    def test_native_by_default_and_any_other_by_name_or_class_path(self):
+        assert settings_from_environment({}, cwd="/srv").hub.keeps_passwords
+        for name in ("dummy", "generic-oauth", "oauthenticator.generic.GenericOAuthenticator"):
+            hub = settings_from_environment({"STELLARS_AUTHENTICATOR": name}, cwd="/srv").hub
+            assert (hub.authenticator, hub.keeps_passwords) == (name, False)
+
+    def test_an_admin_password_needs_native(self):
+        with pytest.raises(SettingsError) as error:
+            settings_from_environment(
+                {"STELLARS_AUTHENTICATOR": "dummy", "JUPYTERHUB_ADMIN_PASSWORD": "long-enough"},
+                cwd="/srv",
+            )
+        assert error.value.field == "JUPYTERHUB_ADMIN_PASSWORD"
+        assert "only with NativeAuthenticator" in error.value.message

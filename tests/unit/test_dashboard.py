@@ -17,14 +17,18 @@ from stellars.adapters.memory import (
     InMemorySessionStore,
     InMemoryVolumeStore,
     ManualClock,
+    SequencePasswordGenerator,
 )
+from stellars.adapters.vault import ProcessMemoryVault
 from stellars.domain.activity import ActivityLevel, ActivityPolicy, DailyHours, RecordedSample
 from stellars.domain.containers import ContainerUsage
+from stellars.domain.credentials import PassphrasePolicy, VaultPolicy
 from stellars.domain.errors import BackendUnavailable, InvalidValue
 from stellars.domain.events import PlatformEvent
 from stellars.domain.hub import HubUser, ServerSnapshot
 from stellars.domain.services import (
     ActivityService,
+    CredentialService,
     DashboardService,
     EventCounter,
     EventTotals,
@@ -62,6 +66,12 @@ class World:
         self.directory = InMemoryHubDirectory()
         self.store = InMemoryActivityStore(half_life=timedelta(hours=72))
         self.accounts = InMemoryCredentialStore()
+        self.credentials = CredentialService(
+            generator=SequencePasswordGenerator(),
+            accounts=self.accounts,
+            vault=ProcessMemoryVault(clock=self.clock, policy=VaultPolicy()),
+            policy=PassphrasePolicy(),
+        )
         self.activity = ActivityService(
             store=self.store, directory=self.directory, clock=self.clock, policy=ActivityPolicy()
         )
@@ -97,7 +107,7 @@ class World:
             activity=self.activity,
             sessions=self.sessions,
             volumes=self.volumes,
-            accounts=self.accounts,
+            credentials=self.credentials,
             container_stats=self.usage,
             volume_sizes=self.sizes,
             clock=self.clock,
@@ -519,3 +529,14 @@ def test_the_sampling_status_counts_the_samples_and_users_the_scores_rest_on():
     assert SamplingStatus(0, 0).text == "No samples yet"
     assert SamplingStatus(12, 3).text == "12 samples for 3 users"
     assert SamplingStatus(1, 1).text == "1 samples for 1 users"  # the original's wording
+
+
+async def test_with_an_identity_provider_every_user_may_log_in(world):
+    world.dashboard._credentials = CredentialService(
+        generator=SequencePasswordGenerator(),
+        accounts=None,
+        vault=ProcessMemoryVault(clock=world.clock, policy=VaultPolicy()),
+        policy=PassphrasePolicy(),
+    )
+    page = await world.dashboard.page()
+    assert [row.is_authorized for row in page.rows] == [True, True, True]

@@ -694,6 +694,36 @@ class TestCredentialService:
         service.forget("bob")
         assert set(service.collect(["alice", "alicia", "bob"])) == {"alicia"}
 
+    async def test_with_an_identity_provider_nobody_gets_a_passphrase_and_asking_says_why(self):
+        service = CredentialService(
+            generator=SequencePasswordGenerator(),
+            accounts=None,
+            vault=ProcessMemoryVault(clock=ManualClock(NOW), policy=VaultPolicy()),
+            policy=PassphrasePolicy(),
+        )
+        assert service.keeps_passwords is False
+        assert await service.issue("alice") is False
+        assert service.authorized() is None  # the identity provider decides who logs in
+        for refused in (
+            lambda: service.collect(["alice"]),
+            lambda: service.set_known_password("admin", "deployer-chosen"),
+        ):
+            with pytest.raises(Refused) as error:
+                refused()
+            assert error.value.reason == (
+                "Generated passphrases need NativeAuthenticator (authenticator 'native'): on "
+                "this hub users log in through an identity provider, which keeps their "
+                "passwords."
+            )
+        service.rename("alice", "alicia")  # nothing to move, nothing fails
+        service.forget("alicia")
+
+    def test_the_accounts_allowed_to_log_in_come_from_the_store(self, world):
+        service, accounts, _ = world
+        accounts.set_password("ann", "x")
+        assert service.keeps_passwords is True
+        assert service.authorized() == frozenset({"ann"})
+
     def test_weak_settings_are_refused_before_any_passphrase_is_issued(self):
         accounts = InMemoryCredentialStore()
         with pytest.raises(InvalidValue) as error:

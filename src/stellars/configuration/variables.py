@@ -121,6 +121,17 @@ VARIABLES: tuple[Variable, ...] = (
         Kind.SECRET,
     ),
     Variable(
+        "STELLARS_AUTHENTICATOR",
+        HUB,
+        "hub.authenticator",
+        "How users log in. native: NativeAuthenticator (sign-up with an admin's authorization, "
+        "the admin's password, generated passphrases for users an admin creates). Or any "
+        "JupyterHub authenticator by its entry-point name (dummy, shared-password, pam, "
+        "generic-oauth, github, ...) or class path (package.module.Class), configured in a "
+        "config file that loads this one: the platform's pages and API work with every one; "
+        "passwords and passphrases need native.",
+    ),
+    Variable(
         "JUPYTERHUB_SIGNUP_ENABLED",
         HUB,
         "hub.signup_enabled",

@@ -28,6 +28,9 @@ from .volumes import DockerNaming, UserVolume, user_volumes
 #: Where JupyterHub's own state and the stellars database live when nothing else is set.
 HUB_DB_FILE = "jupyterhub.sqlite"
 LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1", "localhost"})
+#: The authenticator setting of NativeAuthenticator, the default: the only one whose passwords
+#: the platform keeps (sign-up, the admin's password, generated passphrases).
+NATIVE_AUTHENTICATOR = "native"
 STELLARS_DB_FILE = "stellars.sqlite"
 
 
@@ -77,6 +80,8 @@ class HubSettings:
 
     admin_username: str = "admin"
     admin_password: str = field(default="", repr=False)
+    #: How users log in: `native`, a JupyterHub authenticator's entry-point name, or a class path.
+    authenticator: str = NATIVE_AUTHENTICATOR
     signup_enabled: bool = True
     base_url: str = "/"
     public_ip: str = "127.0.0.1"
@@ -101,6 +106,13 @@ class HubSettings:
             )
         if self.admin_password and len(self.admin_password) < 8:
             raise InvalidValue("admin_password", "must be at least 8 characters long")
+        non_empty_text("authenticator", self.authenticator)
+        if self.admin_password and not self.keeps_passwords:
+            raise InvalidValue(
+                "admin_password",
+                "is kept only with NativeAuthenticator (authenticator 'native'); users of "
+                f"{self.authenticator!r} log in with their identity provider's passwords",
+            )
         bounds = dict(self.LIMITS)
         if self.proxy_api_port is None:
             bounds.pop("proxy_api_port")
@@ -120,6 +132,12 @@ class HubSettings:
         non_empty_text("data_dir", self.data_dir)
         non_empty_text("proxy_command", self.proxy_command)
         _check_tls_pair(self.ssl_cert, self.ssl_key)
+
+    @property
+    def keeps_passwords(self) -> bool:
+        """Whether the platform keeps users' passwords (NativeAuthenticator), rather than an
+        identity provider."""
+        return self.authenticator == NATIVE_AUTHENTICATOR
 
     @property
     def loopback_only(self) -> bool:

@@ -1,6 +1,11 @@
 """What the hub configuration composes from several adapters: the authenticator that serves the
 platform's routes, and the start-up checks that choose the spawner.
 
+`authenticator_class(name)` resolves the deployer's authenticator (STELLARS_AUTHENTICATOR):
+`native` is the platform's NativeAuthenticator; any other name is a JupyterHub authenticator's
+entry point (`dummy`, `shared-password`, `generic-oauth`, ...) or a class path; the composition
+root hands JupyterHub `with_platform(that class)`.
+
 deploy/jupyterhub_config.py is the composition root; this module only holds the pieces it needs
 that join two adapter packages (which may not import each other) or talk to Docker before the
 hub's event loop exists.
@@ -8,23 +13,55 @@ hub's event loop exists.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 
 import docker
 import docker.errors
 import requests
+from jupyterhub.auth import Authenticator
 
 from stellars.adapters.auth import StellarsNativeAuthenticator
-from stellars.adapters.jupyterhub import PlatformRoutes
-from stellars.domain.settings import SpawnerKind, SpawnerSettings
+from stellars.domain.errors import InvalidValue
+from stellars.domain.settings import NATIVE_AUTHENTICATOR, SpawnerKind, SpawnerSettings
+
+#: JupyterHub's entry-point group of authenticators (its own, NativeAuthenticator's, OAuth's...).
+AUTHENTICATOR_ENTRY_POINTS = "jupyterhub.authenticators"
 
 # Long enough for a busy engine, short enough not to stall a hub whose engine is gone.
 _PING_SECONDS = 5.0
 
 
-class StellarsAuthenticator(PlatformRoutes, StellarsNativeAuthenticator):
-    """NativeAuthenticator (working on JupyterHub 5 and 6) that also serves the platform."""
+def authenticator_class(name: str) -> type:
+    """The authenticator class a deployer named: `native`, an entry-point name or a class path.
+
+    Raises InvalidValue("authenticator", ...) naming what is wrong (an unknown name, a module
+    that is not installed, a class that is not an Authenticator).
+    """
+    if name == NATIVE_AUTHENTICATOR:
+        return StellarsNativeAuthenticator
+    found = [ep for ep in entry_points(group=AUTHENTICATOR_ENTRY_POINTS) if ep.name == name]
+    try:
+        if found:
+            loaded = found[0].load()
+        elif "." in name:
+            module, _, attribute = name.rpartition(".")
+            loaded = getattr(importlib.import_module(module), attribute)
+        else:
+            known = sorted({ep.name for ep in entry_points(group=AUTHENTICATOR_ENTRY_POINTS)})
+            raise InvalidValue(
+                "authenticator",
+                f"{name!r} is no installed authenticator (installed: native, "
+                f"{', '.join(n for n in known if n != NATIVE_AUTHENTICATOR)}; or give a class "
+                "path, package.module.Class)",
+            )
+    except (ImportError, AttributeError) as error:
+        raise InvalidValue("authenticator", f"cannot load {name!r}: {error}") from None
+    if not (isinstance(loaded, type) and issubclass(loaded, Authenticator)):
+        raise InvalidValue("authenticator", f"{name!r} is not a JupyterHub Authenticator class")
+    return loaded
 
 
 @dataclass(frozen=True, slots=True)

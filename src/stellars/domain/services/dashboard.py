@@ -20,10 +20,10 @@ from stellars.domain.containers import ContainerUsage
 from stellars.domain.hub import HubUser
 from stellars.domain.volumes import VolumeInfo, container_name
 from stellars.ports.clock import Clock
-from stellars.ports.credentials import CredentialStore
 from stellars.ports.hub_directory import HubDirectory
 
 from .activity import ActivityService
+from .credentials import CredentialService
 from .refresh import Refresher, Snapshot
 from .sessions import SessionService
 from .volumes import VolumeService
@@ -141,7 +141,7 @@ class DashboardService:
         activity: ActivityService,
         sessions: SessionService,
         volumes: VolumeService,
-        accounts: CredentialStore,
+        credentials: CredentialService,
         container_stats: Refresher[Mapping[str, ContainerUsage]],
         volume_sizes: Refresher[Mapping[str, VolumeInfo]],
         clock: Clock,
@@ -151,7 +151,7 @@ class DashboardService:
         self._activity = activity
         self._sessions = sessions
         self._volumes = volumes
-        self._accounts = accounts
+        self._credentials = credentials
         self._container_stats = container_stats
         self._volume_sizes = volume_sizes
         self._clock = clock
@@ -220,7 +220,7 @@ class DashboardService:
         scores = await self._activity.scores()
         servers = [server for user in users for server in user.servers.values()]
         remaining = await self._sessions.remaining_for(servers)
-        authorized = self._accounts.authorized()
+        authorized = self._credentials.authorized()
         usage_snapshot = self._container_stats.snapshot()
         sizes_snapshot = self._volume_sizes.snapshot()
         rows: list[DashboardRow] = []
@@ -253,7 +253,7 @@ class DashboardService:
         now: datetime,
         scores: Mapping[str, ActivityScore],
         remaining: Mapping[tuple[str, str], timedelta],
-        authorized: frozenset[str],
+        authorized: frozenset[str] | None,
         usage: Snapshot[Mapping[str, ContainerUsage]],
         sizes: Snapshot[Mapping[str, VolumeInfo]],
     ) -> DashboardRow:
@@ -273,7 +273,8 @@ class DashboardService:
         }
         return DashboardRow(
             username=user.name,
-            is_authorized=user.name in authorized,
+            # With an identity provider, every hub user may log in as far as the hub knows.
+            is_authorized=authorized is None or user.name in authorized,
             status=status_of(user, now=now, policy=policy),
             score=None if score is None else score.value,
             level=activity_level(None if score is None else score.value),
