@@ -507,3 +507,16 @@ class TestProperties:
         assert offer_hours(s, cull_at=cull_at, now=NOW, policy=policy) == 0
         with pytest.raises(Refused, match=r"^No extension is available"):
             extend(s, 1, cull_at=cull_at, now=NOW, policy=policy)
+
+
+class TestWarningTime:
+    """`SessionPolicy.warning`: None (never warn) only for 0 minutes; every other value,
+    one minute included, is a warning time."""
+
+    def test_zero_minutes_means_no_warning(self):
+        assert SessionPolicy(warning_minutes=0).warning is None
+        assert SessionPolicy().warning is None
+
+    @pytest.mark.parametrize("minutes", [1, 2, 10, 1440])
+    def test_any_other_number_of_minutes_is_a_warning_time(self, minutes):
+        assert SessionPolicy(warning_minutes=minutes).warning == timedelta(minutes=minutes)
