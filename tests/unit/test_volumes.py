@@ -477,3 +477,42 @@ class TestDockerNameLimits:
         naming = DockerNaming(name_template="fixed")
         assert longest_plain_username(naming, ()) == CONTAINER_NAME_LIMIT
         assert docker_name_problem("a" * 5_000, naming, ()) is None
+
+
+class TestDockerNameMessagesInDetail:
+    def test_a_username_of_exactly_40_characters_is_shown_whole(self):
+        volumes = user_volumes({"v" * 220 + "-{username}_x": "/v"})  # 220 + 1 + 40 + 2 = 263
+        username = "u" * 40
+        problem = docker_name_problem(username, DEFAULT_NAMING, volumes)
+        assert f"-{username}_x would be 263 characters" in problem
+        problem = docker_name_problem(username + "u", DEFAULT_NAMING, volumes)
+        assert f"-{'u' * 37}..._x would be 264 characters" in problem
+
+    def test_a_named_servers_volume_is_shown_with_its_server_name(self):
+        volumes = user_volumes({"lab-{username}-{servername}_scratch": "/s"})
+        problem = docker_name_problem("a" * 250, DEFAULT_NAMING, volumes, "gpu")
+        assert problem == (
+            f"is too long for Docker: the volume name lab-{'a' * 37}...-gpu_scratch would be "
+            "266 characters (at most 255)"
+        )
+
+    def test_a_named_servers_container_is_shown_with_its_server_name(self):
+        naming = DockerNaming(prefix="jupyterlab")  # "{prefix}-{username}--{servername}"
+        problem = docker_name_problem("a" * CONTAINER_NAME_LIMIT, naming, (), "gpu")
+        assert problem == (
+            f"is too long for Docker: the container name jupyterlab-{'a' * 37}...--gpu would be "
+            f"{CONTAINER_NAME_LIMIT + 16} characters (at most {CONTAINER_NAME_LIMIT})"
+        )
+
+    def test_the_longest_plain_username_is_a_whole_number_rounded_down(self):
+        volumes = user_volumes({"{username}{safe_username}_x": "/v"})  # 2 + 2 per character
+        longest = longest_plain_username(DockerNaming(), volumes)
+        assert longest == 126 and isinstance(longest, int)  # 253 / 2 = 126.5
+        assert docker_name_problem("q" * 126, DockerNaming(), volumes) is None
+        assert docker_name_problem("q" * 127, DockerNaming(), volumes) is not None
+
+    def test_the_longest_plain_username_of_a_named_server_counts_its_container_name(self):
+        naming = DockerNaming(prefix="jupyterlab")
+        longest = CONTAINER_NAME_LIMIT - len("jupyterlab---gpu")
+        assert longest_plain_username(naming, (), "gpu") == longest
+        assert longest_plain_username(naming, ()) == CONTAINER_NAME_LIMIT - len("jupyterlab-")
