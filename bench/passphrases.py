@@ -6,13 +6,16 @@ For each bcrypt cost of generated passphrases it starts deploy/jupyterhub_config
 JupyterHub subprocess on loopback (SQLite, servers as local processes), creates USERS users in
 one `POST /hub/api/users`, collects their passphrases through `POST /hub/api/admin/credentials`
 (which waits until they are issued) and prints the seconds from the creation request to the
-last passphrase in hand, and the hub's worst event-loop lag meanwhile. The lag comes from the
-hub's own log: with STELLARS_LOOP_STALL_REPORT_MS at 10 the hub logs every lag of 10 ms or
-more, with its time, and the stack that held the loop (bench/loop_watch.py reads them and
-prints where the loop was held, and how its thread spent that time: on a CPU, waiting for one,
-or off it); an idle loop in another process shows what the machine's load alone does. It also
-reads the cost back from the stored hashes and logs one user in with their passphrase through
-NativeAuthenticator's form.
+last passphrase in hand, and the hub's worst event-loop lag meanwhile, in two parts: the
+stalls that began before `POST /hub/api/users` answered (JupyterHub creating the users in one
+synchronous stretch, the same work at every cost) and those that began after it (issuing the
+passphrases: hashing on the worker thread, one commit per account, and the collection). The
+lag comes from the hub's own log: with STELLARS_LOOP_STALL_REPORT_MS at 10 the hub logs every
+lag of 10 ms or more when the loop wakes, so a stall began its lag before that line; it also
+logs the stack that held the loop (bench/loop_watch.py prints where, and how the loop's thread
+spent the time: on a CPU, waiting for one, or off it). An idle loop in another process shows
+what the machine's load alone does. The bench also reads the cost back from the stored hashes
+and logs one user in with their passphrase through NativeAuthenticator's form.
 
 The runs, in one invocation:
 - baseline: bcrypt's default cost 12 for generated passphrases, as before (a bench-only
@@ -34,12 +37,12 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from loop_watch import bystander_lag, print_stalls, stall_places
+from loop_watch import LATE, LINE_TIME, bystander_lag, print_stalls
 from tests.backends.hub import JupyterHubProcess
 from tests.backends.platform import ADMIN_PASSWORD, DEPLOY_CONFIG, HubClient, platform_env
 
@@ -81,18 +84,35 @@ class Result:
     stored_costs: frozenset[int]
     ready_seconds: float
     collected: int
-    worst_lag_ms: float | None  # None: no lag of LAG_REPORT_MS or more was logged
+    creating_lag_ms: float | None  # stalls begun before POST /hub/api/users answered
+    issuing_lag_ms: float | None  # stalls begun after it (None: none of LAG_REPORT_MS or more)
     bystander_ms: float | None
     login_ok: bool
     log_path: Path  # the hub's log, kept until the report is printed
     since: datetime
     until: datetime
 
-    @property
-    def lag_text(self) -> str:
-        if self.worst_lag_ms is None:
-            return f"<{LAG_REPORT_MS} ms"
-        return f"{self.worst_lag_ms:.0f} ms"
+
+def lag_text(lag_ms: float | None) -> str:
+    return f"<{LAG_REPORT_MS} ms" if lag_ms is None else f"{lag_ms:.0f} ms"
+
+
+def logged_stalls(log_text: str, since: datetime, until: datetime) -> list[tuple[datetime, int]]:
+    """(when the stall began, its lag in ms) for each lag the hub logged between the two."""
+    stalls = []
+    for line in log_text.splitlines():
+        stamp, late = LINE_TIME.match(line), LATE.search(line)
+        if stamp is None or late is None:
+            continue
+        logged = datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S.%f")
+        lag = int(late.group(1))
+        if since <= logged <= until:
+            stalls.append((logged - timedelta(milliseconds=lag), lag))
+    return stalls
+
+
+def worst(lags: list[int]) -> float | None:
+    return float(max(lags)) if lags else None
 
 
 def stored_costs(db_file: Path, names: list[str]) -> frozenset[int]:
@@ -133,6 +153,7 @@ def measure(run: Run, users: int, logs: Path) -> Result:
                 started = time.perf_counter()
                 created = admin.api("POST", "/users", json={"usernames": names}, timeout=120)
                 created.raise_for_status()
+                answered = datetime.now()
                 found: dict[str, str] = {}
                 while len(found) < len(names):
                     if time.perf_counter() - started > COLLECT_LIMIT_SECONDS:
@@ -148,8 +169,7 @@ def measure(run: Run, users: int, logs: Path) -> Result:
                     )
                 ready = time.perf_counter() - started
             until = datetime.now()
-            places = stall_places(hub.log_path.read_text(errors="replace"), since, until)
-            lags = [lag for stalls in places.values() for lag, _ in stalls]
+            stalls = logged_stalls(hub.log_path.read_text(errors="replace"), since, until)
             login_ok = False
             if found:
                 name = sorted(found)[0]
@@ -167,7 +187,8 @@ def measure(run: Run, users: int, logs: Path) -> Result:
         stored_costs=costs,
         ready_seconds=ready,
         collected=len(found),
-        worst_lag_ms=float(max(lags)) if lags else None,
+        creating_lag_ms=worst([lag for began, lag in stalls if began <= answered]),
+        issuing_lag_ms=worst([lag for began, lag in stalls if began > answered]),
         bystander_ms=bystander[0] * 1000 if bystander else None,
         login_ok=login_ok,
         log_path=kept,
@@ -180,26 +201,31 @@ def report(results: list[Result], users: int) -> None:
     print(f"{users} users created in one request, passphrases collected until all are in:")
     print(
         f"{'generated passphrases hashed at':<44} {'cost':>4} {'ready':>7} {'got':>4} "
-        f"{'hub lag':>8} {'idle loop':>10} {'login':>6}"
+        f"{'lag: creating':>14} {'issuing':>8} {'idle loop':>10} {'login':>6}"
     )
     for result in results:
         costs = ",".join(str(cost) for cost in sorted(result.stored_costs)) or "?"
         idle = f"{result.bystander_ms:.0f} ms" if result.bystander_ms is not None else "?"
         print(
             f"{result.label:<44} {costs:>4} {result.ready_seconds:6.2f}s {result.collected:>4} "
-            f"{result.lag_text:>8} {idle:>10} {'ok' if result.login_ok else 'FAILED':>6}"
+            f"{lag_text(result.creating_lag_ms):>14} {lag_text(result.issuing_lag_ms):>8} "
+            f"{idle:>10} {'ok' if result.login_ok else 'FAILED':>6}"
         )
     for result in results:
         print(f"{result.label}: ", end="")
         print_stalls(result.log_path, result.since, result.until)
     for result in results[1:]:
         ready = result.ready_seconds <= BAR_READY_SECONDS and result.collected == users
-        worst = result.worst_lag_ms or 0.0
         print(
             f"bar ({result.label}): ready {result.ready_seconds:.2f} s <= "
-            f"{BAR_READY_SECONDS:.0f} s: {'met' if ready else 'MISSED'}; lag {result.lag_text} "
-            f"<= {BAR_LAG_MS:.0f} ms: {'met' if worst <= BAR_LAG_MS else 'MISSED'}"
+            f"{BAR_READY_SECONDS:.0f} s: {'met' if ready else 'MISSED'}"
         )
+        for part, lag in (
+            ("creating the users", result.creating_lag_ms),
+            ("issuing the passphrases", result.issuing_lag_ms),
+        ):
+            verdict = "met" if (lag or 0.0) <= BAR_LAG_MS else "MISSED"
+            print(f"  lag while {part}: {lag_text(lag)} <= {BAR_LAG_MS:.0f} ms: {verdict}")
 
 
 def main() -> int:

@@ -9,7 +9,9 @@ password through NativeAuthenticator's own check, and the bcrypt hash runs off t
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -225,3 +227,37 @@ class TestGeneratedPassphraseCost:
         db = orm.new_session_factory("sqlite://")()
         assert NativeCredentialStore(lambda: db, generated_entropy_bits=bits).generated_cost == 4
         db.close()
+
+
+async def test_accounts_created_at_once_are_committed_one_loop_turn_apart(monkeypatch):
+    """Cheap hashes finish in bunches while the loop commits a row; the store still commits
+    one account per turn of the loop, so a class of users never holds the loop for all of
+    their commits at once."""
+    db = orm.new_session_factory("sqlite://")()
+    store = NativeCredentialStore(lambda: db, generated_entropy_bits=60.0)
+    monkeypatch.setattr(native_credentials, "hash_password", lambda password, cost: b"$2b$04$x")
+    real_commit = db.commit
+    events: list[str] = []
+
+    def slow_commit() -> None:
+        events.append("commit")
+        time.sleep(0.02)  # a commit on a busy machine: the hashing thread runs on meanwhile
+        real_commit()
+
+    monkeypatch.setattr(db, "commit", slow_commit)
+    done = False
+
+    async def ticker() -> None:
+        while not done:
+            events.append("turn")
+            await asyncio.sleep(0)
+
+    ticking = asyncio.ensure_future(ticker())
+    created = await asyncio.gather(*(store.create_account(f"u{i}", "p") for i in range(8)))
+    done = True
+    await ticking
+    assert created == [True] * 8
+    commits = [index for index, event in enumerate(events) if event == "commit"]
+    assert len(commits) == 8
+    assert all(later - earlier > 1 for earlier, later in itertools.pairwise(commits))
+    db.close()

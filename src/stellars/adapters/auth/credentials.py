@@ -89,6 +89,10 @@ class NativeCredentialStore:
         # One hashing thread: an admin creating hundreds of users queues their bcrypt work
         # here instead of filling every core and starving the hub's event loop of CPU.
         self._hashing = ThreadPoolExecutor(1, thread_name_prefix="stellars-bcrypt")
+        # One account at a time, from hash to commit: cheap hashes would otherwise finish in
+        # bunches while the loop commits one row, and the loop would then commit the whole
+        # bunch in one turn (measured: 370 ms for 100 accounts at cost 4).
+        self._one_account_at_a_time = asyncio.Lock()
 
     def has_account(self, username: str) -> bool:
         return UserInfo.find(self._db(), username) is not None
@@ -117,14 +121,15 @@ class NativeCredentialStore:
         """
         if self.has_account(username):
             return False
-        hashed = await asyncio.get_running_loop().run_in_executor(
-            self._hashing, hash_password, password, self.generated_cost
-        )
-        db = self._db()
-        if UserInfo.find(db, username) is not None:  # signed up while we were hashing
-            return False
-        db.add(UserInfo(username=username, password=hashed, is_authorized=True))
-        db.commit()
+        async with self._one_account_at_a_time:
+            hashed = await asyncio.get_running_loop().run_in_executor(
+                self._hashing, hash_password, password, self.generated_cost
+            )
+            db = self._db()
+            if UserInfo.find(db, username) is not None:  # signed up while we were hashing
+                return False
+            db.add(UserInfo(username=username, password=hashed, is_authorized=True))
+            db.commit()
         return True
 
     def rename_account(self, old: str, new: str) -> None:
