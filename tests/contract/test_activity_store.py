@@ -381,3 +381,56 @@ async def test_the_score_ends_hold_when_a_weight_vanishes(
     tally = (await store.tallies(**window))["alice"]
     expected = score_samples([*recent, odd], now=NOW, policy=policy)
     assert (tally.score(policy), expected.value) == (expected, score)
+
+
+@st.composite
+def histories_with_vanishing_weights(draw):
+    """A year of retention at the 72 h half-life (121 half-lives): samples of the last few days
+    and samples months old, whose weights vanish next to them; often all of one kind and all
+    of the other, the histories whose ends (99, 0) only the counts can tell."""
+    users = draw(st.lists(st.sampled_from(["ann", "bo"]), min_size=1, max_size=2, unique=True))
+    rows = []
+    for user in users:
+        pattern = draw(st.sampled_from(["active recent", "idle recent", "mixed"]))
+        for recent in (True, False):
+            span = (
+                (timedelta(0), timedelta(days=3))
+                if recent
+                else (timedelta(days=200), YEAR.retention * 1.05)
+            )
+            for _ in range(draw(st.integers(1, 6))):
+                active = (
+                    draw(st.booleans())
+                    if pattern == "mixed"
+                    else recent == (pattern == "active recent")
+                )
+                rows.append(RecordedSample(user, NOW - draw(durations(*span)), active))
+    prune_at = draw(st.one_of(st.none(), durations(timedelta(days=100), YEAR.retention * 1.1)))
+    return rows, prune_at
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(case=histories_with_vanishing_weights())
+async def test_store_tallies_score_like_the_definition_when_weights_vanish(store, case):
+    """The store is built for the 72 h half-life, so a year of retention lets weights vanish."""
+    rows, prune_at = case
+    await store.reset()
+    await store.add(rows)
+    if prune_at is not None:
+        await store.prune(older_than=NOW - prune_at)
+        rows = [r for r in rows if r.taken_at > NOW - prune_at]
+    tallies = await store.tallies(since=NOW - YEAR.retention, until=NOW)
+    for user in {r.username for r in rows}:
+        mine = [r for r in rows if r.username == user]
+        expected = score_samples(mine, now=NOW, policy=YEAR)
+        got = (
+            tallies[user].score(YEAR)
+            if user in tallies
+            else score_samples([], now=NOW, policy=YEAR)
+        )
+        assert got == expected
+        window = [r for r in mine if r.taken_at > NOW - YEAR.retention]
+        if any(not r.active for r in window):
+            assert got.value <= 99  # an idle sample in the window, however light
