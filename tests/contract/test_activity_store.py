@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 
@@ -18,6 +19,7 @@ from stellars.domain.activity import (
     RecordedSample,
     score_samples,
 )
+from stellars.ports.activity_store import ActivityStore
 from tests.contract.sql import SQL_KINDS, sql_database
 from tests.strategies import EPOCH, durations
 
@@ -334,3 +336,101 @@ async def test_daily_activity_counts_like_a_plain_list(store, rows, first, lengt
     active = Counter((r.username, r.taken_at.date()) for r in chosen if r.active)
     expected = [DailyActivity(u, d, active[u, d], n) for (u, d), n in sorted(samples.items())]
     assert await store.daily_activity(since=since, until=until, usernames=some) == expected
+
+
+@pytest.fixture(params=["memory", *SQL_KINDS])
+def store_for(request, tmp_path):
+    """Builds one store of each implementation, for the half-life a test asks for."""
+    with contextlib.ExitStack() as stack:
+
+        def build(half_life: timedelta) -> ActivityStore:
+            if request.param == "memory":
+                return InMemoryActivityStore(half_life=half_life)
+            database = stack.enter_context(sql_database(request, request.param, tmp_path))
+            return SqlActivityStore(database, half_life=half_life)
+
+        yield build
+
+
+YEAR = ActivityPolicy(retention_days=365)  # the default half-life of 72 h
+H1_WEEK = ActivityPolicy(half_life_hours=1)  # the default retention of 7 days
+
+
+@pytest.mark.parametrize(
+    ("policy", "odd_age", "recent_active", "score"),
+    [
+        (YEAR, timedelta(days=364), True, 99),  # an idle sample whose weight vanishes: not 100
+        (H1_WEEK, timedelta(hours=40), True, 99),  # 1 - 2^-40 active: still not 100
+        (YEAR, timedelta(days=364), False, 0),  # an active one whose weight vanishes: 0
+        (H1_WEEK, timedelta(hours=40), False, 0),
+    ],
+)
+async def test_the_score_ends_hold_when_a_weight_vanishes(
+    store_for, policy, odd_age, recent_active, score
+):
+    """A window with an idle sample scores at most 99, one whose active share is under 1 %
+    scores 0 (the module docstring of stellars.domain.activity), through the store's tallies
+    as through the definition, also after a prune."""
+    store = store_for(policy.half_life)
+    recent = [at(hours, active=recent_active) for hours in range(6)]
+    odd = RecordedSample("alice", NOW - odd_age, not recent_active, None)
+    stale = RecordedSample("alice", NOW - policy.retention - timedelta(hours=1), True, None)
+    await store.add([*recent, odd, stale])
+    assert await store.prune(older_than=NOW - policy.retention) == 1
+    window = {"since": NOW - policy.retention, "until": NOW}
+    tally = (await store.tallies(**window))["alice"]
+    expected = score_samples([*recent, odd], now=NOW, policy=policy)
+    assert (tally.score(policy), expected.value) == (expected, score)
+
+
+@st.composite
+def histories_with_vanishing_weights(draw):
+    """A year of retention at the 72 h half-life (121 half-lives): samples of the last few days
+    and samples months old, whose weights vanish next to them; often all of one kind and all
+    of the other, the histories whose ends (99, 0) only the counts can tell."""
+    users = draw(st.lists(st.sampled_from(["ann", "bo"]), min_size=1, max_size=2, unique=True))
+    rows = []
+    for user in users:
+        pattern = draw(st.sampled_from(["active recent", "idle recent", "mixed"]))
+        for recent in (True, False):
+            span = (
+                (timedelta(0), timedelta(days=3))
+                if recent
+                else (timedelta(days=200), YEAR.retention * 1.05)
+            )
+            for _ in range(draw(st.integers(1, 6))):
+                active = (
+                    draw(st.booleans())
+                    if pattern == "mixed"
+                    else recent == (pattern == "active recent")
+                )
+                rows.append(RecordedSample(user, NOW - draw(durations(*span)), active))
+    prune_at = draw(st.one_of(st.none(), durations(timedelta(days=100), YEAR.retention * 1.1)))
+    return rows, prune_at
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(case=histories_with_vanishing_weights())
+async def test_store_tallies_score_like_the_definition_when_weights_vanish(store, case):
+    """The store is built for the 72 h half-life, so a year of retention lets weights vanish."""
+    rows, prune_at = case
+    await store.reset()
+    await store.add(rows)
+    if prune_at is not None:
+        await store.prune(older_than=NOW - prune_at)
+        rows = [r for r in rows if r.taken_at > NOW - prune_at]
+    tallies = await store.tallies(since=NOW - YEAR.retention, until=NOW)
+    for user in {r.username for r in rows}:
+        mine = [r for r in rows if r.username == user]
+        expected = score_samples(mine, now=NOW, policy=YEAR)
+        got = (
+            tallies[user].score(YEAR)
+            if user in tallies
+            else score_samples([], now=NOW, policy=YEAR)
+        )
+        assert got == expected
+        window = [r for r in mine if r.taken_at > NOW - YEAR.retention]
+        if any(not r.active for r in window):
+            assert got.value <= 99  # an idle sample in the window, however light

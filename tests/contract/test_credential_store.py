@@ -9,7 +9,9 @@ password through NativeAuthenticator's own check, and the bcrypt hash runs off t
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,8 @@ from nativeauthenticator.orm import UserInfo
 from stellars.adapters.auth import NativeCredentialStore
 from stellars.adapters.auth import credentials as native_credentials
 from stellars.adapters.memory import InMemoryCredentialStore
+from stellars.adapters.passwords import XkcdPasswordGenerator
+from stellars.domain.credentials import PassphrasePolicy
 from stellars.ports.credentials import CredentialStore
 
 
@@ -154,11 +158,13 @@ async def test_the_native_store_hashes_off_the_event_loop(monkeypatch):
     db = orm.new_session_factory("sqlite://")()
     store = NativeCredentialStore(lambda: db)
     threads: list[threading.Thread] = []
+    costs: list[int] = []
     real_hash = native_credentials.hash_password
 
-    def recording_hash(password: str) -> bytes:
+    def recording_hash(password: str, cost: int = native_credentials.DEFAULT_COST) -> bytes:
         threads.append(threading.current_thread())
-        return real_hash(password)
+        costs.append(cost)
+        return real_hash(password, cost)
 
     monkeypatch.setattr(native_credentials, "hash_password", recording_hash)
     loop_ticks = 0
@@ -168,6 +174,90 @@ async def test_the_native_store_hashes_off_the_event_loop(monkeypatch):
         await asyncio.sleep(0)
     assert hashing.result() is True
     assert threads and threads[0] is not threading.main_thread()
+    assert costs == [store.generated_cost]
     assert loop_ticks > 1
     assert store.password_matches("ann", "generated-passphrase")
+    db.close()
+
+
+class TestGeneratedPassphraseCost:
+    """Generated passphrases are hashed at the cost their entropy allows (docs/security.md),
+    people's passwords at bcrypt's default 12; NativeAuthenticator checks either, since
+    bcrypt reads the cost from the hash."""
+
+    @staticmethod
+    def stored_hash(db: Any, name: str) -> bytes:
+        return UserInfo.find(db, name).password
+
+    @pytest.mark.parametrize(
+        ("entropy_bits", "prefix"),
+        [
+            ({}, b"$2b$08$"),  # the least entropy a policy may have: 44 bits
+            ({"generated_entropy_bits": 50.33}, b"$2b$04$"),  # the default policy's
+            ({"generated_entropy_bits": 46.0}, b"$2b$06$"),
+        ],
+    )
+    async def test_a_generated_passphrase_is_stored_at_its_stated_cost_and_logs_in(
+        self, entropy_bits, prefix
+    ):
+        db = orm.new_session_factory("sqlite://")()
+        store = NativeCredentialStore(lambda: db, **entropy_bits)
+        assert f"$2b${store.generated_cost:02d}$".encode() == prefix
+        assert await store.create_account("ann", "tundra-gravel-wisp-oxide") is True
+        stored = self.stored_hash(db, "ann")
+        assert stored.startswith(prefix)
+        info = UserInfo.find(db, "ann")
+        assert info.is_valid_password("tundra-gravel-wisp-oxide")  # NativeAuthenticator's check
+        assert not info.is_valid_password("tundra-gravel-wisp-oxidE")
+        assert store.password_matches("ann", "tundra-gravel-wisp-oxide")
+        db.close()
+
+    def test_a_known_password_keeps_the_default_cost(self):
+        db = orm.new_session_factory("sqlite://")()
+        store = NativeCredentialStore(lambda: db, generated_entropy_bits=80.0)
+        store.set_password("admin", "the-admins-own-password")
+        assert self.stored_hash(db, "admin").startswith(b"$2b$12$")
+        assert UserInfo.find(db, "admin").is_valid_password("the-admins-own-password")
+        db.close()
+
+    def test_the_xkcd_generators_default_policy_hashes_at_the_least_cost(self):
+        policy = PassphrasePolicy()
+        bits = policy.entropy_bits(XkcdPasswordGenerator().vocabulary_size(policy))
+        assert bits > 50
+        db = orm.new_session_factory("sqlite://")()
+        assert NativeCredentialStore(lambda: db, generated_entropy_bits=bits).generated_cost == 4
+        db.close()
+
+
+async def test_accounts_created_at_once_are_committed_one_loop_turn_apart(monkeypatch):
+    """Cheap hashes finish in bunches while the loop commits a row; the store still commits
+    one account per turn of the loop, so a class of users never holds the loop for all of
+    their commits at once."""
+    db = orm.new_session_factory("sqlite://")()
+    store = NativeCredentialStore(lambda: db, generated_entropy_bits=60.0)
+    monkeypatch.setattr(native_credentials, "hash_password", lambda password, cost: b"$2b$04$x")
+    real_commit = db.commit
+    events: list[str] = []
+
+    def slow_commit() -> None:
+        events.append("commit")
+        time.sleep(0.02)  # a commit on a busy machine: the hashing thread runs on meanwhile
+        real_commit()
+
+    monkeypatch.setattr(db, "commit", slow_commit)
+    done = False
+
+    async def ticker() -> None:
+        while not done:
+            events.append("turn")
+            await asyncio.sleep(0)
+
+    ticking = asyncio.ensure_future(ticker())
+    created = await asyncio.gather(*(store.create_account(f"u{i}", "p") for i in range(8)))
+    done = True
+    await ticking
+    assert created == [True] * 8
+    commits = [index for index, event in enumerate(events) if event == "commit"]
+    assert len(commits) == 8
+    assert all(later - earlier > 1 for earlier, later in itertools.pairwise(commits))
     db.close()

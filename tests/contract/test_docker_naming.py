@@ -3,14 +3,22 @@ oracle, for any username and for the configured name templates."""
 
 from __future__ import annotations
 
+import uuid
 from types import SimpleNamespace
 
+import docker.errors
 import pytest
 from dockerspawner import DockerSpawner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stellars.domain.volumes import DockerNaming, container_name, escape_name, user_volumes
+from stellars.domain.volumes import (
+    VOLUME_NAME_LIMIT,
+    DockerNaming,
+    container_name,
+    escape_name,
+    user_volumes,
+)
 
 VOLUMES = {
     "jupyterlab-{username}_home": "/home",
@@ -50,3 +58,36 @@ def test_container_and_volume_names_equal_dockerspawners(template, username, ser
     theirs = {name: bind["bind"] for name, bind in spawner.volume_binds.items() if name in ours}
     assert ours == theirs
     assert len(theirs) == len(user_volumes(VOLUMES))
+
+
+@pytest.mark.real
+def test_the_engine_creates_a_volume_name_of_the_limit_and_refuses_one_more(
+    docker_client, docker_labels
+):
+    """VOLUME_NAME_LIMIT is the engine's: the docstring says where it was measured, this
+    checks it on the engine the tests run against."""
+    stem = f"stellars-test-{uuid.uuid4().hex[:8]}-"
+    longest = stem + "a" * (VOLUME_NAME_LIMIT - len(stem))
+    volume = docker_client.volumes.create(longest, labels=docker_labels)
+    try:
+        assert volume.name == longest
+    finally:
+        volume.remove()
+    with pytest.raises(docker.errors.APIError, match="file name too long"):
+        docker_client.volumes.create(longest + "a", labels=docker_labels)
+    assert not docker_client.volumes.list(filters={"name": stem})
+
+
+@pytest.mark.real
+def test_the_engine_takes_container_names_far_longer_than_volume_names(
+    docker_client, docker_labels, tiny_image
+):
+    """Containers have no limit of their own (CONTAINER_NAME_LIMIT is the engine's request
+    size): a name of 20,000 characters is created."""
+    stem = f"stellars-test-{uuid.uuid4().hex[:8]}-"
+    name = stem + "c" * (20_000 - len(stem))
+    container = docker_client.containers.create(tiny_image, name=name, labels=docker_labels)
+    try:
+        assert docker_client.containers.get(container.id).name == name
+    finally:
+        container.remove(force=True)

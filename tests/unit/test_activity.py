@@ -61,6 +61,40 @@ def scenario(draw: st.DrawFn):
     return policy, history
 
 
+@st.composite
+def vanishing_scenario(draw: st.DrawFn):
+    """A policy whose window spans at least 60 half-lives, and a history of recent samples
+    (within 4 half-lives) plus far ones, 30 half-lives old or more: next to the recent samples
+    the far ones weigh 2^-30 or less, down to nothing at all in a float sum (2^-53 of it).
+    Often the far samples are all idle and the recent ones all active, or the other way round:
+    the histories whose score ends (99 and 0) only the counts can tell."""
+    half_life_hours = draw(st.integers(1, 48))
+    retention_days = draw(st.integers(math.ceil(60 * half_life_hours / 24), 365))
+    policy = ActivityPolicy(
+        retention_days=retention_days,
+        half_life_hours=half_life_hours,
+        sample_interval_seconds=draw(st.integers(60, 86_400)),
+    )
+    recent = draw(st.lists(durations(timedelta(0), 4 * policy.half_life), min_size=1, max_size=8))
+    far = draw(
+        st.lists(durations(30 * policy.half_life, policy.retention * 1.1), min_size=1, max_size=4)
+    )
+    pattern = draw(st.sampled_from(["active recent", "idle recent", "mixed"]))
+
+    def activity(is_recent: bool) -> bool:
+        if pattern == "mixed":
+            return draw(st.booleans())
+        return is_recent == (pattern == "active recent")
+
+    history = [sample(age, activity(True)) for age in recent]
+    history += [sample(age, activity(False)) for age in far]
+    return policy, history
+
+
+#: Histories of any shape, and histories where some weights vanish next to others.
+any_scenario = st.one_of(scenario(), vanishing_scenario())
+
+
 class TestPolicy:
     def test_defaults_match_the_documented_ones(self):
         assert (
@@ -326,6 +360,81 @@ class TestScoreExamples:
         assert score_samples(history, now=NOW, policy=POLICY) == ActivityScore(0, 1, False)
 
 
+YEAR = ActivityPolicy(retention_days=365)  # the default half-life of 72 h
+H1_WEEK = ActivityPolicy(half_life_hours=1)  # the default retention of 7 days
+
+
+def both_paths(history: list[RecordedSample], policy: ActivityPolicy) -> list[ActivityScore]:
+    """The score by the definition, and by tallies of the window fed newest first and oldest
+    first, and of the whole history plus an idle sample from outside the window, pruned to
+    the window again as a store does."""
+    window = [s for s in history if in_window(s.taken_at, now=NOW, policy=policy)]
+    newest_first = sorted(window, key=lambda s: s.taken_at, reverse=True)
+    pruned = tally_samples([sample(policy.retention + HOUR, False), *history], policy.half_life)
+    for outside in [sample(policy.retention + HOUR, False), *history]:
+        if not in_window(outside.taken_at, now=NOW, policy=policy):
+            pruned = pruned.remove(outside.taken_at, outside.active, policy.half_life)
+    return [
+        score_samples(history, now=NOW, policy=policy),
+        tally_samples(newest_first, policy.half_life).score(policy),
+        tally_samples(newest_first[::-1], policy.half_life).score(policy),
+        pruned.score(policy),
+    ]
+
+
+class TestScoreEnds:
+    """100 only when every sample in the window is active; 0 whenever the active share is
+    under 1 %, even with active samples in it (see the module docstring)."""
+
+    def test_an_idle_sample_364_days_old_caps_an_active_history_at_99(self):
+        """Reported: its weight, 2^-121 of the newest, vanished from the float sum -> 100."""
+        history = [sample(hours * HOUR, True) for hours in range(6)]
+        history.append(sample(timedelta(days=364), False))
+        assert decay_weight(timedelta(days=364), YEAR.half_life) < 2.0**-53
+        assert both_paths(history, YEAR) == [ActivityScore(99, 7, False)] * 4
+
+    def test_an_idle_sample_40_half_lives_old_caps_an_active_history_at_99(self):
+        """Reported: a share of 1 - 2^-40 is 99.9999999999 %, which the tolerance lifted to 100."""
+        history = [sample(hours * HOUR, True) for hours in range(6)]
+        history.append(sample(40 * HOUR, False))
+        assert percent_from_weights(1.0, 1.0 + 2.0**-40) == 100  # the floats alone
+        assert both_paths(history, H1_WEEK) == [ActivityScore(99, 7, False)] * 4
+
+    def test_one_idle_sample_among_many_active_ones_of_equal_weight_is_99(self):
+        history = [sample(HOUR, index > 0) for index in range(1000)]
+        assert both_paths(history, POLICY) == [ActivityScore(99, 1000, True)] * 4
+
+    @pytest.mark.parametrize(("policy", "age"), [(YEAR, timedelta(days=364)), (H1_WEEK, 40 * HOUR)])
+    def test_an_active_sample_whose_weight_vanishes_scores_0(self, policy, age):
+        """The symmetric case is decided the other way: the definition's floor gives 0 for a
+        share under 1 %, and no count lifts it (level "none")."""
+        history = [sample(hours * HOUR, False) for hours in range(6)]
+        history.append(sample(age, True))
+        assert both_paths(history, policy) == [ActivityScore(0, 7, False)] * 4
+        assert activity_level(0) is ActivityLevel.NONE
+
+    def test_a_share_just_under_1_percent_is_0_and_just_over_99_is_99(self):
+        low = [sample(HOUR, index == 0) for index in range(101)]  # 0.99 %
+        high = [sample(HOUR, index > 0) for index in range(101)]  # 99.0099 %
+        assert [s.value for s in both_paths(low, POLICY)] == [0] * 4
+        assert [s.value for s in both_paths(high, POLICY)] == [99] * 4
+
+    @given(vanishing_scenario())
+    def test_with_vanishing_weights_only_an_all_active_window_scores_100(self, case):
+        policy, history = case
+        window = [s for s in history if in_window(s.taken_at, now=NOW, policy=policy)]
+        assume(window)
+        scores = both_paths(history, policy)
+        assert len(set(scores)) == 1
+        value = scores[0].value
+        if all(s.active for s in window):
+            assert value == 100
+        elif not any(s.active for s in window):
+            assert value == 0
+        else:
+            assert 0 <= value <= 99
+
+
 class TestScoreProperties:
     @settings(max_examples=50)
     @given(scenario())
@@ -578,7 +687,7 @@ class TestTallyExamples:
 class TestTallyEqualsDefinition:
     """The fast path: a tally maintained by adds and removes scores like the definition."""
 
-    @given(scenario(), st.randoms(use_true_random=False))
+    @given(any_scenario, st.randoms(use_true_random=False))
     def test_tally_of_the_window_scores_like_the_definition(self, case, rnd):
         policy, history = case
         shuffled = list(history)
@@ -592,7 +701,7 @@ class TestTallyEqualsDefinition:
                 t = t.remove(s.taken_at, s.active, policy.half_life)
         assert t.score(policy) == score_samples(history, now=NOW, policy=policy)
 
-    @given(scenario(), st.data())
+    @given(any_scenario, st.data())
     def test_pruning_then_adding_newer_samples_scores_like_the_definition(self, case, data):
         """A store's life: tally the window, prune the oldest samples, tally new ticks."""
         policy, history = case
@@ -618,7 +727,7 @@ class TestTallyEqualsDefinition:
         assert t.score(year) == score_samples(inside[pruned:] + newer, now=later, policy=year)
 
     @settings(max_examples=50)
-    @given(scenario(), scenario())
+    @given(any_scenario, any_scenario)
     def test_merging_two_tallies_equals_tallying_both_histories(self, first, second):
         policy = first[0]
         a = [RecordedSample("alice", s.taken_at, s.active) for s in first[1]]

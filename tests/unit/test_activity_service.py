@@ -319,3 +319,36 @@ class TestReport:
         assert await service.reset() == 3
         assert store.rows == []
         assert all(r.score is None for r in await service.report())
+
+
+class TestLevelsOfUsersWhoseSamplesWentMidTick:
+    """The tick scores after it adds its samples; a reset, a rename or a prune by someone else
+    in between leaves users without a tally. They count as level "none", like users who never
+    had a sample, and the tick still summarises every user."""
+
+    async def test_a_reset_between_the_add_and_the_scores(self, directory, clock):
+        class ResetWhilePruning(InMemoryActivityStore):
+            async def prune(self, *, older_than):
+                await self.reset()  # an admin's reset lands between the tick's steps
+                return 0
+
+        store = ResetWhilePruning(half_life=POLICY.half_life)
+        service = ActivityService(store=store, directory=directory, clock=clock, policy=POLICY)
+        summary = await service.tick()
+        assert summary.levels == {ActivityLevel.NONE: 3}
+        assert summary.line == (
+            "Tick: 3 users (active=1, idle=1, offline=1) | levels: none(3) | pruned 0"
+        )
+
+    async def test_a_rename_between_the_add_and_the_scores(self, directory, clock):
+        class RenameWhilePruning(InMemoryActivityStore):
+            async def prune(self, *, older_than):
+                await self.rename_user("alice", "alicia")  # renamed while the tick ran
+                return 0
+
+        store = RenameWhilePruning(half_life=POLICY.half_life)
+        service = ActivityService(store=store, directory=directory, clock=clock, policy=POLICY)
+        summary = await service.tick()
+        # alice (listed before the rename) has no tally any more: none, like idle bob and carol
+        assert summary.levels == {ActivityLevel.NONE: 3}
+        assert summary.line.endswith("| levels: none(3) | pruned 0")

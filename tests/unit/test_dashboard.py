@@ -540,3 +540,24 @@ async def test_with_an_identity_provider_every_user_may_log_in(world):
     )
     page = await world.dashboard.page()
     assert [row.is_authorized for row in page.rows] == [True, True, True]
+
+
+class TestTheSecondWriteShowsAtOnceToo:
+    """Within `reuse_for`, not only the first sample or extension after a build shows at once:
+    the second one too (the services' revisions move on at every write, not just once)."""
+
+    async def test_a_second_tick_shows_at_once(self, world):
+        world.dashboard.reuse_for = timedelta(seconds=1)
+        await world.activity.tick()
+        first = {row.username: row.sample_count for row in (await world.dashboard.page()).rows}
+        await world.activity.tick()
+        second = {row.username: row.sample_count for row in (await world.dashboard.page()).rows}
+        assert second == {name: count + 1 for name, count in first.items()}
+
+    async def test_a_second_extension_shows_at_once(self, world):
+        world.dashboard.reuse_for = timedelta(seconds=1)
+        await world.sessions.extend("bob", 1)  # idle for 2 h: nothing left, then 1 h
+        first = {row.username: row.time_remaining for row in (await world.dashboard.page()).rows}
+        await world.sessions.extend("bob", 1)
+        second = {row.username: row.time_remaining for row in (await world.dashboard.page()).rows}
+        assert (first["bob"], second["bob"]) == (timedelta(hours=1), timedelta(hours=2))

@@ -537,3 +537,16 @@ class TestExtensionHoursUsed:
         deadline = NOW + 3 * HOUR  # granted while idle; now the user works again
         assert self.used(deadline, idle=timedelta(0)) == 2
         assert self.used(deadline, idle=2 * HOUR) == 4
+
+
+class TestWarningTime:
+    """`SessionPolicy.warning`: None (never warn) only for 0 minutes; every other value,
+    one minute included, is a warning time."""
+
+    def test_zero_minutes_means_no_warning(self):
+        assert SessionPolicy(warning_minutes=0).warning is None
+        assert SessionPolicy().warning is None
+
+    @pytest.mark.parametrize("minutes", [1, 2, 10, 1440])
+    def test_any_other_number_of_minutes_is_a_warning_time(self, minutes):
+        assert SessionPolicy(warning_minutes=minutes).warning == timedelta(minutes=minutes)

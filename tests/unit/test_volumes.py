@@ -15,7 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stellars.domain.errors import Conflict, InvalidValue
+from stellars.domain.settings import SpawnerSettings
 from stellars.domain.volumes import (
+    CONTAINER_NAME_LIMIT,
+    VOLUME_NAME_LIMIT,
     DockerNaming,
     ResetReport,
     UserVolume,
@@ -23,7 +26,9 @@ from stellars.domain.volumes import (
     VolumeOutcome,
     VolumeResult,
     container_name,
+    docker_name_problem,
     escape_name,
+    longest_plain_username,
     plan_reset,
     render,
     template_namespace,
@@ -324,3 +329,190 @@ def test_values():
     assert UserVolume("home", "x-{username}", "/h") == UserVolume("home", "x-{username}", "/h")
     assert VolumeInfo("v") == VolumeInfo("v", None)
     assert VolumeInfo("v", 5).size_bytes == 5
+
+
+DEFAULT_NAMING = SpawnerSettings().naming  # prefix and container "jupyterlab-{username}"
+DEFAULT_VOLUMES = user_volumes(STELLARS_VOLUMES)  # home, workspace, cache, as deploy/ sets them
+
+
+def dockerspawner_names(username: str, naming: DockerNaming) -> tuple[list[str], str]:
+    """The oracle: the volume names and the container name DockerSpawner itself renders."""
+    spawner = dockerspawner(username, "", naming)
+    volumes = [spawner.format_volume_name(v.template, spawner) for v in DEFAULT_VOLUMES]
+    return volumes, spawner.object_name
+
+
+class TestDockerNameLimits:
+    """Names DockerSpawner would give a user that Docker refuses (measured in the docstrings of
+    VOLUME_NAME_LIMIT and CONTAINER_NAME_LIMIT) are found before any server starts."""
+
+    @pytest.mark.parametrize(
+        "username",
+        [
+            "a" * 64,
+            "a" * 200,
+            "a" * 234,
+            "a" * 235,
+            "a" * 300,
+            "é" * 64,  # 6 characters each: -c3-a9
+            "é" * 200,
+            "Zoë" * 100,
+            "東京" * 32,  # 9 characters each
+            "東" * 200,
+            "😀" * 64,  # 12 characters each: -f0-9f-98-80
+            "😀" * 300,
+            "data.scientist@example.org",
+            "x" * 18 + "😀" * 18,  # jupyterlab- + 18 + 18 * 12 + _workspace: 255, fits
+            "x" * 19 + "😀" * 18,  # 256: one too many
+        ],
+    )
+    def test_a_name_is_refused_exactly_when_dockerspawner_would_exceed_a_limit(self, username):
+        volumes, container = dockerspawner_names(username, DEFAULT_NAMING)
+        fits = all(len(v) <= VOLUME_NAME_LIMIT for v in volumes)
+        fits = fits and len(container) <= CONTAINER_NAME_LIMIT
+        problem = docker_name_problem(username, DEFAULT_NAMING, DEFAULT_VOLUMES)
+        assert (problem is None) == fits
+        if problem is not None:
+            longest = max(volumes, key=len)
+            assert f" would be {len(longest)} characters (at most 255)" in problem
+
+    @settings(max_examples=50)
+    @given(
+        username=st.one_of(
+            usernames,
+            st.text(min_size=1, max_size=300),
+            st.text(alphabet="az09é東😀.-_@", min_size=30, max_size=260),
+        )
+    )
+    def test_the_verdict_agrees_with_dockerspawners_names(self, username):
+        volumes, container = dockerspawner_names(username, DEFAULT_NAMING)
+        fits = max(map(len, volumes)) <= VOLUME_NAME_LIMIT
+        fits = fits and len(container) <= CONTAINER_NAME_LIMIT
+        assert (docker_name_problem(username, DEFAULT_NAMING, DEFAULT_VOLUMES) is None) == fits
+
+    def test_the_volume_limit_is_exact_for_mixed_names(self):
+        assert docker_name_problem("x" * 18 + "😀" * 18, DEFAULT_NAMING, DEFAULT_VOLUMES) is None
+        problem = docker_name_problem("x" * 19 + "😀" * 18, DEFAULT_NAMING, DEFAULT_VOLUMES)
+        assert problem is not None and "would be 256 characters (at most 255)" in problem
+
+    def test_the_message_names_the_longest_volume_the_limit_and_the_escaping(self):
+        problem = docker_name_problem("é" * 64, DEFAULT_NAMING, DEFAULT_VOLUMES)
+        assert problem == (
+            "is too long for Docker: the volume name "
+            "jupyterlab--c3-a9-c3-a9-c3-a9-c3-a9-c3-a9-c3-a9-..._workspace would be 405 "
+            "characters (at most 255); DockerSpawner writes each character outside a-z and 0-9 "
+            "as 3 to 12"
+        )
+
+    def test_a_plain_name_gets_no_escaping_hint(self):
+        assert docker_name_problem("a" * 300, DEFAULT_NAMING, DEFAULT_VOLUMES) == (
+            "is too long for Docker: the volume name "
+            f"jupyterlab-{'a' * 37}..._workspace would be 321 characters (at most 255)"
+        )
+
+    @pytest.mark.parametrize("username", ["q" * 300, "Ü" * 300, "東" * 300, "😀" * 300])
+    def test_the_message_never_echoes_the_whole_username(self, username):
+        problem = docker_name_problem(username, DEFAULT_NAMING, DEFAULT_VOLUMES)
+        assert problem is not None and len(problem) < 250
+        assert escape_name(username)[:41] not in problem
+
+    def test_a_raw_username_in_a_template_is_cut_short_too(self):
+        naming = DockerNaming(prefix="lab")
+        volumes = user_volumes({"vol.{raw_username}.{username}_data": "/d"})
+        problem = docker_name_problem("b" * 200, naming, volumes)
+        assert problem == (
+            f"is too long for Docker: the volume name vol.{'b' * 37}....{'b' * 37}..._data "
+            "would be 410 characters (at most 255)"
+        )
+
+    def test_of_equally_long_names_the_first_is_named(self):
+        volumes = user_volumes({"v-{username}_one": "/1", "v-{username}_two": "/2"})
+        assert " v-aaa" in docker_name_problem("a" * 300, DEFAULT_NAMING, volumes)
+        assert "_one would be 306" in docker_name_problem("a" * 300, DEFAULT_NAMING, volumes)
+
+    def test_the_container_name_counts_when_no_volume_breaks_the_limit(self):
+        at_limit = "a" * (CONTAINER_NAME_LIMIT - len("jupyterlab-"))
+        assert docker_name_problem(at_limit, DEFAULT_NAMING, ()) is None
+        problem = docker_name_problem(at_limit + "a", DEFAULT_NAMING, ())
+        assert problem == (
+            f"is too long for Docker: the container name jupyterlab-{'a' * 37}... would be "
+            f"{CONTAINER_NAME_LIMIT + 1} characters (at most {CONTAINER_NAME_LIMIT})"
+        )
+
+    def test_a_named_server_names_its_container_with_the_server_name(self):
+        naming = DockerNaming(prefix="jupyterlab")  # "{prefix}-{username}--{servername}"
+        username = "a" * (CONTAINER_NAME_LIMIT - len("jupyterlab---gpu"))
+        assert docker_name_problem(username, naming, (), "gpu") is None
+        assert docker_name_problem(username + "a", naming, (), "gpu") is not None
+        assert docker_name_problem(username + "a", naming, ()) is None
+
+    def test_the_limits_are_the_measured_ones(self):
+        assert (VOLUME_NAME_LIMIT, CONTAINER_NAME_LIMIT) == (255, 1_048_576)
+
+    def test_the_longest_plain_username_under_the_default_naming_is_234(self):
+        assert longest_plain_username(DEFAULT_NAMING, DEFAULT_VOLUMES) == 234
+        assert docker_name_problem("a" * 234, DEFAULT_NAMING, DEFAULT_VOLUMES) is None
+        assert docker_name_problem("a" * 235, DEFAULT_NAMING, DEFAULT_VOLUMES) is not None
+
+    @pytest.mark.parametrize(
+        ("volumes", "naming", "longest"),
+        [
+            ({}, DockerNaming(prefix="jupyterlab"), CONTAINER_NAME_LIMIT - len("jupyterlab-")),
+            ({"v-{username}": "/v"}, DockerNaming(prefix="p"), 253),
+            ({"{username}-{safe_username}_x": "/v"}, DockerNaming(), 126),  # (255 - 3) // 2
+            ({"{username}_v": "/v"}, DockerNaming(name_template="fixed"), 253),
+            ({"{imagename}-{username}_v": "/v"}, DockerNaming(image="i" * 300), 0),
+        ],
+    )
+    def test_the_longest_plain_username_fits_and_one_more_character_does_not(
+        self, volumes, naming, longest
+    ):
+        configured = user_volumes(volumes)
+        assert longest_plain_username(naming, configured) == longest
+        if longest:
+            assert docker_name_problem("z" * longest, naming, configured) is None
+        assert docker_name_problem("z" * (longest + 1), naming, configured) is not None
+
+    def test_without_any_name_that_depends_on_the_username_every_length_fits(self):
+        naming = DockerNaming(name_template="fixed")
+        assert longest_plain_username(naming, ()) == CONTAINER_NAME_LIMIT
+        assert docker_name_problem("a" * 5_000, naming, ()) is None
+
+
+class TestDockerNameMessagesInDetail:
+    def test_a_username_of_exactly_40_characters_is_shown_whole(self):
+        volumes = user_volumes({"v" * 220 + "-{username}_x": "/v"})  # 220 + 1 + 40 + 2 = 263
+        username = "u" * 40
+        problem = docker_name_problem(username, DEFAULT_NAMING, volumes)
+        assert f"-{username}_x would be 263 characters" in problem
+        problem = docker_name_problem(username + "u", DEFAULT_NAMING, volumes)
+        assert f"-{'u' * 37}..._x would be 264 characters" in problem
+
+    def test_a_named_servers_volume_is_shown_with_its_server_name(self):
+        volumes = user_volumes({"lab-{username}-{servername}_scratch": "/s"})
+        problem = docker_name_problem("a" * 250, DEFAULT_NAMING, volumes, "gpu")
+        assert problem == (
+            f"is too long for Docker: the volume name lab-{'a' * 37}...-gpu_scratch would be "
+            "266 characters (at most 255)"
+        )
+
+    def test_a_named_servers_container_is_shown_with_its_server_name(self):
+        naming = DockerNaming(prefix="jupyterlab")  # "{prefix}-{username}--{servername}"
+        problem = docker_name_problem("a" * CONTAINER_NAME_LIMIT, naming, (), "gpu")
+        assert problem == (
+            f"is too long for Docker: the container name jupyterlab-{'a' * 37}...--gpu would be "
+            f"{CONTAINER_NAME_LIMIT + 16} characters (at most {CONTAINER_NAME_LIMIT})"
+        )
+
+    def test_the_longest_plain_username_is_a_whole_number_rounded_down(self):
+        volumes = user_volumes({"{username}{safe_username}_x": "/v"})  # 2 + 2 per character
+        longest = longest_plain_username(DockerNaming(), volumes)
+        assert longest == 126 and isinstance(longest, int)  # 253 / 2 = 126.5
+        assert docker_name_problem("q" * 126, DockerNaming(), volumes) is None
+        assert docker_name_problem("q" * 127, DockerNaming(), volumes) is not None
+
+    def test_the_longest_plain_username_of_a_named_server_counts_its_container_name(self):
+        naming = DockerNaming(prefix="jupyterlab")
+        longest = CONTAINER_NAME_LIMIT - len("jupyterlab---gpu")
+        assert longest_plain_username(naming, (), "gpu") == longest
+        assert longest_plain_username(naming, ()) == CONTAINER_NAME_LIMIT - len("jupyterlab-")

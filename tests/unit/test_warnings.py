@@ -15,6 +15,7 @@ from stellars.adapters.memory import (
     ManualClock,
     RecordingTransport,
 )
+from stellars.domain.errors import BackendUnavailable
 from stellars.domain.hub import HubUser, ServerSnapshot
 from stellars.domain.notifications import Broadcast, Variant
 from stellars.domain.services import CullWarner, CullWarning, SessionService
@@ -293,3 +294,35 @@ class TestFailedDeliveries:
             "could not warn bob/: delivery failed: socket reset",
         ]
         assert world.recipients() == [("cy", "")]
+
+
+class TestTheWarningTimeAtItsSmallest:
+    async def test_a_one_minute_warning_is_sent(self):
+        world = World(SessionPolicy(enabled=True, idle_timeout_seconds=3600, warning_minutes=1))
+        world.put("ann", server("ann", idle=timedelta(minutes=59, seconds=30)))
+        world.put("bob", server("bob", idle=timedelta(minutes=58, seconds=59)))
+        warnings = await world.warner.check()
+        assert [(w.username, w.stops_at) for w in warnings] == [
+            ("ann", NOW + timedelta(seconds=30))
+        ]
+        assert world.recipients() == [("ann", "")]
+
+    async def test_with_warnings_off_the_hub_is_not_even_asked(self):
+        """A pass with warnings off returns at once: it neither lists users (the hub may be
+        down) nor reads deadlines."""
+
+        class DownDirectory(InMemoryHubDirectory):
+            async def list_users(self):
+                raise BackendUnavailable("hub down")
+
+        world = World(SessionPolicy(enabled=True, idle_timeout_seconds=3600, warning_minutes=0))
+        world.directory = DownDirectory()
+        world.warner = CullWarner(
+            directory=world.directory,
+            sessions=world.sessions,
+            transport=world.transport,
+            clock=world.clock,
+            extend_url=URL,
+        )
+        assert await world.warner.check() == ()
+        assert world.transport.delivered == []

@@ -7,6 +7,23 @@ own last_activity moves on every hub page view, so it is never used).
 Score over the samples in (now - retention, now]: each weighs w = 2^(-age / half_life);
 score = floor(100 * sum(w * active) / sum(w)); no samples gives None.
 
+The ends follow the exact arithmetic of that definition, not the floats that compute it. Every
+weight is positive, so:
+- a window whose samples are all active scores 100, and one with no active sample scores 0;
+- a window holding at least one inactive sample scores at most 99, however little that sample
+  weighs. Floats alone would say 100: next to newer active samples the weight of an inactive
+  one 364 days old (2^-121 at the default half-life of 72 h) vanishes from the sum, and one
+  40 h old at a half-life of 1 h (2^-40) leaves a share that the rounding tolerance lifts to
+  100. "100" means "active at every sample", and an idle sample is still in the window;
+- there is no such floor at the other end, on purpose: a window holding active samples scores
+  0 when they make up less than 1 % of the weight, exactly as floor() of the definition says
+  (one active sample in two hundred of equal weight, or one whose weight vanishes next to
+  newer inactive ones). A floor at 1 would make the two directions look alike, but it would
+  contradict the definition for shares it computes exactly, and level "none" is what a user
+  active for under 1 % of the weighted window should see.
+The counts of active and inactive samples decide these ends, in the definition and in the fast
+path alike, so both give the same integer.
+
 Usage history: per user and UTC day, how many samples were taken and how many were active
 (`DailyActivity`); each active sample stands for one sample interval of work (`daily_hours`).
 
@@ -186,7 +203,9 @@ def _score(
     elif active_count == count:
         value = 100
     else:
-        value = percent_from_weights(active, total)
+        # An inactive sample is in the window: its weight is positive, so the exact share is
+        # below 100 % even when the float sums (or the floor's tolerance) say otherwise.
+        value = min(percent_from_weights(active, total), 99)
     return ActivityScore(
         value=value, sample_count=count, enough_data=count >= policy.samples_per_day
     )

@@ -1,10 +1,19 @@
 """CredentialStore on NativeAuthenticator's own table (`users_info` in the hub database).
 
 Passwords are stored the way NativeAuthenticator stores them at sign-up (bcrypt, with its salt
-and cost), and the account is authorized, so the user logs in through the stock login page.
-Rows are read and written through the hub's ORM session, on the event loop, as JupyterHub does
-(the session is not thread-safe); only the bcrypt hash of a generated passphrase, which costs
-about a quarter of a second, runs on a worker thread (`create_account`).
+and cost), and the account is authorized, so the user logs in through the stock login page
+(bcrypt reads the cost from the stored hash, so any cost logs in). Rows are read and written
+through the hub's ORM session, on the event loop, as JupyterHub does (the session is not
+thread-safe); only the bcrypt hash of a generated passphrase runs on a worker thread
+(`create_account`).
+
+Cost: passwords people choose, and the admin's, get bcrypt's default cost 12 (about a quarter
+of a second each). Generated passphrases carry far more entropy than people's passwords, so
+they get the least cost that still makes guessing one from its hash take an attacker's GPU at
+least ATTACK_BAR_SECONDS on average (`generated_passphrase_cost`; the arithmetic is in
+docs/security.md, "Generated passphrases and bcrypt's cost"): cost 8 for the 44 bits every
+passphrase policy must reach, bcrypt's least cost 4 for the default policy's 50 bits. An admin
+creating a class of 100 users then waits a few seconds, not half a minute.
 
 `rename_account` and `delete_account` only stage their change in the hub's session: JupyterHub
 commits it together with the rename or deletion that caused it.
@@ -13,6 +22,7 @@ commits it together with the rename or deletion that caused it.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -20,21 +30,69 @@ from typing import Any
 import bcrypt
 from nativeauthenticator.orm import UserInfo
 
+from stellars.domain.credentials import MIN_ENTROPY_BITS
+from stellars.domain.errors import InvalidValue
 
-def hash_password(password: str) -> bytes:
-    """bcrypt with a fresh salt at the library's default cost (blocking: ~0.25 s)."""
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt())
+#: bcrypt's default cost (2^12 rounds of its key setup, ~0.25 s): for passwords people choose.
+DEFAULT_COST = 12
+#: The least cost bcrypt accepts.
+MIN_COST = 4
+#: The bar for a generated passphrase: how long, on average, one attacker's GPU must work to
+#: find it from its hash (10 years).
+ATTACK_BAR_SECONDS = 10 * 365.25 * 86_400
+#: What that GPU guesses per second against bcrypt at cost 5: hashcat 6.2.6 on an RTX 4090
+#: does about 184,000, rounded up here. Each step of cost halves it.
+GUESSES_PER_SECOND_AT_COST_5 = 200_000
+
+
+def generated_passphrase_cost(entropy_bits: float) -> int:
+    """The least bcrypt cost, within 4..12, at which guessing a passphrase of `entropy_bits`
+    takes on average at least ATTACK_BAR_SECONDS: an attacker tries half of the 2^bits
+    passphrases, at GUESSES_PER_SECOND_AT_COST_5 * 2^(5 - cost) a second, so
+
+        2^(bits - 1) / (rate * 2^(5 - cost)) >= bar  <=>  cost >= log2(bar * rate) + 6 - bits
+    """
+    if (
+        isinstance(entropy_bits, bool)
+        or not isinstance(entropy_bits, (int, float))
+        or not math.isfinite(entropy_bits)
+    ):
+        raise InvalidValue("entropy_bits", f"must be a finite number, got {entropy_bits!r}")
+    # Too little entropy for the bar even at cost 12 gives 12, never more: such a policy is
+    # refused anyway (PassphrasePolicy.check_strength), with a message that names its field.
+    needed = math.log2(ATTACK_BAR_SECONDS * GUESSES_PER_SECOND_AT_COST_5) + 6 - entropy_bits
+    return min(DEFAULT_COST, max(MIN_COST, math.ceil(needed)))
+
+
+def hash_password(password: str, cost: int = DEFAULT_COST) -> bytes:
+    """bcrypt with a fresh salt at `cost` (blocking: ~0.25 s at the default 12, half that for
+    each step less)."""
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(cost))
 
 
 class NativeCredentialStore:
     """The CredentialStore port; `db` returns the hub's ORM session (available once the hub
-    runs)."""
+    runs).
 
-    def __init__(self, db: Callable[[], Any]) -> None:
+    `generated_entropy_bits`: the entropy of the passphrases `create_account` receives (the
+    passphrase policy's `entropy_bits` over the generator's word list), which sets their bcrypt
+    cost. The default, the least entropy any accepted policy has, is right for every policy;
+    the real figure lets a stronger policy hash cheaper.
+    """
+
+    def __init__(
+        self, db: Callable[[], Any], *, generated_entropy_bits: float = MIN_ENTROPY_BITS
+    ) -> None:
         self._db = db
+        #: The bcrypt cost of generated passphrases (people's passwords get DEFAULT_COST).
+        self.generated_cost = generated_passphrase_cost(generated_entropy_bits)
         # One hashing thread: an admin creating hundreds of users queues their bcrypt work
         # here instead of filling every core and starving the hub's event loop of CPU.
         self._hashing = ThreadPoolExecutor(1, thread_name_prefix="stellars-bcrypt")
+        # One account at a time, from hash to commit: cheap hashes would otherwise finish in
+        # bunches while the loop commits one row, and the loop would then commit the whole
+        # bunch in one turn (measured: 370 ms for 100 accounts at cost 4).
+        self._one_account_at_a_time = asyncio.Lock()
 
     def has_account(self, username: str) -> bool:
         return UserInfo.find(self._db(), username) is not None
@@ -56,17 +114,22 @@ class NativeCredentialStore:
         db.commit()
 
     async def create_account(self, username: str, password: str) -> bool:
-        """Create an authorized account unless one exists; the hash runs off the loop."""
+        """Create an authorized account unless one exists; the hash runs off the loop.
+
+        Only for generated passphrases (`CredentialService.issue`): they are hashed at
+        `generated_cost`, which their entropy allows and a password people choose does not.
+        """
         if self.has_account(username):
             return False
-        hashed = await asyncio.get_running_loop().run_in_executor(
-            self._hashing, hash_password, password
-        )
-        db = self._db()
-        if UserInfo.find(db, username) is not None:  # signed up while we were hashing
-            return False
-        db.add(UserInfo(username=username, password=hashed, is_authorized=True))
-        db.commit()
+        async with self._one_account_at_a_time:
+            hashed = await asyncio.get_running_loop().run_in_executor(
+                self._hashing, hash_password, password, self.generated_cost
+            )
+            db = self._db()
+            if UserInfo.find(db, username) is not None:  # signed up while we were hashing
+                return False
+            db.add(UserInfo(username=username, password=hashed, is_authorized=True))
+            db.commit()
         return True
 
     def rename_account(self, old: str, new: str) -> None:
