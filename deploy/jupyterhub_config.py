@@ -141,6 +141,11 @@ elif CHOICE.image_present is False:
 # the sampler and the culler.
 HUB_HANDLE = HubHandle()
 CLOCK = SystemClock()
+# Generated passphrases are hashed at the bcrypt cost their entropy allows (docs/security.md).
+PASSPHRASES = XkcdPasswordGenerator()
+PASSPHRASE_BITS = SETTINGS.passphrases.entropy_bits(
+    PASSPHRASES.vocabulary_size(SETTINGS.passphrases)
+)
 DATABASE = SqlDatabase.from_url(HUB.effective_stellars_db_url)
 DOCKER = DockerEngine(lambda: connect(SPAWNER.docker_url, timeout_seconds=30))
 try:
@@ -157,9 +162,13 @@ try:
             DOCKER, SETTINGS.gpu.probe_image, timeout_seconds=SETTINGS.gpu.probe_timeout_seconds
         ),
         transport=LabNotificationTransport(HUB_HANDLE),
-        passwords=XkcdPasswordGenerator(),
+        passwords=PASSPHRASES,
         # Passwords are the platform's to keep only with NativeAuthenticator.
-        accounts=NativeCredentialStore(lambda: HUB_HANDLE.app.db) if HUB.keeps_passwords else None,
+        accounts=(
+            NativeCredentialStore(lambda: HUB_HANDLE.app.db, generated_entropy_bits=PASSPHRASE_BITS)
+            if HUB.keeps_passwords
+            else None
+        ),
         vault=ProcessMemoryVault(clock=CLOCK, policy=SETTINGS.vault),
         assets=StaticDirectoryAssets(BRANDING_DIR),
         proxy=HubProxyRoutes(lambda: HUB_HANDLE.app.proxy),

@@ -542,3 +542,43 @@ def test_with_the_engine_down_a_restart_and_a_reset_answer_503(jupyterhub_factor
     reset = admin.api("DELETE", "/users/admin/manage-volumes", json={"volumes": ["cache"]})
     assert reset.status_code == 503, reset.text
     assert "Docker engine" in reset.json()["message"]
+
+
+class TestUsernamesDockerCannotName:
+    """A username whose container or volume names would not fit Docker's limits (255
+    characters for a volume, after DockerSpawner's escaping) is refused where it is created,
+    with a 400 that names the limit; one that fits gets its lab, however long."""
+
+    def test_a_long_name_that_fits_gets_its_lab(self, site, docker_client):
+        for name in (f"s{TAG}".ljust(64, "s"), f"l{TAG}".ljust(200, "l")):
+            created = site.admin.api("POST", "/users", json={"usernames": [name]})
+            assert created.status_code == 201, created.text
+        name = f"l{TAG}".ljust(200, "l")
+        start(site.admin, name)
+        assert docker_client.containers.get(f"jupyterlab-{name}").status == "running"
+        stop(site.admin, name)
+
+    @pytest.mark.parametrize(
+        "name",
+        [
+            f"x{TAG}".ljust(300, "x"),  # 300 plain characters
+            "é" * 64,  # 64 characters, 6 each once escaped
+            "日本語" * 22,  # 66 CJK characters, 9 each once escaped
+            "🙂" * 64,
+        ],
+    )
+    def test_a_name_docker_cannot_take_is_refused_naming_the_limit(self, site, name):
+        answer = site.admin.api("POST", "/users", json={"usernames": [name]})
+        assert answer.status_code == 400, answer.text
+        message = answer.json()["message"]
+        assert message.startswith("The username is too long for Docker")
+        assert "at most 255" in message
+        assert name not in message  # never the whole name back
+        listed = {user["name"] for user in site.admin.api("GET", "/users").json()}
+        assert name not in listed
+
+    def test_a_sign_up_under_such_a_name_is_refused_naming_the_limit(self, site):
+        visitor = HubClient(site.url)
+        answer = visitor.signup(f"y{TAG}".ljust(300, "y"), "a-good-long-password")
+        assert answer.status_code == 400
+        assert "too long for Docker" in answer.text and "255" in answer.text

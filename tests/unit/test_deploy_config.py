@@ -233,3 +233,14 @@ class TestAnyAuthenticator:
             )
         assert "JUPYTERHUB_ADMIN_PASSWORD" in str(stop.value)
         assert "only with NativeAuthenticator" in str(stop.value)
+
+
+def test_generated_passphrases_are_hashed_at_the_cost_their_entropy_allows(monkeypatch, tmp_path):
+    from stellars.adapters.auth.credentials import generated_passphrase_cost
+    from stellars.adapters.passwords import XkcdPasswordGenerator
+
+    platform = platform_of(load(monkeypatch, tmp_path))
+    policy = platform.settings.passphrases
+    bits = policy.entropy_bits(XkcdPasswordGenerator().vocabulary_size(policy))
+    store = platform.credentials._accounts
+    assert store is not None and store.generated_cost == generated_passphrase_cost(bits) < 12

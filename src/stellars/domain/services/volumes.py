@@ -28,6 +28,7 @@ from stellars.domain.volumes import (
     VolumeInfo,
     VolumeOutcome,
     VolumeResult,
+    docker_name_problem,
     plan_reset,
 )
 from stellars.ports.hub_directory import HubDirectory
@@ -129,6 +130,11 @@ class VolumeService:
         self.volumes = volumes
         self.naming = naming
         self.sizes = sizes
+
+    def username_problem(self, username: str) -> str | None:
+        """Why DockerSpawner's names for this user would not fit Docker's limits ("is too long
+        for Docker: ..."), or None when they fit."""
+        return docker_name_problem(username, self.naming, self.volumes)
 
     def names_for(self, username: str) -> dict[str, str]:
         """label -> engine volume name for one user."""

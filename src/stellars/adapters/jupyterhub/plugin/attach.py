@@ -21,6 +21,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tornado import web
+
 from stellars.adapters.jupyterhub.hub_objects import HubHandle
 from stellars.adapters.jupyterhub.hub_process import (
     LoopLagMonitor,
@@ -28,6 +30,7 @@ from stellars.adapters.jupyterhub.hub_process import (
     settle_garbage_collection,
 )
 from stellars.adapters.jupyterhub.web import Turns, handlers, metrics
+from stellars.domain.settings import SpawnerKind
 
 from .favicon import LabFavicon
 from .groups import ensure_groups
@@ -173,11 +176,28 @@ def attach_platform(app: Any) -> list[tuple[Any, ...]]:
 class PlatformRoutes:
     """Mixin for an Authenticator class: `class MyAuth(PlatformRoutes, GitHubOAuthenticator)`.
 
-    The platform's routes come first, then the authenticator's own.
+    The platform's routes come first, then the authenticator's own. Usernames the platform
+    cannot give a container and volumes (too long for Docker's limits once DockerSpawner has
+    escaped them) are refused wherever JupyterHub or the authenticator validates a name (a user
+    created through the API, a sign-up, a login that creates the user, a rename): a 400 whose
+    message names the limit, instead of a failed spawn later.
     """
 
+    _stellars_platform: Platform | None = None
+
     def get_handlers(self, app: Any) -> list[tuple[Any, ...]]:
+        plugin = app.tornado_settings.get(PLUGIN_SETTING)
+        self._stellars_platform = None if plugin is None else plugin.platform
         return [*attach_platform(app), *super().get_handlers(app)]  # type: ignore[misc]
+
+    def validate_username(self, username: str) -> bool:
+        valid = bool(super().validate_username(username))  # type: ignore[misc]
+        platform = self._stellars_platform
+        if valid and platform is not None and platform.settings.spawner.kind is not SpawnerKind.LOCAL:
+            problem = platform.volumes.username_problem(username)
+            if problem is not None:
+                raise web.HTTPError(400, f"The username {problem}")
+        return valid
 
 
 def with_platform(authenticator_class: type) -> type:
