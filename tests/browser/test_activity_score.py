@@ -187,6 +187,11 @@ def server_activity(admin: HubClient, name: str) -> datetime:
     return parse_time(server["last_activity"])
 
 
+def quiet_for(admin: HubClient, name: str) -> timedelta:
+    """How long the user's server has been without activity, as the hub has it."""
+    return datetime.now(timezone.utc) - server_activity(admin, name)
+
+
 def test_a_working_lab_scores_above_zero_and_rises_on_the_api_and_the_page(
     jupyterhub_factory, tmp_path, docker_client, lab_image, worker_name, browser_page
 ):
@@ -230,10 +235,7 @@ def test_a_working_lab_scores_above_zero_and_rises_on_the_api_and_the_page(
     )
     # Left alone for longer than inactive_after (the lab's own start-up report may move its
     # activity once, so measure from the latest value).
-    while (
-        quiet := datetime.now(timezone.utc) - server_activity(admin, name)
-    ) <= INACTIVE_AFTER + timedelta(seconds=5):
-        time.sleep(max(1.0, (INACTIVE_AFTER - quiet).total_seconds() + 6))
+    wait_for(lambda: quiet_for(admin, name) > INACTIVE_AFTER + timedelta(seconds=5), 300, "quiet")
     idle = sample(admin, name)
     assert (idle["status"], idle["activity_score"], idle["sample_count"]) == ("idle", 0, 2)
 
