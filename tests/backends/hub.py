@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -73,9 +73,12 @@ class JupyterHubProcess:
         ready_timeout: float = 60.0,
         stop_timeout: float = 30.0,
         niceness: int = 0,
+        launcher: Sequence[str] = (),
     ) -> None:
         self.config_path = Path(config_path)
         self.niceness = niceness  # the hub's scheduling priority (below 0 needs root)
+        # A command that execs the hub's command line given after it (e.g. without a capability).
+        self.launcher = list(launcher)
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
         self._own_workdir = workdir is None
@@ -124,7 +127,7 @@ class JupyterHubProcess:
         """Start the hub; wait until ``/hub/api/`` answers 200 with its version."""
         if ENV_CHP_COMMAND not in self.env:
             self.env[ENV_CHP_COMMAND] = str(node_bin("configurable-http-proxy"))
-        command = [venv_bin("jupyterhub"), "-f", self.config_path]
+        command = [*self.launcher, venv_bin("jupyterhub"), "-f", self.config_path]
         if self.niceness:
             command = [shutil.which("nice") or "/usr/bin/nice", "-n", str(self.niceness), *command]
         with self.log_path.open("ab") as log_file:

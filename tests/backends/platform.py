@@ -49,11 +49,13 @@ def start_platform(
     jupyterhub_factory: Callable[..., JupyterHubProcess],
     tmp_path: Path,
     env: Mapping[str, str] | None = None,
+    **hub_options: Any,
 ) -> JupyterHubProcess:
-    """deploy/jupyterhub_config.py in a hub subprocess; the admin has ADMIN_PASSWORD."""
+    """deploy/jupyterhub_config.py in a hub subprocess; the admin has ADMIN_PASSWORD.
+    `hub_options` go to JupyterHubProcess (`launcher=...`, `niceness=...`)."""
     data = tmp_path / "data"
     values = platform_env(data, JUPYTERHUB_ADMIN_PASSWORD=ADMIN_PASSWORD, **dict(env or {}))
-    return jupyterhub_factory(DEPLOY_CONFIG, values, workdir=tmp_path / "hub")
+    return jupyterhub_factory(DEPLOY_CONFIG, values, workdir=tmp_path / "hub", **hub_options)
 
 
 class HubClient:

@@ -34,6 +34,15 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"{what} not seen within {timeout} s")
 
 
+def activity_row(admin: HubClient, name: str) -> dict:
+    """The user's row of the activity dashboard (GET /hub/api/activity), found by name."""
+    answer = admin.api("GET", "/activity")
+    assert answer.status_code == 200, answer.text
+    rows = {row["username"]: row for row in answer.json()["users"]}
+    assert name in rows, sorted(rows)
+    return rows[name]
+
+
 @pytest.fixture
 def owner(docker_client):
     name = f"act{secrets.token_hex(3)}"
@@ -133,9 +142,12 @@ def test_deadlines_and_activity_survive_a_hub_restart(
         "the lab",
     )
     extended = admin.api("POST", f"/users/{owner}/extend-session", json={"hours": 2}).json()
-    admin.api("POST", "/activity/sample")
+    sampled = admin.api("POST", "/activity/sample")
+    assert sampled.status_code == 200, sampled.text
+    tick = sampled.json()
+    assert tick["success"] is True and tick["active"] + tick["inactive"] >= 1, tick  # the lab
     before = extended["session_info"]
-    samples = admin.api("GET", "/activity").json()["users"][0]["sample_count"]
+    samples = activity_row(admin, owner)["sample_count"]
     hub.stop()  # the lab's container keeps running (cleanup_servers is off)
     hub = start_platform(jupyterhub_factory, tmp_path, env)
     admin = HubClient(hub.public_url)
@@ -147,7 +159,7 @@ def test_deadlines_and_activity_survive_a_hub_restart(
     # The restarted hub's sampler takes its first sample at start, which may land before this
     # read: one more at most. A lost history would count one at most (samples is 2 or more).
     assert samples >= 2
-    counted = admin.api("GET", "/activity").json()["users"][0]["sample_count"]
+    counted = activity_row(admin, owner)["sample_count"]
     assert samples <= counted <= samples + 1
     admin.api("DELETE", f"/users/{owner}/server")
     wait_for(lambda: not docker_client.containers.list(filters={"name": owner}), 60, "the stop")

@@ -288,9 +288,17 @@ def test_a_lab_without_the_extension_is_reported_failed_with_the_reason(stand_in
 
 def test_each_delivery_uses_a_credential_for_that_server_only_and_it_dies_after_use(stand_ins):
     hub, admin, data = stand_ins
-    admin.api("POST", "/notifications/broadcast", json={"message": "one", "recipients": ["lab1"]})
-    admin.api("POST", "/notifications/broadcast", json={"message": "two", "recipients": ["lab1"]})
+    for message in ("one", "two"):
+        answer = admin.api(
+            "POST", "/notifications/broadcast", json={"message": message, "recipients": ["lab1"]}
+        )
+        assert answer.status_code == 200, answer.text
+        report = answer.json()
+        assert (report["total"], report["successful"], report["failed"]) == (1, 1, 0), report
+        assert report["details"][0]["status"] == "delivered", report
+    # The lab's last two ingests are these two deliveries, not ones of earlier tests.
     records = received(data, "lab1")[-2:]
+    assert [r["body"]["message"] for r in records] == ["one", "two"]
     first, second = (r["authorization"] for r in records)
     assert first != second  # a credential per delivery
     # While it lived, it could reach this one server and nothing else (JupyterHub adds only

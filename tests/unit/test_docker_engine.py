@@ -9,9 +9,11 @@ a real engine, or with nothing listening, is in tests/integration/test_docker_ad
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from types import CodeType, FrameType
 
 import docker
 import docker.errors
@@ -205,13 +207,31 @@ async def test_a_failed_connect_is_backend_unavailable_off_the_loop_and_tried_ag
         connect.close()
 
 
+def threads_running(code: CodeType) -> int:
+    """How many threads have `code` on their stack right now."""
+    count = 0
+    for frame in sys._current_frames().values():
+        walking: FrameType | None = frame
+        while walking is not None and walking.f_code is not code:
+            walking = walking.f_back
+        count += walking is not None
+    return count
+
+
 async def test_concurrent_first_calls_connect_once():
     connect = CountingConnect(refuse=False, hold=True)
     engine = DockerEngine(connect, max_workers=4, timeout_seconds=5)
+    client_code = DockerEngine.client.fget.__code__
     try:
         calls = [engine.run(lambda: engine.client, what="a call") for _ in range(4)]
         gathered = asyncio.gather(*calls)
-        await asyncio.sleep(0.05)  # let every worker reach the connect
+        # The connect is held, so no worker can leave `client` yet: wait until all four are in
+        # it (one connecting, the others waiting their turn) before letting the connect finish.
+        for _ in range(1000):
+            if threads_running(client_code) == 4:
+                break
+            await asyncio.sleep(0.005)
+        assert threads_running(client_code) == 4, "the four calls never all reached the client"
         connect.release.set()
         clients = await gathered
     finally:

@@ -1,36 +1,38 @@
 """STELLARS_HUB_LOOP_REALTIME: the thread that asks, and only it, runs under SCHED_RR 1; what it
-starts afterwards is ordinary; without permission the hub is told why."""
+starts afterwards is ordinary; without permission the hub is told why.
+
+Both sides run on every machine that can grant the policy: a thread without CAP_SYS_NICE is
+made by taking the capability out of its own effective set. Where this process cannot grant it
+(root in a container, a `docker build` step included), the granting side is skipped with the
+reason, or fails when STELLARS_REQUIRE_BACKENDS=1 (CI runs as root on the host, where it can).
+"""
 
 from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
 
 from stellars.adapters.jupyterhub.hub_process import priority as loop_priority
 from stellars.adapters.jupyterhub.hub_process.priority import put_this_thread_ahead
-
-CAP_SYS_NICE = 23  # its bit in the capability sets (linux/capability.h)
-
-
-def may_set_realtime() -> bool:
-    """Whether this process holds CAP_SYS_NICE (root on a host does; root in a container, a
-    `docker build` step included, does not by default)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("CapEff:"):
-            return bool(int(line.split()[1], 16) >> CAP_SYS_NICE & 1)
-    return False
+from tests.backends.capabilities import CAP_SYS_NICE, may_set_realtime, without_in_this_thread
+from tests.backends.fixtures import require
 
 
 def policy_of_this_thread() -> int:
     return os.sched_getscheduler(0) & ~os.SCHED_RESET_ON_FORK
 
 
-def test_only_the_asking_thread_runs_under_sched_rr():
+def ask_in_a_thread(*, without_cap_sys_nice: bool = False) -> dict[str, object]:
+    """Call put_this_thread_ahead in a new thread (optionally one without CAP_SYS_NICE), which
+    then starts a thread of its own; what each saw."""
     seen: dict[str, object] = {}
 
     def loop_thread() -> None:
-        seen["refused"] = put_this_thread_ahead()
+        if without_cap_sys_nice:
+            with without_in_this_thread(CAP_SYS_NICE):
+                seen["refused"] = put_this_thread_ahead()
+        else:
+            seen["refused"] = put_this_thread_ahead()
         seen["policy"] = policy_of_this_thread()
         seen["priority"] = os.sched_getparam(0).sched_priority
 
@@ -44,14 +46,29 @@ def test_only_the_asking_thread_runs_under_sched_rr():
     asking = threading.Thread(target=loop_thread)
     asking.start()
     asking.join()
-    assert policy_of_this_thread() == os.SCHED_OTHER  # the test's own thread is untouched
+    return seen
+
+
+def test_only_the_asking_thread_runs_under_sched_rr():
+    if not may_set_realtime():
+        require(
+            "CAP_SYS_NICE",
+            "this process may not choose a real-time policy (no CAP_SYS_NICE, RLIMIT_RTPRIO 0), "
+            "so SCHED_RR cannot be granted here",
+        )
+    seen = ask_in_a_thread()
+    assert seen["refused"] is None
+    assert seen["policy"] == os.SCHED_RR and seen["priority"] == 1
     assert seen["later"] == os.SCHED_OTHER  # reset on fork
-    if may_set_realtime():  # CI and the dev machine run as root on the host: it must take
-        assert seen["refused"] is None
-        assert seen["policy"] == os.SCHED_RR and seen["priority"] == 1
-    else:  # without CAP_SYS_NICE: refused, with the reason, and nothing changed
-        assert "CAP_SYS_NICE" in str(seen["refused"])
-        assert seen["policy"] == os.SCHED_OTHER
+    assert policy_of_this_thread() == os.SCHED_OTHER  # the test's own thread is untouched
+
+
+def test_a_thread_without_cap_sys_nice_is_refused_with_the_reason_and_keeps_its_policy():
+    seen = ask_in_a_thread(without_cap_sys_nice=True)
+    assert "CAP_SYS_NICE" in str(seen["refused"])
+    assert seen["policy"] == os.SCHED_OTHER and seen["priority"] == 0
+    assert seen["later"] == os.SCHED_OTHER
+    assert policy_of_this_thread() == os.SCHED_OTHER
 
 
 def test_a_refusal_names_what_the_hub_needs(monkeypatch):
