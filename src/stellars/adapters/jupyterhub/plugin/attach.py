@@ -193,7 +193,9 @@ class PlatformRoutes:
     def validate_username(self, username: str) -> bool:
         valid = bool(super().validate_username(username))  # type: ignore[misc]
         platform = self._stellars_platform
-        if valid and platform is not None and platform.settings.spawner.kind is not SpawnerKind.LOCAL:
+        in_docker = platform is not None and platform.settings.spawner.kind is not SpawnerKind.LOCAL
+        if valid and in_docker:
+            assert platform is not None
             problem = platform.volumes.username_problem(username)
             if problem is not None:
                 raise web.HTTPError(400, f"The username {problem}")
