@@ -193,13 +193,12 @@ class PlatformRoutes:
     def validate_username(self, username: str) -> bool:
         valid = bool(super().validate_username(username))  # type: ignore[misc]
         platform = self._stellars_platform
-        in_docker = platform is not None and platform.settings.spawner.kind is not SpawnerKind.LOCAL
-        if valid and in_docker:
-            assert platform is not None
-            problem = platform.volumes.username_problem(username)
-            if problem is not None:
-                raise web.HTTPError(400, f"The username {problem}")
-        return valid
+        if not valid or platform is None or platform.settings.spawner.kind is SpawnerKind.LOCAL:
+            return valid  # local processes have no Docker names to fit
+        problem = platform.volumes.username_problem(username)
+        if problem is not None:
+            raise web.HTTPError(400, f"The username {problem}")
+        return True
 
 
 def with_platform(authenticator_class: type) -> type:
