@@ -74,11 +74,14 @@ class JupyterHubProcess:
         stop_timeout: float = 30.0,
         niceness: int = 0,
         launcher: Sequence[str] = (),
+        args: Sequence[str] = (),
     ) -> None:
         self.config_path = Path(config_path)
         self.niceness = niceness  # the hub's scheduling priority (below 0 needs root)
         # A command that execs the hub's command line given after it (e.g. without a capability).
         self.launcher = list(launcher)
+        # Command-line options after `-f CONFIG` (they win over the config, as a deployer's do).
+        self.args = list(args)
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
         self._own_workdir = workdir is None
@@ -127,7 +130,7 @@ class JupyterHubProcess:
         """Start the hub; wait until ``/hub/api/`` answers 200 with its version."""
         if ENV_CHP_COMMAND not in self.env:
             self.env[ENV_CHP_COMMAND] = str(node_bin("configurable-http-proxy"))
-        command = [*self.launcher, venv_bin("jupyterhub"), "-f", self.config_path]
+        command = [*self.launcher, venv_bin("jupyterhub"), "-f", self.config_path, *self.args]
         if self.niceness:
             command = [shutil.which("nice") or "/usr/bin/nice", "-n", str(self.niceness), *command]
         with self.log_path.open("ab") as log_file:

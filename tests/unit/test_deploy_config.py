@@ -25,6 +25,8 @@ def load(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str):
             monkeypatch.delenv(name)
     monkeypatch.setenv("JUPYTERHUB_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("STELLARS_SPAWNER", "local")  # no Docker engine is asked in unit tests
+    # CI runs as root: local servers as root are refused unless this throwaway rig says so.
+    monkeypatch.setenv("STELLARS_ALLOW_LOCAL_AS_ROOT", "1")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return PyFileConfigLoader(CONFIG.name, path=str(CONFIG.parent)).load_config()
@@ -244,3 +246,42 @@ def test_generated_passphrases_are_hashed_at_the_cost_their_entropy_allows(monke
     bits = policy.entropy_bits(XkcdPasswordGenerator().vocabulary_size(policy))
     store = platform.credentials._accounts
     assert store is not None and store.generated_cost == generated_passphrase_cost(bits) < 12
+
+
+class TestFirstStartAttacks:
+    """Security review H1 and M1: a hub must never fall back to unisolated local servers, and
+    the first visitor must never become the admin."""
+
+    def test_auto_with_no_engine_refuses_to_start_naming_the_setting(self, monkeypatch, tmp_path):
+        with pytest.raises(SystemExit) as stop:
+            load(
+                monkeypatch,
+                tmp_path,
+                STELLARS_SPAWNER="auto",
+                DOCKER_HOST="unix:///nonexistent/docker.sock",
+            )
+        assert "STELLARS_SPAWNER" in str(stop.value)
+        assert "no Docker engine answers" in str(stop.value)
+
+    def test_local_servers_are_refused_to_a_hub_running_as_root(self, monkeypatch, tmp_path):
+        monkeypatch.setattr(os, "geteuid", lambda: 0)
+        with pytest.raises(SystemExit) as stop:
+            load(monkeypatch, tmp_path, STELLARS_ALLOW_LOCAL_AS_ROOT="0")
+        assert "STELLARS_SPAWNER" in str(stop.value) and "root" in str(stop.value)
+
+    @pytest.mark.parametrize(
+        ("variable", "value"),
+        [("JUPYTERHUB_IP", "0.0.0.0"), ("JUPYTERHUB_HUB_BIND_URL", "http://0.0.0.0:8081")],
+    )
+    def test_local_servers_are_refused_to_a_hub_reachable_beyond_loopback(
+        self, monkeypatch, tmp_path, variable, value
+    ):
+        with pytest.raises(SystemExit) as stop:
+            load(monkeypatch, tmp_path, **{variable: value})
+        assert "STELLARS_SPAWNER" in str(stop.value) and "loopback" in str(stop.value)
+
+    def test_without_an_admin_password_the_admins_name_is_reserved_on_loopback_too(
+        self, monkeypatch, tmp_path
+    ):
+        c = load(monkeypatch, tmp_path)  # 127.0.0.1, no admin password
+        assert c.StellarsNativeAuthenticator.reserved_usernames == {"admin"}

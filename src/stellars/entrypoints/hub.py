@@ -18,12 +18,10 @@ import importlib.util
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-import docker
-import docker.errors
-import requests
 from jupyterhub.auth import Authenticator
 
 from stellars.adapters.auth import StellarsNativeAuthenticator
+from stellars.adapters.docker import probe_engine
 from stellars.domain.errors import InvalidValue
 from stellars.domain.settings import NATIVE_AUTHENTICATOR, SpawnerKind, SpawnerSettings
 
@@ -75,21 +73,8 @@ class SpawnerChoice:
 
 def docker_problem(url: str, image: str) -> tuple[str | None, bool]:
     """(why the engine at `url` cannot be used or None, whether it has `image`). Blocking."""
-    try:
-        client = docker.DockerClient(base_url=url, version="auto", timeout=_PING_SECONDS)
-    except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
-        return f"no Docker engine answers at {url} ({exc})", False
-    try:
-        client.ping()
-        try:
-            client.images.get(image)
-            return None, True
-        except docker.errors.ImageNotFound:
-            return None, False
-    except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
-        return f"the Docker engine at {url} does not answer ({exc})", False
-    finally:
-        client.close()
+    probe = probe_engine(url, image, timeout_seconds=_PING_SECONDS)
+    return probe.problem, probe.image_present
 
 
 def local_lab_available() -> bool:

@@ -7,7 +7,7 @@ from .containers import (
     readings_from_stats,
     running_names,
 )
-from .engine import DEFAULT_SOCKET, DockerEngine, connect
+from .engine import DEFAULT_SOCKET, DockerEngine, EngineProbe, connect, probe_engine
 from .gpu_probe import ContainerNvidiaSmiProbe
 from .volumes import DockerVolumeStore, volumes_from_disk_usage
 
@@ -18,7 +18,9 @@ __all__ = [
     "DockerContainerStats",
     "DockerEngine",
     "DockerVolumeStore",
+    "EngineProbe",
     "connect",
+    "probe_engine",
     "readings_from_stats",
     "running_names",
     "volumes_from_disk_usage",

@@ -11,6 +11,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TypeVar
 
 import docker
@@ -44,6 +45,35 @@ def connect(
         return docker.DockerClient(base_url=base_url, version=version, timeout=timeout_seconds)
     except SDK_ERRORS as exc:
         raise BackendUnavailable(f"Docker engine at {base_url} unreachable: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class EngineProbe:
+    """What the hub's configuration finds on the engine before the hub starts."""
+
+    problem: str | None  # why the engine cannot be used; None when it answers
+    image_present: bool  # whether it has the lab image
+
+
+def probe_engine(base_url: str, image: str, *, timeout_seconds: float = 5.0) -> EngineProbe:
+    """Ask the engine at `base_url` whether it answers and has `image`. Blocking, with its own
+    short-lived client: it runs while JupyterHub loads its configuration, before the event loop
+    and the `DockerEngine` pool exist."""
+    try:
+        client = connect(base_url, timeout_seconds=timeout_seconds)
+    except BackendUnavailable as exc:
+        return EngineProbe(f"no Docker engine answers at {base_url} ({exc})", False)
+    try:
+        client.ping()
+        try:
+            client.images.get(image)
+            return EngineProbe(None, True)
+        except docker.errors.ImageNotFound:
+            return EngineProbe(None, False)
+    except SDK_ERRORS as exc:
+        return EngineProbe(f"the Docker engine at {base_url} does not answer ({exc})", False)
+    finally:
+        client.close()
 
 
 def describe(exc: BaseException) -> str:
