@@ -122,11 +122,19 @@ except InvalidValue as error:
     raise stop(f"{variable_for('hub.authenticator')}: {error.message}") from None
 BRANDING_DIR = DATA_DIR / "static"  # copies of file:// branding, served at BRANDING_URL
 BRANDING_URL = branding_base(HUB.base_path)
-CHOICE = choose_spawner(SPAWNER)
+try:  # Docker, or local processes only when asked for (never as a fallback)
+    CHOICE = choose_spawner(SPAWNER)
+except InvalidValue as error:
+    raise stop(f"{variable_for('spawner.kind')}: {error.message}") from None
 if CHOICE.kind is SpawnerKind.LOCAL:
+    if os.geteuid() == 0 and not SPAWNER.local_as_root:
+        raise stop(
+            f"{variable_for('spawner.kind')}: local servers would run as root on this machine; "
+            "run the hub as an ordinary user, or use docker"
+        )
     say(
-        f"USER SERVERS RUN AS LOCAL PROCESSES: {CHOICE.reason}. Start a Docker engine and "
-        "restart the hub to give every user a container."
+        f"USER SERVERS RUN AS LOCAL PROCESSES, as this hub's user: {CHOICE.reason}. Start a "
+        "Docker engine and use STELLARS_SPAWNER=auto to give every user a container."
     )
     if not local_lab_available():
         say("jupyter_server is not installed here, so servers cannot start: pip install jupyterlab")
@@ -233,21 +241,20 @@ c.JupyterHub.default_url = f"{HUB.base_path}hub/home"
 c.JupyterHub.cleanup_servers = False
 
 # The authenticator serves the platform's routes too, whichever it is. NativeAuthenticator (the
-# default): users sign up and an admin authorizes them; the admin signs up, or has the
-# deployer's password; on an exposed hub without an admin password nobody may sign up under the
-# admin's name. Any other authenticator is configured by the deployer, in a config file that
-# loads this one (who may log in: its allowed_users, allow_all, ...).
+# default): users sign up and an admin authorizes them; the admin has the deployer's password,
+# and nobody may sign up under the admin's name. Any other authenticator is configured by the
+# deployer, in a config file that loads this one (who may log in: allowed_users, allow_all).
 c.JupyterHub.authenticator_class = with_platform(AUTHENTICATOR)
 c.Authenticator.admin_users = {HUB.admin_username}
 if HUB.keeps_passwords:
     c.JupyterHub.template_paths = [TEMPLATES_DIR, native_templates()]
     c.NativeAuthenticator.enable_signup = HUB.signup_enabled
     c.NativeAuthenticator.open_signup = False
-    if not HUB.loopback_only and not HUB.admin_password:
+    if not HUB.admin_password:  # never the first visitor, whatever the hub listens on
         c.StellarsNativeAuthenticator.reserved_usernames = {HUB.admin_username}
         say(
-            f"the hub listens on {HUB.public_ip}: signing up as {HUB.admin_username!r} is "
-            "refused; set JUPYTERHUB_ADMIN_PASSWORD_FILE (or JUPYTERHUB_ADMIN_PASSWORD)"
+            f"no admin password is set, so nobody may sign up as {HUB.admin_username!r}: set "
+            "JUPYTERHUB_ADMIN_PASSWORD_FILE (make run makes one) and restart"
         )
     c.Authenticator.allow_all = True  # every account an admin authorized may log in
 else:

@@ -41,6 +41,8 @@ def platform_env(data_dir: Path, **extra: str) -> dict[str, str]:
         "STELLARS_CHP": str(node_bin("configurable-http-proxy")),
         # No GPU probe container in tests unless a test asks for one.
         "JUPYTERHUB_GPU_ENABLED": "0",
+        # CI runs as root; hubs with local (stand-in) servers are throwaway test rigs.
+        "STELLARS_ALLOW_LOCAL_AS_ROOT": "1",
         **extra,
     }
 

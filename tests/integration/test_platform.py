@@ -33,11 +33,17 @@ pytestmark = pytest.mark.real
 SIGNUP_PASSWORD = "a-password-of-my-own"
 
 
-def test_the_admin_signs_up_and_logs_in_on_a_fresh_install(jupyterhub_factory, tmp_path):
-    env = platform_env(tmp_path / "data", STELLARS_SPAWNER="local")
+def test_the_admin_logs_in_on_a_fresh_install_with_the_password_file(
+    jupyterhub_factory, tmp_path
+):
+    secret = tmp_path / "admin-password"
+    secret.write_text(SIGNUP_PASSWORD + "\n")
+    secret.chmod(0o600)
+    env = platform_env(
+        tmp_path / "data", STELLARS_SPAWNER="local", JUPYTERHUB_ADMIN_PASSWORD_FILE=str(secret)
+    )
     hub = jupyterhub_factory(DEPLOY_CONFIG, env, workdir=tmp_path / "hub")
     browser = HubClient(hub.public_url)
-    assert browser.signup("admin", SIGNUP_PASSWORD).status_code == 200
     wrong = browser.session.post(
         browser.url("/login"),
         data={"username": "admin", "password": "wrong", "_xsrf": browser.form_xsrf("/login")},

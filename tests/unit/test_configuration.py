@@ -69,6 +69,7 @@ EVERY_VARIABLE = {
     "JUPYTERHUB_SSL_CERT": ("/etc/tls/hub.crt", "hub.ssl_cert", "/etc/tls/hub.crt"),
     "JUPYTERHUB_SSL_KEY": ("/etc/tls/hub.key", "hub.ssl_key", "/etc/tls/hub.key"),
     "STELLARS_SPAWNER": ("Docker", "spawner.kind", SpawnerKind.DOCKER),
+    "STELLARS_ALLOW_LOCAL_AS_ROOT": ("yes", "spawner.local_as_root", True),
     "JUPYTERHUB_NOTEBOOK_IMAGE": ("org/lab:1", "spawner.image", "org/lab:1"),
     "JUPYTERHUB_NETWORK_NAME": ("stellars", "spawner.network_name", "stellars"),
     "DOCKER_HOST": ("tcp://docker:2375", "spawner.docker_url", "tcp://docker:2375"),
@@ -590,3 +591,21 @@ class TestAuthenticator:
             )
         assert error.value.field == "JUPYTERHUB_ADMIN_PASSWORD"
         assert "only with NativeAuthenticator" in error.value.message
+
+
+class TestLocalServers:
+    def test_local_servers_need_a_hub_only_this_machine_reaches(self):
+        local = {"STELLARS_SPAWNER": "local"}
+        assert settings_from_environment(local, cwd="/srv").spawner.kind is SpawnerKind.LOCAL
+        for exposed in (
+            {"JUPYTERHUB_IP": "0.0.0.0"},
+            {"JUPYTERHUB_HUB_BIND_URL": "http://172.17.0.1:8081"},
+        ):
+            with pytest.raises(SettingsError) as error:
+                settings_from_environment({**local, **exposed}, cwd="/srv")
+            assert error.value.field == "STELLARS_SPAWNER"
+            assert "loopback" in error.value.message
+        docker = settings_from_environment(
+            {"STELLARS_SPAWNER": "docker", "JUPYTERHUB_IP": "0.0.0.0"}, cwd="/srv"
+        )
+        assert docker.spawner.kind is SpawnerKind.DOCKER

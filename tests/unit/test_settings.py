@@ -129,10 +129,20 @@ class TestHub:
     @pytest.mark.parametrize(
         ("ip", "loopback"),
         [("127.0.0.1", True), ("::1", True), ("localhost", True), ("0.0.0.0", False),
-         ("10.0.0.5", False), ("127.0.0.2", False)],
+         ("10.0.0.5", False), ("127.0.0.2", True), ("hub.example", False)],
     )  # fmt: skip
     def test_loopback_only(self, ip, loopback):
         assert HubSettings(public_ip=ip).loopback_only is loopback
+
+    @pytest.mark.parametrize(
+        ("bind_url", "loopback"),
+        [("http://127.0.0.1:8081", True), ("http://[::1]:8081", True),
+         ("http://localhost:8081", True), ("http://0.0.0.0:8081", False),
+         ("http://172.17.0.1:8081", False), ("https://hub.example", False)],
+    )  # fmt: skip
+    def test_the_hubs_own_port_counts_too(self, bind_url, loopback):
+        assert HubSettings(hub_bind_url=bind_url).loopback_only is loopback
+        assert HubSettings(public_ip="0.0.0.0", hub_bind_url=bind_url).loopback_only is False
 
     @pytest.mark.parametrize(
         ("base_url", "path"), [("/", "/"), ("/prefix", "/prefix/"), ("/a/b//", "/a/b/")]

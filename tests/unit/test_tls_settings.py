@@ -68,6 +68,7 @@ def deploy_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str):
             monkeypatch.delenv(name)
     monkeypatch.setenv("JUPYTERHUB_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("STELLARS_SPAWNER", "local")
+    monkeypatch.setenv("STELLARS_ALLOW_LOCAL_AS_ROOT", "1")  # CI runs as root
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return PyFileConfigLoader(CONFIG.name, path=str(CONFIG.parent)).load_config()

@@ -206,11 +206,21 @@ VARIABLES: tuple[Variable, ...] = (
         "STELLARS_SPAWNER",
         SPAWNER,
         "spawner.kind",
-        "docker: Docker containers; local: processes on the hub's machine; auto: Docker when "
-        "an engine answers at start, local otherwise (the log says why).",
+        "auto: Docker containers, and the hub refuses to start when no engine answers; docker: "
+        "Docker containers, and the hub starts even when the engine does not answer yet (spawns "
+        "say why); local: processes on the hub's machine, as the hub's own user, only for a hub "
+        "that listens on loopback alone and does not run as root (make run's fallback).",
         Kind.CHOICE,
         choices=tuple(kind.value for kind in SpawnerKind),
         parse=_choice(SpawnerKind),
+    ),
+    Variable(
+        "STELLARS_ALLOW_LOCAL_AS_ROOT",
+        SPAWNER,
+        "spawner.local_as_root",
+        "Let local servers run under a hub that runs as root, and so as root on this machine: "
+        "for throwaway test machines only.",
+        Kind.FLAG,
     ),
     Variable(
         "JUPYTERHUB_NOTEBOOK_IMAGE", SPAWNER, "spawner.image", "The JupyterLab image users get."

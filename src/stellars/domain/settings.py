@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from ipaddress import ip_address
 from types import MappingProxyType
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 from .activity import ActivityPolicy
 from .branding import BrandingPlan, plan_branding
@@ -27,7 +29,6 @@ from .volumes import DockerNaming, UserVolume, user_volumes
 
 #: Where JupyterHub's own state and the stellars database live when nothing else is set.
 HUB_DB_FILE = "jupyterhub.sqlite"
-LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1", "localhost"})
 #: The authenticator setting of NativeAuthenticator, the default: the only one whose passwords
 #: the platform keeps (sign-up, the admin's password, generated passphrases).
 NATIVE_AUTHENTICATOR = "native"
@@ -42,11 +43,27 @@ class OrphanVolumePolicy(str, Enum):
 
 
 class SpawnerKind(str, Enum):
-    """Which spawner runs user servers."""
+    """Which spawner runs user servers.
 
-    AUTO = "auto"  # Docker when an engine answers, else local processes (with a banner)
-    DOCKER = "docker"
+    Local processes run as the hub's own user, with its files, its environment and its Docker
+    access: they are never chosen for anyone. Only a deployer who asks for them gets them, on a
+    hub that only this machine can reach (`PlatformSettings`) and not as root (deploy/).
+    """
+
+    AUTO = "auto"  # Docker; with no engine answering at start the hub refuses to start
+    DOCKER = "docker"  # Docker; the hub starts anyway, spawns say what is wrong
     LOCAL = "local"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is reachable only from this machine (an empty host or 0.0.0.0 means every
+    interface)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve anywhere
 
 
 def _url_without_trailing_slash(field_name: str, value: str) -> str:
@@ -141,8 +158,10 @@ class HubSettings:
 
     @property
     def loopback_only(self) -> bool:
-        """Whether only this machine can reach the proxy (nobody else can sign up)."""
-        return self.public_ip in LOOPBACK_ADDRESSES
+        """Whether only this machine can reach the hub: the proxy and the hub's own port."""
+        return is_loopback(self.public_ip) and is_loopback(
+            urlsplit(self.hub_bind_url).hostname or ""
+        )
 
     @property
     def base_path(self) -> str:
@@ -180,6 +199,8 @@ class SpawnerSettings:
     name_template: str = "jupyterlab-{username}"
     volumes: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
     start_timeout_seconds: int = 120
+    #: Local servers for a hub that runs as root (they then run as root): test rigs only.
+    local_as_root: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, SpawnerKind):
@@ -311,6 +332,15 @@ class PlatformSettings:
     hub_process: HubProcessSettings = field(default_factory=HubProcessSettings)
     branding: BrandingSettings = field(default_factory=BrandingSettings)
     orphan_volumes: OrphanVolumePolicy = OrphanVolumePolicy.KEEP
+
+    def __post_init__(self) -> None:
+        if self.spawner.kind is SpawnerKind.LOCAL and not self.hub.loopback_only:
+            raise InvalidValue(
+                "spawner.kind",
+                "local servers run as the hub's own user, so only a hub that nobody else "
+                "can reach may have them: the proxy and the hub must both listen on loopback "
+                "only; use docker",
+            )
 
     @property
     def admin_username(self) -> str:

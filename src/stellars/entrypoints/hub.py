@@ -83,7 +83,9 @@ def local_lab_available() -> bool:
 
 
 def choose_spawner(settings: SpawnerSettings) -> SpawnerChoice:
-    """Docker when configured or when an engine answers (auto); local processes otherwise."""
+    """Docker, unless the deployer asked for local processes. With `auto` and no engine
+    answering, InvalidValue("kind", why): a shared hub must never fall back to servers that run
+    as its own user."""
     if settings.kind is SpawnerKind.LOCAL:
         return SpawnerChoice(SpawnerKind.LOCAL, "STELLARS_SPAWNER=local")
     problem, present = docker_problem(settings.docker_url, settings.image)
@@ -93,4 +95,8 @@ def choose_spawner(settings: SpawnerSettings) -> SpawnerChoice:
     if settings.kind is SpawnerKind.DOCKER:
         # Configured for Docker: keep it, spawns will say what is wrong.
         return SpawnerChoice(SpawnerKind.DOCKER, f"STELLARS_SPAWNER=docker, but {problem}", False)
-    return SpawnerChoice(SpawnerKind.LOCAL, problem)
+    raise InvalidValue(
+        "kind",
+        f"auto: {problem}. Start the Docker engine (or set docker to start anyway and spawn "
+        "once it answers); local processes are never chosen for a hub",
+    )

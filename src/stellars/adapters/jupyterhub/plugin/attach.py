@@ -8,7 +8,8 @@ carried by the hub's `HubPlugin` and register its routes, so the platform works 
 users log in (docs/decisions/0001-registering-routes.md explains the choice of hook).
 
 Attaching runs a few named steps on the hub's loop: `bind` the in-hub adapters to the
-application, `sync_hub_objects` (roles, groups, user events, the admin's password),
+application, `refuse_exposed_local_servers` (the command line may widen what the configuration
+checked), `sync_hub_objects` (roles, groups, user events, the admin's password),
 `tune_process` (scheduling priority, garbage collection, the loop-lag monitor) and
 `start_background` (metrics, the platform's refreshers, the lab favicon handler and routes once
 the hub serves, and the platform's stop when the hub shuts down).
@@ -20,6 +21,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from tornado import web
 
@@ -30,7 +32,7 @@ from stellars.adapters.jupyterhub.hub_process import (
     settle_garbage_collection,
 )
 from stellars.adapters.jupyterhub.web import Turns, handlers, metrics
-from stellars.domain.settings import SpawnerKind
+from stellars.domain.settings import SpawnerKind, is_loopback
 
 from .favicon import LabFavicon
 from .groups import ensure_groups
@@ -88,6 +90,27 @@ def bind(plugin: HubPlugin, app: Any) -> None:
     """Hand the running application to the in-hub adapters, and the hub's log to the platform."""
     plugin.hub.bind(app)
     share_hub_log(app)
+
+
+def refuse_exposed_local_servers(plugin: HubPlugin, app: Any) -> None:
+    """Stop the hub when it would run local servers (as its own user) while listening beyond
+    loopback: the configuration checked its own addresses, but command-line options
+    (`--ip`, `--url`, the hub's bind URL) win over it."""
+    if plugin.platform.settings.spawner.kind is not SpawnerKind.LOCAL:
+        return
+    exposed = [
+        f"{what} listens on {host or 'every interface'}"
+        for what, host in (
+            ("the proxy", app.ip),
+            ("the hub", urlsplit(app.hub.bind_url).hostname or ""),
+        )
+        if not is_loopback(host)
+    ]
+    if exposed:
+        raise SystemExit(
+            "stellars-hub: STELLARS_SPAWNER=local: local servers run as the hub's own user, so "
+            f"the hub must listen on loopback only, but {' and '.join(exposed)}; use docker"
+        )
 
 
 def sync_hub_objects(plugin: HubPlugin, app: Any) -> None:
@@ -167,6 +190,7 @@ def attach_platform(app: Any) -> list[tuple[Any, ...]]:
         app.log.warning("stellars: no platform in tornado_settings; its routes are not served")
         return []
     bind(plugin, app)
+    refuse_exposed_local_servers(plugin, app)
     sync_hub_objects(plugin, app)
     monitor = tune_process(plugin)
     start_background(plugin, app, monitor)
