@@ -162,6 +162,13 @@ class TestSessionService:
         with pytest.raises(NotFound):
             await service.extend("zed", 1)
 
+    async def test_the_extend_route_gets_the_extension_and_the_card_after_it(self, world):
+        service, *_ = world
+        extended = await service.extend_and_show("alice", 2)
+        assert extended.extension.granted_hours == 2
+        assert extended.status == await service.status("alice")
+        assert (extended.status.cull_at, extended.status.extended_hours) == (NOW + 3 * HOUR, 2)
+
     async def test_extension_is_stored_and_shown_by_status(self, world):
         service, store, _, clock = world
         result = await service.extend("alice", 2)

@@ -22,7 +22,7 @@ from .lookup import existing_user
 from .monitoring import EventCounter, EventTotals, users_by_level
 from .refresh import Refresher, Snapshot
 from .servers import RestartReport, ServerService
-from .sessions import SessionService, SessionStatus
+from .sessions import ExtendedSession, SessionService, SessionStatus
 from .users import FollowUp, UserLifecycleService
 from .volumes import (
     OrphanRemoval,
@@ -46,6 +46,7 @@ __all__ = [
     "DashboardService",
     "EventCounter",
     "EventTotals",
+    "ExtendedSession",
     "FaviconRoutes",
     "FollowUp",
     "GpuService",

@@ -33,6 +33,14 @@ class SessionStatus:
     last_activity: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ExtendedSession:
+    """A granted extension, and the session card as it stands after it."""
+
+    extension: Extension
+    status: SessionStatus
+
+
 def _deadline_for(server: ServerSnapshot, stored: SessionDeadline | None) -> datetime | None:
     """The stored deadline when it belongs to this very server instance."""
     return stored.cull_at if stored is not None and stored.applies_to(server) else None
@@ -109,6 +117,13 @@ class SessionService:
         )
         self.revision += 1
         return extension
+
+    async def extend_and_show(
+        self, username: str, hours: int, server_name: str = DEFAULT_SERVER
+    ) -> ExtendedSession:
+        """`extend`, then the card the user sees afterwards (one call for the extend route)."""
+        extension = await self.extend(username, hours, server_name)
+        return ExtendedSession(extension, await self.status(username, server_name))
 
     async def decide(self, server: ServerSnapshot) -> CullDecision:
         """The culler's verdict for one server, from the same rule the countdown uses."""

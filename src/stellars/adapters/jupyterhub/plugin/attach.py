@@ -18,6 +18,7 @@ the hub serves, and the platform's stop when the hub shuts down).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -213,6 +214,15 @@ class PlatformRoutes:
         plugin = app.tornado_settings.get(PLUGIN_SETTING)
         self._stellars_platform = None if plugin is None else plugin.platform
         return [*attach_platform(app), *super().get_handlers(app)]  # type: ignore[misc]
+
+    async def add_user(self, user: Any) -> None:
+        """The authenticator's own `add_user`, then a turn of the loop for everyone else:
+        JupyterHub creates the users of one API request (an admin's class of 100) one after
+        another in a single handler, and would otherwise hold the loop for all of them."""
+        added = super().add_user(user)  # type: ignore[misc]
+        if inspect.isawaitable(added):
+            await added
+        await asyncio.sleep(0)
 
     def validate_username(self, username: str) -> bool:
         valid = bool(super().validate_username(username))  # type: ignore[misc]

@@ -52,16 +52,16 @@ class ExtendSessionAPI(StellarsAPIHandler):
     async def post(self, user_name: str) -> None:
         self.require_scope(scopes.SESSIONS, user=user_name)
         server = self.get_argument("server", "")
-        sessions = self.platform.sessions
         try:
             hours = whole_number(self.read_json_object(), "hours")
-            extension = await sessions.extend(user_name, hours, server)
+            extended = await self.platform.sessions.extend_and_show(user_name, hours, server)
         except InvalidValue:
             metrics.EXTENSIONS.labels(outcome="invalid").inc()
             raise
         except Refused:
             metrics.EXTENSIONS.labels(outcome="refused").inc()
             raise
+        extension = extended.extension
         metrics.EXTENSIONS.labels(outcome="granted").inc()
         metrics.EXTENSION_HOURS.inc(extension.granted_hours)
         self.log.info(
@@ -78,7 +78,7 @@ class ExtendSessionAPI(StellarsAPIHandler):
                 "truncated": extension.truncated,
                 "requested_hours": extension.requested_hours,
                 "granted_hours": extension.granted_hours,
-                "session_info": status_json(await sessions.status(user_name, server)),
+                "session_info": status_json(extended.status),
             }
         )
 
