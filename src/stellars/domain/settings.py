@@ -1,8 +1,8 @@
 """Every configurable knob of the platform as frozen, validated values.
 
 `stellars.configuration` turns the deployment's environment into one `PlatformSettings`, once,
-at hub start; a bad value stops the hub with a message naming the variable (the original fell
-back to defaults silently). The composition function (`stellars.platform.build`) and the hub
+at hub start; a bad value stops the hub with a message naming the variable, never a silent
+default. The composition function (`stellars.platform.build`) and the hub
 configuration both read this one value, so a name used by the services is the same value that
 configures DockerSpawner.
 """

@@ -10,7 +10,7 @@ JupyterHub hands a managed service: JUPYTERHUB_API_TOKEN, JUPYTERHUB_API_URL and
 URL in STELLARS_DB_URL (never on the command line, which the hub logs and shows; `--db-url`
 wins over it when the sampler is run by hand). Its policy comes from the command line that
 `command()` writes, validated by the domain's ActivityPolicy, so a bad value stops it with a
-message naming the option (the original silently fell back to defaults).
+message naming the option.
 
 A failed tick (hub restarting, database busy or down) is logged and retried at the next tick;
 the process never exits for it. SIGTERM and SIGINT stop it after the tick in progress; SIGUSR1

@@ -1,8 +1,7 @@
 """HubDirectory over JupyterHub's REST API, for processes outside the hub (managed services).
 
 `list_users` walks every page with JupyterHub's pagination media type: without it the hub
-silently returns at most `api_page_max_limit` users (200 by default), which is how the original
-sampler lost every user after the 200th.
+silently returns at most `api_page_max_limit` users (200 by default).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Restarting a user's server in place, answered only once the lab serves again.
 
 A restart keeps the container, its volumes and its settings (the engine stops and starts the
-same container). What the original missed, and this service does not:
+same container), and:
 
 - the hub is told where the lab listens after the restart (an engine publishes a new host port
   at every restart; a proxy route to the old one is dead), and

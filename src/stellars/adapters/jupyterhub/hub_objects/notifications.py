@@ -3,8 +3,7 @@
 
 Each delivery authenticates with a token of its own: owned by the recipient, allowed only
 `access:servers` on that one server, valid for a minute, and deleted as soon as the delivery
-is over, whatever its outcome (the original minted 5-minute tokens with the user's full rights
-and never revoked them). The request goes straight to the server's own address, the one the
+is over, whatever its outcome. The request goes straight to the server's own address, the one the
 hub's proxy routes to.
 """
 

@@ -8,8 +8,8 @@ session deadlines and volumes for a renamed or deleted one. A rollback drops wha
 (and lets a passphrase that a rename or deletion abandoned be made after all).
 
 A rename is read from the `name` attribute's history of a user already in the database, so
-the creation of a user (SQLAlchemy reports its first name with the NO_VALUE marker, on which
-the original's rename listener fired) is never taken for a rename.
+the creation of a user (SQLAlchemy reports its first name with the NO_VALUE marker) is never
+taken for a rename.
 """
 
 from __future__ import annotations
