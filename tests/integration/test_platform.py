@@ -154,3 +154,15 @@ def test_the_admins_server_starts_from_the_lab_image_and_answers_through_the_pro
         assert "disable_check_xsrf" not in command
     finally:
         admin.api("DELETE", f"/users/{admin_name}/server")
+
+
+def test_the_platform_stops_with_the_hub(jupyterhub_factory, tmp_path):
+    hub = start_platform(jupyterhub_factory, tmp_path, {"STELLARS_SPAWNER": "local"})
+    deadline = time.monotonic() + 60
+    while "Activity sampler started" not in hub.log_path.read_text():
+        assert time.monotonic() < deadline, "the sampler did not start"
+        time.sleep(0.2)
+    hub.stop()  # SIGTERM, as a service manager or Ctrl-C sends it
+    log = hub.log_path.read_text()
+    assert "stellars: the platform stopped with the hub" in log
+    assert "Traceback" not in log
