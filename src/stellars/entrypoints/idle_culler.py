@@ -11,13 +11,18 @@ itself reads). The culler lists users and servers through the hub API as usual; 
 server it asks `cull_arbiter_hook`, which applies `SessionService.decide` with the deadlines in
 the stellars database, and records every cull as an event the hub's metrics count. The culler's
 own inactivity and max-age checks are not used: the arbiter decides (it is given no --max-age).
+
+SIGINT (what JupyterHub sends a managed service first) and SIGTERM stop it at once: the pass in
+flight is cancelled, whatever signal dispositions the process inherited.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -102,6 +107,32 @@ class SessionArbiter:
         return decision.cull
 
 
+def stop_on_signals(loop: asyncio.AbstractEventLoop) -> None:
+    """SIGINT and SIGTERM cancel the culler's tasks and stop `loop`.
+
+    JupyterHub stops a managed service with SIGINT and waits 30 s before its SIGTERM. A process
+    started with SIGINT ignored (a hub launched from a background job of a script) keeps it
+    ignored, and jupyterhub-idle-culler itself only catches KeyboardInterrupt: so the culler
+    handles both signals on its loop, and ends its pass in flight instead of leaving it pending.
+    """
+
+    async def shut_down() -> None:
+        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        loop.stop()
+
+    def on_signal(signum: int) -> None:
+        log.info("idle culler stopping (%s)", signal.Signals(signum).name)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        loop.create_task(shut_down())
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
+
+
 def build_parser() -> argparse.ArgumentParser:
     defaults = SessionPolicy()
     parser = argparse.ArgumentParser(
@@ -175,10 +206,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         policy.max_extension_hours,
         policy.max_age or "none",
     )
+    loop = asyncio.new_event_loop()  # the loop culler.start() runs (tornado's current loop)
+    asyncio.set_event_loop(loop)
+    stop_on_signals(loop)
     try:
         culler.start()
     finally:
         database.close()
+        loop.close()
     return 0
 
 
