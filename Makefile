@@ -14,7 +14,7 @@ UV_STAMP := $(UV_DIR)/.tried-stamp
 # uv uses this machine's interpreters only, never one it would download.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: venv node test test-compat lint unit contract run bench clean mutation
+.PHONY: venv node test test-compat lint unit contract run lab-early bench clean mutation
 
 venv: $(STAMP)
 
@@ -98,22 +98,23 @@ test-compat: node $(JH5_VENV)/.installed-stamp $(PY310_VENV)/.installed-stamp
 # without Docker). Open http://127.0.0.1:8000 and log in as the admin (default: admin) with the
 # password printed on the first start (kept in $(RUN_DIR)/admin-password), or set
 # JUPYTERHUB_ADMIN_PASSWORD first. tooling/run.py prints each decision it makes.
-# `exec`: make's child is tooling/run.py itself, which handles Ctrl-C and SIGTERM by stopping
-# the hub; a shell in between would die at SIGTERM and leave the hub running on its own.
 # On a first start the lab image builds in the background while the venv and the node tools
 # install (its build needs only JupyterHub's version and the Docker client, from a throwaway uv
 # environment); tooling/run.py then finds the image, or waits for that build under its lock.
-LAB_BUILD_REQUIREMENTS := $(shell sed -n 's/^ *"\(\(jupyterhub\|docker\)[<>=!~,.0-9 ]*\)",.*/\1/p' pyproject.toml)
-run: $(UV_STAMP)
-	@mkdir -p $(RUN_DIR)
+LAB_BUILD_REQUIREMENTS := $(shell sed -n '/^dependencies = \[/,/^\]/s/^ *"\(\(jupyterhub\|docker\)[<>=!~,.0-9 ]*\)",.*/\1/p' pyproject.toml)
+lab-early: $(UV_STAMP)
 	@if test -x $(UV) && test ! -f $(STAMP) && command -v mmdebstrap >/dev/null; then \
+		mkdir -p $(RUN_DIR); \
 		echo "[make run] the lab image builds while the tools install ($(RUN_DIR)/lab-build.log)"; \
 		$(UV) run -q --no-project --python $(PYTHON) \
 			$(foreach requirement,$(LAB_BUILD_REQUIREMENTS),--with '$(requirement)') \
 			python -m tooling.images lab >$(RUN_DIR)/lab-build.log 2>&1 & \
-	fi; \
-	$(MAKE) --no-print-directory venv node \
-		&& exec env RUN_DIR=$(RUN_DIR) $(BIN)/python -m tooling.run
+	fi
+
+# `exec`: make's child is tooling/run.py itself, which handles Ctrl-C and SIGTERM by stopping
+# the hub; a shell in between would die at SIGTERM and leave the hub running on its own.
+run: lab-early venv node
+	exec env RUN_DIR=$(RUN_DIR) $(BIN)/python -m tooling.run
 
 bench: venv
 	$(BIN)/python bench/activity.py

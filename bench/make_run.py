@@ -63,6 +63,7 @@ _PASSWORD = re.compile(r"with the password (\S+) \(generated now")
 #: Output lines that mark a stage: (label, pattern). make echoes a recipe line as it starts it.
 _STAGES = (
     ("uv installed", re.compile(r"touch \.tooling/uv/\.tried-stamp")),
+    ("lab build started", re.compile(r"\[make run\] the lab image builds while")),
     ("venv installed", re.compile(r"touch \.venv/\.installed-stamp")),
     ("node tools installed", re.compile(r"\[make run\] state in ")),  # tooling/run.py starts
     ("lab image ready", re.compile(r"\[make run\] lab image \S+: ")),
