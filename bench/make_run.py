@@ -133,11 +133,14 @@ class Bench:
 
     # --- set-up ---------------------------------------------------------------------------
 
-    def prepare_cold(self) -> None:
+    def prepare(self, cold: bool) -> None:
+        """The clone; for a cold run, also the lab image's tag gone from the engine."""
         subprocess.run(
             ["git", "clone", "--quiet", "--no-hardlinks", str(REPO_ROOT), str(self.clone)],
             check=True,
         )
+        if not cold:
+            return
         tag = lab_recipe().tag  # the clone's recipe is HEAD's, with the same JupyterHub
         users = self.client.containers.list(all=True, filters={"ancestor": tag})
         if users:
@@ -323,7 +326,7 @@ def main() -> int:
     signal.alarm(int(args.time_limit))
     runs: list[Run] = []
     try:
-        bench.prepare_cold()
+        bench.prepare(cold=not args.skip_cold)
         if args.skip_cold:  # warm runs still need the venv, the node tools and the image
             subprocess.run(["make", "--no-print-directory", "venv", "node"], cwd=bench.clone)
         else:

@@ -85,8 +85,9 @@ STOPS_WITH_HUB = ("configurable-http-proxy", "stellars.entrypoints.")
 def say(message: str) -> None:
     """One `[make run]` line. Output that cannot be written (the reader of `make run | tee` gone
     at Ctrl-C, a closed terminal) is dropped: a stop must never fail for want of its line."""
-    try:
-        print(f"[make run] {message}", flush=True)
+    try:  # one write, so that the hub's own log lines never split it
+        sys.stdout.write(f"[make run] {message}\n")
+        sys.stdout.flush()
     except OSError:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (and no error at exit's flush either)
 
