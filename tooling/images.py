@@ -3,8 +3,11 @@
 - tiny: Debian's static busybox with its applet symlinks; builds in about a second.
 - fake-cuda: the tiny rootfs plus a caller-given ``/usr/bin/nvidia-smi`` script.
 - lab: the project's user-server image (lab/requirements.txt: JupyterLab and the notifications
-  extension, plus ``jupyterhub-singleuser`` of the hub's own version), on a Debian minbase
-  rootfs made by mmdebstrap, the way lab/Dockerfile builds it where a registry is reachable.
+  extension, plus ``jupyterhub-singleuser`` of the hub's own version; lab/overrides.json:
+  JupyterLab's settings defaults), on a Debian minbase rootfs made by mmdebstrap, the way
+  lab/Dockerfile builds it where a registry is reachable. uv installs the Python packages in
+  the chroot when the host has it (pip otherwise), and the Debian packages of the last build
+  are reused from a cache; neither changes the image or its tag.
 
 ``ensure_image`` checks ``docker image inspect`` first and builds only when the tag is missing,
 under a file lock so that two pytest processes never build the same image at once.
@@ -17,6 +20,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import shlex
 import shutil
 import subprocess
@@ -244,7 +248,7 @@ def fake_cuda_recipe(nvidia_smi_script: str) -> ImageRecipe:
     return ImageRecipe(FAKE_CUDA_REPOSITORY, fingerprint, build)
 
 
-# --- lab: mmdebstrap + pip in the chroot -----------------------------------------------------
+# --- lab: mmdebstrap + uv (or pip) in the chroot ---------------------------------------------
 
 _LAB_INCLUDE = ("python3", "python3-venv", "ca-certificates", "tini")
 _LAB_CHANGES = (
@@ -257,6 +261,16 @@ _LAB_CHANGES = (
     "EXPOSE 8888",
     'ENTRYPOINT ["/usr/bin/tini", "--"]',
     'CMD ["jupyterhub-singleuser"]',
+)
+#: JupyterLab's settings defaults (lab/overrides.json), where JupyterLab 4 reads them.
+LAB_OVERRIDES = REPO_ROOT / "lab" / "overrides.json"
+LAB_OVERRIDES_PATH = "/opt/venv/share/jupyter/lab/settings/overrides.json"
+#: uv for the chroot's installs: the one `make venv` put in .tooling/uv, else one on PATH.
+TOOLING_UV = REPO_ROOT / ".tooling" / "uv" / "bin" / "uv"
+#: The Debian packages of the last lab build, reused by the next one (apt downloads only what
+#: changed). Only this host's build reads it: the image's content never depends on it.
+LAB_APT_CACHE = (
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "stellars-hub" / "lab-debs"
 )
 
 
@@ -271,22 +285,65 @@ def debian_mirror(sources: Path = DEBIAN_SOURCES) -> str:
     return DEFAULT_MIRROR
 
 
-def _lab_hooks(pip_packages: Sequence[str], host_ca: str) -> list[str]:
-    # pip in the chroot must trust the host's CA bundle (egress goes through an intercepting
-    # proxy) and must not inherit the host's PIP_* variables: hence `env -i` and `--cert`.
+def host_uv() -> Path | None:
+    """The uv binary the lab build copies into its chroot, or None (pip installs instead)."""
+    if TOOLING_UV.is_file() and os.access(TOOLING_UV, os.X_OK):
+        return TOOLING_UV
+    found = shutil.which("uv")
+    return Path(found) if found else None
+
+
+@dataclass(frozen=True)
+class LabBuildTools:
+    """Host paths the lab build's hooks use: the CA bundle, the overrides file, uv (None: pip)
+    and the cache of Debian packages (None: nothing kept)."""
+
+    host_ca: str
+    overrides: str
+    uv: str | None = None
+    apt_cache: str | None = None
+
+
+def _lab_hooks(pip_packages: Sequence[str], tools: LabBuildTools) -> list[str]:
+    # pip and uv in the chroot must trust the host's CA bundle (egress goes through an
+    # intercepting proxy) and must not inherit the host's PIP_*/UV_* variables: hence `env -i`,
+    # `--cert` and SSL_CERT_FILE. Either installer gives the same venv, with pip in it. Its
+    # bytecode is compiled once, here: /opt/venv is root's, so a lab (uid 1000) cannot cache
+    # bytecode there and would compile JupyterLab's modules again at every start. The pycs are
+    # checked by hash, not by mtime: mmdebstrap's tar clamps every mtime to the build's start,
+    # which would make mtime-checked pycs stale (and silently unused).
     pip = " ".join(shlex.quote(package) for package in pip_packages)
+    clean_env = "/usr/bin/env -i PATH=/opt/venv/bin:/usr/bin:/bin HOME=/root"
+    hooks = [f'cp {shlex.quote(tools.host_ca)} "$1/tmp/host-ca.pem"']
+    if tools.apt_cache:  # this build's packages replace the last build's in the cache
+        cache = shlex.quote(tools.apt_cache)
+        hooks.append(
+            f'rm -f {cache}/*.deb; cp -p "$1"/var/cache/apt/archives/*.deb {cache}/ || true'
+        )
+    hooks.append('chroot "$1" python3 -m venv /opt/venv')
+    if tools.uv:
+        hooks += [
+            f'install -m 0755 {shlex.quote(tools.uv)} "$1/tmp/uv"',
+            f'chroot "$1" {clean_env} SSL_CERT_FILE=/tmp/host-ca.pem UV_CACHE_DIR=/tmp/uv-cache '
+            "UV_PYTHON_DOWNLOADS=never /tmp/uv pip install -q --python /opt/venv/bin/python "
+            f"--link-mode=copy {pip}",
+        ]
+    else:
+        hooks.append(
+            f'chroot "$1" {clean_env} /opt/venv/bin/pip install -q --no-cache-dir --no-compile '
+            f"--disable-pip-version-check --cert /tmp/host-ca.pem {pip}"
+        )
     return [
-        f'cp {shlex.quote(host_ca)} "$1/tmp/host-ca.pem"',
-        'chroot "$1" python3 -m venv /opt/venv',
-        'chroot "$1" /usr/bin/env -i PATH=/opt/venv/bin:/usr/bin:/bin HOME=/root '
-        "/opt/venv/bin/pip install -q --no-cache-dir --disable-pip-version-check "
-        f"--cert /tmp/host-ca.pem {pip}",
+        *hooks,
+        # A module that does not compile (code for another Python) is skipped, as pip does.
+        'chroot "$1" /opt/venv/bin/python -m compileall -qq -j 0 '
+        "--invalidation-mode checked-hash /opt/venv/lib || true",
+        f'install -D -m 0644 {shlex.quote(tools.overrides)} "$1{LAB_OVERRIDES_PATH}"',
         'chroot "$1" useradd -m -u 1000 -s /bin/bash jovyan',
         # Mount points of the per-user and shared volumes: a new named volume takes the
         # ownership of the directory it is mounted on, and the lab runs as jovyan.
         'chroot "$1" install -d -o 1000 -g 1000 /home/jovyan/work /home/jovyan/.cache /mnt/shared',
-        'rm -rf "$1/tmp/host-ca.pem" "$1/root/.cache"; '
-        'find "$1/opt/venv" -name __pycache__ -prune -exec rm -rf {} +',
+        'rm -rf "$1/tmp/host-ca.pem" "$1/tmp/uv" "$1/tmp/uv-cache" "$1/root/.cache"',
     ]
 
 
@@ -310,51 +367,56 @@ def lab_pip_packages(
 
 
 def lab_recipe(extra_pip: Sequence[str] = (), jupyterhub_version: str | None = None) -> ImageRecipe:
-    """The user-server image; ``extra_pip`` (e.g. ``["jupyterlab"]``) is part of the tag's hash."""
+    """The user-server image; ``extra_pip`` (e.g. ``["jupyterlab"]``) is part of the tag's hash.
+
+    The tag hashes what decides the image's content (Debian suite and packages, the pip
+    requirements, JupyterLab's settings overrides, the image config), not how this host
+    builds it: uv or pip, warm caches or none, give the same tag.
+    """
     pip_packages = lab_pip_packages(extra_pip, jupyterhub_version)
     fingerprint = json.dumps(
         {
-            "recipe": "lab-v2",
+            "recipe": "lab-v3",
             "suite": LAB_SUITE,
             "include": _LAB_INCLUDE,
-            "hooks": _lab_hooks(pip_packages, "<host-ca>"),
+            "pip": pip_packages,
+            "overrides": LAB_OVERRIDES.read_text(),
+            "hooks": _lab_hooks(pip_packages, LabBuildTools("<host-ca>", "<overrides>")),
             "changes": _LAB_CHANGES,
         },
         sort_keys=True,
     )
 
     def build(client: docker.DockerClient, tag: str) -> None:
-        mmdebstrap = shutil.which("mmdebstrap")
-        if mmdebstrap is None:
-            raise BackendMissing(f"mmdebstrap is not installed; {INSTALL_HINT}")
         if not HOST_CA_BUNDLE.exists():
             raise BackendMissing(f"{HOST_CA_BUNDLE} is missing (package ca-certificates)")
+        uv = host_uv()
+        apt_cache: Path | None = LAB_APT_CACHE
+        try:
+            LAB_APT_CACHE.mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # a read-only home: build without the cache
+            log.info("building without a package cache: %s", error)
+            apt_cache = None
         with tempfile.TemporaryDirectory(prefix="stellars-lab-build-") as workdir:
             work = Path(workdir)
             host_ca = work / "host-ca.pem"
             shutil.copyfile(HOST_CA_BUNDLE, host_ca)
-            rootfs = work / "rootfs.tar"
-            command = [
-                mmdebstrap,
-                "--quiet",
-                "--variant=minbase",
-                f"--include={','.join(_LAB_INCLUDE)}",
-                "--dpkgopt=path-exclude=/usr/share/doc/*",
-                "--dpkgopt=path-exclude=/usr/share/man/*",
-                "--dpkgopt=path-exclude=/usr/share/locale/*",
-                *(f"--customize-hook={hook}" for hook in _lab_hooks(pip_packages, str(host_ca))),
-                LAB_SUITE,
-                str(rootfs),
-                debian_mirror(),
-            ]
-            build_log = work / "mmdebstrap.log"
-            with build_log.open("wb") as out:
-                done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, check=False)
-            if done.returncode != 0:
-                lines = build_log.read_text(errors="replace").splitlines()[-40:]
-                raise RuntimeError(
-                    f"mmdebstrap failed with rc {done.returncode}:\n" + "\n".join(lines)
-                )
+            tools = LabBuildTools(
+                host_ca=str(host_ca),
+                overrides=str(LAB_OVERRIDES),
+                uv=str(uv) if uv else None,
+                apt_cache=str(apt_cache) if apt_cache else None,
+            )
+            setup = []
+            if apt_cache:  # the last build's packages: apt downloads only what changed
+                cache = shlex.quote(str(apt_cache))
+                setup = [
+                    f'mkdir -p "$1/var/cache/apt/archives"; '
+                    f'cp -p {cache}/*.deb "$1/var/cache/apt/archives/" 2>/dev/null || true'
+                ]
+            rootfs = _debian_rootfs_tar(
+                work, _LAB_INCLUDE, _lab_hooks(pip_packages, tools), setup_hooks=setup
+            )
             _import(client, rootfs, tag, _LAB_CHANGES)
 
     return ImageRecipe(LAB_REPOSITORY, fingerprint, build)
@@ -447,8 +509,17 @@ def _download(url: str, integrity: str, target: Path) -> None:
     target.write_bytes(data)
 
 
-def _debian_rootfs_tar(work: Path, include: Sequence[str], hooks: Sequence[str]) -> Path:
-    """A Debian minbase rootfs (``LAB_SUITE``) as a tar in ``work``, made by mmdebstrap."""
+def _debian_rootfs_tar(
+    work: Path, include: Sequence[str], hooks: Sequence[str], setup_hooks: Sequence[str] = ()
+) -> Path:
+    """A Debian minbase rootfs (``LAB_SUITE``) as a tar in ``work``, made by mmdebstrap.
+
+    ``setup_hooks`` run before the packages are downloaded, ``hooks`` after they are installed.
+    dpkg skips its fsync calls (``force-unsafe-io``): the rootfs is a throwaway until the tar
+    is imported, and syncing each of its files costs tens of seconds on a busy disk. Every
+    downloaded package stays in /var/cache/apt/archives until mmdebstrap's final cleanup, so
+    that a hook may keep them for the next build.
+    """
     mmdebstrap = shutil.which("mmdebstrap")
     if mmdebstrap is None:
         raise BackendMissing(f"mmdebstrap is not installed; {INSTALL_HINT}")
@@ -461,6 +532,9 @@ def _debian_rootfs_tar(work: Path, include: Sequence[str], hooks: Sequence[str])
         "--dpkgopt=path-exclude=/usr/share/doc/*",
         "--dpkgopt=path-exclude=/usr/share/man/*",
         "--dpkgopt=path-exclude=/usr/share/locale/*",
+        "--dpkgopt=force-unsafe-io",
+        "--skip=essential/unlink",  # every package stays in apt's cache until the end
+        *(f"--setup-hook={hook}" for hook in setup_hooks),
         *(f"--customize-hook={hook}" for hook in hooks),
         LAB_SUITE,
         str(rootfs),
@@ -656,3 +730,24 @@ def ensure_hub_image(client: docker.DockerClient, jupyterhub_version: str | None
     """Tag of the hub image from the root Dockerfile on the offline base, built if missing
     (cold: several minutes, the unit and contract suites included; unchanged tree: 0 s)."""
     return ensure_image(client, hub_recipe(ensure_hub_base_image(client), jupyterhub_version)).tag
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m tooling.images lab`: the project's lab image for this environment's JupyterHub,
+    built when the engine lacks it. `make run` starts it early on a first start, beside the
+    venv's installation; tooling/run.py then finds the image, or waits for the build's lock."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tooling.images")
+    parser.add_argument("image", choices=["lab"], help="the image to ensure")
+    parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    client = docker.from_env(version="auto", timeout=HUB_BUILD_TIMEOUT)
+    ensured = ensure_image(client, lab_recipe())
+    outcome = f"built in {ensured.seconds:.0f} s" if ensured.built else "already there"
+    print(f"{ensured.tag}: {outcome}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

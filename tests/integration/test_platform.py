@@ -33,9 +33,7 @@ pytestmark = pytest.mark.real
 SIGNUP_PASSWORD = "a-password-of-my-own"
 
 
-def test_the_admin_logs_in_on_a_fresh_install_with_the_password_file(
-    jupyterhub_factory, tmp_path
-):
+def test_the_admin_logs_in_on_a_fresh_install_with_the_password_file(jupyterhub_factory, tmp_path):
     secret = tmp_path / "admin-password"
     secret.write_text(SIGNUP_PASSWORD + "\n")
     secret.chmod(0o600)

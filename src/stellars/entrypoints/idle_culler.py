@@ -15,13 +15,18 @@ The culler lists users and servers through the hub API as usual; for each ready 
 `cull_arbiter_hook`, which applies `SessionService.decide` with the deadlines in the stellars
 database, and records every cull as an event the hub's metrics count. The culler's own
 inactivity and max-age checks are not used: the arbiter decides (it is given no --max-age).
+
+SIGINT (what JupyterHub sends a managed service first) and SIGTERM stop it at once: the pass in
+flight is cancelled, whatever signal dispositions the process inherited.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +34,6 @@ from datetime import timedelta
 from typing import Any
 
 from jupyterhub_idle_culler import IdleCuller
-from traitlets.config import Config
 
 from stellars.adapters.hub import RestHubDirectory, server_from_model
 from stellars.adapters.sql import SqlEventLog, SqlSessionStore
@@ -38,6 +42,7 @@ from stellars.domain.errors import StellarsError
 from stellars.domain.events import PlatformEvent
 from stellars.domain.services import SessionService
 from stellars.domain.sessions import SessionPolicy
+from stellars.ports import Clock, EventLog
 
 from .service_options import (
     OptionTable,
@@ -83,14 +88,10 @@ def username_of(server: Mapping[str, Any]) -> str | None:
 class SessionArbiter:
     """`IdleCuller.cull_arbiter_hook`: the platform's session rule for one server model."""
 
-    def __init__(self, sessions: SessionService, events: SqlEventLog, clock: SystemClock) -> None:
+    def __init__(self, sessions: SessionService, events: EventLog, clock: Clock) -> None:
         self._sessions = sessions
         self._events = events
         self._clock = clock
-
-    def __deepcopy__(self, memo: dict[int, object]) -> SessionArbiter:
-        # traitlets deep-copies config values; the hook must keep its live database.
-        return self
 
     async def __call__(
         self, *, inactive: Any, inactive_limit: Any, server: Mapping[str, Any], **_: Any
@@ -136,6 +137,32 @@ def command(policy: SessionPolicy, *, python: str = sys.executable) -> list[str]
     table the parser reads. Nothing secret: the database URL goes in the service's
     environment (`service_options.service_environment`)."""
     return [python, "-m", MODULE, *policy_arguments(policy, _OPTIONS)]
+
+
+def stop_on_signals(loop: asyncio.AbstractEventLoop) -> None:
+    """SIGINT and SIGTERM cancel the culler's tasks and stop `loop`.
+
+    JupyterHub stops a managed service with SIGINT and waits 30 s before its SIGTERM. A process
+    started with SIGINT ignored (a hub launched from a background job of a script) keeps it
+    ignored, and jupyterhub-idle-culler itself only catches KeyboardInterrupt: so the culler
+    handles both signals on its loop, and ends its pass in flight instead of leaving it pending.
+    """
+
+    async def shut_down() -> None:
+        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        loop.stop()
+
+    def on_signal(signum: int) -> None:
+        log.info("idle culler stopping (%s)", signal.Signals(signum).name)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        loop.create_task(shut_down())
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -195,9 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         policy=policy,
     )
     arbiter = SessionArbiter(sessions, SqlEventLog(database), clock)
-    config = Config()
-    config.IdleCuller.cull_arbiter_hook = arbiter
-    culler = IdleCuller(config=config)
+    culler = IdleCuller()
     culler.initialize(
         [
             f"--url={settings.api_url}",
@@ -206,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"--concurrency={settings.concurrency}",
         ]
     )
+    # Set on the instance, not through its Config, which traitlets would deep-copy.
+    culler.cull_arbiter_hook = arbiter
     log.info(
         "idle culler started: timeout %s, every %d s, extensions up to %d h, max age %s",
         timedelta(seconds=policy.idle_timeout_seconds),
@@ -213,10 +240,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         policy.max_extension_hours,
         policy.max_age or "none",
     )
+    loop = asyncio.new_event_loop()  # the loop culler.start() runs (tornado's current loop)
+    asyncio.set_event_loop(loop)
+    stop_on_signals(loop)
     try:
         culler.start()
     finally:
         database.close()
+        loop.close()
     return 0
 
 
