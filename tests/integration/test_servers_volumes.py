@@ -452,6 +452,32 @@ class TestOrphanedVolumes:
         with pytest.raises(docker.errors.NotFound):
             container(docker_client, CAROL)
 
+    def test_the_new_user_can_neither_reset_them_nor_see_their_sizes_as_hers(
+        self, site, docker_client
+    ):
+        # The attack (security review M3): the new carol, refused a spawn onto the former
+        # carol's volumes, resets "her" volumes and so deletes the former carol's data.
+        before = engine_volumes(docker_client, CAROL)
+        names = volume_names(CAROL)
+        assert set(before) == set(names.values())
+        carol = HubClient(site.url, token=site.admin.new_token(CAROL))  # acting for herself
+        for caller in (carol, site.admin):  # the admin takes the orphan route, not this one
+            answer = caller.api(
+                "DELETE", f"/users/{CAROL}/manage-volumes", json={"volumes": list(LABELS)}
+            )
+            assert answer.status_code == 409, answer.text
+            message = answer.json()["message"]
+            assert all(name in message for name in names.values()), message
+            assert "earlier user of the same name" in message
+            assert "Orphaned volumes" in message
+        assert engine_volumes(docker_client, CAROL) == before  # all there, labels unchanged
+
+        listed = carol.api("GET", f"/users/{CAROL}/manage-volumes")
+        assert listed.status_code == 200, listed.text
+        volumes = listed.json()["volumes"]
+        shown = {(v["label"], v["exists"], v["owned"], v["size_bytes"]) for v in volumes}
+        assert shown == {(label, True, False, None) for label in LABELS}
+
     def test_an_admin_deletes_them_and_the_new_user_starts_on_fresh_volumes(
         self, site, docker_client
     ):

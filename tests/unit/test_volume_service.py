@@ -174,3 +174,37 @@ class TestRemoveOrphans:
         world.store.create("lab-a_home")
         await world.service.remove_orphans(["lab-b_home", "lab-a_home"])
         assert removed == [["lab-a_home", "lab-b_home"]]  # sorted, once
+
+
+class TestResetIsForTheAccountsOwnVolumes:
+    """Security review M3: a new user who takes a former user's name must not delete that
+    user's kept volumes through the reset route (the spawn is refused; so is the reset)."""
+
+    async def test_a_former_users_volumes_are_refused_naming_them_and_all_stay(self):
+        world = World()
+        world.directory.put(HubUser(name="ann", id=3, created=EPOCH))
+        world.store.create("lab-ann_home", owner=owner_key(1, EPOCH))  # an earlier ann's
+        world.store.create("lab-ann_work", owner=ANN)  # ann's own
+        world.store.create("lab-ann_cache", created_at=EPOCH - timedelta(days=2))  # unmarked, older
+        with pytest.raises(Refused) as refused:
+            await world.service.reset("ann", ["work", "home", "cache"])
+        assert refused.value.reason == (
+            "The volume(s) lab-ann_cache, lab-ann_home of ann were left by an earlier user of "
+            "the same name, so they are not this account's to reset. An admin deletes them "
+            "(admin page, Orphaned volumes)."
+        )
+        assert set(world.store.sizes) == {"lab-ann_home", "lab-ann_work", "lab-ann_cache"}
+        assert world.sizes.requests == 0
+
+    async def test_the_listing_marks_a_former_users_volume_and_hides_its_size(self):
+        world = World()
+        world.directory.put(HubUser(name="ann", id=3, created=EPOCH))
+        world.store.create("lab-ann_home", 4096, owner=owner_key(1, EPOCH))
+        world.store.create("lab-ann_work", 2048, owner=ANN)
+        await world.sizes.refresh_now()
+        states = (await world.service.for_user("ann")).volumes
+        assert [(s.label, s.exists, s.owned, s.size_bytes) for s in states] == [
+            ("home", True, False, None),
+            ("work", True, True, 2048),
+            ("cache", False, True, None),
+        ]
