@@ -381,6 +381,37 @@ class TestDockerAccessByGroup:
         assert host["Privileged"] is False
         assert not any("docker.sock" in bind for bind in host["Binds"])
 
+    def test_a_restart_in_place_never_keeps_a_grant_the_user_lost(self, site, alice, docker_client):
+        # The attack (security review L6): alice leaves docker-sock while her server runs with
+        # the socket; a restart in place would keep the container, and the socket, as it was.
+        admin = site.admin
+        stop(admin, ALICE)
+        joined = admin.api("POST", "/groups/docker-sock/users", json={"users": [ALICE]})
+        assert joined.status_code == 200, joined.text
+        start(admin, ALICE)
+        before = container(docker_client, ALICE).attrs
+        assert "/var/run/docker.sock:/var/run/docker.sock:rw" in before["HostConfig"]["Binds"]
+        left = admin.api("DELETE", "/groups/docker-sock/users", json={"users": [ALICE]})
+        assert left.status_code == 200, left.text
+
+        answer = alice.api("POST", f"/users/{ALICE}/restart-server")
+        assert answer.status_code == 409, answer.text
+        assert answer.json()["message"] == (
+            "Your Docker access changed since this server started (the Docker socket was "
+            "taken away): stop the server and start it again to apply it."
+        )
+        after = container(docker_client, ALICE).attrs
+        assert after["Id"] == before["Id"]  # untouched: not restarted, not recreated
+        assert after["State"]["StartedAt"] == before["State"]["StartedAt"]
+        assert (server_of(admin, ALICE) or {}).get("ready")
+        # A stop and start applies the current grants.
+        stop(alice, ALICE)
+        start(alice, ALICE)
+        host = container(docker_client, ALICE).attrs["HostConfig"]
+        assert not any("docker.sock" in bind for bind in host["Binds"])
+        restarted = alice.api("POST", f"/users/{ALICE}/restart-server")
+        assert restarted.status_code == 200, restarted.text
+
 
 class TestVolumes:
     def test_a_stopped_users_volumes_are_listed_under_the_engines_names(
