@@ -358,6 +358,44 @@ class TestARunningServer:
         owners = {attrs["Labels"][OWNER_LABEL] for attrs in found.values()}
         assert len(owners) == 1 and owners.pop().startswith("user-")
 
+    def test_the_shared_volume_is_read_only_by_default_and_an_admin_fills_it(
+        self, site, alice, docker_client, tiny_image
+    ):
+        # The attack (security review L2): every lab runs as uid 1000, so with /mnt/shared
+        # writable any user deletes or changes what the others keep there.
+        if not (server_of(alice, ALICE) or {}).get("ready"):
+            start(alice, ALICE)  # also when run on its own
+        lab = container(docker_client, ALICE)
+        shared = [m for m in lab.attrs["Mounts"] if m.get("Name") == SHARED_VOLUME]
+        assert [(m["Type"], m["Destination"], m["RW"]) for m in shared] == [
+            ("volume", "/mnt/shared", False)
+        ]
+        note = f"shared{TAG}"
+        wrote = lab.exec_run(["sh", "-c", f"echo x > /mnt/shared/{note}"], user="jovyan")
+        assert wrote.exit_code != 0, wrote.output
+        assert b"Read-only file system" in wrote.output
+        # The documented way to fill it: a container of the admin's that mounts it writable.
+        docker_client.containers.run(
+            tiny_image,
+            ["sh", "-c", f"echo {note} > /mnt/shared/{note}"],
+            volumes={SHARED_VOLUME: {"bind": "/mnt/shared", "mode": "rw"}},
+            name=f"filler{TAG}",
+            network_disabled=True,
+            remove=True,
+        )
+        try:
+            read = lab.exec_run(["cat", f"/mnt/shared/{note}"], user="jovyan")
+            assert (read.exit_code, read.output.decode()) == (0, f"{note}\n")
+        finally:
+            docker_client.containers.run(
+                tiny_image,
+                ["rm", "-f", f"/mnt/shared/{note}"],
+                volumes={SHARED_VOLUME: {"bind": "/mnt/shared", "mode": "rw"}},
+                name=f"cleaner{TAG}",
+                network_disabled=True,
+                remove=True,
+            )
+
 
 class TestDockerAccessByGroup:
     def test_joining_and_leaving_the_groups_changes_the_next_spawn(self, site, docker_client):
