@@ -55,10 +55,50 @@ class TestStatesFromASnapshot:
             "lab-ann_cache": VolumeInfo("lab-ann_cache", None),
             "lab-bob_home": VolumeInfo("lab-bob_home", 1),
         }
-        assert World().service.states_from("ann", listing) == [
-            UserVolumeState("home", "lab-ann_home", "/home/jovyan", False, None),
-            UserVolumeState("work", "lab-ann_work", "/work", True, 2048),
-            UserVolumeState("cache", "lab-ann_cache", "/home/jovyan/.cache", True, None),
+        assert World().service.states_from(HubUser(name="ann"), listing) == [
+            UserVolumeState("home", "lab-ann_home", "/home/jovyan", False, None, True),
+            UserVolumeState("work", "lab-ann_work", "/work", True, 2048, True),
+            UserVolumeState("cache", "lab-ann_cache", "/home/jovyan/.cache", True, None, True),
+        ]
+
+    def test_another_accounts_volume_is_marked_and_its_size_left_out(self):
+        ann = HubUser(name="ann", id=3, created=EPOCH)
+        listing = {
+            "lab-ann_home": VolumeInfo("lab-ann_home", 10, owner=owner_key(1, EPOCH)),
+            "lab-ann_work": VolumeInfo("lab-ann_work", 20, owner=ANN),
+            "lab-ann_cache": VolumeInfo(
+                "lab-ann_cache", 30, created_at=EPOCH - timedelta(seconds=1)
+            ),
+        }
+        states = World().service.states_from(ann, listing)
+        assert [(s.label, s.exists, s.owned, s.size_bytes) for s in states] == [
+            ("home", True, False, None),
+            ("work", True, True, 20),
+            ("cache", True, False, None),  # unmarked, and older than the account
+        ]
+
+    def test_an_unmarked_volume_from_the_accounts_second_on_is_its_own(self):
+        ann = HubUser(name="ann", id=3, created=EPOCH + timedelta(microseconds=500))
+        listing = {"lab-ann_home": VolumeInfo("lab-ann_home", 10, created_at=EPOCH)}
+        home = World().service.states_from(ann, listing)[0]
+        assert (home.owned, home.size_bytes) == (True, 10)
+
+    def test_an_account_the_hub_does_not_identify_owns_no_marked_volume(self):
+        listing = {"lab-ann_home": VolumeInfo("lab-ann_home", 10, owner=ANN)}
+        home = World().service.states_from(HubUser(name="ann"), listing)[0]
+        assert (home.exists, home.owned, home.size_bytes) == (True, False, None)
+
+    def test_before_a_first_measurement_existence_and_ownership_are_unknown(self):
+        ann = HubUser(name="ann", id=3, created=EPOCH)
+        listing = {
+            "lab-ann_home": VolumeInfo("lab-ann_home", 10, owner=owner_key(1, EPOCH)),
+            "lab-ann_work": VolumeInfo("lab-ann_work", 20, owner=ANN),
+        }
+        states = World().service.states_from(ann, listing, measured=False)
+        assert [(s.exists, s.owned, s.size_bytes) for s in states] == [
+            (None, None, None),
+            (None, None, 20),
+            (None, None, None),
         ]
 
 
@@ -208,3 +248,38 @@ class TestResetIsForTheAccountsOwnVolumes:
             ("work", True, True, 2048),
             ("cache", False, True, None),
         ]
+
+    async def test_the_accounts_own_volumes_are_reset_and_a_missing_one_is_not_found(self):
+        world = World()
+        world.directory.put(HubUser(name="ann", id=3, created=EPOCH))
+        world.store.create("lab-ann_home", owner=ANN)
+        world.store.create("lab-ann_work", created_at=EPOCH)  # DockerSpawner's, same second
+        report = await world.service.reset("ann", ["home", "work", "cache"])
+        assert [(r.volume, r.outcome) for r in report.results] == [
+            ("lab-ann_home", VolumeOutcome.REMOVED),
+            ("lab-ann_work", VolumeOutcome.REMOVED),
+            ("lab-ann_cache", VolumeOutcome.NOT_FOUND),
+        ]
+        assert world.store.sizes == {}
+        assert world.sizes.requests == 1
+
+    async def test_one_foreign_volume_among_the_chosen_stops_the_whole_reset(self):
+        world = World()
+        world.directory.put(HubUser(name="ann", id=3, created=EPOCH))
+        world.store.create("lab-ann_home", owner=ANN)
+        world.store.create("lab-ann_work", owner=owner_key(3, EPOCH - timedelta(days=1)))
+        with pytest.raises(Refused, match=r"^The volume\(s\) lab-ann_work of ann were left"):
+            await world.service.reset("ann", ["home", "work"])
+        assert set(world.store.sizes) == {"lab-ann_home", "lab-ann_work"}
+        # A reset of the own volume alone goes ahead.
+        report = await world.service.reset("ann", ["home"])
+        assert report.removed == ("home",)
+
+    async def test_an_account_the_hub_does_not_identify_resets_no_marked_volume(self):
+        world = World()
+        world.directory.put(HubUser(name="ann"))
+        world.store.create("lab-ann_home", owner=ANN)
+        world.store.create("lab-ann_cache")
+        with pytest.raises(Refused, match="lab-ann_home of ann"):
+            await world.service.reset("ann", ["home", "cache"])
+        assert (await world.service.reset("ann", ["cache"])).removed == ("cache",)
