@@ -2,8 +2,10 @@
 
 - `POST /hub/api/users/{user}/restart-server` (JupyterHub's `servers` scope on the user;
   `?server=NAME` for a named server): restarts the container in place and answers once the lab
-  serves again; 409 while the server is not running, 503 when the engine fails or the lab does
-  not answer in time.
+  serves again; 409 while the server is not running, and when the user's Docker access (the
+  socket, privileged mode) changed since the container was created, which a restart in place
+  would keep (stopping and starting the server applies it); 503 when the engine fails or the lab
+  does not answer in time.
 - `GET /hub/api/users/{user}/manage-volumes` (custom:stellars:volumes on the user): the user's
   volumes, named as DockerSpawner names them, with sizes from the background measurement
   (`measured_at`; `exists` is null until a first measurement), never from Docker on a request.
