@@ -78,12 +78,14 @@ WORKING_DIR = os.getcwd()
 # ---------------------------------------------------------------------------------------------
 # DockerSpawner's volumes (name template -> mount point in the lab image's user home). Entries
 # with {username} are per user, labelled by what follows it (home, workspace, cache): the
-# platform lists, sizes and resets them. jupyterhub_shared is one volume every user shares.
+# platform lists, sizes and resets them. SHARED_VOLUME is one volume every user shares, mounted
+# read-only unless STELLARS_SHARED_VOLUME says read-write (all labs run as one uid) or off.
+SHARED_VOLUME = "jupyterhub_shared"
 DOCKER_SPAWNER_VOLUMES = {
     "jupyterlab-{username}_home": "/home/jovyan",
     "jupyterlab-{username}_workspace": "/home/jovyan/work",
     "jupyterlab-{username}_cache": "/home/jovyan/.cache",
-    "jupyterhub_shared": "/mnt/shared",
+    SHARED_VOLUME: "/mnt/shared",
 }
 # The managed services and the scopes they need, nothing more (the culler may stop servers,
 # never delete users).
@@ -201,7 +203,11 @@ try:  # file:// branding is copied now: a missing file stops the hub, naming its
 except InvalidValue as error:
     raise stop(f"{variable_for(error.field)}: {error.message}") from None
 SPAWN_HOOK = PreSpawnHook(
-    base=SpawnBase(volumes=DOCKER_SPAWNER_VOLUMES),
+    base=SpawnBase(
+        volumes=DOCKER_SPAWNER_VOLUMES,
+        shared_volume=SHARED_VOLUME,
+        shared_mode=SPAWNER.shared_volume,
+    ),
     groups=SETTINGS.docker_access,
     gpu=PLATFORM.gpu,
     lab_environment=PLATFORM.branding.lab_environment(BRANDING_URL),

@@ -301,6 +301,7 @@ def build(
             lab=lab_servers,
             clock=clock,
             naming=settings.spawner.naming,
+            access_groups=settings.docker_access,
             serve_timeout=timedelta(seconds=settings.spawner.start_timeout_seconds),
         ),
         users=UserLifecycleService(

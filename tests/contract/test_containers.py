@@ -1,7 +1,8 @@
 """Contracts of the ContainerControl and ContainerStats ports.
 
 Fixtures yield a `ContainerHarness`: one object serving both ports plus a backdoor to start a
-named container (a busy or idle one) and to stop it.
+named container (a busy or idle one, created with some Docker access: the host's socket at
+`SOCKET_PATH`, privileged) and to stop it.
 """
 
 from __future__ import annotations
@@ -20,8 +21,13 @@ import pytest
 from stellars.adapters.docker import DockerContainerControl, DockerContainerStats
 from stellars.adapters.memory import InMemoryContainers
 from stellars.domain.containers import ContainerUsage
+from stellars.domain.docker_access import DockerAccess, DockerAccessGroups
 from stellars.domain.errors import ContainerNotFound
 from stellars.ports.containers import ContainerControl, ContainerStats
+
+#: Where the platform mounts the host's Docker socket (the default of the settings).
+SOCKET_PATH = DockerAccessGroups().socket_path
+NO_ACCESS = DockerAccess(mount_socket=False, privileged=False)
 
 
 class ContainerHarness(Protocol):
@@ -30,7 +36,9 @@ class ContainerHarness(Protocol):
 
     def name(self, label: str) -> str: ...
 
-    async def start(self, name: str, *, busy: bool = False) -> None: ...
+    async def start(
+        self, name: str, *, busy: bool = False, access: DockerAccess = NO_ACCESS
+    ) -> None: ...
 
     async def stop(self, name: str) -> None: ...
 
@@ -51,7 +59,9 @@ class MemoryHarness:
     def name(self, label: str) -> str:
         return f"{self.prefix}-{label}"
 
-    async def start(self, name: str, *, busy: bool = False) -> None:
+    async def start(
+        self, name: str, *, busy: bool = False, access: DockerAccess = NO_ACCESS
+    ) -> None:
         self.fake.start(
             name,
             ContainerUsage(
@@ -59,6 +69,7 @@ class MemoryHarness:
                 memory_bytes=8 * 1024 * 1024,
                 memory_limit_bytes=1024 * 1024 * 1024,
             ),
+            access=access,
         )
 
     async def stop(self, name: str) -> None:
@@ -84,14 +95,23 @@ class DockerHarness:
     def name(self, label: str) -> str:
         return f"{self.prefix}-{label}"
 
-    async def start(self, name: str, *, busy: bool = False) -> None:
+    async def start(
+        self, name: str, *, busy: bool = False, access: DockerAccess = NO_ACCESS
+    ) -> None:
         self.started.append(name)
+        # As the spawner grants it: the socket bound to its own path, the privileged flag. A
+        # privileged container runs as uid 1000, as the labs do: an engine that itself runs in
+        # a container without every capability cannot give them all to a root process.
+        socket = {SOCKET_PATH: {"bind": SOCKET_PATH, "mode": "rw"}} if access.mount_socket else {}
         await asyncio.to_thread(
             self.client.containers.run,
             self.image,
             BUSY_LOOP if busy else None,
             name=name,
             labels=self.labels,
+            volumes=socket,
+            privileged=access.privileged,
+            user="1000" if access.privileged else None,
             detach=True,
         )
 
@@ -147,6 +167,31 @@ async def test_is_running_is_false_for_missing_and_stopped_containers(harness):
     await harness.stop(name)
     assert not await harness.control.is_running(name)
     assert not await harness.control.is_running(harness.name("never"))
+
+
+@pytest.mark.parametrize(
+    "access",
+    [
+        NO_ACCESS,
+        DockerAccess(mount_socket=True, privileged=False),
+        DockerAccess(mount_socket=False, privileged=True),
+        DockerAccess(mount_socket=True, privileged=True),
+    ],
+    ids=["none", "socket", "privileged", "both"],
+)
+async def test_the_docker_access_a_container_was_created_with_outlives_a_restart(harness, access):
+    name = harness.name("granted")
+    await harness.start(name, access=access)
+    assert await harness.control.docker_access(name, socket_path=SOCKET_PATH) == access
+    await harness.control.restart(name, timeout_seconds=2)
+    assert await harness.control.docker_access(name, socket_path=SOCKET_PATH) == access
+    await harness.stop(name)  # a stopped container still says how it was created
+    assert await harness.control.docker_access(name, socket_path=SOCKET_PATH) == access
+
+
+async def test_the_docker_access_of_a_missing_container_is_not_found(harness):
+    with pytest.raises(ContainerNotFound):
+        await harness.control.docker_access(harness.name("missing"), socket_path=SOCKET_PATH)
 
 
 async def test_usage_covers_running_containers_only(harness):

@@ -358,6 +358,44 @@ class TestARunningServer:
         owners = {attrs["Labels"][OWNER_LABEL] for attrs in found.values()}
         assert len(owners) == 1 and owners.pop().startswith("user-")
 
+    def test_the_shared_volume_is_read_only_by_default_and_an_admin_fills_it(
+        self, site, alice, docker_client, tiny_image
+    ):
+        # The attack (security review L2): every lab runs as uid 1000, so with /mnt/shared
+        # writable any user deletes or changes what the others keep there.
+        if not (server_of(alice, ALICE) or {}).get("ready"):
+            start(alice, ALICE)  # also when run on its own
+        lab = container(docker_client, ALICE)
+        shared = [m for m in lab.attrs["Mounts"] if m.get("Name") == SHARED_VOLUME]
+        assert [(m["Type"], m["Destination"], m["RW"]) for m in shared] == [
+            ("volume", "/mnt/shared", False)
+        ]
+        note = f"shared{TAG}"
+        wrote = lab.exec_run(["sh", "-c", f"echo x > /mnt/shared/{note}"], user="jovyan")
+        assert wrote.exit_code != 0, wrote.output
+        assert b"Read-only file system" in wrote.output
+        # The documented way to fill it: a container of the admin's that mounts it writable.
+        docker_client.containers.run(
+            tiny_image,
+            ["sh", "-c", f"echo {note} > /mnt/shared/{note}"],
+            volumes={SHARED_VOLUME: {"bind": "/mnt/shared", "mode": "rw"}},
+            name=f"filler{TAG}",
+            network_disabled=True,
+            remove=True,
+        )
+        try:
+            read = lab.exec_run(["cat", f"/mnt/shared/{note}"], user="jovyan")
+            assert (read.exit_code, read.output.decode()) == (0, f"{note}\n")
+        finally:
+            docker_client.containers.run(
+                tiny_image,
+                ["rm", "-f", f"/mnt/shared/{note}"],
+                volumes={SHARED_VOLUME: {"bind": "/mnt/shared", "mode": "rw"}},
+                name=f"cleaner{TAG}",
+                network_disabled=True,
+                remove=True,
+            )
+
 
 class TestDockerAccessByGroup:
     def test_joining_and_leaving_the_groups_changes_the_next_spawn(self, site, docker_client):
@@ -380,6 +418,37 @@ class TestDockerAccessByGroup:
         host = container(docker_client, ALICE).attrs["HostConfig"]
         assert host["Privileged"] is False
         assert not any("docker.sock" in bind for bind in host["Binds"])
+
+    def test_a_restart_in_place_never_keeps_a_grant_the_user_lost(self, site, alice, docker_client):
+        # The attack (security review L6): alice leaves docker-sock while her server runs with
+        # the socket; a restart in place would keep the container, and the socket, as it was.
+        admin = site.admin
+        stop(admin, ALICE)
+        joined = admin.api("POST", "/groups/docker-sock/users", json={"users": [ALICE]})
+        assert joined.status_code == 200, joined.text
+        start(admin, ALICE)
+        before = container(docker_client, ALICE).attrs
+        assert "/var/run/docker.sock:/var/run/docker.sock:rw" in before["HostConfig"]["Binds"]
+        left = admin.api("DELETE", "/groups/docker-sock/users", json={"users": [ALICE]})
+        assert left.status_code == 200, left.text
+
+        answer = alice.api("POST", f"/users/{ALICE}/restart-server")
+        assert answer.status_code == 409, answer.text
+        assert answer.json()["message"] == (
+            "Your Docker access changed since this server started (the Docker socket was "
+            "taken away): stop the server and start it again to apply it."
+        )
+        after = container(docker_client, ALICE).attrs
+        assert after["Id"] == before["Id"]  # untouched: not restarted, not recreated
+        assert after["State"]["StartedAt"] == before["State"]["StartedAt"]
+        assert (server_of(admin, ALICE) or {}).get("ready")
+        # A stop and start applies the current grants.
+        stop(alice, ALICE)
+        start(alice, ALICE)
+        host = container(docker_client, ALICE).attrs["HostConfig"]
+        assert not any("docker.sock" in bind for bind in host["Binds"])
+        restarted = alice.api("POST", f"/users/{ALICE}/restart-server")
+        assert restarted.status_code == 200, restarted.text
 
 
 class TestVolumes:
@@ -451,6 +520,32 @@ class TestOrphanedVolumes:
         assert server_of(admin, CAROL) is None
         with pytest.raises(docker.errors.NotFound):
             container(docker_client, CAROL)
+
+    def test_the_new_user_can_neither_reset_them_nor_see_their_sizes_as_hers(
+        self, site, docker_client
+    ):
+        # The attack (security review M3): the new carol, refused a spawn onto the former
+        # carol's volumes, resets "her" volumes and so deletes the former carol's data.
+        before = engine_volumes(docker_client, CAROL)
+        names = volume_names(CAROL)
+        assert set(before) == set(names.values())
+        carol = HubClient(site.url, token=site.admin.new_token(CAROL))  # acting for herself
+        for caller in (carol, site.admin):  # the admin takes the orphan route, not this one
+            answer = caller.api(
+                "DELETE", f"/users/{CAROL}/manage-volumes", json={"volumes": list(LABELS)}
+            )
+            assert answer.status_code == 409, answer.text
+            message = answer.json()["message"]
+            assert all(name in message for name in names.values()), message
+            assert "earlier user of the same name" in message
+            assert "Orphaned volumes" in message
+        assert engine_volumes(docker_client, CAROL) == before  # all there, labels unchanged
+
+        listed = carol.api("GET", f"/users/{CAROL}/manage-volumes")
+        assert listed.status_code == 200, listed.text
+        volumes = listed.json()["volumes"]
+        shown = {(v["label"], v["exists"], v["owned"], v["size_bytes"]) for v in volumes}
+        assert shown == {(label, True, False, None) for label in LABELS}
 
     def test_an_admin_deletes_them_and_the_new_user_starts_on_fresh_volumes(
         self, site, docker_client

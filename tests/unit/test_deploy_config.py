@@ -7,6 +7,7 @@ import copy
 import inspect
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from traitlets.config.loader import PyFileConfigLoader
@@ -78,6 +79,27 @@ def test_the_names_the_services_use_are_the_names_dockerspawner_gets(monkeypatch
     assert c.DockerSpawner.image == naming.image
     assert dict(c.DockerSpawner.volumes) == dict(platform.settings.spawner.volumes)
     assert [v.label for v in platform.volumes.volumes] == ["home", "workspace", "cache"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "mounted"),
+    [
+        ({}, {"bind": "/mnt/shared", "mode": "ro"}),
+        ({"STELLARS_SHARED_VOLUME": "read-write"}, {"bind": "/mnt/shared", "mode": "rw"}),
+        ({"STELLARS_SHARED_VOLUME": "off"}, None),
+    ],
+)
+def test_the_shared_volume_is_mounted_as_set(monkeypatch, tmp_path, setting, mounted):
+    c = load(monkeypatch, tmp_path, **setting)
+    hook = c.Spawner.pre_spawn_hook.__globals__["SPAWN_HOOK"]  # the hook the function awaits
+    spawner = SimpleNamespace(user=SimpleNamespace(groups=[]))
+    volumes = hook.settings_for(spawner).volumes
+    assert volumes.get("jupyterhub_shared") == mounted
+    assert {name: volumes[name] for name in volumes if "{username}" in name} == {
+        "jupyterlab-{username}_home": "/home/jovyan",
+        "jupyterlab-{username}_workspace": "/home/jovyan/work",
+        "jupyterlab-{username}_cache": "/home/jovyan/.cache",
+    }
 
 
 def test_settings_reach_the_sampler(monkeypatch, tmp_path):

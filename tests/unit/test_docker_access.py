@@ -6,7 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stellars.domain.docker_access import DockerAccess, DockerAccessGroups, docker_access_for
+from stellars.domain.docker_access import (
+    DockerAccess,
+    DockerAccessGroups,
+    access_changes,
+    docker_access_for,
+)
 from stellars.domain.errors import InvalidValue
 
 CONFIG = DockerAccessGroups()
@@ -61,3 +66,36 @@ def test_the_grant_is_exactly_the_membership(groups):
     access = docker_access_for(groups, CONFIG)
     assert access.mount_socket == ("docker-sock" in groups)
     assert access.privileged == ("docker-privileged" in groups)
+
+
+NONE = DockerAccess(mount_socket=False, privileged=False)
+SOCKET = DockerAccess(mount_socket=True, privileged=False)
+PRIVILEGED = DockerAccess(mount_socket=False, privileged=True)
+BOTH = DockerAccess(mount_socket=True, privileged=True)
+
+
+@pytest.mark.parametrize(
+    ("created_with", "current", "changes"),
+    [
+        (NONE, NONE, ()),
+        (BOTH, BOTH, ()),
+        (SOCKET, NONE, ("the Docker socket was taken away",)),
+        (NONE, SOCKET, ("the Docker socket was granted",)),
+        (PRIVILEGED, NONE, ("privileged mode was taken away",)),
+        (NONE, PRIVILEGED, ("privileged mode was granted",)),
+        (SOCKET, PRIVILEGED, ("the Docker socket was taken away", "privileged mode was granted")),
+        (BOTH, NONE, ("the Docker socket was taken away", "privileged mode was taken away")),
+    ],
+)
+def test_the_changes_between_a_containers_access_and_the_current_one(
+    created_with, current, changes
+):
+    assert access_changes(created_with, current) == changes
+
+
+@given(st.booleans(), st.booleans(), st.booleans(), st.booleans())
+def test_there_are_changes_exactly_when_the_access_differs(socket, privileged, socket2, priv2):
+    created_with, current = DockerAccess(socket, privileged), DockerAccess(socket2, priv2)
+    changes = access_changes(created_with, current)
+    assert bool(changes) == (created_with != current)
+    assert len(changes) == (socket != socket2) + (privileged != priv2)

@@ -14,12 +14,14 @@ from stellars.adapters.memory import (
     ManualClock,
     ScriptedLabServers,
 )
+from stellars.domain.docker_access import DockerAccess, DockerAccessGroups
 from stellars.domain.errors import (
     BackendUnavailable,
     Conflict,
     ContainerNotFound,
     InvalidValue,
     NotFound,
+    Refused,
 )
 from stellars.domain.hub import HubUser, ServerSnapshot
 from stellars.domain.services import RestartReport, ServerService
@@ -27,11 +29,18 @@ from stellars.domain.volumes import DockerNaming
 from tests.strategies import EPOCH
 
 NAMING = DockerNaming(prefix="jupyterlab", name_template="jupyterlab-{username}")
+GROUPS = DockerAccessGroups()
 
 
-def running(name: str, *, ready: bool = True, pending: str | None = None) -> HubUser:
+def running(
+    name: str,
+    *,
+    ready: bool = True,
+    pending: str | None = None,
+    groups: frozenset[str] = frozenset(),
+) -> HubUser:
     server = ServerSnapshot(username=name, ready=ready, pending=pending)
-    return HubUser(name=name, servers={"": server})
+    return HubUser(name=name, servers={"": server}, groups=groups)
 
 
 class World:
@@ -49,6 +58,7 @@ class World:
             lab=self.lab,
             clock=self.clock,
             naming=NAMING,
+            access_groups=GROUPS,
             serve_timeout=timedelta(seconds=serve_seconds),
             poll_seconds=0.5,
             sleep=self.sleep,
@@ -142,6 +152,7 @@ def test_the_deadline_and_the_poll_must_be_positive():
             lab=world.lab,
             clock=world.clock,
             naming=NAMING,
+            access_groups=GROUPS,
             serve_timeout=timedelta(0),
         )
     with pytest.raises(ValueError, match="poll_seconds"):
@@ -151,6 +162,7 @@ def test_the_deadline_and_the_poll_must_be_positive():
             lab=world.lab,
             clock=world.clock,
             naming=NAMING,
+            access_groups=GROUPS,
             poll_seconds=0,
         )
 
@@ -168,6 +180,7 @@ class RecordingContainers(InMemoryContainers):
 
 
 def bare_service(world: World, **options: object) -> ServerService:
+    options.setdefault("access_groups", GROUPS)
     return ServerService(
         directory=world.directory,
         containers=world.containers,
@@ -239,6 +252,7 @@ class TestTheExactRules:
             lab=world.lab,
             clock=world.clock,
             naming=naming,
+            access_groups=GROUPS,
             sleep=world.sleep,
         )
         report = await service.restart("alice", "gpu")
@@ -371,3 +385,76 @@ class TestTheExactRules:
         monkeypatch.undo()
         assert report.checks == 3
         assert waits == [0.25, 0.25]
+
+
+SOCKET = DockerAccess(mount_socket=True, privileged=False)
+PRIVILEGED = DockerAccess(mount_socket=False, privileged=True)
+
+
+class TestDockerAccessOnARestart:
+    """Security review L6: a restart in place keeps the container and so the Docker access it
+    was created with; a restart after the user's groups changed is refused, untouched."""
+
+    async def test_a_user_who_left_the_socket_group_is_told_to_stop_and_start(self):
+        world = World()
+        world.containers.start("jupyterlab-alice", access=SOCKET)  # created as a member
+        with pytest.raises(Refused) as refused:
+            await world.service.restart("alice")  # alice has no groups now
+        assert refused.value.reason == (
+            "Your Docker access changed since this server started (the Docker socket was "
+            "taken away): stop the server and start it again to apply it."
+        )
+        assert world.containers.restarts == {}
+        assert world.lab.reconnects == []
+        assert world.lab.checks == 0
+        assert not world.lab.held
+
+    async def test_every_change_is_named_a_grant_as_well_as_a_loss(self):
+        world = World()
+        world.directory.put(running("alice", groups=frozenset({"docker-privileged"})))
+        world.containers.start("jupyterlab-alice", access=SOCKET)
+        with pytest.raises(Refused) as refused:
+            await world.service.restart("alice")
+        assert "(the Docker socket was taken away; privileged mode was granted)" in str(
+            refused.value
+        )
+
+    async def test_a_server_whose_access_still_matches_restarts(self):
+        world = World()
+        member = frozenset({"docker-sock", "docker-privileged", "students"})
+        world.directory.put(running("alice", groups=member))
+        world.containers.start("jupyterlab-alice", access=DockerAccess(True, True))
+        await world.service.restart("alice")
+        assert world.containers.restarts == {"jupyterlab-alice": 1}
+        assert world.containers.access["jupyterlab-alice"] == DockerAccess(True, True)
+
+    async def test_once_recreated_with_the_current_access_it_restarts_again(self):
+        world = World()
+        world.containers.start("jupyterlab-alice", access=PRIVILEGED)
+        with pytest.raises(Refused, match="privileged mode was taken away"):
+            await world.service.restart("alice")
+        # Not left marked as restarting; a stop and start gives the current access.
+        world.containers.start("jupyterlab-alice", access=DockerAccess(False, False))
+        await world.service.restart("alice")
+        assert world.containers.restarts == {"jupyterlab-alice": 1}
+
+    async def test_the_configured_groups_and_socket_path_decide(self):
+        world = World()
+        asked: list[str] = []
+        real = world.containers.docker_access
+
+        async def docker_access(name: str, *, socket_path: str) -> DockerAccess:
+            asked.append(socket_path)
+            return await real(name, socket_path=socket_path)
+
+        world.containers.docker_access = docker_access  # type: ignore[method-assign]
+        groups = DockerAccessGroups(socket_group="ops", socket_path="/run/docker.sock")
+        world.directory.put(running("alice", groups=frozenset({"docker-sock"})))
+        world.containers.start("jupyterlab-alice", access=SOCKET)
+        service = bare_service(world, access_groups=groups)
+        with pytest.raises(Refused, match="the Docker socket was taken away"):
+            await service.restart("alice")  # docker-sock is not the socket group here
+        world.directory.put(running("alice", groups=frozenset({"ops"})))
+        await service.restart("alice")
+        assert asked == ["/run/docker.sock", "/run/docker.sock"]
+        assert service.access_groups is groups

@@ -317,8 +317,8 @@ class TestVolumeService:
             False,
             EPOCH,
             (
-                UserVolumeState("home", "jupyterlab-a-2eb_home", "/home", True, 2048),
-                UserVolumeState("cache", "jupyterlab-a-2eb_cache", "/cache", False, None),
+                UserVolumeState("home", "jupyterlab-a-2eb_home", "/home", True, 2048, True),
+                UserVolumeState("cache", "jupyterlab-a-2eb_cache", "/cache", False, None, True),
             ),
         )
         assert (await service.for_user("runner")).server_active is True
@@ -330,7 +330,9 @@ class TestVolumeService:
         store.create("jupyterlab-a-2eb_cache", None)
         await service.sizes.refresh_now()
         listed = (await service.for_user("a.b")).volumes
-        assert listed[1] == UserVolumeState("cache", "jupyterlab-a-2eb_cache", "/cache", True, None)
+        assert listed[1] == UserVolumeState(
+            "cache", "jupyterlab-a-2eb_cache", "/cache", True, None, True
+        )
 
     async def test_reset_reports_every_volume(self, world):
         service, store = world

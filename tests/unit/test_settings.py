@@ -23,6 +23,7 @@ from stellars.domain.settings import (
     HubSettings,
     OrphanVolumePolicy,
     PlatformSettings,
+    SharedVolumeMode,
     SpawnerKind,
     SpawnerSettings,
     StatsSettings,
@@ -63,6 +64,7 @@ class TestPlatform:
     def test_choice_names(self):
         assert [p.value for p in OrphanVolumePolicy] == ["keep", "delete"]
         assert [k.value for k in SpawnerKind] == ["auto", "docker", "local"]
+        assert [m.value for m in SharedVolumeMode] == ["off", "read-only", "read-write"]
         assert (HUB_DB_FILE, STELLARS_DB_FILE) == ("jupyterhub.sqlite", "stellars.sqlite")
 
 
@@ -194,6 +196,8 @@ class TestSpawner:
         assert dict(spawner.volumes) == {}
         assert spawner.start_timeout_seconds == 120
         assert spawner.user_volumes == ()
+        # Every lab runs as one uid: a writable share is opt-in.
+        assert spawner.shared_volume is SharedVolumeMode.READ_ONLY
 
     def test_naming_is_what_dockerspawner_is_configured_with(self):
         spawner = SpawnerSettings(image="org/lab:1", prefix="p", name_template="p-{username}")
@@ -218,6 +222,8 @@ class TestSpawner:
         ("kwargs", "text"),
         [
             ({"kind": "docker"}, "kind: must be one of auto, docker, local"),
+            ({"shared_volume": "read-only"},
+             "shared_volume: must be one of off, read-only, read-write"),
             ({"image": ""}, "image: must be a non-empty string"),
             ({"network_name": " "}, "network_name: must be a non-empty string"),
             ({"docker_url": ""}, "docker_url: must be a non-empty string"),
@@ -235,6 +241,8 @@ class TestSpawner:
         assert SpawnerSettings(start_timeout_seconds=10).start_timeout_seconds == 10
         assert SpawnerSettings(start_timeout_seconds=3600).start_timeout_seconds == 3600
         assert SpawnerSettings(kind=SpawnerKind.LOCAL).kind is SpawnerKind.LOCAL
+        for mode in SharedVolumeMode:
+            assert SpawnerSettings(shared_volume=mode).shared_volume is mode
 
 
 class TestPolicies:

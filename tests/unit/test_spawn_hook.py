@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
 from dockerspawner import DockerSpawner
 
 from stellars.adapters.jupyterhub import PreSpawnHook, SpawnBase, spawn_settings
-from stellars.adapters.jupyterhub.plugin.spawn_hook import ALL_GPUS_REQUEST
+from stellars.adapters.jupyterhub.plugin.spawn_hook import ALL_GPUS_REQUEST, with_shared_mode
 from stellars.adapters.memory import StaticGpuProbe
 from stellars.domain.docker_access import DockerAccess, DockerAccessGroups
+from stellars.domain.errors import InvalidValue
 from stellars.domain.gpu import Gpu, GpuDecision, GpuMode, GpuProbeResult
 from stellars.domain.services import GpuService
+from stellars.domain.settings import SharedVolumeMode
 
 GROUPS = DockerAccessGroups()
 BASE = SpawnBase(
@@ -125,3 +128,75 @@ async def test_a_spawner_without_docker_settings_only_gets_the_environment():
     await hook(spawner)
     assert spawner.environment["TZ"] == "UTC"
     assert not hasattr(spawner, "volumes")
+
+
+SHARED_BASE = {
+    "lab-{username}_home": "/home/jovyan",
+    "team": "/mnt/shared",
+    "lab-{username}_cache": "/home/jovyan/.cache",
+}
+
+
+class TestTheSharedVolume:
+    """Security review L2: every lab runs as one uid, so a writable share lets any user change
+    or delete what the others keep there; it is read-only unless set otherwise, or off."""
+
+    def test_by_default_it_is_mounted_read_only_in_its_place(self):
+        base = SpawnBase(volumes=SHARED_BASE, shared_volume="team")
+        assert base.shared_mode is SharedVolumeMode.READ_ONLY
+        result = spawn_settings(base, access=DockerAccess(False, False), groups=GROUPS, gpu=OFF)
+        assert list(result.volumes.items()) == [
+            ("lab-{username}_home", "/home/jovyan"),
+            ("team", {"bind": "/mnt/shared", "mode": "ro"}),
+            ("lab-{username}_cache", "/home/jovyan/.cache"),
+        ]
+
+    @pytest.mark.parametrize(
+        ("mode", "mounted"),
+        [
+            (SharedVolumeMode.READ_ONLY, {"bind": "/mnt/shared", "mode": "ro"}),
+            (SharedVolumeMode.READ_WRITE, {"bind": "/mnt/shared", "mode": "rw"}),
+            (SharedVolumeMode.OFF, None),
+        ],
+    )
+    def test_each_mode(self, mode, mounted):
+        volumes = with_shared_mode(SHARED_BASE, "team", mode)
+        assert volumes.get("team") == mounted
+        assert [name for name in volumes if name != "team"] == [
+            "lab-{username}_home",
+            "lab-{username}_cache",
+        ]
+
+    def test_an_entry_given_as_a_bind_dict_keeps_its_mount_point_and_gets_the_mode(self):
+        volumes = {"team": {"bind": "/data", "mode": "rw"}}
+        assert with_shared_mode(volumes, "team", SharedVolumeMode.READ_ONLY) == {
+            "team": {"bind": "/data", "mode": "ro"}
+        }
+
+    def test_without_a_shared_volume_every_entry_stays_as_configured(self):
+        for mode in SharedVolumeMode:
+            assert with_shared_mode(SHARED_BASE, None, mode) == SHARED_BASE
+        base = SpawnBase(volumes=SHARED_BASE, shared_mode=SharedVolumeMode.OFF)
+        result = spawn_settings(base, access=DockerAccess(False, False), groups=GROUPS, gpu=OFF)
+        assert result.volumes == SHARED_BASE
+
+    def test_a_shared_volume_that_is_not_configured_is_refused(self):
+        with pytest.raises(InvalidValue) as refused:
+            SpawnBase(volumes=SHARED_BASE, shared_volume="teams")
+        assert (refused.value.field, refused.value.message) == (
+            "shared_volume",
+            "'teams' is not one of the configured volumes",
+        )
+
+    async def test_every_spawn_of_the_same_spawner_gets_the_mode_afresh(self):
+        hook = PreSpawnHook(
+            base=SpawnBase(volumes=SHARED_BASE, shared_volume="team"),
+            groups=GROUPS,
+            gpu=GpuService(probe=StaticGpuProbe(GpuProbeResult()), mode=GpuMode.OFF),
+        )
+        spawner = spawner_of("docker-sock")
+        spawner.volumes = {"team": {"bind": "/mnt/shared", "mode": "rw"}}  # left from before
+        for _ in range(2):
+            await hook(spawner)
+            assert spawner.volumes["team"] == {"bind": "/mnt/shared", "mode": "ro"}
+            assert len(spawner.volumes) == 4  # the three configured and the socket

@@ -303,7 +303,7 @@ class TestVolumeService:
     def test_states_come_from_the_listing_given(self):
         world = World()
         listing = {"jupyterlab-ann_home": VolumeInfo("jupyterlab-ann_home", 2048)}
-        states = world.volumes.states_from("ann", listing)
+        states = world.volumes.states_from(HubUser(name="ann"), listing)
         assert [(s.label, s.name, s.exists, s.size_bytes) for s in states] == [
             ("home", "jupyterlab-ann_home", True, 2048),
             ("cache", "jupyterlab-ann_cache", False, None),

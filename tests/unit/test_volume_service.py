@@ -55,10 +55,50 @@ class TestStatesFromASnapshot:
             "lab-ann_cache": VolumeInfo("lab-ann_cache", None),
             "lab-bob_home": VolumeInfo("lab-bob_home", 1),
         }
-        assert World().service.states_from("ann", listing) == [
-            UserVolumeState("home", "lab-ann_home", "/home/jovyan", False, None),
-            UserVolumeState("work", "lab-ann_work", "/work", True, 2048),
-            UserVolumeState("cache", "lab-ann_cache", "/home/jovyan/.cache", True, None),
+        assert World().service.states_from(HubUser(name="ann"), listing) == [
+            UserVolumeState("home", "lab-ann_home", "/home/jovyan", False, None, True),
+            UserVolumeState("work", "lab-ann_work", "/work", True, 2048, True),
+            UserVolumeState("cache", "lab-ann_cache", "/home/jovyan/.cache", True, None, True),
+        ]
+
+    def test_another_accounts_volume_is_marked_and_its_size_left_out(self):
+        ann = HubUser(name="ann", id=3, created=EPOCH)
+        listing = {
+            "lab-ann_home": VolumeInfo("lab-ann_home", 10, owner=owner_key(1, EPOCH)),
+            "lab-ann_work": VolumeInfo("lab-ann_work", 20, owner=ANN),
+            "lab-ann_cache": VolumeInfo(
+                "lab-ann_cache", 30, created_at=EPOCH - timedelta(seconds=1)
+            ),
+        }
+        states = World().service.states_from(ann, listing)
+        assert [(s.label, s.exists, s.owned, s.size_bytes) for s in states] == [
+            ("home", True, False, None),
+            ("work", True, True, 20),
+            ("cache", True, False, None),  # unmarked, and older than the account
+        ]
+
+    def test_an_unmarked_volume_from_the_accounts_second_on_is_its_own(self):
+        ann = HubUser(name="ann", id=3, created=EPOCH + timedelta(microseconds=500))
+        listing = {"lab-ann_home": VolumeInfo("lab-ann_home", 10, created_at=EPOCH)}
+        home = World().service.states_from(ann, listing)[0]
+        assert (home.owned, home.size_bytes) == (True, 10)
+
+    def test_an_account_the_hub_does_not_identify_owns_no_marked_volume(self):
+        listing = {"lab-ann_home": VolumeInfo("lab-ann_home", 10, owner=ANN)}
+        home = World().service.states_from(HubUser(name="ann"), listing)[0]
+        assert (home.exists, home.owned, home.size_bytes) == (True, False, None)
+
+    def test_before_a_first_measurement_existence_and_ownership_are_unknown(self):
+        ann = HubUser(name="ann", id=3, created=EPOCH)
+        listing = {
+            "lab-ann_home": VolumeInfo("lab-ann_home", 10, owner=owner_key(1, EPOCH)),
+            "lab-ann_work": VolumeInfo("lab-ann_work", 20, owner=ANN),
+        }
+        states = World().service.states_from(ann, listing, measured=False)
+        assert [(s.exists, s.owned, s.size_bytes) for s in states] == [
+            (None, None, None),
+            (None, None, 20),
+            (None, None, None),
         ]
 
 
@@ -174,3 +214,72 @@ class TestRemoveOrphans:
         world.store.create("lab-a_home")
         await world.service.remove_orphans(["lab-b_home", "lab-a_home"])
         assert removed == [["lab-a_home", "lab-b_home"]]  # sorted, once
+
+
+class TestResetIsForTheAccountsOwnVolumes:
+    """Security review M3: a new user who takes a former user's name must not delete that
+    user's kept volumes through the reset route (the spawn is refused; so is the reset)."""
+
+    async def test_a_former_users_volumes_are_refused_naming_them_and_all_stay(self):
+        world = World()
+        world.directory.put(HubUser(name="ann", id=3, created=EPOCH))
+        world.store.create("lab-ann_home", owner=owner_key(1, EPOCH))  # an earlier ann's
+        world.store.create("lab-ann_work", owner=ANN)  # ann's own
+        world.store.create("lab-ann_cache", created_at=EPOCH - timedelta(days=2))  # unmarked, older
+        with pytest.raises(Refused) as refused:
+            await world.service.reset("ann", ["work", "home", "cache"])
+        assert refused.value.reason == (
+            "The volume(s) lab-ann_cache, lab-ann_home of ann were left by an earlier user of "
+            "the same name, so they are not this account's to reset. An admin deletes them "
+            "(admin page, Orphaned volumes)."
+        )
+        assert set(world.store.sizes) == {"lab-ann_home", "lab-ann_work", "lab-ann_cache"}
+        assert world.sizes.requests == 0
+
+    async def test_the_listing_marks_a_former_users_volume_and_hides_its_size(self):
+        world = World()
+        world.directory.put(HubUser(name="ann", id=3, created=EPOCH))
+        world.store.create("lab-ann_home", 4096, owner=owner_key(1, EPOCH))
+        world.store.create("lab-ann_work", 2048, owner=ANN)
+        await world.sizes.refresh_now()
+        states = (await world.service.for_user("ann")).volumes
+        assert [(s.label, s.exists, s.owned, s.size_bytes) for s in states] == [
+            ("home", True, False, None),
+            ("work", True, True, 2048),
+            ("cache", False, True, None),
+        ]
+
+    async def test_the_accounts_own_volumes_are_reset_and_a_missing_one_is_not_found(self):
+        world = World()
+        world.directory.put(HubUser(name="ann", id=3, created=EPOCH))
+        world.store.create("lab-ann_home", owner=ANN)
+        world.store.create("lab-ann_work", created_at=EPOCH)  # DockerSpawner's, same second
+        report = await world.service.reset("ann", ["home", "work", "cache"])
+        assert [(r.volume, r.outcome) for r in report.results] == [
+            ("lab-ann_home", VolumeOutcome.REMOVED),
+            ("lab-ann_work", VolumeOutcome.REMOVED),
+            ("lab-ann_cache", VolumeOutcome.NOT_FOUND),
+        ]
+        assert world.store.sizes == {}
+        assert world.sizes.requests == 1
+
+    async def test_one_foreign_volume_among_the_chosen_stops_the_whole_reset(self):
+        world = World()
+        world.directory.put(HubUser(name="ann", id=3, created=EPOCH))
+        world.store.create("lab-ann_home", owner=ANN)
+        world.store.create("lab-ann_work", owner=owner_key(3, EPOCH - timedelta(days=1)))
+        with pytest.raises(Refused, match=r"^The volume\(s\) lab-ann_work of ann were left"):
+            await world.service.reset("ann", ["home", "work"])
+        assert set(world.store.sizes) == {"lab-ann_home", "lab-ann_work"}
+        # A reset of the own volume alone goes ahead.
+        report = await world.service.reset("ann", ["home"])
+        assert report.removed == ("home",)
+
+    async def test_an_account_the_hub_does_not_identify_resets_no_marked_volume(self):
+        world = World()
+        world.directory.put(HubUser(name="ann"))
+        world.store.create("lab-ann_home", owner=ANN)
+        world.store.create("lab-ann_cache")
+        with pytest.raises(Refused, match="lab-ann_home of ann"):
+            await world.service.reset("ann", ["home", "cache"])
+        assert (await world.service.reset("ann", ["cache"])).removed == ("cache",)

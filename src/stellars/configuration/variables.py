@@ -20,6 +20,7 @@ from stellars.domain.gpu import GpuMode
 from stellars.domain.settings import (
     OrphanVolumePolicy,
     PlatformSettings,
+    SharedVolumeMode,
     SpawnerKind,
 )
 
@@ -238,6 +239,20 @@ VARIABLES: tuple[Variable, ...] = (
         "spawner.start_timeout_seconds",
         "Seconds a server may take to start and answer.",
         Kind.INTEGER,
+    ),
+    Variable(
+        "STELLARS_SHARED_VOLUME",
+        SPAWNER,
+        "spawner.shared_volume",
+        "How every server mounts the one volume all users share (jupyterhub_shared at "
+        "/mnt/shared). Every lab runs as the same user, so nothing keeps users apart there. "
+        "read-only: users read what an admin puts there (docker run --rm -v "
+        "jupyterhub_shared:/mnt/shared -v /path/to/data:/data:ro alpine cp -a /data/. "
+        "/mnt/shared/); read-write: any user may also change or delete any other user's files "
+        "there; off: not mounted. Servers get a change at their next start.",
+        Kind.CHOICE,
+        choices=tuple(mode.value for mode in SharedVolumeMode),
+        parse=_choice(SharedVolumeMode),
     ),
     # --- GPU -----------------------------------------------------------------------------
     Variable(

@@ -3,7 +3,9 @@ privileged container. Both are host-root equivalent, hence opt-in per group.
 
 Spawner objects live as long as the hub and are reused across spawns, so the spawner adapter
 computes the whole grant from the current membership on every spawn: joining or leaving a group
-takes effect at the next start.
+takes effect at the next start. A restart in place keeps the container, and with it the grant
+it was created with, so a restart whose grant no longer matches the membership is refused
+(`access_changes`): the user stops and starts the server to get the current one.
 """
 
 from __future__ import annotations
@@ -48,3 +50,17 @@ def docker_access_for(groups: Iterable[str], config: DockerAccessGroups) -> Dock
         mount_socket=config.socket_group in member_of,
         privileged=config.privileged_group in member_of,
     )
+
+
+def access_changes(created_with: DockerAccess, current: DockerAccess) -> tuple[str, ...]:
+    """How the access a member has now differs from the access a container was created with,
+    in words ("the Docker socket was taken away", "privileged mode was granted"); empty when
+    they agree."""
+    changes = []
+    for what, before, now in (
+        ("the Docker socket", created_with.mount_socket, current.mount_socket),
+        ("privileged mode", created_with.privileged, current.privileged),
+    ):
+        if before != now:
+            changes.append(f"{what} was {'granted' if now else 'taken away'}")
+    return tuple(changes)

@@ -42,6 +42,20 @@ class OrphanVolumePolicy(str, Enum):
     DELETE = "delete"
 
 
+class SharedVolumeMode(str, Enum):
+    """How every user's server mounts the one volume all users share (`/mnt/shared`).
+
+    Every lab runs as the same uid, so on a writable share Unix permissions keep no user from
+    changing or deleting what another keeps there. Read-only is the default: users read what an
+    admin puts there, and nobody can spoil it for the others; per-group team folders are for
+    the group policies, not for this one volume.
+    """
+
+    OFF = "off"  # not mounted
+    READ_ONLY = "read-only"
+    READ_WRITE = "read-write"  # every user may change and delete every other user's files
+
+
 class SpawnerKind(str, Enum):
     """Which spawner runs user servers.
 
@@ -201,10 +215,15 @@ class SpawnerSettings:
     start_timeout_seconds: int = 120
     #: Local servers for a hub that runs as root (they then run as root): test rigs only.
     local_as_root: bool = False
+    #: How the volume every user shares is mounted (see SharedVolumeMode for the default).
+    shared_volume: SharedVolumeMode = SharedVolumeMode.READ_ONLY
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, SpawnerKind):
             raise InvalidValue("kind", f"must be one of {', '.join(k.value for k in SpawnerKind)}")
+        if not isinstance(self.shared_volume, SharedVolumeMode):
+            choices = ", ".join(mode.value for mode in SharedVolumeMode)
+            raise InvalidValue("shared_volume", f"must be one of {choices}")
         non_empty_text("image", self.image)
         non_empty_text("network_name", self.network_name)
         non_empty_text("docker_url", self.docker_url)

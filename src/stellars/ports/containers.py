@@ -4,6 +4,7 @@ from collections.abc import Collection, Mapping
 from typing import Protocol
 
 from stellars.domain.containers import ContainerUsage
+from stellars.domain.docker_access import DockerAccess
 
 
 class ContainerControl(Protocol):
@@ -16,6 +17,12 @@ class ContainerControl(Protocol):
 
     async def is_running(self, name: str) -> bool:
         """Whether a container of that name exists and runs. Raises BackendUnavailable."""
+        ...
+
+    async def docker_access(self, name: str, *, socket_path: str) -> DockerAccess:
+        """The Docker access the container was created with, which a restart in place keeps:
+        whether it mounts the host's Docker socket (`socket_path`) and whether it runs
+        privileged. Raises ContainerNotFound, BackendUnavailable."""
         ...
 
 

@@ -16,6 +16,7 @@ import docker.errors
 from docker.utils import version_gte
 
 from stellars.domain.containers import ContainerReading, ContainerUsage, usage_between
+from stellars.domain.docker_access import DockerAccess
 from stellars.domain.errors import ContainerNotFound
 
 from .engine import DockerEngine
@@ -73,8 +74,28 @@ def running_names(listing: Collection[Mapping[str, Any]]) -> dict[str, str]:
     return found
 
 
+def docker_access_of(attrs: Mapping[str, Any], socket_path: str) -> DockerAccess:
+    """The Docker access in a `docker inspect` answer: the socket counts as mounted when a bind
+    mount has `socket_path` as its source or its target (the spawner binds it to itself), as
+    the engine lists mounts (`Mounts`) or as it was asked for them (`HostConfig.Binds`,
+    "source:target[:options]"); privileged is `HostConfig.Privileged`."""
+    host = attrs.get("HostConfig") or {}
+    ends: list[object] = []
+    for mount in attrs.get("Mounts") or ():
+        if mount.get("Type") == "bind":
+            ends += [mount.get("Source"), mount.get("Destination")]
+    for bind in host.get("Binds") or ():
+        if isinstance(bind, str):
+            ends += bind.split(":")[:2]
+    return DockerAccess(
+        mount_socket=socket_path in ends,
+        privileged=host.get("Privileged") is True,
+    )
+
+
 class DockerContainerControl:
-    """Restarts containers and tells whether they run (the ContainerControl port)."""
+    """Restarts containers, tells whether they run and with which Docker access (the
+    ContainerControl port)."""
 
     def __init__(self, engine: DockerEngine) -> None:
         self._engine = engine
@@ -115,6 +136,12 @@ class DockerContainerControl:
                 return False
 
         return await self._engine.run(running, what=f"inspection of {name!r}")
+
+    async def docker_access(self, name: str, *, socket_path: str) -> DockerAccess:
+        """The socket mount and privileged flag the container was created with (see
+        `docker_access_of`). Raises ContainerNotFound, BackendUnavailable."""
+        attrs = await self._engine.run(lambda: self._inspect(name), what=f"inspection of {name!r}")
+        return docker_access_of(attrs, socket_path)
 
 
 class DockerContainerStats:

@@ -3,22 +3,34 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 from stellars.domain.containers import ContainerUsage
+from stellars.domain.docker_access import DockerAccess
 from stellars.domain.errors import ContainerNotFound
+
+NO_ACCESS = DockerAccess(mount_socket=False, privileged=False)
 
 
 class InMemoryContainers:
-    """Containers by name with their usage; restarts are counted. Serves both container ports."""
+    """Containers by name with their usage and the Docker access each was created with;
+    restarts are counted. Serves both container ports."""
 
     def __init__(self) -> None:
         self.running: dict[str, ContainerUsage] = {}
         self.stopped: set[str] = set()
         self.restarts: dict[str, int] = {}
+        self.access: dict[str, DockerAccess] = {}
 
-    def start(self, name: str, usage: ContainerUsage | None = None) -> None:
+    def start(
+        self, name: str, usage: ContainerUsage | None = None, *, access: DockerAccess | None = None
+    ) -> None:
+        """Start a container; `access` creates it anew with that access (a restart, or a start
+        without it, keeps what it has: none for a new one)."""
         self.stopped.discard(name)
         self.running[name] = usage or ContainerUsage(
             cpu_percent=0.0, memory_bytes=0, memory_limit_bytes=0
         )
+        if access is not None:
+            self.access[name] = access
+        self.access.setdefault(name, NO_ACCESS)
 
     def stop(self, name: str) -> None:
         if self.running.pop(name, None) is not None:
@@ -32,6 +44,11 @@ class InMemoryContainers:
 
     async def is_running(self, name: str) -> bool:
         return name in self.running
+
+    async def docker_access(self, name: str, *, socket_path: str) -> DockerAccess:
+        if name not in self.running and name not in self.stopped:
+            raise ContainerNotFound(f"No container named {name!r}")
+        return self.access[name]
 
     async def usage(self, names: Collection[str]) -> Mapping[str, ContainerUsage]:
         return {name: self.running[name] for name in names if name in self.running}

@@ -8,6 +8,11 @@ same container), and:
 - "ready is not serving": the restart is reported done only when the lab answers its API at its
   URL, within a deadline, so a page that reloads lands in a working lab.
 
+A restart in place also keeps the Docker access the container was created with (the socket
+mount, the privileged flag), which the user's groups grant at each start. A restart whose
+access no longer matches the user's groups is refused, with the container untouched, and the
+user told to stop and start the server, which applies the current access.
+
 Docker runs on the engine adapter's thread pool; nothing here blocks the event loop.
 """
 
@@ -17,8 +22,9 @@ import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 
-from stellars.domain.errors import BackendUnavailable, Conflict, InvalidValue
-from stellars.domain.hub import DEFAULT_SERVER
+from stellars.domain.docker_access import DockerAccessGroups, access_changes, docker_access_for
+from stellars.domain.errors import BackendUnavailable, Conflict, InvalidValue, Refused
+from stellars.domain.hub import DEFAULT_SERVER, HubUser
 from stellars.domain.volumes import DockerNaming, container_name
 from stellars.ports.clock import Clock
 from stellars.ports.containers import ContainerControl
@@ -49,7 +55,8 @@ class RestartReport:
 
 
 class ServerService:
-    """Restarts running servers, one restart per server at a time.
+    """Restarts running servers, one restart per server at a time, only while their Docker
+    access still matches the user's groups (`access_groups`).
 
     `stop_timeout_seconds` is what the lab's processes get to stop before they are killed;
     `serve_timeout` bounds the wait for the lab to answer afterwards, asking every
@@ -64,6 +71,7 @@ class ServerService:
         lab: LabServers,
         clock: Clock,
         naming: DockerNaming,
+        access_groups: DockerAccessGroups,
         stop_timeout_seconds: int = 10,
         serve_timeout: timedelta = timedelta(seconds=120),
         poll_seconds: float = 0.5,
@@ -78,6 +86,7 @@ class ServerService:
         self._lab = lab
         self._clock = clock
         self.naming = naming
+        self.access_groups = access_groups
         self.stop_timeout_seconds = stop_timeout_seconds
         self.serve_timeout = serve_timeout
         self.poll_seconds = poll_seconds
@@ -88,8 +97,9 @@ class ServerService:
         """Restart a running server and wait until it serves.
 
         Raises NotFound (no such user), Conflict (not running, starting or stopping, or
-        already restarting), ContainerNotFound, and BackendUnavailable (the engine failed, or
-        the lab did not answer within the deadline).
+        already restarting), Refused (the user's Docker access changed since the container was
+        created; nothing is restarted), ContainerNotFound, and BackendUnavailable (the engine
+        failed, or the lab did not answer within the deadline).
         """
         user = await existing_user(self._directory, username)
         server = user.servers.get(server_name)
@@ -103,6 +113,7 @@ class ServerService:
         self._restarting.add(key)
         container = container_name(username, self.naming, server_name)
         try:
+            await self._refuse_changed_access(user, container)
             # Held until the lab serves: the hub must not take the restart for an exit.
             async with self._lab.restarting(username, server_name):
                 await self._containers.restart(container, timeout_seconds=self.stop_timeout_seconds)
@@ -111,6 +122,19 @@ class ServerService:
         finally:
             self._restarting.discard(key)
         return RestartReport(username, server_name, container, moved, checks)
+
+    async def _refuse_changed_access(self, user: HubUser, container: str) -> None:
+        """Refuse the restart when the container's Docker access is not what the user's groups
+        grant now (it would keep a grant the user lost, or miss one they got)."""
+        created_with = await self._containers.docker_access(
+            container, socket_path=self.access_groups.socket_path
+        )
+        changes = access_changes(created_with, docker_access_for(user.groups, self.access_groups))
+        if changes:
+            raise Refused(
+                f"Your Docker access changed since this server started ({'; '.join(changes)}): "
+                "stop the server and start it again to apply it."
+            )
 
     async def _until_serving(self, username: str, server_name: str) -> int:
         deadline = self._clock.now() + self.serve_timeout

@@ -1,9 +1,10 @@
 """Per-user volumes: list them with sizes, reset them, provision them for their owner before a
 spawn, and find the orphaned ones; named exactly as DockerSpawner names them.
 
-Ownership (who may mount a volume that bears a user's name) follows
+Ownership (who may mount or reset a volume that bears a user's name) follows
 `stellars.domain.volume_ownership`: a spawn is refused rather than handed another account's
-volumes.
+volumes, a reset is refused rather than let delete them, and a user's listing marks them
+instead of showing their sizes as the user's.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from stellars.domain.errors import InvalidValue, Refused
 from stellars.domain.hub import HubUser
 from stellars.domain.volume_ownership import (
     OrphanedVolume,
+    claimed_by,
     find_orphans,
     foreign_volumes,
     owner_key,
@@ -44,7 +46,10 @@ VolumeListing: TypeAlias = Mapping[str, VolumeInfo]
 class UserVolumeState:
     """One configured volume of a user: its engine name and, if it exists, its size.
 
-    `exists` is None until the volumes have been measured once.
+    `owned` is False for a volume of that name that another account left (an earlier user of
+    the same name): it is never mounted or reset for this one, and its size, which is not this
+    user's, is not shown. `exists` and `owned` are None until the volumes have been measured
+    once.
     """
 
     label: str
@@ -52,6 +57,7 @@ class UserVolumeState:
     mount_point: str
     exists: bool | None
     size_bytes: int | None
+    owned: bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,14 +174,31 @@ class VolumeService:
             username=user.name,
             server_active=user.has_active_server,
             measured_at=snapshot.refreshed_at,
-            volumes=tuple(self.states_from(user.name, snapshot.value, measured=snapshot.ready)),
+            volumes=tuple(self.states_from(user, snapshot.value, measured=snapshot.ready)),
         )
 
     async def reset(self, username: str, labels: Sequence[str]) -> ResetReport:
-        """Remove chosen volumes of a stopped server. Raises InvalidValue, Conflict, NotFound."""
+        """Remove chosen volumes of a stopped server, all of them the account's own (checked on
+        the engine, not on a snapshot).
+
+        Raises InvalidValue, Conflict, NotFound, and Refused when a chosen volume belongs to
+        another account (an earlier user of the same name): then nothing is removed, since
+        that volume is an orphan for an admin to delete.
+        """
         user = await existing_user(self._directory, username)
         chosen = plan_reset(labels, self.volumes, server_active=user.has_active_server)
         names = {volume.label: volume.name_for(username, self.naming) for volume in chosen}
+        existing = await self._store.describe(names.values())
+        foreign = foreign_volumes(
+            existing, owner=owner_key(user.id, user.created), created=user.created
+        )
+        if foreign:
+            listed = ", ".join(info.name for info in foreign)
+            raise Refused(
+                f"The volume(s) {listed} of {username} were left by an earlier user of the same "
+                "name, so they are not this account's to reset. An admin deletes them (admin "
+                "page, Orphaned volumes)."
+            )
         outcomes = await self._store.remove(list(names.values()))
         self.sizes.request_refresh()  # the sizes shown next reflect the reset
         return ResetReport(
@@ -184,21 +207,25 @@ class VolumeService:
         )
 
     def states_from(
-        self, username: str, listing: VolumeListing, *, measured: bool = True
+        self, user: HubUser, listing: VolumeListing, *, measured: bool = True
     ) -> list[UserVolumeState]:
-        """Every configured volume of a user as an engine listing (name -> info) shows it;
-        `measured` False: the listing is not a measurement yet, so existence is unknown."""
+        """Every configured volume of a user as an engine listing (name -> info) shows it,
+        each marked with whether it is the account's own (see UserVolumeState); `measured`
+        False: the listing is not a measurement yet, so existence and ownership are unknown."""
+        owner = owner_key(user.id, user.created)
         states = []
         for volume in self.volumes:
-            name = volume.name_for(username, self.naming)
+            name = volume.name_for(user.name, self.naming)
             info = listing.get(name)
+            owned = info is None or claimed_by(info, owner, user.created)
             states.append(
                 UserVolumeState(
                     label=volume.label,
                     name=name,
                     mount_point=volume.mount_point,
                     exists=(info is not None) if measured else None,
-                    size_bytes=None if info is None else info.size_bytes,
+                    size_bytes=info.size_bytes if info is not None and owned else None,
+                    owned=owned if measured else None,
                 )
             )
         return states

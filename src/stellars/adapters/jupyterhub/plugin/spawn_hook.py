@@ -7,6 +7,10 @@ This hook starts from the configured base values on every spawn and sets the who
 `extra_host_config` and `environment` of the spawner. Docker's wire formats (the device request
 for all GPUs, bind-mount dicts, the privileged flag) live here, not in the domain.
 
+The volume every user shares is mounted as `STELLARS_SHARED_VOLUME` says (read-only by default,
+`{"bind": path, "mode": "ro"}`), or left out when it is off: every lab runs as the same uid, so
+a writable share lets any user change or delete another's files.
+
 Before a Docker spawn it also provisions the user's volumes for their owner (a spawn that would
 mount another account's volumes is refused, see `stellars.domain.volume_ownership`), and it
 keeps the lab's favicon route when a favicon is configured.
@@ -23,9 +27,10 @@ from typing import Any
 from tornado import web
 
 from stellars.domain.docker_access import DockerAccess, DockerAccessGroups, docker_access_for
-from stellars.domain.errors import BackendUnavailable, Refused
+from stellars.domain.errors import BackendUnavailable, InvalidValue, Refused
 from stellars.domain.gpu import GpuDecision
 from stellars.domain.services import FaviconRoutes, GpuService, VolumeService
+from stellars.domain.settings import SharedVolumeMode
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +56,49 @@ class SpawnSettings:
     environment: dict[str, str]
 
 
+#: DockerSpawner's mount mode of the shared volume, per setting (off: not mounted at all).
+SHARED_MOUNT_MODES: Mapping[SharedVolumeMode, str] = MappingProxyType(
+    {SharedVolumeMode.READ_ONLY: "ro", SharedVolumeMode.READ_WRITE: "rw"}
+)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SpawnBase:
     """The configured values every spawn starts from (see ENGINE_KEEPS_CONTAINERS for the
-    default host config)."""
+    default host config).
+
+    `shared_volume` names the entry of `volumes` that every user shares, mounted as
+    `shared_mode` says (read-only unless configured otherwise); None: no such entry.
+    """
 
     volumes: Mapping[str, Any] = field(default_factory=dict)
     extra_host_config: Mapping[str, Any] = field(
         default_factory=lambda: dict(ENGINE_KEEPS_CONTAINERS)
     )
     environment: Mapping[str, str] = field(default_factory=dict)
+    shared_volume: str | None = None
+    shared_mode: SharedVolumeMode = SharedVolumeMode.READ_ONLY
+
+    def __post_init__(self) -> None:
+        if self.shared_volume is not None and self.shared_volume not in self.volumes:
+            raise InvalidValue(
+                "shared_volume", f"{self.shared_volume!r} is not one of the configured volumes"
+            )
+
+
+def with_shared_mode(
+    volumes: Mapping[str, Any], shared: str | None, mode: SharedVolumeMode
+) -> dict[str, Any]:
+    """DockerSpawner's volumes with the shared entry mounted in `mode` ("ro" or "rw"), or left
+    out when the mode is off; the other entries as they are, in their order."""
+    result: dict[str, Any] = {}
+    for name, spec in volumes.items():
+        if name != shared:
+            result[name] = spec
+        elif mode is not SharedVolumeMode.OFF:
+            mount_point = spec["bind"] if isinstance(spec, Mapping) else spec
+            result[name] = {"bind": mount_point, "mode": SHARED_MOUNT_MODES[mode]}
+    return result
 
 
 def spawn_settings(
@@ -72,7 +110,7 @@ def spawn_settings(
     lab_environment: Mapping[str, str] = MappingProxyType({}),
 ) -> SpawnSettings:
     """The whole volumes, host config and environment of one spawn, from the base values."""
-    volumes = dict(base.volumes)
+    volumes = with_shared_mode(base.volumes, base.shared_volume, base.shared_mode)
     host_config = dict(base.extra_host_config)
     volumes.pop(groups.socket_path, None)
     host_config.pop("privileged", None)

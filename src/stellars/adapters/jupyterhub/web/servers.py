@@ -2,14 +2,19 @@
 
 - `POST /hub/api/users/{user}/restart-server` (JupyterHub's `servers` scope on the user;
   `?server=NAME` for a named server): restarts the container in place and answers once the lab
-  serves again; 409 while the server is not running, 503 when the engine fails or the lab does
-  not answer in time.
+  serves again; 409 while the server is not running, and when the user's Docker access (the
+  socket, privileged mode) changed since the container was created, which a restart in place
+  would keep (stopping and starting the server applies it); 503 when the engine fails or the lab
+  does not answer in time.
 - `GET /hub/api/users/{user}/manage-volumes` (custom:stellars:volumes on the user): the user's
   volumes, named as DockerSpawner names them, with sizes from the background measurement
   (`measured_at`; `exists` is null until a first measurement), never from Docker on a request.
+  `owned` is false for a volume an earlier user of the same name left (its size is null: it is
+  not this user's), null until a first measurement.
 - `DELETE /hub/api/users/{user}/manage-volumes` `{"volumes": ["home", ...]}`: removes the chosen
   volumes of a stopped server, one outcome per volume (removed, not found, in use); 409 while
-  the server runs or starts.
+  the server runs or starts, and 409 naming them when a chosen volume is an earlier user's
+  (nothing is removed; an admin deletes those as orphaned volumes).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from stellars.adapters.jupyterhub import scopes
 
 from .base import StellarsAPIHandler
 from .parsing import string_list
-from .wire import iso, volumes_json
+from .wire import iso, volume_json
 
 
 class RestartServerAPI(StellarsAPIHandler):
@@ -50,7 +55,9 @@ class ManageVolumesAPI(StellarsAPIHandler):
                 "username": volumes.username,
                 "server_active": volumes.server_active,
                 "measured_at": iso(volumes.measured_at),
-                "volumes": volumes_json(volumes),
+                "volumes": [
+                    {**volume_json(state), "owned": state.owned} for state in volumes.volumes
+                ],
             }
         )
 
