@@ -67,8 +67,16 @@
       box.addEventListener("change", () => {
         resetButton.disabled = chosen().length === 0;
       });
+      // A volume an earlier user of this name left is not the user's: an admin deletes it.
       const state =
-        volume.exists === false ? "not created yet" : volume.exists ? bytes(volume.size_bytes, "size not measured yet") : "";
+        volume.owned === false
+          ? "left by an earlier user of this name: an admin deletes it"
+          : volume.exists === false
+            ? "not created yet"
+            : volume.exists
+              ? bytes(volume.size_bytes, "size not measured yet")
+              : "";
+      if (volume.owned === false) box.disabled = true;
       list.append(
         element(
           "div",

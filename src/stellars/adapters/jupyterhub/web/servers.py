@@ -25,7 +25,7 @@ from stellars.adapters.jupyterhub import scopes
 
 from .base import StellarsAPIHandler
 from .parsing import string_list
-from .wire import iso, volume_json
+from .wire import iso, volumes_json
 
 
 class RestartServerAPI(StellarsAPIHandler):
@@ -55,9 +55,7 @@ class ManageVolumesAPI(StellarsAPIHandler):
                 "username": volumes.username,
                 "server_active": volumes.server_active,
                 "measured_at": iso(volumes.measured_at),
-                "volumes": [
-                    {**volume_json(state), "owned": state.owned} for state in volumes.volumes
-                ],
+                "volumes": volumes_json(volumes),
             }
         )
 

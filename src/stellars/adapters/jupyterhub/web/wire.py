@@ -33,12 +33,14 @@ def mebibytes(size: int | None) -> float | None:
 
 
 def volume_json(state: UserVolumeState) -> dict[str, Any]:
-    """One volume of a user; `exists` is null until the volumes were measured once."""
+    """One volume of a user; `exists` and `owned` are null until the volumes were measured
+    once; `owned` false: an earlier user of the same name left it (no size shown)."""
     return {
         "label": state.label,
         "name": state.name,
         "mount_point": state.mount_point,
         "exists": state.exists,
+        "owned": state.owned,
         "size_bytes": state.size_bytes,
     }
 
