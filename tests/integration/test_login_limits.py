@@ -34,7 +34,6 @@ import requests
 from tests.backends.platform import (
     ADMIN_PASSWORD,
     HubClient,
-    session_from,
     signed_up_user,
     start_platform,
 )
@@ -98,21 +97,20 @@ def burst(
     source: str,
     headers: Callable[[int], Mapping[str, str]] = lambda index: {},
 ) -> list[requests.Response]:
-    """One login POST per password, all released at once from `source`, each on a connection
-    of its own; the answers in the order of `passwords`."""
-    primer = HubClient(hub.public_url, source=source)
-    xsrf = primer.form_xsrf("/login")
-    cookies = primer.session.cookies.get_dict()
+    """One login POST per password, all released at once from `source`, each from a client of
+    its own that first fetched the login form (with the same `headers`, since JupyterHub ties
+    an anonymous form's XSRF token to the address it believes); the answers in the order of
+    `passwords`."""
     start = threading.Barrier(len(passwords))
 
     def post(index: int) -> requests.Response:
-        session = session_from(source)
-        session.cookies.update(cookies)
-        start.wait(timeout=60)
-        return session.post(
-            primer.url("/login"),
+        client = HubClient(hub.public_url, source=source)
+        client.session.headers.update(headers(index))
+        xsrf = client.form_xsrf("/login")
+        start.wait(timeout=120)
+        return client.session.post(
+            client.url("/login"),
             data={"username": username, "password": passwords[index], "_xsrf": xsrf},
-            headers=dict(headers(index)),
             allow_redirects=False,
             timeout=120,
         )
