@@ -256,6 +256,14 @@ if HUB.keeps_passwords:
     c.JupyterHub.template_paths = [TEMPLATES_DIR, native_templates()]
     c.NativeAuthenticator.enable_signup = HUB.signup_enabled
     c.NativeAuthenticator.open_signup = False
+    # Passwords people choose: long enough and not common. A name that failed too often waits
+    # a little; one address gets a few attempts a minute, the rest are refused unchecked.
+    c.NativeAuthenticator.minimum_password_length = SETTINGS.logins.password_min_length
+    c.NativeAuthenticator.check_common_password = SETTINGS.logins.password_common_check
+    c.NativeAuthenticator.allowed_failed_logins = SETTINGS.logins.lockout_failures
+    c.NativeAuthenticator.seconds_before_next_try = SETTINGS.logins.lockout_seconds
+    c.StellarsNativeAuthenticator.attempts_per_minute = SETTINGS.logins.attempts_per_minute
+    c.StellarsNativeAuthenticator.trusted_proxies = SETTINGS.logins.trusted_proxies
     if not HUB.admin_password:  # never the first visitor, whatever the hub listens on
         c.StellarsNativeAuthenticator.reserved_usernames = {HUB.admin_username}
         say(

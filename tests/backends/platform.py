@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from tests.backends.hub import ENV_PUBLIC_PORT, JupyterHubProcess
 from tests.backends.paths import REPO_ROOT, node_bin
@@ -60,12 +61,37 @@ def start_platform(
     return jupyterhub_factory(DEPLOY_CONFIG, values, workdir=tmp_path / "hub", **hub_options)
 
 
-class HubClient:
-    """Requests to one hub as a browser (cookie + XSRF header) or with an API token."""
+class FromAddress(HTTPAdapter):
+    """Connections that leave from one local address: 127.0.0.2, 127.0.0.3, ... are other
+    clients of a hub on loopback, as far as its proxy can tell (Linux routes all of 127/8)."""
 
-    def __init__(self, public_url: str, token: str | None = None) -> None:
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def session_from(address: str | None) -> requests.Session:
+    """A requests session whose connections leave from `address` (None: the system's choice)."""
+    session = requests.Session()
+    if address is not None:
+        session.mount("http://", FromAddress(address))
+        session.mount("https://", FromAddress(address))
+    return session
+
+
+class HubClient:
+    """Requests to one hub as a browser (cookie + XSRF header) or with an API token; `source`
+    is the local address its connections leave from (see FromAddress)."""
+
+    def __init__(
+        self, public_url: str, token: str | None = None, *, source: str | None = None
+    ) -> None:
         self.public_url = public_url.rstrip("/")
-        self.session = requests.Session()
+        self.session = session_from(source)
         self.token = token
 
     def url(self, path: str) -> str:

@@ -25,7 +25,7 @@ from stellars.adapters.auth import NativeCredentialStore
 from stellars.adapters.auth import credentials as native_credentials
 from stellars.adapters.memory import InMemoryCredentialStore
 from stellars.adapters.passwords import XkcdPasswordGenerator
-from stellars.domain.credentials import PassphrasePolicy
+from stellars.domain.credentials import NewAccount, PassphrasePolicy
 from stellars.ports.credentials import CredentialStore
 
 
@@ -96,13 +96,33 @@ def test_authorized_leaves_out_sign_ups_that_wait(harness):
 
 
 async def test_an_account_is_created_only_when_there_is_none(harness):
-    assert await harness.store.create_account("ann", "generated-one") is True
+    assert await harness.store.create_account("ann", "generated-one") is NewAccount.CREATED
     assert harness.password_of("ann")("generated-one")
-    assert await harness.store.create_account("ann", "generated-two") is False
+    assert await harness.store.create_account("ann", "generated-two") is NewAccount.EXISTS
     assert harness.password_of("ann")("generated-one")
-    harness.add_pending("bob", "bobs-own")
-    assert await harness.store.create_account("bob", "generated") is False
     assert harness.store.authorized() == {"ann"}
+
+
+def test_a_sign_up_waiting_for_an_admin_is_pending_an_authorized_account_is_not(harness):
+    harness.store.set_password("ann", "ann-password")
+    harness.add_pending("bob", "bobs-own")
+    assert harness.store.pending_sign_up("bob")
+    assert not harness.store.pending_sign_up("ann")
+    assert not harness.store.pending_sign_up("nobody")
+    harness.store.set_password("bob", "set-by-the-deployer")  # authorized now
+    assert not harness.store.pending_sign_up("bob")
+
+
+async def test_an_account_replaces_a_sign_up_waiting_for_an_admin(harness):
+    """Security finding L3: whoever signed up under the name of a user an admin creates never
+    gets in with their own password."""
+    harness.add_pending("bob", "a-strangers-own")
+    assert await harness.store.create_account("bob", "generated") is NewAccount.REPLACED_SIGN_UP
+    assert harness.password_of("bob")("generated")
+    assert not harness.password_of("bob")("a-strangers-own")
+    assert not harness.store.pending_sign_up("bob")
+    assert harness.store.authorized() == {"bob"}
+    assert await harness.store.create_account("bob", "another") is NewAccount.EXISTS
 
 
 def test_a_rename_moves_the_account_and_its_password(harness):
@@ -172,11 +192,60 @@ async def test_the_native_store_hashes_off_the_event_loop(monkeypatch):
     while not hashing.done():  # the loop keeps turning while bcrypt works
         loop_ticks += 1
         await asyncio.sleep(0)
-    assert hashing.result() is True
+    assert hashing.result() is NewAccount.CREATED
     assert threads and threads[0] is not threading.main_thread()
     assert costs == [store.generated_cost]
     assert loop_ticks > 1
     assert store.password_matches("ann", "generated-passphrase")
+    db.close()
+
+
+async def test_the_replaced_sign_up_leaves_nothing_of_whoever_made_it():
+    """The stranger's row goes whole: no e-mail address, no two-factor secret of theirs stays
+    on the account of the person the admin created."""
+    db = orm.new_session_factory("sqlite://")()
+    store = NativeCredentialStore(lambda: db, generated_entropy_bits=60.0)
+    hashed = bcrypt.hashpw(b"a-strangers-own", bcrypt.gensalt(4))
+    for _ in range(2):  # NativeAuthenticator's table has no unique name: two rows, both go
+        db.add(
+            UserInfo(
+                username="bob",
+                password=hashed,
+                email="stranger@example.org",
+                has_2fa=True,
+                is_authorized=False,
+            )
+        )
+    db.commit()
+    assert await store.create_account("bob", "generated") is NewAccount.REPLACED_SIGN_UP
+    [row] = db.query(UserInfo).filter(UserInfo.username == "bob").all()
+    assert (row.email, row.has_2fa, row.is_authorized) == (None, False, True)
+    db.close()
+
+
+@pytest.mark.parametrize(
+    ("meanwhile", "outcome"),
+    [
+        ("signs up", NewAccount.REPLACED_SIGN_UP),
+        ("is authorized", NewAccount.EXISTS),
+    ],
+)
+async def test_what_happens_to_the_name_while_hashing_is_looked_at_again(meanwhile, outcome):
+    db = orm.new_session_factory("sqlite://")()
+    store = NativeCredentialStore(lambda: db, generated_entropy_bits=60.0)
+    creating = asyncio.ensure_future(store.create_account("bob", "generated"))
+    await asyncio.sleep(0)  # the hash is on its thread; the loop, here, adds a row meanwhile
+    db.add(
+        UserInfo(
+            username="bob",
+            password=bcrypt.hashpw(b"bobs-own", bcrypt.gensalt(4)),
+            is_authorized=meanwhile == "is authorized",
+        )
+    )
+    db.commit()
+    assert await creating is outcome
+    assert db.query(UserInfo).filter(UserInfo.username == "bob").count() == 1
+    assert store.password_matches("bob", "generated") is (outcome is NewAccount.REPLACED_SIGN_UP)
     db.close()
 
 
@@ -203,7 +272,8 @@ class TestGeneratedPassphraseCost:
         db = orm.new_session_factory("sqlite://")()
         store = NativeCredentialStore(lambda: db, **entropy_bits)
         assert f"$2b${store.generated_cost:02d}$".encode() == prefix
-        assert await store.create_account("ann", "tundra-gravel-wisp-oxide") is True
+        created = await store.create_account("ann", "tundra-gravel-wisp-oxide")
+        assert created is NewAccount.CREATED
         stored = self.stored_hash(db, "ann")
         assert stored.startswith(prefix)
         info = UserInfo.find(db, "ann")
@@ -256,7 +326,7 @@ async def test_accounts_created_at_once_are_committed_one_loop_turn_apart(monkey
     created = await asyncio.gather(*(store.create_account(f"u{i}", "p") for i in range(8)))
     done = True
     await ticking
-    assert created == [True] * 8
+    assert created == [NewAccount.CREATED] * 8
     commits = [index for index, event in enumerate(events) if event == "commit"]
     assert len(commits) == 8
     assert all(later - earlier > 1 for earlier, later in itertools.pairwise(commits))

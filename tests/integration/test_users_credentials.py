@@ -150,6 +150,31 @@ class TestPassphrasesForUsersAnAdminCreates:
     def test_users_who_signed_up_and_the_configured_admin_get_none(self, admin, alice):
         assert collect(admin, "alice", "admin", "nobody-of-that-name") == {}
 
+    def test_a_pending_sign_up_does_not_squat_a_name_an_admin_creates(self, hub, admin, tmp):
+        """Security finding L3: a stranger signs up as carol before the admin creates carol
+        for a real person. The stranger's password must never log in, and the admin is told."""
+        strangers = "a-strangers-password-1"
+        assert HubClient(hub.public_url).signup("carol", strangers).status_code == 200
+        assert accounts(tmp)["carol"] is False  # waiting for an admin
+        create_users(admin, "carol")
+        answer = admin.api("POST", "/admin/credentials", json={"usernames": ["carol"]})
+        assert answer.status_code == 200, answer.text
+        if not accounts(tmp)["carol"]:  # what the admin did before: authorize the new name
+            assert admin.page("/authorize/carol").status_code in {200, 302}
+        assert not logs_in(hub, "carol", strangers)
+        [entry] = answer.json()["credentials"]
+        assert entry["username"] == "carol"
+        assert entry["replaced_sign_up"] is True
+        assert "sign-up" in entry["notice"] and "carol" in entry["notice"]
+        assert logs_in(hub, "carol", entry["password"])
+        assert list(accounts(tmp)).count("carol") == 1
+        # Every other new user's entry says there was nothing to replace.
+        create_users(admin, "cleo")
+        [plain] = admin.api("POST", "/admin/credentials", json={"usernames": ["cleo"]}).json()[
+            "credentials"
+        ]
+        assert plain["replaced_sign_up"] is False and plain["notice"] is None
+
     def test_creating_users_is_never_taken_for_a_rename(self, hub, admin):
         create_users(admin, "gerd")
         collect(admin, "gerd")

@@ -50,6 +50,15 @@ EVERY_VARIABLE = {
     # Any other authenticator refuses an admin password (tested on its own below).
     "STELLARS_AUTHENTICATOR": (" native ", "hub.authenticator", "native"),
     "JUPYTERHUB_SIGNUP_ENABLED": ("no", "hub.signup_enabled", False),
+    # The admin password above has 13 characters: a least length of 12 takes it.
+    "STELLARS_PASSWORD_MIN_LENGTH": (" 12 ", "logins.password_min_length", 12),
+    "STELLARS_PASSWORD_COMMON_CHECK": ("off", "logins.password_common_check", False),
+    "STELLARS_LOGIN_LOCKOUT_FAILURES": ("5", "logins.lockout_failures", 5),
+    "STELLARS_LOGIN_LOCKOUT_SECONDS": ("300", "logins.lockout_seconds", 300),
+    "STELLARS_LOGIN_ATTEMPTS_PER_MINUTE": ("30", "logins.attempts_per_minute", 30),
+    "STELLARS_TRUSTED_PROXIES": (
+        " 10.0.0.5, 172.16.0.0/12 ", "logins.trusted_proxies", "10.0.0.5, 172.16.0.0/12"
+    ),
     "JUPYTERHUB_BASE_URL": ("/lab/", "hub.base_url", "/lab/"),
     "JUPYTERHUB_IP": ("0.0.0.0", "hub.public_ip", "0.0.0.0"),
     "JUPYTERHUB_PORT": (" 9000 ", "hub.public_port", 9000),
@@ -233,6 +242,14 @@ class TestRefusals:
             ("JUPYTERHUB_ADMIN", "Admin", "must be lower case without surrounding spaces "
              "(JupyterHub normalises user names), got 'Admin'"),
             ("JUPYTERHUB_ADMIN_PASSWORD", "short", "must be at least 8 characters long"),
+            ("STELLARS_PASSWORD_MIN_LENGTH", "6", "must be between 8 and 64, got 6"),
+            ("STELLARS_PASSWORD_COMMON_CHECK", "maybe", "must be 0 or 1, got 'maybe'"),
+            ("STELLARS_LOGIN_LOCKOUT_FAILURES", "-1", "must be between 0 and 1000, got -1"),
+            ("STELLARS_LOGIN_LOCKOUT_SECONDS", "0", "must be between 1 and 86400, got 0"),
+            ("STELLARS_LOGIN_ATTEMPTS_PER_MINUTE", "5000",
+             "must be between 0 and 1000, got 5000"),
+            ("STELLARS_TRUSTED_PROXIES", "10.0.0.5, proxy.example",
+             "must be IP addresses or networks (10.0.0.5, 172.16.0.0/12), got 'proxy.example'"),
             ("JUPYTERHUB_BASE_URL", "lab", "must start with '/', got 'lab'"),
             ("JUPYTERHUB_HUB_BIND_URL", "0.0.0.0:8081",
              "must be an http:// or https:// URL, got '0.0.0.0:8081'"),
@@ -318,6 +335,21 @@ class TestPasswordFile:
     def test_without_a_reader_the_file_cannot_be_used(self):
         error = refusal({PASSWORD_FILE_VARIABLE: SECRET_FILE})
         assert str(error) == f"{PASSWORD_FILE_VARIABLE}: no file reader was given"
+
+    def test_an_admin_password_shorter_than_the_least_length_names_its_variable(self):
+        env = {"JUPYTERHUB_ADMIN_PASSWORD": "eleven-char", "STELLARS_PASSWORD_MIN_LENGTH": "12"}
+        assert str(refusal(env)) == (
+            "JUPYTERHUB_ADMIN_PASSWORD: must be at least 12 characters long, as every password "
+            "people choose (logins.password_min_length)"
+        )
+        read = reader({SECRET_FILE: "eleven-char\n"})
+        error = refusal(
+            {PASSWORD_FILE_VARIABLE: SECRET_FILE, "STELLARS_PASSWORD_MIN_LENGTH": "12"},
+            read_file=read,
+        )
+        assert error.field == PASSWORD_FILE_VARIABLE
+        env["STELLARS_PASSWORD_MIN_LENGTH"] = "11"
+        assert load(env).hub.admin_password == "eleven-char"
 
     def test_a_short_password_in_the_file_names_the_file_variable(self):
         read = reader({SECRET_FILE: "short\n"})

@@ -305,3 +305,29 @@ class TestFirstStartAttacks:
     ):
         c = load(monkeypatch, tmp_path)  # 127.0.0.1, no admin password
         assert c.StellarsNativeAuthenticator.reserved_usernames == {"admin"}
+
+
+def test_sign_up_and_login_rules_come_from_the_settings(monkeypatch, tmp_path):
+    c = load(monkeypatch, tmp_path)
+    assert c.NativeAuthenticator.minimum_password_length == 8
+    assert c.NativeAuthenticator.check_common_password is True
+    assert c.NativeAuthenticator.allowed_failed_logins == 20
+    assert c.NativeAuthenticator.seconds_before_next_try == 60
+    assert c.StellarsNativeAuthenticator.attempts_per_minute == 10
+    assert c.StellarsNativeAuthenticator.trusted_proxies == ""
+    c = load(
+        monkeypatch,
+        tmp_path,
+        STELLARS_PASSWORD_MIN_LENGTH="12",
+        STELLARS_PASSWORD_COMMON_CHECK="0",
+        STELLARS_LOGIN_LOCKOUT_FAILURES="0",
+        STELLARS_LOGIN_LOCKOUT_SECONDS="300",
+        STELLARS_LOGIN_ATTEMPTS_PER_MINUTE="30",
+        STELLARS_TRUSTED_PROXIES="172.16.0.0/12",
+    )
+    assert c.NativeAuthenticator.minimum_password_length == 12
+    assert c.NativeAuthenticator.check_common_password is False
+    assert c.NativeAuthenticator.allowed_failed_logins == 0
+    assert c.NativeAuthenticator.seconds_before_next_try == 300
+    assert c.StellarsNativeAuthenticator.attempts_per_minute == 30
+    assert c.StellarsNativeAuthenticator.trusted_proxies == "172.16.0.0/12"

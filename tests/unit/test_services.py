@@ -23,7 +23,7 @@ from stellars.adapters.memory import (
     StaticGpuProbe,
 )
 from stellars.adapters.vault import ProcessMemoryVault
-from stellars.domain.credentials import PassphrasePolicy, VaultPolicy
+from stellars.domain.credentials import NewAccount, PassphrasePolicy, VaultPolicy
 from stellars.domain.errors import Conflict, InvalidValue, NotFound, Refused
 from stellars.domain.gpu import Gpu, GpuDecision, GpuMode, GpuProbeResult
 from stellars.domain.hub import HubUser, ServerSnapshot
@@ -617,9 +617,12 @@ class TestCredentialService:
     async def test_issued_passphrase_is_stored_and_collectable_once(self, world):
         service, accounts, _ = world
         assert await service.issue("alice") is True
-        secret = service.collect(["alice"])["alice"]
+        handed = service.collect(["alice"])["alice"]
+        assert (handed.username, handed.replaced_sign_up, handed.notice) == ("alice", False, None)
+        secret = handed.password
         assert accounts.passwords["alice"] == secret
         assert PassphrasePolicy().conforms(secret)
+        assert secret not in repr(handed)
         assert service.collect(["alice"]) == {}
 
     async def test_the_policy_shapes_the_passphrase(self):
@@ -673,8 +676,8 @@ class TestCredentialService:
             def has_account(self, username: str) -> bool:
                 return False  # not yet when asked ...
 
-            async def create_account(self, username: str, password: str) -> bool:
-                return False  # ... but by the time the passphrase is hashed
+            async def create_account(self, username: str, password: str) -> NewAccount:
+                return NewAccount.EXISTS  # ... but by the time the passphrase is hashed
 
         racing = Racing()
         service = CredentialService(
@@ -685,6 +688,66 @@ class TestCredentialService:
         )
         assert await service.issue("alice") is False
         assert service.collect(["alice"]) == {}
+
+    async def test_a_sign_up_waiting_under_the_name_is_replaced_and_the_admin_told(self, world):
+        """Security finding L3: a stranger who signed up as carol never logs in as the carol
+        an admin creates, and the admin learns of the sign-up with the passphrase."""
+        service, accounts, _ = world
+        accounts.passwords["carol"] = "a-strangers-own"
+        accounts.unauthorized.add("carol")
+        assert await service.issue("carol") is True
+        assert await service.issue("dave") is True
+        handed = service.collect(["carol", "dave"])
+        assert accounts.passwords["carol"] == handed["carol"].password != "a-strangers-own"
+        assert "carol" in accounts.authorized()
+        assert handed["carol"].replaced_sign_up is True
+        assert handed["carol"].notice == (
+            "Someone had signed up as carol and was waiting for authorization. That sign-up was "
+            "discarded, since anyone may sign up under any name: its password no longer works. "
+            "Give carol this passphrase."
+        )
+        assert handed["dave"].replaced_sign_up is False
+        # Told once: a later passphrase for the name (after a deletion) says nothing of it.
+        service.forget("carol")
+        await service.issue("carol")
+        assert service.collect(["carol"])["carol"].replaced_sign_up is False
+
+    async def test_a_sign_up_made_while_hashing_is_replaced_and_told_too(self, world):
+        service, accounts, _ = world
+        real_create = accounts.create_account
+
+        async def sign_up_meanwhile(username: str, password: str) -> NewAccount:
+            accounts.passwords[username] = "a-strangers-own"
+            accounts.unauthorized.add(username)
+            return await real_create(username, password)
+
+        accounts.create_account = sign_up_meanwhile  # type: ignore[method-assign]
+        assert await service.issue("carol") is True
+        assert service.collect(["carol"])["carol"].replaced_sign_up is True
+
+    async def test_the_word_of_a_replaced_sign_up_follows_the_user(self, world):
+        service, accounts, clock = world
+        for name in ("carol", "erin", "fay"):
+            accounts.passwords[name] = "a-strangers-own"
+            accounts.unauthorized.add(name)
+            await service.issue(name)
+        service.rename("carol", "caroline")
+        service.forget("erin")
+        accounts.delete_account("erin")
+        # New users under the old names, with no sign-up waiting: nothing to tell of them.
+        await service.issue("carol")
+        await service.issue("erin")
+        handed = service.collect(["caroline", "carol", "erin"])
+        assert handed["caroline"].replaced_sign_up is True
+        assert handed["carol"].replaced_sign_up is False
+        assert handed["erin"].replaced_sign_up is False
+        # A passphrase that expired uncollected takes the word with it once asked for.
+        clock.advance(timedelta(seconds=301))
+        assert service.collect(["fay"]) == {}
+        await service.issue("fay")  # an account exists now: nothing new
+        accounts.delete_account("fay")
+        await service.issue("fay")
+        assert service.collect(["fay"])["fay"].replaced_sign_up is False
 
     async def test_forget_and_rename_take_the_account_along(self, world):
         service, accounts, _ = world

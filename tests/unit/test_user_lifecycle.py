@@ -21,7 +21,7 @@ from stellars.adapters.memory import (
 )
 from stellars.adapters.vault import ProcessMemoryVault
 from stellars.domain.activity import RecordedSample
-from stellars.domain.credentials import PassphrasePolicy, VaultPolicy
+from stellars.domain.credentials import NewAccount, PassphrasePolicy, VaultPolicy
 from stellars.domain.errors import InvalidValue, Refused
 from stellars.domain.hub import HubUser
 from stellars.domain.services import (
@@ -49,7 +49,7 @@ class SlowAccounts(InMemoryCredentialStore):
         self.hashing = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def create_account(self, username: str, password: str) -> bool:
+    async def create_account(self, username: str, password: str) -> NewAccount:
         self.hashing.set()
         await self.release.wait()
         return await super().create_account(username, password)

@@ -139,6 +139,57 @@ VARIABLES: tuple[Variable, ...] = (
         "Whether people may sign up (an admin authorizes each new account).",
         Kind.FLAG,
     ),
+    Variable(
+        "STELLARS_PASSWORD_MIN_LENGTH",
+        HUB,
+        "logins.password_min_length",
+        "Least length of a password people choose at sign-up or change (native only); the "
+        "admin's password must have it too.",
+        Kind.INTEGER,
+    ),
+    Variable(
+        "STELLARS_PASSWORD_COMMON_CHECK",
+        HUB,
+        "logins.password_common_check",
+        "Refuse passwords on NativeAuthenticator's list of the 10,000 most common ones at "
+        "sign-up and change (native only).",
+        Kind.FLAG,
+    ),
+    Variable(
+        "STELLARS_LOGIN_LOCKOUT_FAILURES",
+        HUB,
+        "logins.lockout_failures",
+        "Failed logins of one user name, from anywhere, after which it is locked for "
+        "STELLARS_LOGIN_LOCKOUT_SECONDS (native only; 0: never). Anyone can lock any name this "
+        "way; more than STELLARS_LOGIN_ATTEMPTS_PER_MINUTE keeps one address from doing it in "
+        "a minute.",
+        Kind.INTEGER,
+    ),
+    Variable(
+        "STELLARS_LOGIN_LOCKOUT_SECONDS",
+        HUB,
+        "logins.lockout_seconds",
+        "How long a locked user name stays locked; every further failure locks it again. Short, "
+        "so a stranger cannot keep anyone out for long once they stop.",
+        Kind.INTEGER,
+    ),
+    Variable(
+        "STELLARS_LOGIN_ATTEMPTS_PER_MINUTE",
+        HUB,
+        "logins.attempts_per_minute",
+        "Sign-ups and failed logins one address may make in any minute (native only; 0: no "
+        "limit); more are answered 429 unchecked. IPv6 addresses count by their /64.",
+        Kind.INTEGER,
+    ),
+    Variable(
+        "STELLARS_TRUSTED_PROXIES",
+        HUB,
+        "logins.trusted_proxies",
+        "Addresses or networks (comma-separated) of reverse proxies in front of the hub's "
+        "proxy, whose X-Forwarded-For is believed for the per-address limit. Behind a reverse "
+        "proxy (or Docker's port publishing from 127.0.0.1) list it here, or every client "
+        "shares its address and its limit.",
+    ),
     Variable("JUPYTERHUB_BASE_URL", HUB, "hub.base_url", "URL prefix of the whole platform."),
     Variable("JUPYTERHUB_IP", HUB, "hub.public_ip", "Address the proxy listens on for browsers."),
     Variable("JUPYTERHUB_PORT", HUB, "hub.public_port", "Port of the proxy.", Kind.INTEGER),

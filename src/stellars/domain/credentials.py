@@ -1,12 +1,20 @@
-"""Generated credentials for users an admin creates: the passphrase policy and the rules of
-the one-shot vault that holds the plain text until an admin collects it."""
+"""Generated credentials for users an admin creates: the passphrase policy, the rules of the
+one-shot vault that holds the plain text until an admin collects it, and what happens to a
+sign-up under the name of a user an admin creates.
+
+Anyone may sign up under any name, and the sign-up waits for an admin. An admin who creates a
+user of that name means a person of their own choosing: the waiting sign-up is discarded and the
+user gets a generated passphrase, as every user an admin creates does. Otherwise authorizing the
+name later would let in whoever signed up first. The admin is told, with the passphrase.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import Enum
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -95,3 +103,32 @@ class VaultEntry:
     def is_fresh(self, now: datetime, policy: VaultPolicy) -> bool:
         """Collectable while younger than the TTL."""
         return now - self.deposited_at < policy.ttl
+
+
+class NewAccount(str, Enum):
+    """What creating an account for a user an admin created did."""
+
+    CREATED = "created"
+    REPLACED_SIGN_UP = "replaced a sign-up waiting for an admin"
+    EXISTS = "the user has an account of their own"
+
+
+@dataclass(frozen=True, slots=True)
+class HandedOut:
+    """A generated passphrase handed to an admin once, and what the admin must know about it."""
+
+    username: str
+    password: str = field(repr=False)
+    #: The user's name had a sign-up waiting for an admin, which this passphrase replaced.
+    replaced_sign_up: bool = False
+
+    @property
+    def notice(self) -> str | None:
+        """What the admin reads beside the passphrase (None: nothing to add)."""
+        if not self.replaced_sign_up:
+            return None
+        return (
+            f"Someone had signed up as {self.username} and was waiting for authorization. That "
+            "sign-up was discarded, since anyone may sign up under any name: its password no "
+            f"longer works. Give {self.username} this passphrase."
+        )

@@ -23,6 +23,7 @@ from .credentials import PassphrasePolicy, VaultPolicy
 from .docker_access import DockerAccessGroups
 from .errors import InvalidValue
 from .gpu import GpuMode
+from .logins import LoginPolicy
 from .sessions import SessionPolicy
 from .validation import Bounds, check_bounds, non_empty_text
 from .volumes import DockerNaming, UserVolume, user_volumes
@@ -344,6 +345,7 @@ class PlatformSettings:
     sessions: SessionPolicy = field(default_factory=SessionPolicy)
     passphrases: PassphrasePolicy = field(default_factory=PassphrasePolicy)
     vault: VaultPolicy = field(default_factory=VaultPolicy)
+    logins: LoginPolicy = field(default_factory=LoginPolicy)
     docker_access: DockerAccessGroups = field(default_factory=DockerAccessGroups)
     gpu: GpuSettings = field(default_factory=GpuSettings)
     broadcast: BroadcastPolicy = field(default_factory=BroadcastPolicy)
@@ -359,6 +361,13 @@ class PlatformSettings:
                 "local servers run as the hub's own user, so only a hub that nobody else "
                 "can reach may have them: the proxy and the hub must both listen on loopback "
                 "only; use docker",
+            )
+        least = self.logins.password_min_length
+        if self.hub.admin_password and len(self.hub.admin_password) < least:
+            raise InvalidValue(
+                "hub.admin_password",
+                f"must be at least {least} characters long, as every password people choose "
+                "(logins.password_min_length)",
             )
 
     @property

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Protocol
 
-from stellars.domain.credentials import PassphrasePolicy
+from stellars.domain.credentials import NewAccount, PassphrasePolicy
 
 
 class PasswordGenerator(Protocol):
@@ -21,6 +21,10 @@ class CredentialStore(Protocol):
 
     def has_account(self, username: str) -> bool: ...
 
+    def pending_sign_up(self, username: str) -> bool:
+        """Whether the account is a sign-up still waiting for an admin's authorization."""
+        ...
+
     def set_password(self, username: str, password: str) -> None:
         """Create or update the account with this password, hashed and authorized."""
         ...
@@ -29,9 +33,11 @@ class CredentialStore(Protocol):
         """Names of the accounts allowed to log in (one read, for the activity table)."""
         ...
 
-    async def create_account(self, username: str, password: str) -> bool:
-        """Create an authorized account with this password unless one exists (checked again
-        once the password is hashed, which happens off the event loop); True if created."""
+    async def create_account(self, username: str, password: str) -> NewAccount:
+        """Create an authorized account with this password unless an authorized one exists
+        (checked again once the password is hashed, which happens off the event loop). A
+        sign-up still waiting for an admin is replaced, whatever it held (password, e-mail,
+        two-factor secret): the admin's user wins over whoever signed up under the name."""
         ...
 
     def rename_account(self, old: str, new: str) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 import bcrypt
 from nativeauthenticator.orm import UserInfo
 
-from stellars.domain.credentials import MIN_ENTROPY_BITS
+from stellars.domain.credentials import MIN_ENTROPY_BITS, NewAccount
 from stellars.domain.errors import InvalidValue
 
 #: bcrypt's default cost (2^12 rounds of its key setup, ~0.25 s): for passwords people choose.
@@ -97,6 +97,10 @@ class NativeCredentialStore:
     def has_account(self, username: str) -> bool:
         return UserInfo.find(self._db(), username) is not None
 
+    def pending_sign_up(self, username: str) -> bool:
+        info = UserInfo.find(self._db(), username)
+        return info is not None and not info.is_authorized
+
     def set_password(self, username: str, password: str) -> None:
         """Create or update the account with this password, hashed and authorized.
 
@@ -113,24 +117,30 @@ class NativeCredentialStore:
             info.is_authorized = True
         db.commit()
 
-    async def create_account(self, username: str, password: str) -> bool:
-        """Create an authorized account unless one exists; the hash runs off the loop.
+    async def create_account(self, username: str, password: str) -> NewAccount:
+        """Create an authorized account unless an authorized one exists; the hash runs off the
+        loop. A sign-up waiting for an admin is replaced: its row goes, with the password,
+        e-mail address and two-factor secret of whoever signed up.
 
         Only for generated passphrases (`CredentialService.issue`): they are hashed at
         `generated_cost`, which their entropy allows and a password people choose does not.
         """
-        if self.has_account(username):
-            return False
+        if self.has_account(username) and not self.pending_sign_up(username):
+            return NewAccount.EXISTS
         async with self._one_account_at_a_time:
             hashed = await asyncio.get_running_loop().run_in_executor(
                 self._hashing, hash_password, password, self.generated_cost
             )
             db = self._db()
-            if UserInfo.find(db, username) is not None:  # signed up while we were hashing
-                return False
+            # Again: the name may have signed up, or been authorized, while we were hashing.
+            rows = db.query(UserInfo).filter(UserInfo.username == username).all()
+            if any(row.is_authorized for row in rows):
+                return NewAccount.EXISTS
+            for row in rows:
+                db.delete(row)
             db.add(UserInfo(username=username, password=hashed, is_authorized=True))
             db.commit()
-        return True
+        return NewAccount.REPLACED_SIGN_UP if rows else NewAccount.CREATED
 
     def rename_account(self, old: str, new: str) -> None:
         """Stage the move of `old`'s row to `new` in the hub's session (no commit)."""

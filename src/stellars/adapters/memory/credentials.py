@@ -3,7 +3,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
-from stellars.domain.credentials import PassphrasePolicy
+from stellars.domain.credentials import NewAccount, PassphrasePolicy
 
 _CONSONANTS = "bdfgklmnprstvz"
 _VOWELS = "aeiou"
@@ -62,6 +62,9 @@ class InMemoryCredentialStore:
     def has_account(self, username: str) -> bool:
         return username in self.passwords
 
+    def pending_sign_up(self, username: str) -> bool:
+        return username in self.passwords and username in self.unauthorized
+
     def set_password(self, username: str, password: str) -> None:
         self.passwords[username] = password
         self.unauthorized.discard(username)
@@ -69,11 +72,12 @@ class InMemoryCredentialStore:
     def authorized(self) -> frozenset[str]:
         return frozenset(self.passwords.keys() - self.unauthorized)
 
-    async def create_account(self, username: str, password: str) -> bool:
-        if username in self.passwords:
-            return False
+    async def create_account(self, username: str, password: str) -> NewAccount:
+        if self.has_account(username) and not self.pending_sign_up(username):
+            return NewAccount.EXISTS
+        replaced = self.pending_sign_up(username)
         self.set_password(username, password)
-        return True
+        return NewAccount.REPLACED_SIGN_UP if replaced else NewAccount.CREATED
 
     def rename_account(self, old: str, new: str) -> None:
         if old not in self.passwords:

@@ -1,8 +1,9 @@
 """What follows a hub user through creation, renaming and deletion.
 
 - Created by an admin (or a script through the REST API): the user gets a generated passphrase,
-  waiting in the one-shot vault. Users who signed up already have an account; the configured
-  admin is exempt.
+  waiting in the one-shot vault. Users who signed up and were authorized already have an
+  account; a sign-up still waiting for authorization is replaced (the admin is told); the
+  configured admin is exempt.
 - Renamed or deleted: the authenticator's account row follows inside the hub's own transaction
   (committed, or rolled back, with the rename or the deletion), and so does any passphrase
   waiting in the vault. Once the hub has committed, the activity samples and tallies and the
@@ -27,6 +28,7 @@ from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from stellars.domain.credentials import HandedOut
 from stellars.domain.settings import OrphanVolumePolicy
 from stellars.domain.volumes import VolumeOutcome
 from stellars.ports.activity_store import ActivityStore
@@ -137,9 +139,10 @@ class UserLifecycleService:
         if pending:
             await asyncio.wait(pending, timeout=timeout_seconds)
 
-    async def collect_passphrases(self, usernames: Collection[str]) -> dict[str, str]:
-        """Hand out the waiting passphrases of these users, once; a passphrase still being made
-        for a user just created is waited for, so an admin may ask right after creating."""
+    async def collect_passphrases(self, usernames: Collection[str]) -> dict[str, HandedOut]:
+        """Hand out the waiting passphrases of these users, once, each with what the admin must
+        know about it; a passphrase still being made for a user just created is waited for, so
+        an admin may ask right after creating."""
         await self.settled(usernames)
         return self._credentials.collect(usernames)
 

@@ -1,6 +1,7 @@
 // The admin page's additions to JupyterHub's React app:
 // - after the app creates users (POST /hub/api/users), their generated passwords, collected
-//   once from /hub/api/admin/credentials, in a dialog with copy and download;
+//   once from /hub/api/admin/credentials, in a dialog with copy and download, and what the admin
+//   must know about them (a sign-up that waited under the name and was replaced);
 // - every user's volumes with a reset, and the orphaned volumes with a delete.
 // Requests go through window.stellars.api (JupyterHub's XSRF token; the hub's JSON message on
 // errors); every user-supplied string goes into the page as text, never as HTML.
@@ -58,13 +59,31 @@
       body.append(
         element(
           "tr",
-          { "data-user": entry.username },
-          element("td", { text: entry.username }),
+          { "data-user": entry.username, "data-replaced-sign-up": entry.replaced_sign_up },
+          element(
+            "td",
+            {},
+            entry.username,
+            entry.replaced_sign_up
+              ? element("i", {
+                  class: "fa fa-exclamation-triangle text-warning ms-2",
+                  title: "Replaced a sign-up that waited under this name",
+                })
+              : null
+          ),
           element("td", {}, element("code", { class: "stellars-password", text: entry.password })),
           element("td", {}, button)
         )
       );
     }
+    // A stranger may have signed up under a name the admin then created: say so, once.
+    const notices = document.getElementById("stellars-credentials-notices");
+    notices.replaceChildren(
+      ...credentials
+        .filter((entry) => entry.notice)
+        .map((entry) => element("p", { class: "mb-1", text: entry.notice }))
+    );
+    notices.classList.toggle("d-none", notices.childElementCount === 0);
     hide("stellars-credentials-message");
     modal("stellars-credentials-dialog").show();
   }

@@ -3,7 +3,9 @@
 - `POST /hub/api/admin/credentials` `{"usernames": [...]}` (custom:stellars:credentials): the
   generated passphrases of those users, each handed out once (a second call gets none) and
   only within the vault's TTL. It first waits for a passphrase still being hashed for a user
-  just created, so the admin page can ask right after creating users.
+  just created, so the admin page can ask right after creating users. Each entry says whether
+  the passphrase replaced a sign-up that was waiting under the name (`replaced_sign_up`, and a
+  `notice` for the admin, null otherwise).
 - `GET /hub/api/admin/volumes` (custom:stellars:volumes): every user's volumes and the orphaned
   ones, from the background measurement.
 - `GET|DELETE /hub/api/admin/orphaned-volumes` `{"volumes": [name, ...]}`: the volumes named for
@@ -41,17 +43,24 @@ class CredentialsAPI(StellarsAPIHandler):
         self.require_scope(scopes.CREDENTIALS)
         usernames = names_from(self.read_json_object(), "usernames")
         found = await self.platform.users.collect_passphrases(usernames)
+        replaced = sorted(name for name, handed in found.items() if handed.replaced_sign_up)
         self.log.info(
-            "%s collected the passphrases of %s (asked for %d user(s))",
+            "%s collected the passphrases of %s (asked for %d user(s))%s",
             self.current_user.name,
             ", ".join(sorted(found)) or "nobody",
             len(usernames),
+            f"; they replaced the waiting sign-ups of {', '.join(replaced)}" if replaced else "",
         )
         self.set_header("Cache-Control", "no-store")
         self.write_json(
             {
                 "credentials": [
-                    {"username": name, "password": found[name]}
+                    {
+                        "username": name,
+                        "password": found[name].password,
+                        "replaced_sign_up": found[name].replaced_sign_up,
+                        "notice": found[name].notice,
+                    }
                     for name in usernames
                     if name in found
                 ]
