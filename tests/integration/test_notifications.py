@@ -135,6 +135,7 @@ def test_a_broadcast_reaches_two_running_labs_and_reports_everyone(labs):
         "username": labs.cy,
         "server": None,
         "status": "skipped",
+        "outcome": "skipped",
         "error": "no running server",
     }
     assert details["ghost"]["error"] == "no such user"
