@@ -23,6 +23,7 @@ from stellars.adapters.jupyterhub import scopes
 from stellars.domain.errors import InvalidValue
 from stellars.domain.services import DashboardRow, SnapshotState
 from stellars.domain.services.dashboard import Dashboard
+from stellars.domain.validation import echo
 
 from .base import StellarsAPIHandler, StellarsPageHandler
 from .turns import Turns
@@ -74,9 +75,9 @@ def _whole_argument(
     try:
         value = int(text)
     except ValueError:
-        raise InvalidValue(name, f"must be a whole number, got {text!r}") from None
+        raise InvalidValue(name, f"must be a whole number, got {echo(text)}") from None
     if not low <= value <= high:
-        raise InvalidValue(name, f"must be between {low} and {high}, got {value}")
+        raise InvalidValue(name, f"must be between {low} and {high}, got {echo(value)}")
     return value
 
 
@@ -87,7 +88,7 @@ def _day_argument(handler: web.RequestHandler, name: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise InvalidValue(name, f"must be a date as YYYY-MM-DD, got {text!r}") from None
+        raise InvalidValue(name, f"must be a date as YYYY-MM-DD, got {echo(text)}") from None
 
 
 class ActivityPage(StellarsPageHandler):
@@ -232,7 +233,7 @@ class ActivityHistoryAPI(StellarsAPIHandler):
         usernames = tuple(name for name in names_text.split(",") if name) or None
         form = self.get_argument("format", "csv")
         if form not in {"csv", "json"}:
-            raise InvalidValue("format", f"must be csv or json, got {form!r}")
+            raise InvalidValue("format", f"must be csv or json, got {echo(form)}")
         history = await self.platform.activity.history(start, end, usernames=usernames)
         if form == "json":
             self.write_json(

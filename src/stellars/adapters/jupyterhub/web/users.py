@@ -19,13 +19,22 @@ from typing import Any
 
 from stellars.adapters.jupyterhub import scopes
 from stellars.domain.errors import InvalidValue
+from stellars.domain.validation import clip
 
-from .base import StellarsAPIHandler
+from .base import LOGGED_MESSAGE_LIMIT, StellarsAPIHandler
 from .parsing import string_list
 from .wire import iso, orphan_json, volumes_json
 
 #: The most names one request may carry (the admin page creates users in batches).
 MAX_NAMES = 1000
+#: The largest body of a list of names, 256 KiB (262,144 bytes): MAX_NAMES names of up to 255
+#: characters each, with their quotes, comma and space, are 259,000 bytes. 255 characters is
+#: the longest volume name Docker creates, so on a hub with user volumes it bounds the names
+#: of orphaned volumes and, escaped as in those names, the names of users; JSON writes no
+#: printable character in more bytes than that escaping does. The platform's other routes
+#: read at most 64 KiB (base.MAX_BODY_BYTES), which 1,000 names fit only while they average
+#: at most 61 characters.
+NAMES_BODY_BYTES = 256 * 1024
 
 
 def names_from(body: Any, field: str) -> list[str]:
@@ -37,6 +46,8 @@ def names_from(body: Any, field: str) -> list[str]:
 
 
 class CredentialsAPI(StellarsAPIHandler):
+    max_body_bytes = NAMES_BODY_BYTES
+
     async def post(self) -> None:
         self.require_scope(scopes.CREDENTIALS)
         usernames = names_from(self.read_json_object(), "usernames")
@@ -44,7 +55,7 @@ class CredentialsAPI(StellarsAPIHandler):
         self.log.info(
             "%s collected the passphrases of %s (asked for %d user(s))",
             self.current_user.name,
-            ", ".join(sorted(found)) or "nobody",
+            clip(", ".join(sorted(found)), LOGGED_MESSAGE_LIMIT) or "nobody",
             len(usernames),
         )
         self.set_header("Cache-Control", "no-store")
@@ -80,6 +91,8 @@ class VolumesOverviewAPI(StellarsAPIHandler):
 
 
 class OrphanedVolumesAPI(StellarsAPIHandler):
+    max_body_bytes = NAMES_BODY_BYTES
+
     async def get(self) -> None:
         self.require_scope(scopes.VOLUMES)
         listing = await self.platform.volumes.orphans()
@@ -94,7 +107,11 @@ class OrphanedVolumesAPI(StellarsAPIHandler):
         self.require_scope(scopes.VOLUMES)
         names = names_from(self.read_json_object(), "volumes")
         removal = await self.platform.volumes.remove_orphans(names)
-        self.log.info("%s deleted orphaned volumes: %s", self.current_user.name, removal.message)
+        self.log.info(
+            "%s deleted orphaned volumes: %s",
+            self.current_user.name,
+            clip(removal.message, LOGGED_MESSAGE_LIMIT),
+        )
         self.write_json(
             {
                 "message": removal.message,
