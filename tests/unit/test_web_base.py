@@ -1,7 +1,8 @@
 """The handler base on a minimal Tornado app (JupyterHub's authentication and XSRF check stood
 in for by headers): bodies over a route's limit are refused with a JSON 413 before they are
 read, a refusal on the headers waits for a body within the limit and says the connection
-closes, and a refusal's log line is bounded."""
+closes, a refusal's log line is bounded, and anonymous requests are answered without taking a
+turn, so they never queue ahead of signed-in users."""
 
 from __future__ import annotations
 
@@ -86,6 +87,25 @@ class RoomyProbe(Probe):
 class PageProbe(StandInAuth, StellarsPageHandler):
     async def get(self) -> None:
         self.finish("anonymous" if self.current_user is None else self.current_user.name)
+
+
+class HeldTurns(Turns):
+    """Turns whose queue is held shut until `release`; counts the turns asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+        self.someone_asked = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def take(self) -> None:
+        self.asked += 1
+        self.someone_asked.set()
+        await self.gate.wait()
+        await super().take()
+
+    def release(self) -> None:
+        self.gate.set()
 
 
 @asynccontextmanager
@@ -286,3 +306,44 @@ async def test_a_refusals_log_line_is_bounded_whatever_the_message(caplog):
     _, path, message = refusal.split(" ", 2)
     assert path == f"/long/{'p' * (PATH_ECHO_LIMIT - 9)}...:"
     assert message == f"volumes: {'m' * (LOGGED_MESSAGE_LIMIT - 12)}..."
+
+
+# --- turns: signed-in callers only --------------------------------------------------------------
+
+
+async def test_anonymous_requests_are_answered_while_the_queue_is_held():
+    turns = HeldTurns()
+    async with serving(turns) as base:
+        try:
+            signed_in = asyncio.ensure_future(
+                fetch(f"{base}/probe", user="ann", method="POST", body=b"{}")
+            )
+            # ann's request reaches the queue and waits there.
+            await asyncio.wait_for(turns.someone_asked.wait(), timeout=30)
+            anonymous = await asyncio.wait_for(
+                asyncio.gather(
+                    *(fetch(f"{base}/probe", method="POST", body=b"{}") for _ in range(10)),
+                    *(fetch(f"{base}/page") for _ in range(10)),
+                ),
+                timeout=30,
+            )
+            assert [answer.code for answer in anonymous] == [403] * 10 + [200] * 10
+            assert {answer.body for answer in anonymous[10:]} == {b"anonymous"}
+            assert turns.asked == 1  # none of them asked for a turn
+            assert not signed_in.done()  # ann still waits for hers
+        finally:
+            turns.release()  # nobody is left waiting when the server stops
+        answer = await asyncio.wait_for(signed_in, timeout=30)
+    assert answer.code == 200
+    assert json.loads(answer.body)["user"] == "ann"
+
+
+async def test_signed_in_callers_take_a_turn_on_every_route():
+    turns = HeldTurns()
+    turns.release()
+    async with serving(turns) as base:
+        page = await fetch(f"{base}/page", user="bob")
+        api = await fetch(f"{base}/probe", user="bob", method="POST", body=b"{}")
+    assert (page.code, api.code) == (200, 200)
+    assert page.body == b"bob"
+    assert turns.asked == 2

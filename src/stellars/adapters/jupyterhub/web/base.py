@@ -7,9 +7,11 @@ process-wide lookup.
 
 Bodies are streamed in (`web.stream_request_body`), so a handler starts on the request's
 headers alone. It first refuses a body declared larger than its limit (413) without reading a
-byte of it; no route reads more than `MAX_BODY_BYTES` unless it says why. Then it takes its
-turn of the loop and learns who calls (JupyterHub's `prepare`: cookie or token, and the XSRF
-check). Its method runs once the body is in.
+byte of it; no route reads more than `MAX_BODY_BYTES` unless it says why. Then it learns who
+calls (JupyterHub's `prepare`: cookie or token, and the XSRF check), and, for a signed-in
+caller only, takes its turn of the loop: anonymous requests are answered (403, or the login
+page) without queueing, so a flood of them never delays signed-in users. Its method runs once
+the body is in.
 
 A refusal given on the headers alone (the 413, a failed XSRF check) makes Tornado close the
 connection rather than read the body. The answer says so (`Connection: close`), and one to a
@@ -126,11 +128,12 @@ class PlatformMixin:
         super().initialize(**kwargs)  # type: ignore[misc]
 
     async def prepare(self) -> None:
-        """On the headers alone: the body's limit, a turn, then who calls (JupyterHub's
-        prepare; see the module's docstring)."""
+        """On the headers alone: the body's limit, who calls (JupyterHub's prepare), then a
+        turn for signed-in callers only (see the module's docstring)."""
         self.limit_body()
-        await self.take_turn()
         await super().prepare()  # type: ignore[misc]
+        if self.current_user is not None:
+            await self.take_turn()
         self.preparing = False
 
     def limit_body(self) -> None:
