@@ -196,6 +196,14 @@ class TestBigBodies:
         longest = max(len(line) for line in log_since(hub, offset).splitlines())
         assert longest < MAX_LOG_LINE
 
+    def test_a_list_of_a_thousand_long_names_is_still_read(self, admin):
+        """The routes that take a list of names read up to 256 KiB, so 1,000 of the longest
+        names still fit (here 250 characters each, about 254 KB)."""
+        names = [f"{index:04d}" + "n" * 246 for index in range(1000)]
+        answer = admin.api("POST", "/admin/credentials", json={"usernames": names})
+        assert answer.status_code == 200, answer.text[:300]
+        assert answer.json() == {"credentials": []}  # no such users, so no passphrases
+
     def test_a_long_query_argument_is_not_repeated_in_full(self, admin):
         answer = admin.api("GET", "/activity", params={"offset": "9" * 5000 + "x"})
         assert answer.status_code == 400

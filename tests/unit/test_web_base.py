@@ -21,16 +21,28 @@ from tornado.httpserver import HTTPServer
 from tornado.iostream import StreamClosedError
 from tornado.testing import bind_unused_port
 
+from stellars.adapters.jupyterhub.web import (
+    activity,
+    notifications,
+    servers,
+    sessions,
+    settings,
+    users,
+)
 from stellars.adapters.jupyterhub.web.base import (
     LOGGED_MESSAGE_LIMIT,
     MAX_BODY_BYTES,
+    NAME_LIST_BODY_BYTES,
     PATH_ECHO_LIMIT,
     StellarsAPIHandler,
     StellarsPageHandler,
     declared_length,
     too_large,
 )
+from stellars.adapters.jupyterhub.web.notifications import BroadcastAPI
+from stellars.adapters.jupyterhub.web.routes import UnknownRoute
 from stellars.adapters.jupyterhub.web.turns import Turns
+from stellars.adapters.jupyterhub.web.users import MAX_NAMES, CredentialsAPI, OrphanedVolumesAPI
 from stellars.domain.errors import InvalidValue
 
 LIMIT_MESSAGE = (
@@ -278,6 +290,25 @@ async def test_answers_after_the_body_keep_the_connection_open():
 def test_the_limit_and_its_message():
     assert MAX_BODY_BYTES == 65536
     assert too_large(MAX_BODY_BYTES) == LIMIT_MESSAGE
+
+
+def test_routes_that_take_a_list_of_names_read_up_to_256_kib_which_1000_long_names_fit():
+    assert NAME_LIST_BODY_BYTES == 262_144
+    longest = json.dumps({"usernames": ["n" * 255] * MAX_NAMES})
+    assert len(longest.encode()) <= NAME_LIST_BODY_BYTES
+    assert len(json.dumps({"usernames": ["n" * 62] * MAX_NAMES})) > MAX_BODY_BYTES
+    lists = {CredentialsAPI, OrphanedVolumesAPI, BroadcastAPI}
+    for handler in lists:
+        assert handler.max_body_bytes == NAME_LIST_BODY_BYTES, handler
+    others = [
+        handler
+        for routes in (activity.routes(), sessions.ROUTES, servers.ROUTES, users.ROUTES,
+                       notifications.ROUTES, settings.ROUTES)
+        for _, handler, *_ in routes
+        if handler not in lists
+    ]  # fmt: skip
+    assert len(others) == 14
+    assert {handler.max_body_bytes for handler in [*others, UnknownRoute]} == {MAX_BODY_BYTES}
 
 
 @pytest.mark.parametrize(

@@ -53,12 +53,18 @@ from .turns import Turns
 if TYPE_CHECKING:
     from stellars.platform import Platform
 
-#: The largest request body a platform route reads, 64 KiB: more than any of them needs but the
-#: two that take a list of up to 1,000 names (`users.MAX_NAMES`), which set their own. The
-#: largest other body is a broadcast (a message of at most 140 characters, its options and at
-#: most a few thousand recipients' names). Tornado's default is 100 MB, read into memory before
-#: a handler starts.
+#: The largest request body a platform route reads, 64 KiB, unless it takes a list of names
+#: (then `NAME_LIST_BODY_BYTES`). Every other body is a few fields. Tornado's default is 100 MB,
+#: read into memory before a handler starts.
 MAX_BODY_BYTES = 64 * 1024
+#: The largest body of a route that takes a list of names (passphrases to collect, orphaned
+#: volumes to delete, a broadcast's recipients), 256 KiB (262,144 bytes): 1,000 names (the most
+#: the first two take) of up to 255 characters each, with their quotes, comma and space, are
+#: 259,000 bytes. 255 characters is the longest volume name Docker creates, so on a hub with
+#: user volumes it bounds the names of volumes and, escaped as in those names, the names of
+#: users; JSON writes no printable character in more bytes than that escaping does. 64 KiB
+#: would fit 1,000 names only while they average at most 61 characters.
+NAME_LIST_BODY_BYTES = 256 * 1024
 #: The most characters of a request path that a message or a log line repeats.
 PATH_ECHO_LIMIT = 200
 #: The most characters of a refusal's message that its line in the hub's log holds (messages

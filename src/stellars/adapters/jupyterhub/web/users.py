@@ -21,20 +21,13 @@ from stellars.adapters.jupyterhub import scopes
 from stellars.domain.errors import InvalidValue
 from stellars.domain.validation import clip
 
-from .base import LOGGED_MESSAGE_LIMIT, StellarsAPIHandler
+from .base import LOGGED_MESSAGE_LIMIT, NAME_LIST_BODY_BYTES, StellarsAPIHandler
 from .parsing import string_list
 from .wire import iso, orphan_json, volumes_json
 
-#: The most names one request may carry (the admin page creates users in batches).
+#: The most names one request may carry (the admin page creates users in batches); their body
+#: may be up to base.NAME_LIST_BODY_BYTES long.
 MAX_NAMES = 1000
-#: The largest body of a list of names, 256 KiB (262,144 bytes): MAX_NAMES names of up to 255
-#: characters each, with their quotes, comma and space, are 259,000 bytes. 255 characters is
-#: the longest volume name Docker creates, so on a hub with user volumes it bounds the names
-#: of orphaned volumes and, escaped as in those names, the names of users; JSON writes no
-#: printable character in more bytes than that escaping does. The platform's other routes
-#: read at most 64 KiB (base.MAX_BODY_BYTES), which 1,000 names fit only while they average
-#: at most 61 characters.
-NAMES_BODY_BYTES = 256 * 1024
 
 
 def names_from(body: Any, field: str) -> list[str]:
@@ -46,7 +39,7 @@ def names_from(body: Any, field: str) -> list[str]:
 
 
 class CredentialsAPI(StellarsAPIHandler):
-    max_body_bytes = NAMES_BODY_BYTES
+    max_body_bytes = NAME_LIST_BODY_BYTES
 
     async def post(self) -> None:
         self.require_scope(scopes.CREDENTIALS)
@@ -91,7 +84,7 @@ class VolumesOverviewAPI(StellarsAPIHandler):
 
 
 class OrphanedVolumesAPI(StellarsAPIHandler):
-    max_body_bytes = NAMES_BODY_BYTES
+    max_body_bytes = NAME_LIST_BODY_BYTES
 
     async def get(self) -> None:
         self.require_scope(scopes.VOLUMES)
