@@ -158,3 +158,6 @@ async def test_an_existing_user_or_not_found_naming_them():
     with pytest.raises(NotFound) as missing:
         await existing_user(directory, "bob")
     assert str(missing.value) == "No user named 'bob'"
+    with pytest.raises(NotFound) as missing:
+        await existing_user(directory, "x" * 100_000)
+    assert str(missing.value) == f"No user named '{'x' * 37}...'"

@@ -284,6 +284,13 @@ class TestCheckHours:
             check_hours(hours, POLICY)
         assert (error.value.field, str(error.value)) == ("hours", message)
 
+    def test_a_huge_number_of_hours_is_repeated_only_in_part(self):
+        with pytest.raises(InvalidValue) as error:
+            check_hours(10**4000, POLICY)
+        assert str(error.value) == (
+            f"hours: must be at most 24 (the maximum extension), got {'1' + '0' * 36}..."
+        )
+
     def test_the_maximum_follows_the_policy(self):
         policy = SessionPolicy(enabled=True, max_extension_hours=3)
         assert check_hours(3, policy) == 3

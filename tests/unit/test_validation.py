@@ -20,8 +20,13 @@ from stellars.domain.errors import (
 )
 from stellars.domain.timeutil import UTC, assume_utc, require_aware
 from stellars.domain.validation import (
+    ECHO_ITEMS,
+    ECHO_LIMIT,
     check_bounds,
+    clip,
     describe_bounds,
+    echo,
+    echo_items,
     non_empty_text,
     whole_number,
 )
@@ -57,6 +62,88 @@ class TestWholeNumber:
         assert whole_number("n", 10**12, 1) == 10**12
         with pytest.raises(InvalidValue, match="at least 1, got 0"):
             whole_number("n", 0, 1)
+
+    @pytest.mark.parametrize(
+        ("value", "low", "high", "verb"),
+        [(10**4000, 0, 5, "between 0 and 5"), (-(10**4000), 0, None, "at least 0")],
+    )
+    def test_a_huge_number_is_repeated_only_in_part(self, value, low, high, verb):
+        with pytest.raises(InvalidValue) as error:
+            whole_number("n", value, low, high)
+        shown = repr(value)[:37]
+        assert str(error.value) == f"n: must be {verb}, got {shown}..."
+
+    def test_a_huge_value_of_the_wrong_kind_is_repeated_only_in_part(self):
+        with pytest.raises(InvalidValue) as error:
+            whole_number("n", "9" * 100_000, 0)
+        assert str(error.value) == f"n: must be a whole number, got '{'9' * 37}...'"
+
+
+class TestEcho:
+    """What a message repeats of a caller's value: never more than ECHO_LIMIT characters of
+    it, escaped so that it cannot break a log line."""
+
+    def test_the_limits(self):
+        assert (ECHO_LIMIT, ECHO_ITEMS) == (40, 5)
+
+    @pytest.mark.parametrize(
+        ("text", "limit", "shown"),
+        [
+            ("", 40, ""),
+            ("a" * 40, 40, "a" * 40),
+            ("a" * 41, 40, "a" * 37 + "..."),
+            ("abcdef", 5, "ab..."),
+            ("abcde", 5, "abcde"),
+            ("abcd", 3, "..."),
+        ],
+    )
+    def test_clip_keeps_short_text_and_cuts_long_text_to_the_limit(self, text, limit, shown):
+        assert clip(text, limit) == shown
+        assert len(clip(text, limit)) <= limit
+
+    def test_clip_cuts_at_forty_by_default(self):
+        assert clip("b" * 1_000_000) == "b" * 37 + "..."
+
+    @pytest.mark.parametrize(
+        ("value", "shown"),
+        [
+            ("home", "'home'"),
+            ("a\nb", "'a\\nb'"),
+            ("x" * 41, f"'{'x' * 37}...'"),
+            (7, "7"),
+            (None, "None"),
+            (1.5, "1.5"),
+            (10**50, str(10**50)[:37] + "..."),
+            (["a"] * 20, str(["a"] * 20)[:37] + "..."),
+        ],
+    )
+    def test_echo_quotes_text_and_shows_anything_else_as_its_repr(self, value, shown):
+        assert echo(value) == shown
+
+    def test_echo_escapes_a_line_break(self):
+        assert echo("ann\n[I 12:00 JupyterHub] forged") == "'ann\\n[I 12:00 JupyterHub] forged'"
+        assert "\n" not in echo("a\r\nb" * 100)
+
+    def test_echo_takes_a_limit(self):
+        assert echo("abcdefgh", 6) == "'abc...'"
+        assert echo(123456789, 6) == "123..."
+
+    @pytest.mark.parametrize(
+        ("values", "shown"),
+        [
+            ([], ""),
+            (["a"], "'a'"),
+            (["a", "b", "c", "d", "e"], "'a', 'b', 'c', 'd', 'e'"),
+            (["a", "b", "c", "d", "e", "f"], "'a', 'b', 'c', 'd', 'e' and 1 more"),
+            ([str(n) for n in range(1000)], "'0', '1', '2', '3', '4' and 995 more"),
+        ],
+    )
+    def test_echo_items_names_the_first_five_and_counts_the_rest(self, values, shown):
+        assert echo_items(values) == shown
+
+    def test_echo_items_takes_a_limit_and_cuts_each_value(self):
+        assert echo_items(["x" * 50, "y", "z"], 1) == f"'{'x' * 37}...' and 2 more"
+        assert echo_items(["y", "z"], 2) == "'y', 'z'"
 
 
 class TestBounds:

@@ -282,7 +282,7 @@ class TestReset:
     def test_without_configured_volumes_the_message_says_so(self):
         with pytest.raises(InvalidValue) as error:
             plan_reset(["home"], (), server_active=False)
-        assert str(error.value) == "volumes: unknown volume(s): home; known: none configured"
+        assert str(error.value) == "volumes: unknown volume(s): 'home'; known: none configured"
         with pytest.raises(InvalidValue) as error:
             plan_reset([], (), server_active=False)
         assert str(error.value) == "volumes: name at least one volume to reset (none configured)"
@@ -291,7 +291,17 @@ class TestReset:
         with pytest.raises(InvalidValue) as error:
             plan_reset(["home", "scratch", "tmp"], self.known, server_active=False)
         assert str(error.value) == (
-            "volumes: unknown volume(s): scratch, tmp; known: home, workspace, cache"
+            "volumes: unknown volume(s): 'scratch', 'tmp'; known: home, workspace, cache"
+        )
+
+    def test_unknown_labels_are_repeated_only_in_part(self):
+        """A megabyte of labels comes back as five labels of at most 40 characters."""
+        labels = ["A" * 1_000_000, *(f"label{index}" for index in range(1000)), "home"]
+        with pytest.raises(InvalidValue) as error:
+            plan_reset(labels, self.known, server_active=False)
+        assert str(error.value) == (
+            f"volumes: unknown volume(s): '{'A' * 37}...', 'label0', 'label1', 'label2', "
+            "'label3' and 996 more; known: home, workspace, cache"
         )
 
     def test_a_bad_request_is_reported_before_the_running_server(self):

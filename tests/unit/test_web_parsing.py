@@ -85,3 +85,24 @@ def test_a_bad_broadcast_body_names_the_field(body, field):
     with pytest.raises(InvalidValue) as error:
         broadcast(body)
     assert error.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"hours": "9" * 1_000_000}, f'hours: must be a whole number, got "{"9" * 37}..."'),
+        ({"hours": "a\nb"}, 'hours: must be a whole number, got "a\\nb"'),
+        ({"hours": "é" * 40}, f'hours: must be a whole number, got "{"é" * 40}"'),
+        ({"hours": 1e300}, f"hours: must be a whole number, got {1e300!r}"),
+    ],
+)
+def test_a_wrong_value_is_repeated_short_and_escaped(body, message):
+    with pytest.raises(InvalidValue) as error:
+        whole_number(body, "hours")
+    assert str(error.value) == message
+
+
+def test_a_string_in_place_of_a_list_is_repeated_only_in_part():
+    with pytest.raises(InvalidValue) as error:
+        string_list({"volumes": "v" * 100_000}, "volumes")
+    assert str(error.value) == f'volumes: must be a list of strings, got "{"v" * 37}..."'

@@ -23,7 +23,7 @@ from typing import ClassVar
 
 from .errors import InvalidValue, Refused
 from .hub import ServerSnapshot
-from .validation import Bounds, check_bounds, whole_number
+from .validation import Bounds, check_bounds, echo, whole_number
 
 HOUR = timedelta(hours=1)
 _ZERO = timedelta(0)
@@ -209,7 +209,7 @@ def check_hours(hours: int, policy: SessionPolicy) -> int:
         raise InvalidValue(
             "hours",
             f"must be at most {policy.max_extension_hours} (the maximum extension), "
-            f"got {requested}",
+            f"got {echo(requested)}",
         )
     return requested
 

@@ -27,6 +27,7 @@ from enum import Enum
 from string import Formatter
 
 from .errors import Conflict, InvalidValue
+from .validation import echo_items
 
 _SAFE = frozenset(string.ascii_lowercase + string.digits)
 _ESCAPE = "-"
@@ -265,7 +266,7 @@ def plan_reset(
         raise InvalidValue("volumes", f"name at least one volume to reset ({choices})")
     unknown = [label for label in requested if label not in by_label]
     if unknown:
-        raise InvalidValue("volumes", f"unknown volume(s): {', '.join(unknown)}; known: {choices}")
+        raise InvalidValue("volumes", f"unknown volume(s): {echo_items(unknown)}; known: {choices}")
     if server_active:
         raise Conflict("Stop the server before resetting its volumes.")
     ordered = dict.fromkeys(requested)  # duplicates collapse, request order kept

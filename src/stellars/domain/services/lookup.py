@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from stellars.domain.errors import NotFound
 from stellars.domain.hub import HubUser
+from stellars.domain.validation import echo
 from stellars.ports.hub_directory import HubDirectory
 
 
@@ -11,5 +12,5 @@ async def existing_user(directory: HubDirectory, username: str) -> HubUser:
     """The user named `username`. Raises NotFound when the hub has no such user."""
     user = await directory.get_user(username)
     if user is None:
-        raise NotFound(f"No user named {username!r}")
+        raise NotFound(f"No user named {echo(username)}")
     return user

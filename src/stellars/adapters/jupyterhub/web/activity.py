@@ -23,6 +23,7 @@ from stellars.adapters.jupyterhub import scopes
 from stellars.domain.errors import InvalidValue
 from stellars.domain.services import DashboardRow, SnapshotState
 from stellars.domain.services.dashboard import Dashboard
+from stellars.domain.validation import echo
 
 from .base import StellarsAPIHandler, StellarsPageHandler
 from .turns import Turns
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
     from stellars.platform import Platform
 
 MAX_PAGE = 1000
+#: How a cell starts that a spreadsheet would take for a formula (OWASP's list for CSV
+#: injection): "=", "+", "-", "@", a tab or a carriage return.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: Rows encoded between two turns of the event loop.
 ROWS_PER_TURN = 200
 #: The JSON of the latest dashboard build's pages (being) encoded, by (build, offset, limit).
@@ -61,6 +65,14 @@ def row_json(row: DashboardRow) -> dict[str, Any]:
     }
 
 
+def spreadsheet_text(text: str) -> str:
+    """A text cell of a CSV as a spreadsheet must show it: as text, never as a formula. One
+    that starts like a formula gets a leading apostrophe, which spreadsheets take for "this
+    is text" (OWASP's advice); any other is written as it is. Numbers are not text cells and
+    never pass through here."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
 def snapshot_json(state: SnapshotState) -> dict[str, Any]:
     return {"age_seconds": seconds(state.age), "error": state.error}
 
@@ -74,9 +86,9 @@ def _whole_argument(
     try:
         value = int(text)
     except ValueError:
-        raise InvalidValue(name, f"must be a whole number, got {text!r}") from None
+        raise InvalidValue(name, f"must be a whole number, got {echo(text)}") from None
     if not low <= value <= high:
-        raise InvalidValue(name, f"must be between {low} and {high}, got {value}")
+        raise InvalidValue(name, f"must be between {low} and {high}, got {echo(value)}")
     return value
 
 
@@ -87,7 +99,7 @@ def _day_argument(handler: web.RequestHandler, name: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise InvalidValue(name, f"must be a date as YYYY-MM-DD, got {text!r}") from None
+        raise InvalidValue(name, f"must be a date as YYYY-MM-DD, got {echo(text)}") from None
 
 
 class ActivityPage(StellarsPageHandler):
@@ -222,7 +234,8 @@ class ActivitySampleAPI(StellarsAPIHandler):
 
 class ActivityHistoryAPI(StellarsAPIHandler):
     """`GET /hub/api/activity/history?start=YYYY-MM-DD&end=YYYY-MM-DD[&users=a,b][&format=json]`
-    (custom:stellars:activity): daily active hours per user, as CSV unless JSON is asked for."""
+    (custom:stellars:activity): daily active hours per user, as CSV unless JSON is asked for.
+    The CSV's text cells (usernames) are `spreadsheet_text`; JSON gives names as they are."""
 
     async def get(self) -> None:
         self.require_scope(scopes.ACTIVITY)
@@ -232,7 +245,7 @@ class ActivityHistoryAPI(StellarsAPIHandler):
         usernames = tuple(name for name in names_text.split(",") if name) or None
         form = self.get_argument("format", "csv")
         if form not in {"csv", "json"}:
-            raise InvalidValue("format", f"must be csv or json, got {form!r}")
+            raise InvalidValue("format", f"must be csv or json, got {echo(form)}")
         history = await self.platform.activity.history(start, end, usernames=usernames)
         if form == "json":
             self.write_json(
@@ -250,7 +263,9 @@ class ActivityHistoryAPI(StellarsAPIHandler):
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["username", "day", "active_hours"])
         for day in history.days:
-            writer.writerow([day.username, day.day.isoformat(), f"{day.hours:.2f}"])
+            writer.writerow(
+                [spreadsheet_text(day.username), day.day.isoformat(), f"{day.hours:.2f}"]
+            )
         filename = f"activity-{history.start.isoformat()}-to-{history.end.isoformat()}.csv"
         self.set_header("Content-Type", "text/csv; charset=utf-8")
         self.set_header("Content-Disposition", f'attachment; filename="{filename}"')

@@ -1,6 +1,14 @@
 """The copied branding files (logo, favicon, JupyterLab icons) at
 `/hub/stellars/branding/{name}`: public, like the hub's own static files, so the login page and
-JupyterLab's pages can load them."""
+JupyterLab's pages can load them.
+
+They are the deployer's files but are served from the hub's origin, so each answer carries
+`Content-Security-Policy: sandbox` and `X-Content-Type-Options: nosniff`: an SVG (or any other
+document) opened directly runs no script and gets an opaque origin of its own, so it can
+neither act with a visitor's hub cookie nor read the hub's pages; and no file is taken for
+another type than its extension says. Used as an image (`<img>`, CSS, a favicon), a file shows
+as before: a policy sent with an image does not apply to the page that shows it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,8 @@ from typing import Any
 from tornado import web
 
 BRANDING_ROUTE = "stellars/branding"
+#: The headers of every copied file (see the module's docstring).
+SANDBOX_HEADERS = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
 
 
 def branding_base(base_path: str) -> str:
@@ -28,6 +38,10 @@ class BrandingFiles(web.StaticFileHandler):
         if not self.configured:
             raise web.HTTPError(404)
         await super().get(path, include_body)
+
+    def set_extra_headers(self, path: str) -> None:
+        for name, value in SANDBOX_HEADERS.items():
+            self.set_header(name, value)
 
 
 def routes(branding_dir: str) -> list[tuple[Any, ...]]:

@@ -17,7 +17,7 @@ from stellars.adapters.jupyterhub import scopes
 from stellars.domain.notifications import MAX_MESSAGE_LENGTH, BroadcastReport, Variant
 
 from . import metrics
-from .base import StellarsAPIHandler, StellarsPageHandler
+from .base import NAME_LIST_BODY_BYTES, StellarsAPIHandler, StellarsPageHandler
 from .parsing import broadcast
 from .wire import iso
 
@@ -91,6 +91,8 @@ class ActiveServersAPI(StellarsAPIHandler):
 class BroadcastAPI(StellarsAPIHandler):
     """`POST /hub/api/notifications/broadcast` `{"message", "variant"?, "autoClose"?,
     "recipients"?}`: delivers and answers the per-recipient report."""
+
+    max_body_bytes = NAME_LIST_BODY_BYTES  # the recipients may be every running server
 
     async def post(self) -> None:
         self.require_scope(scopes.BROADCAST)

@@ -8,6 +8,7 @@ answer with 400.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from stellars.domain.notifications import (
     Broadcast,
     Variant,
 )
+from stellars.domain.validation import clip
 
 
 def whole_number(body: Mapping[str, Any], field: str) -> int:
@@ -86,7 +88,8 @@ def _json(value: object) -> str:
     if value is None:
         return "null"
     if isinstance(value, str):
-        return f'"{value}"' if len(value) <= 40 else f'"{value[:37]}..."'
+        # Escaped: a line break in it cannot start a forged line of the hub's log.
+        return json.dumps(clip(value), ensure_ascii=False)
     if isinstance(value, (list, dict)):
         return "a list" if isinstance(value, list) else "an object"
-    return repr(value)
+    return clip(repr(value))

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from tornado import web
 
+from stellars.domain.validation import clip
+
 from . import activity, branding, notifications, servers, sessions, settings, users
-from .base import StellarsAPIHandler
+from .base import PATH_ECHO_LIMIT, StellarsAPIHandler
 from .turns import Turns
 
 if TYPE_CHECKING:
@@ -29,14 +31,17 @@ API_PREFIXES = ("activity", "notifications", "admin", "settings")
 
 
 class UnknownRoute(StellarsAPIHandler):
-    """A JSON 404 naming the path, for any method, under the platform's API prefixes."""
+    """A JSON 404 naming the path, for any method, under the platform's API prefixes (once
+    the body is in, like any other answer: see `base`)."""
 
     def check_xsrf_cookie(self) -> None:
         """No state changes here, so no XSRF check: the answer is a 404 either way."""
 
-    async def prepare(self) -> None:
-        await super().prepare()
-        raise web.HTTPError(404, f"No such route: {self.request.method} {self.request.path}")
+    def no_such_route(self, *args: Any) -> None:
+        path = clip(self.request.path, PATH_ECHO_LIMIT)
+        raise web.HTTPError(404, f"No such route: {self.request.method} {path}")
+
+    get = head = post = put = patch = delete = options = no_such_route
 
 
 def _with(

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from stellars.adapters.jupyterhub import scopes
+from stellars.domain.validation import echo
 
 from .base import StellarsAPIHandler
 from .parsing import string_list
@@ -34,8 +35,8 @@ class RestartServerAPI(StellarsAPIHandler):
         server = self.get_argument("server", "")
         report = await self.platform.servers.restart(user_name, server)
         self.log.info(
-            "server %r of %s restarted by %s (%s, serving after %d check(s))",
-            server,
+            "server %s of %s restarted by %s (%s, serving after %d check(s))",
+            echo(server),
             user_name,
             self.current_user.name,
             "new address" if report.moved else "same address",

@@ -7,6 +7,11 @@ user's page, runs until the last of them has started. A platform handler instead
 before it starts: one request of the burst starts per pass of the loop, and whatever else is
 waiting runs between them. The work is the same; no request of a burst finishes later than the
 last one would have, and the loop never waits behind more than one of them.
+
+Only signed-in callers take turns, once JupyterHub knows who they are (see `base`): an
+anonymous request is answered without queueing, so a flood of them cannot stand between
+signed-in users and their turns. Their authentication (a token lookup or a cookie check, and
+the refusal) runs as it does on JupyterHub's own routes.
 """
 
 from __future__ import annotations

@@ -21,12 +21,14 @@ from typing import Any
 
 from stellars.adapters.jupyterhub import scopes
 from stellars.domain.errors import InvalidValue
+from stellars.domain.validation import clip
 
-from .base import StellarsAPIHandler
+from .base import LOGGED_MESSAGE_LIMIT, NAME_LIST_BODY_BYTES, StellarsAPIHandler
 from .parsing import string_list
 from .wire import iso, orphan_json, volumes_json
 
-#: The most names one request may carry (the admin page creates users in batches).
+#: The most names one request may carry (the admin page creates users in batches); their body
+#: may be up to base.NAME_LIST_BODY_BYTES long.
 MAX_NAMES = 1000
 
 
@@ -39,6 +41,8 @@ def names_from(body: Any, field: str) -> list[str]:
 
 
 class CredentialsAPI(StellarsAPIHandler):
+    max_body_bytes = NAME_LIST_BODY_BYTES
+
     async def post(self) -> None:
         self.require_scope(scopes.CREDENTIALS)
         usernames = names_from(self.read_json_object(), "usernames")
@@ -47,7 +51,7 @@ class CredentialsAPI(StellarsAPIHandler):
         self.log.info(
             "%s collected the passphrases of %s (asked for %d user(s))%s",
             self.current_user.name,
-            ", ".join(sorted(found)) or "nobody",
+            clip(", ".join(sorted(found)), LOGGED_MESSAGE_LIMIT) or "nobody",
             len(usernames),
             f"; they replaced the waiting sign-ups of {', '.join(replaced)}" if replaced else "",
         )
@@ -89,6 +93,8 @@ class VolumesOverviewAPI(StellarsAPIHandler):
 
 
 class OrphanedVolumesAPI(StellarsAPIHandler):
+    max_body_bytes = NAME_LIST_BODY_BYTES
+
     async def get(self) -> None:
         self.require_scope(scopes.VOLUMES)
         listing = await self.platform.volumes.orphans()
@@ -103,7 +109,11 @@ class OrphanedVolumesAPI(StellarsAPIHandler):
         self.require_scope(scopes.VOLUMES)
         names = names_from(self.read_json_object(), "volumes")
         removal = await self.platform.volumes.remove_orphans(names)
-        self.log.info("%s deleted orphaned volumes: %s", self.current_user.name, removal.message)
+        self.log.info(
+            "%s deleted orphaned volumes: %s",
+            self.current_user.name,
+            clip(removal.message, LOGGED_MESSAGE_LIMIT),
+        )
         self.write_json(
             {
                 "message": removal.message,
