@@ -41,7 +41,7 @@ from stellars.adapters.sql import SqlActivityStore, SqlDatabase, SqlEventLog, Sq
 from stellars.adapters.system import SystemClock
 from stellars.adapters.vault import ProcessMemoryVault
 from stellars.configuration import SettingsError, settings_from_environment, variable_for
-from stellars.domain.branding import AssetKind, AssetSlot
+from stellars.domain.branding import AssetSlot
 from stellars.domain.errors import InvalidValue
 from stellars.domain.settings import SpawnerKind
 from stellars.entrypoints import activity_sampler, idle_culler
@@ -279,8 +279,11 @@ else:
 c.JupyterHub.tornado_settings = {
     PLUGIN_SETTING: HubPlugin(platform=PLATFORM, hub=HUB_HANDLE, branding_dir=str(BRANDING_DIR)),
 }
-if PLATFORM.branding.kind(AssetSlot.LOGO) is AssetKind.COPY:  # the hub's own /hub/logo serves it
-    c.JupyterHub.logo_file = PLATFORM.branding.source_path(AssetSlot.LOGO)
+LOGO_FILE = PLATFORM.branding.source_path(AssetSlot.LOGO)
+# The hub's own /hub/logo serves a copied raster logo too; never an SVG, which could carry a
+# script and /hub/logo serves without a sandbox (the pages use the sandboxed copy instead).
+if LOGO_FILE and not LOGO_FILE.lower().endswith((".svg", ".svgz")):
+    c.JupyterHub.logo_file = LOGO_FILE
 c.JupyterHub.template_vars.update(
     {
         "stellars_logo_url": PLATFORM.branding.href(AssetSlot.LOGO, BRANDING_URL),

@@ -14,6 +14,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from stellars.adapters.auth import StellarsNativeAuthenticator
 from stellars.adapters.jupyterhub import PLUGIN_SETTING, HubPlugin, PlatformRoutes, hub_db_kwargs
+from stellars.domain.branding import AssetSlot
 from stellars.entrypoints import activity_sampler, idle_culler
 from stellars.platform import Platform
 
@@ -331,3 +332,15 @@ def test_sign_up_and_login_rules_come_from_the_settings(monkeypatch, tmp_path):
     assert c.NativeAuthenticator.seconds_before_next_try == 300
     assert c.StellarsNativeAuthenticator.attempts_per_minute == 30
     assert c.StellarsNativeAuthenticator.trusted_proxies == "172.16.0.0/12"
+
+
+def test_the_hubs_own_logo_route_never_serves_an_svg(monkeypatch, tmp_path):
+    raster = tmp_path / "logo.png"
+    raster.write_bytes(b"\x89PNG\r\n\x1a\n")
+    vector = tmp_path / "logo.svg"
+    vector.write_text('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
+    c = load(monkeypatch, tmp_path, JUPYTERHUB_LOGO_URI=f"file://{raster}")
+    assert c.JupyterHub.logo_file == str(raster)
+    c = load(monkeypatch, tmp_path, JUPYTERHUB_LOGO_URI=f"file://{vector}")
+    assert "logo_file" not in c.JupyterHub  # the pages show the sandboxed copy
+    assert platform_of(c).branding.static_name(AssetSlot.LOGO).endswith(".svg")
