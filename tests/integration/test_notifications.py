@@ -296,7 +296,7 @@ def test_each_delivery_uses_a_credential_for_that_server_only_and_it_dies_after_
         assert answer.status_code == 200, answer.text
         report = answer.json()
         assert (report["total"], report["successful"], report["failed"]) == (1, 1, 0), report
-        assert report["details"][0]["status"] == "delivered", report
+        assert report["details"][0]["outcome"] == "delivered", report
     # The lab's last two ingests are these two deliveries, not ones of earlier tests.
     records = received(data, "lab1")[-2:]
     assert [r["body"]["message"] for r in records] == ["one", "two"]
