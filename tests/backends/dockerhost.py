@@ -7,6 +7,7 @@ import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import docker
 import docker.errors
@@ -77,27 +78,43 @@ def _is_stale(session_id: str) -> bool:
     return not pid.isdigit() or not is_alive(int(pid))
 
 
-def _remove(client: docker.DockerClient, wanted: Callable[[str], bool] | None) -> Labelled:
+def _created(attrs: dict[str, object]) -> datetime | None:
+    """When the engine created an object (`Created` or `CreatedAt`, to the second), if known."""
+    text = str(attrs.get("Created") or attrs.get("CreatedAt") or "")
+    try:
+        return datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def _remove(
+    client: docker.DockerClient,
+    wanted: Callable[[str], bool] | None,
+    created_before: datetime | None = None,
+) -> Labelled:
     removed = Labelled()
     label_filter = {"label": LABEL}
 
-    def selected(labels: dict[str, str] | None) -> bool:
+    def selected(labels: dict[str, str] | None, attrs: dict[str, object]) -> bool:
         value = (labels or {}).get(LABEL)
-        return value is not None and (wanted is None or wanted(value))
+        if value is None or (wanted is not None and not wanted(value)):
+            return False
+        created = _created(attrs)
+        return created_before is None or (created is not None and created < created_before)
 
     # Containers first: a volume or network still in use cannot be removed.
     for container in client.containers.list(all=True, filters=label_filter):
-        if selected(container.labels):
+        if selected(container.labels, container.attrs):
             with contextlib.suppress(docker.errors.NotFound):
                 container.remove(force=True, v=False)
                 removed.containers.append(container.name)
     for volume in client.volumes.list(filters=label_filter):
-        if selected(volume.attrs.get("Labels")):
+        if selected(volume.attrs.get("Labels"), volume.attrs):
             with contextlib.suppress(docker.errors.NotFound):
                 volume.remove(force=True)
                 removed.volumes.append(volume.name)
     for network in client.networks.list(filters=label_filter):
-        if selected(network.attrs.get("Labels")):
+        if selected(network.attrs.get("Labels"), network.attrs):
             with contextlib.suppress(docker.errors.NotFound):
                 network.remove()
                 removed.networks.append(network.name)
@@ -115,6 +132,13 @@ def remove_labelled(client: docker.DockerClient, session_id: str | None = None) 
     return _remove(client, lambda value: value == session_id)
 
 
-def remove_stale_labelled(client: docker.DockerClient) -> Labelled:
-    """Remove labelled objects whose session's pytest process is gone (a crashed run's)."""
-    return _remove(client, _is_stale)
+def remove_stale_labelled(
+    client: docker.DockerClient, *, created_before: datetime | None = None
+) -> Labelled:
+    """Remove labelled objects whose session's pytest process is gone (a crashed run's).
+
+    With `created_before`, only objects the engine created before that instant: parallel test
+    processes (pytest-xdist workers) clean up at their start, and must never take what a
+    sibling made during the run (a test that fakes a crashed run's leftovers, say).
+    """
+    return _remove(client, _is_stale, created_before)

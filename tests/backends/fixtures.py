@@ -10,6 +10,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -122,6 +123,9 @@ def _ensure(
 
 #: The volume every user shares in deploy/jupyterhub_config.py (DOCKER_SPAWNER_VOLUMES).
 SHARED_VOLUME_NAME = "jupyterhub_shared"
+#: Leftovers of crashed runs are older than this: objects made since (by this process or a
+#: sibling worker that started a little earlier) are never taken for them.
+RUN_STARTED = datetime.now(timezone.utc) - timedelta(minutes=1)
 
 
 @pytest.fixture(scope="session")
@@ -130,7 +134,7 @@ def docker_client() -> Iterator[docker.DockerClient]:
     session's labelled objects at the end."""
     with backend("docker"):
         client = connect_docker()
-    remove_stale_labelled(client)
+    remove_stale_labelled(client, created_before=RUN_STARTED)
     shared_before = {volume.name for volume in client.volumes.list()}
     yield client
     remove_labelled(client, SESSION_ID)

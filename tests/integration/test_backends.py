@@ -25,6 +25,7 @@ from tests.backends import (
     session_labels,
 )
 from tests.backends.dockerhost import LABEL, SESSION_ID
+from tests.backends.fixtures import RUN_STARTED
 
 pytestmark = pytest.mark.real
 
@@ -92,6 +93,9 @@ def test_cleanup_removes_labelled_volume_with_data(
     assert sizes[volume.name] >= 4096
 
     live = docker_client.volumes.create(labels=session_labels())
+    # A sibling worker's clean-up at its start keeps what was made since the run began.
+    sibling = remove_stale_labelled(docker_client, created_before=RUN_STARTED)
+    assert volume.name not in sibling.volumes
     removed = remove_stale_labelled(docker_client)
     assert volume.name in removed.volumes
     assert live.name not in removed.volumes  # this session is alive: not stale
