@@ -561,3 +561,42 @@ class TestTheSecondWriteShowsAtOnceToo:
         await world.sessions.extend("bob", 1)
         second = {row.username: row.time_remaining for row in (await world.dashboard.page()).rows}
         assert (first["bob"], second["bob"]) == (timedelta(hours=1), timedelta(hours=2))
+
+
+async def test_only_users_with_an_authorized_account_may_log_in(world):
+    world.accounts.set_password("bob", "y")
+    world.accounts.unauthorized.add("bob")  # signed up, waiting for an admin
+    page = await world.dashboard.page()
+    assert {row.username: row.is_authorized for row in page.rows} == {
+        "ann": True,  # an authorized account
+        "bob": False,
+        "cy": False,  # no account at all
+    }
+
+
+async def test_every_invalidation_shows_at_once_not_only_the_first(world):
+    world.dashboard.reuse_for = timedelta(seconds=1)
+    first = await world.dashboard.page()
+    for name in ("dee", "eve", "fay"):
+        world.directory.put(HubUser(name=name))
+        world.dashboard.invalidate()
+        page = await world.dashboard.page()
+        assert name in [row.username for row in page.rows]
+    assert page.build == first.build + 3
+
+
+async def test_a_long_build_hands_the_loop_back_between_slices_without_waiting(world, monkeypatch):
+    for index in range(ROWS_PER_TURN * 2):
+        world.directory.put(HubUser(name=f"u{index:04d}"))
+    delays: list[float] = []
+    sleep = asyncio.sleep
+
+    async def recording_sleep(delay: float, result: object = None) -> object:
+        delays.append(delay)
+        return await sleep(delay, result)
+
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
+    rows = (await world.dashboard.page()).rows
+    assert len(rows) == ROWS_PER_TURN * 2 + 3
+    # Three slices of at most ROWS_PER_TURN rows: the loop is handed back twice, for no time.
+    assert delays == [0, 0]

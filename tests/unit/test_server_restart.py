@@ -332,6 +332,40 @@ class TestTheExactRules:
         assert seen == [("engine", True), ("check", True), ("check", True), ("check", True)]
         assert not world.lab.held
 
+    async def test_a_named_server_is_held_by_its_own_name(self):
+        world = World()
+        world.directory.put(
+            HubUser(
+                name="alice",
+                servers={
+                    "": ServerSnapshot(username="alice", ready=True),
+                    "gpu": ServerSnapshot(username="alice", name="gpu", ready=True),
+                },
+            )
+        )
+        world.containers.start("jupyterlab-alice--gpu")
+        world.lab.add("alice", "gpu")
+        held: list[set[tuple[str, str]]] = []
+        engine_restart = world.containers.restart
+
+        async def restart(name: str, *, timeout_seconds: int) -> None:
+            held.append(set(world.lab.held))
+            await engine_restart(name, timeout_seconds=timeout_seconds)
+
+        world.containers.restart = restart  # type: ignore[method-assign]
+        service = ServerService(
+            directory=world.directory,
+            containers=world.containers,
+            lab=world.lab,
+            clock=world.clock,
+            naming=DockerNaming(prefix="jupyterlab"),  # DockerSpawner's default template
+            access_groups=GROUPS,
+            sleep=world.sleep,
+        )
+        await service.restart("alice", "gpu")
+        assert held == [{("alice", "gpu")}]  # not the default server, which keeps running
+        assert not world.lab.held
+
     async def test_a_failed_restart_releases_the_server(self):
         world = World(silent_checks=1000, serve_seconds=1)
         with pytest.raises(BackendUnavailable):

@@ -169,6 +169,25 @@ class TestSessionService:
         assert extended.status == await service.status("alice")
         assert (extended.status.cull_at, extended.status.extended_hours) == (NOW + 3 * HOUR, 2)
 
+    async def test_the_extend_route_of_a_named_server_shows_that_servers_card(self, world):
+        service, *_ = world
+        extended = await service.extend_and_show("alice", 1, "gpu")
+        assert extended.extension.cull_at == NOW + HOUR + 30 * MINUTE
+        assert extended.status == await service.status("alice", "gpu")
+        assert (extended.status.cull_at, extended.status.extended_hours) == (
+            NOW + HOUR + 30 * MINUTE,
+            1,
+        )
+        assert (await service.status("alice")).cull_at is None  # the default server: untouched
+
+    async def test_a_starting_server_extended_before_any_activity_shows_its_hours(self, world):
+        service, _, directory, _ = world
+        starting = ServerSnapshot(username="dan", ready=False, pending="spawn")
+        directory.put(hub_user("dan", starting))
+        extended = await service.extend_and_show("dan", 2)
+        assert (extended.status.cull_at, extended.status.extended_hours) == (NOW + 3 * HOUR, 2)
+        assert extended.status.remaining == 3 * HOUR
+
     async def test_extension_is_stored_and_shown_by_status(self, world):
         service, store, _, clock = world
         result = await service.extend("alice", 2)

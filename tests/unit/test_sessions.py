@@ -545,6 +545,13 @@ class TestExtensionHoursUsed:
         assert self.used(deadline, idle=timedelta(0)) == 2
         assert self.used(deadline, idle=2 * HOUR) == 4
 
+    def test_a_server_with_neither_activity_nor_a_start_counts_from_now(self):
+        # A server still on its way: idleness is measured from now, as the countdown does.
+        starting = server(ready=False, pending="spawn", started=None, last_activity=None)
+        granted = extend(starting, 2, cull_at=None, now=NOW, policy=POLICY)
+        used = extension_hours_used(starting, cull_at=granted.cull_at, now=NOW, policy=POLICY)
+        assert (granted.cull_at, used) == (NOW + 3 * HOUR, 2)
+
 
 class TestWarningTime:
     """`SessionPolicy.warning`: None (never warn) only for 0 minutes; every other value,

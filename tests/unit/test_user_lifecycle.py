@@ -138,6 +138,23 @@ class TestCreation:
         await world.lifecycle.settled(["ann"], timeout_seconds=0.01)
         assert world.credentials.collect(["ann"]) == {}
 
+    async def test_an_admin_asking_right_after_creating_gets_the_passphrase_once(self):
+        world = World()
+        world.accounts.release.clear()
+        for name in ("ann", "bob"):
+            world.lifecycle.created(name)
+        await world.accounts.hashing.wait()
+        asking = asyncio.ensure_future(world.lifecycle.collect_passphrases(["ann", "nobody"]))
+        await asyncio.sleep(0)
+        assert not asking.done()  # waits for the passphrase still being hashed
+        world.accounts.release.set()
+        handed = await asking
+        assert list(handed) == ["ann"]  # only the names asked for
+        assert handed["ann"].username == "ann" and handed["ann"].replaced_sign_up is False
+        assert world.accounts.passwords["ann"] == handed["ann"].password  # the one it logs in with
+        assert await world.lifecycle.collect_passphrases(["ann"]) == {}  # handed out once
+        assert set(await world.lifecycle.collect_passphrases(["bob"])) == {"bob"}
+
     async def test_the_exempt_admin_and_users_with_an_account_get_none(self):
         world = World()
         world.accounts.set_password("signed-up", "their-own")

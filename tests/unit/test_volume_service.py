@@ -11,7 +11,7 @@ import pytest
 from stellars.adapters.memory import InMemoryHubDirectory, InMemoryVolumeStore, ManualClock
 from stellars.domain.errors import InvalidValue, Refused
 from stellars.domain.hub import HubUser
-from stellars.domain.services import UserVolumeState, VolumeService
+from stellars.domain.services import OrphansListing, UserVolumeState, VolumeService
 from stellars.domain.volume_ownership import owner_key
 from stellars.domain.volumes import (
     DockerNaming,
@@ -283,3 +283,25 @@ class TestResetIsForTheAccountsOwnVolumes:
         with pytest.raises(Refused, match="lab-ann_home of ann"):
             await world.service.reset("ann", ["home", "cache"])
         assert (await world.service.reset("ann", ["cache"])).removed == ("cache",)
+
+
+class TestNamesAndListings:
+    def test_a_username_is_checked_against_the_configured_names(self):
+        service = World().service
+        # The longest name is lab-{username}_cache: ten characters beside the username.
+        assert service.username_problem("a" * 245) is None
+        assert service.username_problem("a" * 246) == (
+            "is too long for Docker: the volume name lab-" + "a" * 37 + "..._cache would be "
+            "256 characters (at most 255)"
+        )
+
+    async def test_the_orphans_listing_says_when_it_was_measured(self):
+        world = World()
+        world.store.create("lab-gone_home")
+        assert await world.service.orphans() == OrphansListing(None, ())  # not measured yet
+        await world.sizes.refresh_now()
+        measured_at = world.clock.now()
+        world.clock.advance(timedelta(minutes=5))
+        listing = await world.service.orphans()
+        assert listing.measured_at == measured_at
+        assert [volume.name for volume in listing.orphaned] == ["lab-gone_home"]
