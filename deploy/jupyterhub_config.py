@@ -25,6 +25,7 @@ from stellars.adapters.jupyterhub import (
     HubHandle,
     HubLabServers,
     HubPlugin,
+    HubPolicyStore,
     HubProxyRoutes,
     InProcessHubDirectory,
     LabNotificationTransport,
@@ -184,6 +185,7 @@ try:
         proxy=HubProxyRoutes(lambda: HUB_HANDLE.app.proxy),
         lab_servers=HubLabServers(HUB_HANDLE),
         event_log=SqlEventLog(DATABASE),
+        policy_store=HubPolicyStore(HUB_HANDLE),  # group policies, in the groups' properties
         facts={
             "Logins": (
                 "NativeAuthenticator: sign-up, the admin's password, generated passphrases"

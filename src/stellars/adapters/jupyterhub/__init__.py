@@ -1,7 +1,7 @@
 """Adapters that run inside the JupyterHub process, one room per job:
 
 - `hub_objects`: the ports over the hub's own objects (directory, proxy routes, lab servers,
-  notification transport), reached through a `HubHandle`;
+  notification transport, group policies), reached through a `HubHandle`;
 - `plugin`: the platform as a hub plug-in (routes through any authenticator, the pre-spawn hook,
   the DockerSpawner it runs, roles, groups, user events, the lab favicon handler);
 - `web`: the platform's routes and pages;
@@ -14,6 +14,7 @@ from pathlib import Path
 from .hub_objects import (
     HubHandle,
     HubLabServers,
+    HubPolicyStore,
     HubProxyRoutes,
     InProcessHubDirectory,
     LabNotificationTransport,
@@ -40,6 +41,7 @@ __all__ = [
     "HubHandle",
     "HubLabServers",
     "HubPlugin",
+    "HubPolicyStore",
     "HubProxyRoutes",
     "InProcessHubDirectory",
     "LabNotificationTransport",
