@@ -269,3 +269,36 @@ class TestRanks:
         assert in_rank_order([(2, a), (0, c), (2, b)]) == [c, a, b]
         assert in_rank_order([(1, b), (1, a), (-1, c)]) == [c, a, b]
         assert in_rank_order([]) == []
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"mounts": ["v:/mnt/v"]}, "must be objects with a volume and a path, got 'v:/mnt/v'"),
+        ({"mounts": [{"volume": "v"}]}, "each mount needs a volume and a path, as text"),
+        (
+            {"mounts": [{"volume": "v", "path": "/v", "size": 1}]},
+            "is not a field of a mount (unknown: 'size'; known: volume, path, read_only)",
+        ),
+        ({"mounts": "v:/mnt/v"}, "must be a list of mounts, got 'v:/mnt/v'"),
+        ({"environment": ["A=1"]}, "must be an object of names and values, got ['A=1']"),
+        ({"images": "lab"}, "must be a list of image names, got 'lab'"),
+        ({"gpu_sharing": "all"}, "must be exclusive or shared, got 'all'"),
+        ({"docker_socket": "on"}, "must be true or false, got 'on'"),
+    ],
+)
+def test_the_messages_say_what_was_sent_and_what_is_wanted(document, message):
+    assert refused(document).message == message
+
+
+def test_a_document_that_is_not_an_object_is_echoed():
+    assert refused([1, 2]).message == "must be a JSON object, got [1, 2]"
+
+
+def test_an_entry_with_an_unknown_field_says_so_exactly():
+    with pytest.raises(InvalidValue) as error:
+        policy_from_entry("ml", {"version": 1, "rank": 0, "policy": {}, "note": "x"})
+    assert error.value.field == PROPERTY_KEY
+    assert error.value.message == (
+        "is not a field of a stored policy (unknown: 'note'; known: version, rank, policy)"
+    )

@@ -409,3 +409,34 @@ class TestTheImagesSetting:
         listed = SpawnerSettings(image="lab:1", allowed_images=" a:1,b:2  c, a:1,,")
         assert listed.allowed_image_list == ("a:1", "b:2", "c")
         assert SpawnerSettings(image="lab:1", allowed_images=" , ").allowed_image_list == ("lab:1",)
+
+
+async def test_one_policy_is_read_or_not_found_with_the_reason(world):
+    await world.store.put(policy("ml", gpus=1))
+    assert await world.service.policy("ml") == policy("ml", gpus=1)
+    with pytest.raises(NotFound) as error:
+        await world.service.policy("viz")
+    assert str(error.value) == "The group viz has no policy."
+    with pytest.raises(NotFound) as error:
+        await world.service.policy("ghosts")
+    assert str(error.value) == "No such group: ghosts"
+
+
+async def test_a_reader_that_starts_no_server_checks_no_image(world, caplog):
+    from stellars.domain.services import PolicyResolver
+
+    await world.store.put(policy("ml", images=("anything:1",), idle_timeout_seconds=600))
+    reader = PolicyResolver(
+        reader=world.store,
+        directory=world.directory,
+        defaults=lambda: DEFAULTS,
+        allowed_images=None,
+        volumes={},
+        access_groups=ACCESS,
+    )
+    with caplog.at_level(logging.WARNING):
+        got = await reader.effective_for_groups({"ml"})
+    assert got.images == ("anything:1",)
+    assert got.idle_timeout_seconds == 600
+    assert caplog.text == ""
+    assert reader.allowed_images is None

@@ -23,6 +23,7 @@ from .hub_process import hub_db_kwargs
 from .plugin import (
     PLUGIN_SETTING,
     HubPlugin,
+    ImageOptions,
     PlatformRoutes,
     PreSpawnHook,
     SpawnBase,
@@ -43,6 +44,7 @@ __all__ = [
     "HubPlugin",
     "HubPolicyStore",
     "HubProxyRoutes",
+    "ImageOptions",
     "InProcessHubDirectory",
     "LabNotificationTransport",
     "PlatformRoutes",

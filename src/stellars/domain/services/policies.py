@@ -177,7 +177,8 @@ class PolicyResolver:
     """What users get from the stored policies (read through `reader`), by the rules above.
 
     `defaults` gives the platform's defaults at the time of asking (the GPU decision changes
-    once the probe answers); `allowed_images` are the images a policy may name; `volumes` is
+    once the probe answers); `allowed_images` are the images a policy may name (None: not
+    checked, for a reader that never starts a server, such as the culler); `volumes` is
     DockerSpawner's `volumes` (the platform's own mounts); `access_groups` the built-in
     Docker-access groups.
     """
@@ -188,14 +189,14 @@ class PolicyResolver:
         reader: PolicyReader,
         directory: HubDirectory,
         defaults: Callable[[], PlatformDefaults],
-        allowed_images: Sequence[str],
+        allowed_images: Sequence[str] | None,
         volumes: Mapping[str, object],
         access_groups: DockerAccessGroups,
     ) -> None:
         self._reader = reader
         self._directory = directory
         self._defaults = defaults
-        self.allowed_images = tuple(allowed_images)
+        self.allowed_images = None if allowed_images is None else tuple(allowed_images)
         self.volumes = MappingProxyType(dict(volumes))
         self.access_groups = access_groups
 
@@ -205,7 +206,8 @@ class PolicyResolver:
 
     def usable(self, policy: GroupPolicy) -> GroupPolicy:
         """`policy` without the images and mounts the platform does not allow (logged)."""
-        images = tuple(image for image in policy.images if image in self.allowed_images)
+        allowed = self.allowed_images
+        images = tuple(i for i in policy.images if allowed is None or i in allowed)
         mounts = tuple(m for m in policy.mounts if mount_problem(m, self.volumes) is None)
         if (images, mounts) == (policy.images, policy.mounts):
             return policy
@@ -286,7 +288,10 @@ def _one_mount_per_volume(resources: EffectiveResources) -> EffectiveResources:
 
 class PolicyService(PolicyResolver):
     """The admins' policies: listed with what the page needs, put (checked by the platform's
-    rules), deleted and ordered, in the hub's groups (`store`)."""
+    rules), deleted and ordered, in the hub's groups (`store`). `allowed_images` is required
+    here: a policy may name only those."""
+
+    allowed_images: tuple[str, ...]
 
     def __init__(
         self,
@@ -350,12 +355,23 @@ class PolicyService(PolicyResolver):
             raise NotFound(f"No such group: {policy.group}")
         return stored
 
+    async def _missing(self, group: str) -> NotFound:
+        """Why `group` has no policy: it has none, or the hub has no such group."""
+        if group in await self._store.groups():
+            return NotFound(f"The group {group} has no policy.")
+        return NotFound(f"No such group: {group}")
+
+    async def policy(self, group: str) -> GroupPolicy:
+        """The policy of `group`. Raises NotFound: no such group, or it has none."""
+        found = await self._store.get(group)
+        if found is None:
+            raise await self._missing(group)
+        return found
+
     async def delete(self, group: str) -> None:
         """Remove the policy of `group`. Raises NotFound: no such group, or it has none."""
         if not await self._store.delete(group):
-            if group in await self._store.groups():
-                raise NotFound(f"The group {group} has no policy.")
-            raise NotFound(f"No such group: {group}")
+            raise await self._missing(group)
 
     async def reorder(self, order: Sequence[str]) -> tuple[GroupPolicy, ...]:
         """Put the policies in the admins' `order` (group names); the policies in their new

@@ -10,11 +10,13 @@ build), a spawn reads only the user's groups, and a write touches the groups it 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from jupyterhub import orm
+from sqlalchemy import Text, Unicode, column, table
 
 from stellars.domain.errors import InvalidValue, NotFound
 from stellars.domain.policies import GroupPolicy
@@ -32,6 +34,12 @@ from .handle import HubHandle
 
 log = logging.getLogger(__name__)
 
+#: JupyterHub's groups table with its properties as their JSON text: JupyterHub's own column type
+#: cannot be part of SQLAlchemy's statement cache (it warns so at every new query).
+GROUP_PROPERTIES = table(
+    orm.Group.__tablename__, column("name", Unicode(255)), column("properties", Text)
+)
+
 
 def _ranked(rows: Iterable[tuple[str, Any]]) -> list[tuple[int, GroupPolicy]]:
     """The readable policies among (group name, properties) rows, with their ranks."""
@@ -44,6 +52,16 @@ def _ranked(rows: Iterable[tuple[str, Any]]) -> list[tuple[int, GroupPolicy]]:
         except InvalidValue as error:
             log.warning("stellars: the policy of group %r cannot be read; ignored: %s", name, error)
     return ranked
+
+
+def _decoded(text: str | None) -> Any:
+    """A group's properties from their JSON text (None: none, or text that is not JSON)."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def _rank(properties: Any) -> int | None:
@@ -66,10 +84,12 @@ class HubPolicyStore:
         return self._hub.app.db
 
     def _rows(self, names: Iterable[str] | None = None) -> list[tuple[str, Any]]:
-        query = self._db.query(orm.Group.name, orm.Group.properties)
+        """(name, properties) of the hub's groups (of `names` only, when given)."""
+        groups = GROUP_PROPERTIES.c
+        query = self._db.query(groups.name, groups.properties)
         if names is not None:
-            query = query.filter(orm.Group.name.in_(list(names)))
-        return [(name, properties) for name, properties in query]
+            query = query.filter(groups.name.in_(list(names)))
+        return [(name, _decoded(properties)) for name, properties in query]
 
     async def groups(self) -> list[str]:
         return [name for (name,) in self._db.query(orm.Group.name).order_by(orm.Group.name)]
