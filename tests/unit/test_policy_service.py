@@ -440,3 +440,22 @@ async def test_a_reader_that_starts_no_server_checks_no_image(world, caplog):
     assert got.idle_timeout_seconds == 600
     assert caplog.text == ""
     assert reader.allowed_images is None
+
+
+def test_the_problems_are_said_whole():
+    assert mount_problem(Mount("jupyterhub_shared", "/data"), VOLUMES) == (
+        "the volume 'jupyterhub_shared' is one of the platform's own (a user's volume or the "
+        "shared volume)"
+    )
+    assert mount_problem(Mount("team", "/mnt"), VOLUMES) == (
+        "may not mount over the platform's own mount point '/mnt/shared'"
+    )
+
+
+async def test_what_a_stored_policy_loses_is_logged_in_one_line(world, caplog):
+    world.store.properties["ml"][PROPERTY_KEY] = policy_entry(policy("ml", images=("lab:gone",)), 0)
+    with caplog.at_level(logging.WARNING, logger="stellars.domain.services.policies"):
+        await world.service.effective_for_groups({"ml"})
+    assert [record.getMessage() for record in caplog.records] == [
+        "the policy of group 'ml' names what the platform does not allow; left out: 'lab:gone'"
+    ]
