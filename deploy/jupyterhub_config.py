@@ -25,7 +25,9 @@ from stellars.adapters.jupyterhub import (
     HubHandle,
     HubLabServers,
     HubPlugin,
+    HubPolicyStore,
     HubProxyRoutes,
+    ImageOptions,
     InProcessHubDirectory,
     LabNotificationTransport,
     PreSpawnHook,
@@ -98,6 +100,8 @@ CULLER_SCOPES = [
     "read:users:activity",
     "read:servers",
     "delete:servers",
+    "list:groups",  # each user's idle timeout comes from their groups' policies
+    "read:groups",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -184,6 +188,7 @@ try:
         proxy=HubProxyRoutes(lambda: HUB_HANDLE.app.proxy),
         lab_servers=HubLabServers(HUB_HANDLE),
         event_log=SqlEventLog(DATABASE),
+        policy_store=HubPolicyStore(HUB_HANDLE),  # group policies, in the groups' properties
         facts={
             "Logins": (
                 "NativeAuthenticator: sign-up, the admin's password, generated passphrases"
@@ -213,13 +218,20 @@ SPAWN_HOOK = PreSpawnHook(
     lab_environment=PLATFORM.branding.lab_environment(BRANDING_URL),
     volumes=PLATFORM.volumes,
     favicon_routes=PLATFORM.favicon_routes,
+    policies=PLATFORM.policies,  # what the user's group policies give, at each spawn
 )
+IMAGE_OPTIONS = ImageOptions(PLATFORM.policies)
 
 
 async def pre_spawn_hook(spawner):
     """Each spawn's whole Docker settings, from the current state (a plain function: traitlets
     deep-copies config values, and copies a function as itself)."""
     await SPAWN_HOOK(spawner)
+
+
+async def image_options_form(spawner):
+    """The spawn form: a choice of image for a user whose group policies allow several."""
+    return await IMAGE_OPTIONS(spawner)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,6 +316,7 @@ if CHOICE.kind is SpawnerKind.DOCKER:
     )
     c.DockerSpawner.client_kwargs = {"base_url": SPAWNER.docker_url}
     c.DockerSpawner.image = SPAWNER.image
+    c.DockerSpawner.options_form = image_options_form  # empty (no form) with one image
     c.DockerSpawner.pull_policy = "ifnotpresent"
     c.DockerSpawner.prefix = SPAWNER.prefix
     c.DockerSpawner.name_template = SPAWNER.name_template

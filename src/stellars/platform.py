@@ -39,11 +39,13 @@ from stellars.domain.services import (
     EventTotals,
     FaviconRoutes,
     GpuService,
+    PolicyService,
     Refresher,
     ServerService,
     SessionService,
     UserLifecycleService,
     VolumeService,
+    platform_defaults,
     users_by_level,
 )
 from stellars.domain.settings import PlatformSettings
@@ -61,6 +63,7 @@ from stellars.ports import (
     LabServers,
     NotificationTransport,
     PasswordGenerator,
+    PolicyStore,
     ProxyRoutes,
     SessionStore,
     StaticAssets,
@@ -102,6 +105,7 @@ class Platform:
     broadcast: BroadcastService
     credentials: CredentialService
     gpu: GpuService
+    policies: PolicyService
     servers: ServerService
     users: UserLifecycleService
     branding: BrandingService
@@ -197,6 +201,7 @@ def build(
     proxy: ProxyRoutes,
     lab_servers: LabServers,
     event_log: EventLog,
+    policy_store: PolicyStore,
     facts: Mapping[str, str] | None = None,
 ) -> Platform:
     """Every service of the platform from `settings` and one adapter per port.
@@ -238,8 +243,21 @@ def build(
     activity = ActivityService(
         store=activity_store, directory=directory, clock=clock, policy=settings.activity
     )
+    gpu = GpuService(probe=gpu_probe, mode=settings.gpu.mode)
+    policies = PolicyService(
+        store=policy_store,
+        directory=directory,
+        defaults=lambda: platform_defaults(settings, gpu.current),
+        allowed_images=settings.spawner.allowed_image_list,
+        volumes=settings.spawner.volumes,
+        access_groups=settings.docker_access,
+    )
     sessions = SessionService(
-        store=session_store, directory=directory, clock=clock, policy=settings.sessions
+        store=session_store,
+        directory=directory,
+        clock=clock,
+        policy=settings.sessions,
+        policies=policies,
     )
     volumes = VolumeService(
         store=volume_store,
@@ -294,7 +312,8 @@ def build(
             directory=directory, transport=transport, policy=settings.broadcast
         ),
         credentials=credentials,
-        gpu=GpuService(probe=gpu_probe, mode=settings.gpu.mode),
+        gpu=gpu,
+        policies=policies,
         servers=ServerService(
             directory=directory,
             containers=containers,
@@ -303,6 +322,7 @@ def build(
             naming=settings.spawner.naming,
             access_groups=settings.docker_access,
             serve_timeout=timedelta(seconds=settings.spawner.start_timeout_seconds),
+            policies=policies,
         ),
         users=UserLifecycleService(
             credentials=credentials,

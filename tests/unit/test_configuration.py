@@ -87,6 +87,9 @@ EVERY_VARIABLE = {
     "STELLARS_SHARED_VOLUME": (
         " Read-Write ", "spawner.shared_volume", SharedVolumeMode.READ_WRITE
     ),
+    "STELLARS_ALLOWED_IMAGES": (
+        "org/lab:1, org/cuda:2", "spawner.allowed_images", "org/lab:1, org/cuda:2"
+    ),
     "JUPYTERHUB_GPU_ENABLED": ("0", "gpu.mode", GpuMode.OFF),
     "JUPYTERHUB_NVIDIA_IMAGE": ("nvidia/cuda:12", "gpu.probe_image", "nvidia/cuda:12"),
     "JUPYTERHUB_GPU_PROBE_TIMEOUT": ("30", "gpu.probe_timeout_seconds", 30),
@@ -482,6 +485,7 @@ class TestDescribe:
             "JUPYTERHUB_PROXY_API_PORT": 9001,
             "JUPYTERHUB_DB_URL": "sqlite:////data/jupyterhub.sqlite",
             "STELLARS_DB_URL": "sqlite:////data/stellars.sqlite",
+            "STELLARS_ALLOWED_IMAGES": "stellars-hub-lab:latest",
         }
 
     def test_any_variable_may_declare_a_derived_value(self):

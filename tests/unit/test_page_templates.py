@@ -229,8 +229,21 @@ HOME_DIALOGS = [
     ),
 ]
 
+POLICIES_DIALOGS = [
+    Dialog("stellars-policy", "Policy", "Save", "btn-primary", holds="#policy-form", size="lg"),
+    Dialog(
+        "stellars-policy-delete",
+        "Delete this policy?",
+        "Delete",
+        "btn-danger",
+        holds="#stellars-policy-delete-question",
+        status=False,
+    ),
+]
+
 PAGES = {
     "activity": (lambda: render("stellars-activity.html", **ACTIVITY_PAGE), ACTIVITY_DIALOGS),
+    "policies": (lambda: render("stellars-policies.html"), POLICIES_DIALOGS),
     "admin": (lambda: render("admin.html"), ADMIN_DIALOGS),
     "home, server running": (lambda: home_page(server_active=True), HOME_DIALOGS),
     "home, server stopped": (lambda: home_page(server_active=False), HOME_DIALOGS),
@@ -323,3 +336,26 @@ def test_the_dialog_macro_escapes_what_it_is_given():
     assert page.one(id="x-confirm").text == "<i>Go</i>"
     assert page.one(id="body").text == "<script>alert(1)</script>"
     assert not [node for node in page.walk() if node.tag in {"b", "i", "script"}]
+
+
+def test_the_policies_link_shows_only_to_holders_of_the_policies_scope():
+    def links(scopes: set[str]) -> list[str]:
+        page = parse(
+            environment()
+            .get_template("stellars-policies.html")
+            .render(**{**HUB_NAMESPACE, "parsed_scopes": scopes})
+        )
+        return [node.attributes.get("href") or "" for node in page.walk() if node.tag == "a"]
+
+    assert "/hub/policies" in links({"admin-ui", "custom:stellars:policies"})
+    assert "/hub/policies" not in links({"admin-ui"})
+    assert "/hub/policies" not in links({"custom:stellars:policies"})
+
+
+def test_the_home_page_has_the_resources_card_for_its_user():
+    page = parse(home_page(server_active=False))
+    card = page.one(id="stellars-resources")
+    assert card.attributes["data-user"] == "ada"
+    assert "d-none" in card.classes  # shown by its script once the API answered
+    scripts = [node.attributes.get("src") for node in page.walk() if node.tag == "script"]
+    assert "/hub/stellars/static/resources.js" in scripts

@@ -15,6 +15,7 @@ from stellars.adapters.memory import (
     InMemoryCredentialStore,
     InMemoryEventLog,
     InMemoryHubDirectory,
+    InMemoryPolicyStore,
     InMemoryProxyRoutes,
     InMemorySessionStore,
     InMemoryStaticAssets,
@@ -64,6 +65,7 @@ class Fakes:
         self.accounts = InMemoryCredentialStore()
         self.probe = StaticGpuProbe(GpuProbeResult((Gpu(0, "H200", 143_771, "GPU-1"),)))
         self.events = InMemoryEventLog()
+        self.policy_store = InMemoryPolicyStore()
 
     def build(self, value: PlatformSettings) -> Platform:
         return build(
@@ -84,6 +86,7 @@ class Fakes:
             proxy=InMemoryProxyRoutes(),
             lab_servers=ScriptedLabServers(),
             event_log=self.events,
+            policy_store=self.policy_store,
             facts={"User servers": "docker"},
         )
 

@@ -305,6 +305,17 @@ VARIABLES: tuple[Variable, ...] = (
         choices=tuple(mode.value for mode in SharedVolumeMode),
         parse=_choice(SharedVolumeMode),
     ),
+    Variable(
+        "STELLARS_ALLOWED_IMAGES",
+        SPAWNER,
+        "spawner.allowed_images",
+        "The lab images group policies may give their members (separated by commas or "
+        "spaces); a policy naming any other is refused. A member of groups whose policies "
+        "allow several chooses at each start. Users without such a policy get "
+        "JUPYTERHUB_NOTEBOOK_IMAGE.",
+        default_text="JUPYTERHUB_NOTEBOOK_IMAGE alone",
+        effective=lambda settings: ", ".join(settings.spawner.allowed_image_list),
+    ),
     # --- GPU -----------------------------------------------------------------------------
     Variable(
         "JUPYTERHUB_GPU_ENABLED",

@@ -218,6 +218,8 @@ class SpawnerSettings:
     local_as_root: bool = False
     #: How the volume every user shares is mounted (see SharedVolumeMode for the default).
     shared_volume: SharedVolumeMode = SharedVolumeMode.READ_ONLY
+    #: The images group policies may give (separated by commas or spaces); empty: `image`.
+    allowed_images: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, SpawnerKind):
@@ -241,6 +243,13 @@ class SpawnerSettings:
     @property
     def user_volumes(self) -> tuple[UserVolume, ...]:
         return user_volumes(self.volumes)
+
+    @property
+    def allowed_image_list(self) -> tuple[str, ...]:
+        """The images a group policy may name, in the deployer's order without repeats: the
+        lab image alone unless the deployer lists others."""
+        named = self.allowed_images.replace(",", " ").split()
+        return tuple(dict.fromkeys(named)) or (self.image,)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

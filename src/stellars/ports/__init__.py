@@ -13,6 +13,7 @@ from .event_log import EventLog
 from .gpu import GpuProbe
 from .hub_directory import HubDirectory
 from .notifications import NotificationTransport
+from .policies import PolicyReader, PolicyStore
 from .proxy import ProxyRoutes
 from .servers import LabServers
 from .session_store import SessionStore
@@ -32,6 +33,8 @@ __all__ = [
     "LabServers",
     "NotificationTransport",
     "PasswordGenerator",
+    "PolicyReader",
+    "PolicyStore",
     "ProxyRoutes",
     "SessionStore",
     "StaticAssets",

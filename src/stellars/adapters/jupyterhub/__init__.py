@@ -1,7 +1,7 @@
 """Adapters that run inside the JupyterHub process, one room per job:
 
 - `hub_objects`: the ports over the hub's own objects (directory, proxy routes, lab servers,
-  notification transport), reached through a `HubHandle`;
+  notification transport, group policies), reached through a `HubHandle`;
 - `plugin`: the platform as a hub plug-in (routes through any authenticator, the pre-spawn hook,
   the DockerSpawner it runs, roles, groups, user events, the lab favicon handler);
 - `web`: the platform's routes and pages;
@@ -14,6 +14,7 @@ from pathlib import Path
 from .hub_objects import (
     HubHandle,
     HubLabServers,
+    HubPolicyStore,
     HubProxyRoutes,
     InProcessHubDirectory,
     LabNotificationTransport,
@@ -22,6 +23,7 @@ from .hub_process import hub_db_kwargs
 from .plugin import (
     PLUGIN_SETTING,
     HubPlugin,
+    ImageOptions,
     PlatformRoutes,
     PreSpawnHook,
     SpawnBase,
@@ -40,7 +42,9 @@ __all__ = [
     "HubHandle",
     "HubLabServers",
     "HubPlugin",
+    "HubPolicyStore",
     "HubProxyRoutes",
+    "ImageOptions",
     "InProcessHubDirectory",
     "LabNotificationTransport",
     "PlatformRoutes",

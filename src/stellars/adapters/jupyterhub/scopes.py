@@ -26,6 +26,8 @@ CREDENTIALS = "custom:stellars:credentials"
 VOLUMES = "custom:stellars:volumes"
 SESSIONS = "custom:stellars:sessions"
 SETTINGS = "custom:stellars:settings"
+POLICIES = "custom:stellars:policies"
+RESOURCES = "custom:stellars:resources"
 
 #: JupyterHub's scope for its admin pages; the platform's admin pages check it too.
 ADMIN_UI = "admin-ui"
@@ -40,6 +42,8 @@ CUSTOM_SCOPES: Mapping[str, Mapping[str, str]] = MappingProxyType(
         VOLUMES: {"description": "List a user's Docker volumes with their sizes and reset them."},
         SESSIONS: {"description": "Read a server's idle countdown and extend its session."},
         SETTINGS: {"description": "Read the platform's effective settings (never its secrets)."},
+        POLICIES: {"description": "Read, create, change, order and delete group policies."},
+        RESOURCES: {"description": "Read what a user's servers get from their group policies."},
     }
 )
 
@@ -47,7 +51,7 @@ CUSTOM_SCOPES: Mapping[str, Mapping[str, str]] = MappingProxyType(
 ADMIN_ROLE = "stellars-admin"
 
 #: What every user may do with their own resources.
-USER_SCOPES: tuple[str, ...] = (f"{VOLUMES}!user", f"{SESSIONS}!user")
+USER_SCOPES: tuple[str, ...] = (f"{VOLUMES}!user", f"{SESSIONS}!user", f"{RESOURCES}!user")
 
 
 def _default_scopes(role_name: str) -> list[str]:

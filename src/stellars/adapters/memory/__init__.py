@@ -9,6 +9,7 @@ from .event_log import InMemoryEventLog
 from .gpu import StaticGpuProbe
 from .hub_directory import InMemoryHubDirectory
 from .notifications import RecordingTransport
+from .policies import InMemoryPolicyStore
 from .proxy import InMemoryProxyRoutes
 from .servers import ScriptedLabServers
 from .session_store import InMemorySessionStore
@@ -21,6 +22,7 @@ __all__ = [
     "InMemoryCredentialStore",
     "InMemoryEventLog",
     "InMemoryHubDirectory",
+    "InMemoryPolicyStore",
     "InMemoryProxyRoutes",
     "InMemorySessionStore",
     "InMemoryStaticAssets",

@@ -20,6 +20,13 @@ from .favicon_routes import FaviconRoutes
 from .gpu import GpuService
 from .lookup import existing_user
 from .monitoring import EventCounter, EventTotals, users_by_level
+from .policies import (
+    PolicyOverview,
+    PolicyResolver,
+    PolicyService,
+    UserResources,
+    platform_defaults,
+)
 from .refresh import Refresher, Snapshot
 from .servers import RestartReport, ServerService
 from .sessions import ExtendedSession, SessionService, SessionStatus
@@ -52,6 +59,9 @@ __all__ = [
     "GpuService",
     "OrphanRemoval",
     "OrphansListing",
+    "PolicyOverview",
+    "PolicyResolver",
+    "PolicyService",
     "Refresher",
     "RestartReport",
     "SamplingStatus",
@@ -65,10 +75,12 @@ __all__ = [
     "UsageHistory",
     "UserActivity",
     "UserLifecycleService",
+    "UserResources",
     "UserVolumeState",
     "UserVolumes",
     "VolumeService",
     "VolumesOverview",
     "existing_user",
+    "platform_defaults",
     "users_by_level",
 ]

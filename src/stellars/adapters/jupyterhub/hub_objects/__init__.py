@@ -6,11 +6,13 @@ from .directory import InProcessHubDirectory
 from .handle import HubHandle
 from .lab_servers import HubLabServers
 from .notifications import LabNotificationTransport
+from .policies import HubPolicyStore
 from .proxy import HubProxyRoutes
 
 __all__ = [
     "HubHandle",
     "HubLabServers",
+    "HubPolicyStore",
     "HubProxyRoutes",
     "InProcessHubDirectory",
     "LabNotificationTransport",

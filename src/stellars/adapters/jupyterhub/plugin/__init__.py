@@ -14,12 +14,13 @@ from .attach import (
     with_platform,
 )
 from .favicon import LabFavicon, favicon_pattern
-from .spawn_hook import ALL_GPUS_REQUEST, PreSpawnHook, SpawnBase, spawn_settings
+from .spawn_hook import ALL_GPUS_REQUEST, ImageOptions, PreSpawnHook, SpawnBase, spawn_settings
 
 __all__ = [
     "ALL_GPUS_REQUEST",
     "PLUGIN_SETTING",
     "HubPlugin",
+    "ImageOptions",
     "LabFavicon",
     "PlatformRoutes",
     "PreSpawnHook",

@@ -1,11 +1,21 @@
 """The pre-spawn hook: DockerSpawner's settings for one spawn, computed whole from the current
-state (group membership, the GPU decision, branding), never appended to.
+state (group membership and the groups' policies, the GPU decision, branding), never appended
+to.
 
 JupyterHub keeps one Spawner object per server for the hub's lifetime and reuses it for every
 start, so a hook that only adds a mount or a flag would keep it after the user left the group.
 This hook starts from the configured base values on every spawn and sets the whole `volumes`,
-`extra_host_config` and `environment` of the spawner. Docker's wire formats (the device request
-for all GPUs, bind-mount dicts, the privileged flag) live here, not in the domain.
+`extra_host_config`, `environment` and `image` of the spawner. Docker's wire formats (the device
+request for all GPUs, bind-mount dicts, the privileged flag) live here, not in the domain.
+
+With group policies (`stellars.domain.services.policies`), a spawn gets what the user's groups
+give, resolved at that spawn: the image (the default, or the user's choice among the images
+their policies allow, made on JupyterHub's spawn form, `ImageOptions`; an image they may not
+have is refused with a 400 naming the ones they may), the policies' environment variables
+(under the platform's own, which always win), their team volumes (`"mode": "ro"` or `"rw"`),
+and the Docker access they grant (the built-in groups are such policies). The resolved
+`EffectiveResources` travel in `SpawnSettings.resources` for what other parts of a spawn read
+from them (limits, GPUs).
 
 The volume every user shares is mounted as `STELLARS_SHARED_VOLUME` says (read-only by default,
 `{"bind": path, "mode": "ro"}`), or left out when it is off: every lab runs as the same uid, so
@@ -18,6 +28,7 @@ keeps the lab's favicon route when a favicon is configured.
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,8 +40,11 @@ from tornado import web
 from stellars.domain.docker_access import DockerAccess, DockerAccessGroups, docker_access_for
 from stellars.domain.errors import BackendUnavailable, InvalidValue, Refused
 from stellars.domain.gpu import GpuDecision
-from stellars.domain.services import FaviconRoutes, GpuService, VolumeService
+from stellars.domain.policies import EffectiveResources
+from stellars.domain.services import FaviconRoutes, GpuService, PolicyResolver, VolumeService
+from stellars.domain.services.policies import docker_access_of
 from stellars.domain.settings import SharedVolumeMode
+from stellars.domain.validation import echo
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +63,19 @@ ENGINE_KEEPS_CONTAINERS: Mapping[str, object] = MappingProxyType({"auto_remove":
 
 @dataclass(frozen=True, slots=True)
 class SpawnSettings:
-    """What one spawn of a DockerSpawner gets."""
+    """What one spawn of a DockerSpawner gets.
+
+    With group policies: `image` is the user's default image and `images` the ones they may
+    choose among; `resources` is everything their policies give (None without policies: the
+    spawner keeps its configured image).
+    """
 
     volumes: dict[str, Any]
     extra_host_config: dict[str, Any]
     environment: dict[str, str]
+    image: str | None = None
+    images: tuple[str, ...] = ()
+    resources: EffectiveResources | None = None
 
 
 #: DockerSpawner's mount mode of the shared volume, per setting (off: not mounted at all).
@@ -101,6 +123,14 @@ def with_shared_mode(
     return result
 
 
+def policy_mounts(resources: EffectiveResources) -> dict[str, Any]:
+    """DockerSpawner's volumes for the team volumes a user's policies mount."""
+    return {
+        mount.volume: {"bind": mount.path, "mode": "ro" if mount.read_only else "rw"}
+        for mount in resources.mounts
+    }
+
+
 def spawn_settings(
     base: SpawnBase,
     *,
@@ -108,21 +138,36 @@ def spawn_settings(
     groups: DockerAccessGroups,
     gpu: GpuDecision,
     lab_environment: Mapping[str, str] = MappingProxyType({}),
+    resources: EffectiveResources | None = None,
 ) -> SpawnSettings:
-    """The whole volumes, host config and environment of one spawn, from the base values."""
+    """The whole volumes, host config and environment of one spawn, from the base values, and
+    what the user's group policies give (`resources`; its Docker access is `access`)."""
     volumes = with_shared_mode(base.volumes, base.shared_volume, base.shared_mode)
     host_config = dict(base.extra_host_config)
     volumes.pop(groups.socket_path, None)
     host_config.pop("privileged", None)
     host_config.pop("device_requests", None)
+    if resources is not None:
+        # Never over one of the platform's own entries (the policy service refuses those too).
+        volumes.update({k: v for k, v in policy_mounts(resources).items() if k not in volumes})
     if access.mount_socket:
         volumes[groups.socket_path] = {"bind": groups.socket_path, "mode": "rw"}
     if access.privileged:
         host_config["privileged"] = True
     if gpu.enabled:
         host_config["device_requests"] = [dict(ALL_GPUS_REQUEST)]
-    environment = {**base.environment, **gpu.environment, **lab_environment}
-    return SpawnSettings(volumes, host_config, environment)
+    # The policies' variables first: the platform's own always win.
+    environment = {
+        **(resources.environment if resources is not None else {}),
+        **base.environment,
+        **gpu.environment,
+        **lab_environment,
+    }
+    if resources is None:
+        return SpawnSettings(volumes, host_config, environment)
+    return SpawnSettings(
+        volumes, host_config, environment, resources.image, resources.images, resources
+    )
 
 
 def spawn_refusal(reason: str) -> web.HTTPError:
@@ -138,11 +183,70 @@ def group_names(spawner: Any) -> Iterable[str]:
     return [group.name for group in spawner.user.groups]
 
 
+def chosen_image(spawner: Any) -> str | None:
+    """The image the spawn's user options name (the spawn form's choice, or an API request's
+    `{"image": ...}`; JupyterHub reuses the last options when a start names none)."""
+    options = getattr(spawner, "user_options", None) or {}
+    image = options.get("image") if isinstance(options, Mapping) else None
+    return image if isinstance(image, str) and image else None
+
+
+def image_refusal(image: str, settings: SpawnSettings) -> web.HTTPError:
+    """A 400 for an image the user may not have, naming the ones they may."""
+    reason = (
+        f"The image {echo(image)} is not one your groups allow; choose one of: "
+        f"{', '.join(settings.images)} (a start that names no image gets {settings.image})."
+    )
+    error = web.HTTPError(400, reason)
+    error.jupyterhub_message = reason  # type: ignore[attr-defined]
+    return error
+
+
+def forget_chosen_image(spawner: Any) -> None:
+    """Drop the image from the options JupyterHub keeps for the next start, so that a choice
+    the user may no longer have is refused once, not at every start from the home page."""
+    orm_spawner = getattr(spawner, "orm_spawner", None)
+    if orm_spawner is None or not isinstance(orm_spawner.user_options, Mapping):
+        return
+    orm_spawner.user_options = {
+        key: value for key, value in orm_spawner.user_options.items() if key != "image"
+    }
+    spawner.user.db.commit()
+
+
+class ImageOptions:
+    """JupyterHub's spawn form (`c.Spawner.options_form`) for a user whose group policies allow
+    several images: a choice among them, their default first selected (or the one they chose
+    last, if they still may); no form (JupyterHub then spawns at once) with one image. The
+    choice arrives in the user options as `image` (DockerSpawner's `options_from_form`)."""
+
+    def __init__(self, policies: PolicyResolver) -> None:
+        self.policies = policies
+
+    async def __call__(self, spawner: Any) -> str:
+        resources = await self.policies.effective_for_groups(group_names(spawner))
+        if len(resources.images) <= 1:
+            return ""
+        last = chosen_image(spawner)
+        selected = last if last in resources.images else resources.image
+        options = "".join(
+            f'<option value="{html.escape(image)}"{" selected" if image == selected else ""}>'
+            f"{html.escape(image)}</option>"
+            for image in resources.images
+        )
+        return (
+            '<label class="form-label" for="stellars-image">Lab image</label>'
+            f'<select class="form-select" id="stellars-image" name="image">{options}</select>'
+            '<p class="form-text">The images your groups allow; the first is your default.</p>'
+        )
+
+
 class PreSpawnHook:
     """Applies `spawn_settings` to every spawn; the composition root hands JupyterHub a plain
     function that awaits it (`c.Spawner.pre_spawn_hook`: traitlets deep-copies config values,
     and a function is copied as itself, so the hook keeps the live GPU decision).
 
+    With `policies`, each spawn gets what the user's group policies give (module docstring).
     Spawners without Docker settings (the local-process fallback) only get the environment.
     """
 
@@ -155,6 +259,7 @@ class PreSpawnHook:
         lab_environment: Mapping[str, str] = MappingProxyType({}),
         volumes: VolumeService | None = None,
         favicon_routes: FaviconRoutes | None = None,
+        policies: PolicyResolver | None = None,
     ) -> None:
         self.base = base
         self.groups = groups
@@ -162,19 +267,51 @@ class PreSpawnHook:
         self.lab_environment = dict(lab_environment)
         self.volumes = volumes
         self.favicon_routes = favicon_routes
+        self.policies = policies
 
-    def settings_for(self, spawner: Any) -> SpawnSettings:
+    def settings_for(
+        self, spawner: Any, resources: EffectiveResources | None = None
+    ) -> SpawnSettings:
+        """The spawn's settings; with `resources` (what the user's policies give), its Docker
+        access from them, else from the built-in groups alone."""
+        access = (
+            docker_access_for(group_names(spawner), self.groups)
+            if resources is None
+            else docker_access_of(resources)
+        )
         return spawn_settings(
             self.base,
-            access=docker_access_for(group_names(spawner), self.groups),
+            access=access,
             groups=self.groups,
             gpu=self.gpu.current,
             lab_environment=self.lab_environment,
+            resources=resources,
         )
 
+    async def resolved_settings(self, spawner: Any) -> SpawnSettings:
+        """The spawn's settings from the user's groups and their policies, resolved now."""
+        resources = None
+        if self.policies is not None:
+            resources = await self.policies.effective_for_groups(group_names(spawner))
+        return self.settings_for(spawner, resources)
+
+    def apply_image(self, spawner: Any, settings: SpawnSettings) -> None:
+        """The spawn's image: the user's choice when they may have it (refused with a 400
+        otherwise), else their default. DockerSpawner then checks the choice against
+        `allowed_images` once more and starts it."""
+        if settings.image is None:
+            return
+        chosen = chosen_image(spawner)
+        if chosen is not None and chosen not in settings.images:
+            forget_chosen_image(spawner)
+            raise image_refusal(chosen, settings)
+        spawner.image = settings.image
+        spawner.allowed_images = list(settings.images)
+
     async def __call__(self, spawner: Any) -> None:
-        settings = self.settings_for(spawner)
+        settings = await self.resolved_settings(spawner)
         if hasattr(spawner, "extra_host_config"):
+            self.apply_image(spawner, settings)
             if self.volumes is not None:
                 user = spawner.user
                 try:
