@@ -27,6 +27,7 @@ from stellars.domain.activity import ActivityLevel
 from stellars.domain.containers import ContainerUsage
 from stellars.domain.errors import InvalidValue
 from stellars.domain.hub import HubUser
+from stellars.domain.limits import ResolvedLimits
 from stellars.domain.services import (
     ActivityService,
     BrandingService,
@@ -41,6 +42,7 @@ from stellars.domain.services import (
     GpuService,
     Refresher,
     ServerService,
+    ServerStopService,
     SessionService,
     UserLifecycleService,
     VolumeService,
@@ -62,6 +64,7 @@ from stellars.ports import (
     NotificationTransport,
     PasswordGenerator,
     ProxyRoutes,
+    ServerStopStore,
     SessionStore,
     StaticAssets,
     VolumeStore,
@@ -103,6 +106,7 @@ class Platform:
     credentials: CredentialService
     gpu: GpuService
     servers: ServerService
+    stops: ServerStopService
     users: UserLifecycleService
     branding: BrandingService
     favicon_routes: FaviconRoutes
@@ -112,6 +116,8 @@ class Platform:
     event_totals: Refresher[EventTotals]
     cull_warnings: Refresher[tuple[CullWarning, ...]]
     favicon_reconciler: Refresher[int]
+    #: The memory, CPU and process limits every lab gets unless a group policy says otherwise.
+    lab_limits: ResolvedLimits
     facts: Mapping[str, str] = field(default_factory=dict)
     _tasks: list[asyncio.Task[object]] = field(default_factory=list, repr=False)
 
@@ -197,6 +203,8 @@ def build(
     proxy: ProxyRoutes,
     lab_servers: LabServers,
     event_log: EventLog,
+    server_stops: ServerStopStore,
+    lab_limits: ResolvedLimits,
     facts: Mapping[str, str] | None = None,
 ) -> Platform:
     """Every service of the platform from `settings` and one adapter per port.
@@ -204,8 +212,11 @@ def build(
     `accounts` None: users log in through an identity provider, which keeps their passwords
     (any authenticator but NativeAuthenticator); no passphrase is generated then.
 
+    `lab_limits` are the limits every lab gets, resolved at start from the settings and the
+    engine's host (`LabLimitSettings.resolve`).
+
     `facts` are what the composition root found at start (the spawner in use and why, the lab
-    image); the settings page shows them beside the settings.
+    image, the lab limits); the settings page shows them beside the settings.
 
     Raises InvalidValue naming the settings field ("passphrases.words") for settings the
     adapters reveal to be unusable, such as a passphrase policy too weak for the word list.
@@ -310,6 +321,7 @@ def build(
             sessions=session_store,
             volumes=volumes,
             orphan_policy=settings.orphan_volumes,
+            stops=server_stops,
             on_users_changed=dashboard.invalidate,
         ),
         branding=branding,
@@ -324,5 +336,7 @@ def build(
         favicon_reconciler=every(
             FAVICON_ROUTES_INTERVAL, "lab favicon routes", favicon_routes.reconcile, 0
         ),
+        stops=ServerStopService(store=server_stops, directory=directory, clock=clock),
+        lab_limits=lab_limits,
         facts=MappingProxyType(dict(facts or {})),
     )

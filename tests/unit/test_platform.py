@@ -16,6 +16,7 @@ from stellars.adapters.memory import (
     InMemoryEventLog,
     InMemoryHubDirectory,
     InMemoryProxyRoutes,
+    InMemoryServerStopStore,
     InMemorySessionStore,
     InMemoryStaticAssets,
     InMemoryVolumeStore,
@@ -31,6 +32,7 @@ from stellars.domain.credentials import PassphrasePolicy
 from stellars.domain.errors import InvalidValue
 from stellars.domain.gpu import Gpu, GpuMode, GpuProbeResult
 from stellars.domain.hub import HubUser, ServerSnapshot
+from stellars.domain.limits import HostResources
 from stellars.domain.settings import (
     BrandingSettings,
     GpuSettings,
@@ -48,6 +50,7 @@ from stellars.platform import (
 from tests.strategies import EPOCH
 
 VOLUMES = {"lab-{username}_home": "/home/jovyan", "shared": "/mnt/shared"}
+HOST = HostResources(cpus=8, memory_bytes=32 * 2**30)
 
 
 def settings(**sections) -> PlatformSettings:
@@ -64,6 +67,7 @@ class Fakes:
         self.accounts = InMemoryCredentialStore()
         self.probe = StaticGpuProbe(GpuProbeResult((Gpu(0, "H200", 143_771, "GPU-1"),)))
         self.events = InMemoryEventLog()
+        self.stops = InMemoryServerStopStore()
 
     def build(self, value: PlatformSettings) -> Platform:
         return build(
@@ -84,6 +88,8 @@ class Fakes:
             proxy=InMemoryProxyRoutes(),
             lab_servers=ScriptedLabServers(),
             event_log=self.events,
+            server_stops=self.stops,
+            lab_limits=value.lab_limits.resolve(HOST),
             facts={"User servers": "docker"},
         )
 
@@ -216,3 +222,16 @@ async def test_lab_favicon_routes_are_kept_only_once_asked_and_only_for_a_favico
     assert branded.favicon_reconciler.running
     await branded.stop()
     assert not any(refresher.running for refresher in branded.background)
+
+
+async def test_the_stop_service_and_the_lab_limits_are_the_ones_given(fakes):
+    value = settings()
+    platform = fakes.build(value)
+    assert platform.lab_limits == value.lab_limits.resolve(HOST)
+    assert platform.lab_limits.limits.cpu_limit == 7.0
+    assert platform.stops.store is fakes.stops
+    assert platform.stops.directory is fakes.directory
+    assert platform.stops.clock is fakes.clock
+    # and a deleted user's stops go with the user
+    fakes.stops.stops[("ann", "")] = None  # type: ignore[assignment]
+    assert (await platform.users.follow_delete("ann")).server_stops == 1

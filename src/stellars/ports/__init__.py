@@ -14,6 +14,7 @@ from .gpu import GpuProbe
 from .hub_directory import HubDirectory
 from .notifications import NotificationTransport
 from .proxy import ProxyRoutes
+from .server_stops import ServerStopStore
 from .servers import LabServers
 from .session_store import SessionStore
 from .static_assets import StaticAssets
@@ -33,6 +34,7 @@ __all__ = [
     "NotificationTransport",
     "PasswordGenerator",
     "ProxyRoutes",
+    "ServerStopStore",
     "SessionStore",
     "StaticAssets",
     "VolumeStore",

@@ -10,6 +10,7 @@ from .gpu import StaticGpuProbe
 from .hub_directory import InMemoryHubDirectory
 from .notifications import RecordingTransport
 from .proxy import InMemoryProxyRoutes
+from .server_stops import InMemoryServerStopStore
 from .servers import ScriptedLabServers
 from .session_store import InMemorySessionStore
 from .static_assets import InMemoryStaticAssets
@@ -22,6 +23,7 @@ __all__ = [
     "InMemoryEventLog",
     "InMemoryHubDirectory",
     "InMemoryProxyRoutes",
+    "InMemoryServerStopStore",
     "InMemorySessionStore",
     "InMemoryStaticAssets",
     "InMemoryVolumeStore",

@@ -23,6 +23,7 @@ from .monitoring import EventCounter, EventTotals, users_by_level
 from .refresh import Refresher, Snapshot
 from .servers import RestartReport, ServerService
 from .sessions import ExtendedSession, SessionService, SessionStatus
+from .stops import LastStop, ServerStopService
 from .users import FollowUp, UserLifecycleService
 from .volumes import (
     OrphanRemoval,
@@ -50,6 +51,7 @@ __all__ = [
     "FaviconRoutes",
     "FollowUp",
     "GpuService",
+    "LastStop",
     "OrphanRemoval",
     "OrphansListing",
     "Refresher",
@@ -57,6 +59,7 @@ __all__ = [
     "SamplingStatus",
     "ServerService",
     "ServerStatus",
+    "ServerStopService",
     "SessionService",
     "SessionStatus",
     "Snapshot",

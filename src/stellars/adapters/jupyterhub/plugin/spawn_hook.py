@@ -4,8 +4,14 @@ state (group membership, the GPU decision, branding), never appended to.
 JupyterHub keeps one Spawner object per server for the hub's lifetime and reuses it for every
 start, so a hook that only adds a mount or a flag would keep it after the user left the group.
 This hook starts from the configured base values on every spawn and sets the whole `volumes`,
-`extra_host_config` and `environment` of the spawner. Docker's wire formats (the device request
-for all GPUs, bind-mount dicts, the privileged flag) live here, not in the domain.
+`extra_host_config`, `environment` and limits of the spawner. Docker's wire formats (the device
+request for all GPUs, bind-mount dicts, the privileged flag, the limits' host config keys) live
+here, not in the domain.
+
+Every Docker spawn gets the lab limits (`stellars.domain.limits`; a limit of None is no limit):
+DockerSpawner's `mem_limit` (the engine's `HostConfig.Memory`) with `memswap_limit` equal to it
+(`MemorySwap`: swap off, so the memory limit is all a lab gets), `cpu_limit` (DockerSpawner
+writes it as `CpuQuota` over a `CpuPeriod` of 100 ms) and `pids_limit` (`PidsLimit`).
 
 The volume every user shares is mounted as `STELLARS_SHARED_VOLUME` says (read-only by default,
 `{"bind": path, "mode": "ro"}`), or left out when it is off: every lab runs as the same uid, so
@@ -29,6 +35,7 @@ from tornado import web
 from stellars.domain.docker_access import DockerAccess, DockerAccessGroups, docker_access_for
 from stellars.domain.errors import BackendUnavailable, InvalidValue, Refused
 from stellars.domain.gpu import GpuDecision
+from stellars.domain.limits import LabLimits
 from stellars.domain.services import FaviconRoutes, GpuService, VolumeService
 from stellars.domain.settings import SharedVolumeMode
 
@@ -47,13 +54,21 @@ ALL_GPUS_REQUEST: Mapping[str, object] = MappingProxyType(
 ENGINE_KEEPS_CONTAINERS: Mapping[str, object] = MappingProxyType({"auto_remove": False})
 
 
+#: The host config keys the limits own (docker-py's `create_host_config` arguments): set from
+#: the limits at every spawn, or removed when a limit is none.
+LIMIT_HOST_CONFIG_KEYS = ("memswap_limit", "pids_limit")
+
+
 @dataclass(frozen=True, slots=True)
 class SpawnSettings:
-    """What one spawn of a DockerSpawner gets."""
+    """What one spawn of a DockerSpawner gets; `mem_limit` (bytes) and `cpu_limit` (cores) are
+    DockerSpawner's own traits, None for no limit."""
 
     volumes: dict[str, Any]
     extra_host_config: dict[str, Any]
     environment: dict[str, str]
+    mem_limit: int | None = None
+    cpu_limit: float | None = None
 
 
 #: DockerSpawner's mount mode of the shared volume, per setting (off: not mounted at all).
@@ -107,14 +122,22 @@ def spawn_settings(
     access: DockerAccess,
     groups: DockerAccessGroups,
     gpu: GpuDecision,
+    limits: LabLimits,
     lab_environment: Mapping[str, str] = MappingProxyType({}),
 ) -> SpawnSettings:
-    """The whole volumes, host config and environment of one spawn, from the base values."""
+    """The whole volumes, host config, environment and limits of one spawn, from the base
+    values."""
     volumes = with_shared_mode(base.volumes, base.shared_volume, base.shared_mode)
     host_config = dict(base.extra_host_config)
     volumes.pop(groups.socket_path, None)
     host_config.pop("privileged", None)
     host_config.pop("device_requests", None)
+    for key in LIMIT_HOST_CONFIG_KEYS:
+        host_config.pop(key, None)
+    if limits.memory_limit is not None:
+        host_config["memswap_limit"] = limits.memory_limit  # memory + swap = memory: no swap
+    if limits.pids_limit is not None:
+        host_config["pids_limit"] = limits.pids_limit
     if access.mount_socket:
         volumes[groups.socket_path] = {"bind": groups.socket_path, "mode": "rw"}
     if access.privileged:
@@ -122,7 +145,7 @@ def spawn_settings(
     if gpu.enabled:
         host_config["device_requests"] = [dict(ALL_GPUS_REQUEST)]
     environment = {**base.environment, **gpu.environment, **lab_environment}
-    return SpawnSettings(volumes, host_config, environment)
+    return SpawnSettings(volumes, host_config, environment, limits.memory_limit, limits.cpu_limit)
 
 
 def spawn_refusal(reason: str) -> web.HTTPError:
@@ -143,7 +166,9 @@ class PreSpawnHook:
     function that awaits it (`c.Spawner.pre_spawn_hook`: traitlets deep-copies config values,
     and a function is copied as itself, so the hook keeps the live GPU decision).
 
-    Spawners without Docker settings (the local-process fallback) only get the environment.
+    Spawners without Docker settings (the local-process fallback) only get the environment:
+    a local process runs without limits. `limits` are what every lab gets (`limits_for` is
+    where per-user limits come in).
     """
 
     def __init__(
@@ -152,6 +177,7 @@ class PreSpawnHook:
         base: SpawnBase,
         groups: DockerAccessGroups,
         gpu: GpuService,
+        limits: LabLimits,
         lab_environment: Mapping[str, str] = MappingProxyType({}),
         volumes: VolumeService | None = None,
         favicon_routes: FaviconRoutes | None = None,
@@ -159,9 +185,14 @@ class PreSpawnHook:
         self.base = base
         self.groups = groups
         self.gpu = gpu
+        self.limits = limits
         self.lab_environment = dict(lab_environment)
         self.volumes = volumes
         self.favicon_routes = favicon_routes
+
+    def limits_for(self, spawner: Any) -> LabLimits:
+        """The limits of this spawn's lab: the platform's, for every user."""
+        return self.limits
 
     def settings_for(self, spawner: Any) -> SpawnSettings:
         return spawn_settings(
@@ -169,6 +200,7 @@ class PreSpawnHook:
             access=docker_access_for(group_names(spawner), self.groups),
             groups=self.groups,
             gpu=self.gpu.current,
+            limits=self.limits_for(spawner),
             lab_environment=self.lab_environment,
         )
 
@@ -185,6 +217,8 @@ class PreSpawnHook:
                     raise spawn_refusal(refused.reason) from None
             spawner.volumes = settings.volumes
             spawner.extra_host_config = settings.extra_host_config
+            spawner.mem_limit = settings.mem_limit
+            spawner.cpu_limit = settings.cpu_limit
         spawner.environment = settings.environment
         if self.favicon_routes is not None and spawner.server is not None:
             try:
