@@ -57,6 +57,9 @@ class TestWords:
             (GIB + MIB, "1 GiB"),  # 1.00098 GiB: zero decimals are dropped
             (1024 * GIB, "1 TiB"),
             (3 * 1024 * 1024 * GIB, "3072 TiB"),
+            (2**62, "4194304 TiB"),
+            (10 * GIB + 5 * MIB, "10 GiB"),  # 10.0049: rounded to two decimals
+            (GIB // 3, "341.33 MiB"),
         ],
     )
     def test_sizes_read_in_the_largest_unit_they_fill(self, size, words):
@@ -65,7 +68,8 @@ class TestWords:
     @pytest.mark.parametrize(
         ("cores", "words"),
         [(1, "1 core"), (1.0, "1 core"), (2.0, "2 cores"), (1.5, "1.5 cores"),
-         (0.25, "0.25 cores"), (15.0, "15 cores"), (0.125, "0.125 cores"), (10, "10 cores")],
+         (0.25, "0.25 cores"), (15.0, "15 cores"), (0.125, "0.125 cores"), (10, "10 cores"),
+         (1.0004, "1 core"), (2 / 3, "0.667 cores"), (1024.0, "1024 cores")],
     )  # fmt: skip
     def test_cores_read_as_a_number_of_cores(self, cores, words):
         assert describe_cores(cores) == words
@@ -100,7 +104,7 @@ class TestTheHost:
         with pytest.raises(InvalidValue) as refused:
             HostResources(**fields)
         assert refused.value.field == field
-        assert refused.value.message.startswith("must be a positive whole number, got ")
+        assert refused.value.message == f"must be a positive whole number, got {value!r}"
 
     def test_one_core_and_one_byte_are_a_host(self):
         assert host(1, 1).cpus == 1
@@ -122,7 +126,8 @@ class TestDerivedMemory:
         ],
     )
     def test_three_quarters_leaving_the_reserve_in_whole_steps(self, memory, limit):
-        assert derived_memory_limit(host(memory=memory)) == limit
+        got = derived_memory_limit(host(memory=memory))
+        assert got == limit and isinstance(got, int)
 
     @given(st.integers(1, 2**44))
     def test_it_is_a_whole_step_at_least_one_leaving_the_reserve_and_a_quarter(self, memory):
@@ -293,6 +298,13 @@ class TestWhatTheLogAndTheSettingsPageSay:
         assert lines["Lab memory limit"] == "no limit (set by the deployer)"
         assert lines["Lab CPU limit"] == "2.5 cores (set by the deployer)"
         assert lines["Lab process limit"].startswith("2048 processes (derived from the host's")
+
+    def test_a_host_of_one_core_reads_as_one_core(self):
+        lines = dict(LabLimitSettings().resolve(host(cpus=1)).lines())
+        assert lines["Lab CPU limit"] == (
+            "1 core (derived from the host's 1 core: all but one, at least one)"
+        )
+        assert "derived from the host's 1 core: 2048 up to" in lines["Lab process limit"]
 
     def test_the_fallback_says_the_host_was_unknown(self):
         lines = dict(LabLimitSettings().resolve(None).lines())

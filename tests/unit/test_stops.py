@@ -173,6 +173,14 @@ class TestTheService:
         assert (await world.service.last_stop("ada", "gpu")).server_active is True
         assert (await world.service.last_stop("ada")).server_active is False
 
+    async def test_each_server_tells_its_own_stop(self, world):
+        world.directory.users["ada"] = HubUser(name="ada")
+        recorded = await world.service.exited("ada", "gpu", ended())
+        assert await world.service.last_stop("ada", "gpu") == LastStop(
+            "ada", "gpu", False, recorded
+        )
+        assert (await world.service.last_stop("ada")).stop is None
+
     async def test_an_unknown_user_is_not_found(self, world):
         await world.service.exited("ghost", "", ended())
         with pytest.raises(NotFound, match="No user named 'ghost'"):

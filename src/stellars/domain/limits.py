@@ -58,14 +58,13 @@ def describe_bytes(size: int) -> str:
     and none that are zero: "4 GiB", "5.75 GiB", "512 MiB", "900 bytes"."""
     for unit, scale in _UNITS:
         if size >= scale:
-            number = f"{size / scale:.2f}".rstrip("0").rstrip(".")
-            return f"{number} {unit}"
+            return f"{round(size / scale, 2):.15g} {unit}"
     return f"{size} bytes"
 
 
 def describe_cores(cores: float) -> str:
     """A CPU limit as people read it: "1 core", "1.5 cores", "15 cores"."""
-    number = f"{cores:.3f}".rstrip("0").rstrip(".")
+    number = f"{round(cores, 3):.15g}"
     return f"{number} core" if number == "1" else f"{number} cores"
 
 
@@ -85,9 +84,7 @@ class HostResources:
     @property
     def description(self) -> str:
         """ "2 cores, 7.5 GiB" """
-        return f"{self.cpus} {'core' if self.cpus == 1 else 'cores'}, " + describe_bytes(
-            self.memory_bytes
-        )
+        return f"{describe_cores(self.cpus)}, {describe_bytes(self.memory_bytes)}"
 
 
 def derived_memory_limit(host: HostResources) -> int:
@@ -161,10 +158,11 @@ class ResolvedLimits:
         if name == "memory_limit":
             rule = "three quarters, leaving at least 1 GiB to the hub, the engine and the system"
             return f"derived from the host's {describe_bytes(self.host.memory_bytes)}: {rule}"
+        cores = describe_cores(self.host.cpus)
         if name == "cpu_limit":
-            return f"derived from the host's {self.host.cpus} cores: all but one, at least one"
+            return f"derived from the host's {cores}: all but one, at least one"
         return (
-            f"derived from the host's {self.host.cpus} cores: {BASE_PIDS_LIMIT} up to "
+            f"derived from the host's {cores}: {BASE_PIDS_LIMIT} up to "
             f"{PIDS_SQUARE_FROM} cores, cores² + {PIDS_FOR_THE_LAB} above"
         )
 
