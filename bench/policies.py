@@ -56,6 +56,9 @@ import requests  # noqa: E402
 from jupyterhub import orm  # noqa: E402
 from jupyterhub.app import JupyterHub  # noqa: E402
 from loop_watch import bystander_lag  # noqa: E402
+from tests.backends.hub import JupyterHubProcess  # noqa: E402
+from tests.backends.lab_stand_in import render_config  # noqa: E402
+from tests.backends.platform import ADMIN_PASSWORD, HubClient, platform_env  # noqa: E402
 
 from stellars.adapters.jupyterhub import HubHandle, HubPolicyStore, InProcessHubDirectory  # noqa: E402
 from stellars.adapters.memory import InMemoryHubDirectory, InMemoryPolicyStore  # noqa: E402
@@ -64,9 +67,6 @@ from stellars.domain.hub import HubUser  # noqa: E402
 from stellars.domain.policies import GIB, GroupPolicy, Mount, PlatformDefaults  # noqa: E402
 from stellars.domain.policy_documents import PROPERTY_KEY, policy_document, policy_entry  # noqa: E402
 from stellars.domain.services import PolicyService  # noqa: E402
-from tests.backends.hub import JupyterHubProcess  # noqa: E402
-from tests.backends.lab_stand_in import render_config  # noqa: E402
-from tests.backends.platform import ADMIN_PASSWORD, HubClient, platform_env  # noqa: E402
 
 BAR_SPAWN_MS = 1.0
 BAR_LAG_MS = 50.0
@@ -124,9 +124,7 @@ def timed(calls: Sequence[Callable[[], Any]], loop: asyncio.AbstractEventLoop) -
 def summary(label: str, times: list[float], bar: float | None = None) -> None:
     ordered = sorted(times)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    verdict = (
-        "" if bar is None else ("  (bar %.0f ms: %s)" % (bar, "met" if p99 <= bar else "MISSED"))
-    )
+    verdict = "" if bar is None else f"  (bar {bar:.0f} ms: {'met' if p99 <= bar else 'MISSED'})"
     print(
         f"  {label:<58} mean {statistics.fmean(times):.3f} ms  median "
         f"{statistics.median(times):.3f} ms  p99 {p99:.3f} ms{verdict}"
@@ -334,7 +332,7 @@ def loop_during_spawns(policies: list[GroupPolicy], spawns: int, per_user: int) 
             members = memberships(spawns, len(policies), per_user, seed=7)
             governed = [f"member{name[4:]}" for name in members]
             hub.call("POST", "/users", json={"usernames": plain + governed}).raise_for_status()
-            for name, groups in zip(governed, members.values()):
+            for name, groups in zip(governed, members.values(), strict=True):
                 for group in groups:
                     hub.call(
                         "POST", f"/groups/{group}/users", json={"users": [name]}

@@ -39,7 +39,13 @@ from stellars.adapters.jupyterhub import (
     with_platform,
 )
 from stellars.adapters.passwords import XkcdPasswordGenerator
-from stellars.adapters.sql import SqlActivityStore, SqlDatabase, SqlEventLog, SqlSessionStore
+from stellars.adapters.sql import (
+    SqlActivityStore,
+    SqlDatabase,
+    SqlEventLog,
+    SqlServerStopStore,
+    SqlSessionStore,
+)
 from stellars.adapters.system import SystemClock
 from stellars.adapters.vault import ProcessMemoryVault
 from stellars.configuration import SettingsError, settings_from_environment, variable_for
@@ -149,6 +155,16 @@ elif CHOICE.image_present is False:
         f"the lab image {SPAWNER.image} is not on the Docker engine: `make run` builds the "
         "project's lab image, or set JUPYTERHUB_NOTEBOOK_IMAGE to one the engine has or can pull"
     )
+# The memory, CPU and process limits of every lab: the deployer's (STELLARS_LAB_*), else derived
+# from the engine's host as the engine reported it just now; said here and on the settings page.
+# Local processes run without them.
+LAB_LIMITS = SETTINGS.lab_limits.resolve(CHOICE.host)
+if CHOICE.kind is SpawnerKind.DOCKER:
+    LIMIT_FACTS = dict(LAB_LIMITS.lines())
+    for LIMIT, TEXT in LIMIT_FACTS.items():
+        say(f"{LIMIT}: {TEXT}")
+else:
+    LIMIT_FACTS = {"Lab limits": "none: local processes run without limits"}
 
 # The in-hub adapters reach the running hub through one handle, bound when the hub starts; the
 # Docker engine is connected lazily and used off the loop; the platform's tables are shared with
@@ -189,6 +205,8 @@ try:
         lab_servers=HubLabServers(HUB_HANDLE),
         event_log=SqlEventLog(DATABASE),
         policy_store=HubPolicyStore(HUB_HANDLE),  # group policies, in the groups' properties
+        server_stops=SqlServerStopStore(DATABASE),
+        lab_limits=LAB_LIMITS,
         facts={
             "Logins": (
                 "NativeAuthenticator: sign-up, the admin's password, generated passphrases"
@@ -199,6 +217,7 @@ try:
             "User servers": f"{CHOICE.kind.value} ({CHOICE.reason})",
             "Lab image": SPAWNER.image
             + ("" if CHOICE.image_present is not False else " (not on the engine)"),
+            **LIMIT_FACTS,
         },
     )
 except InvalidValue as error:
@@ -215,6 +234,7 @@ SPAWN_HOOK = PreSpawnHook(
     ),
     groups=SETTINGS.docker_access,
     gpu=PLATFORM.gpu,
+    limits=LAB_LIMITS.limits,
     lab_environment=PLATFORM.branding.lab_environment(BRANDING_URL),
     volumes=PLATFORM.volumes,
     favicon_routes=PLATFORM.favicon_routes,
@@ -306,7 +326,8 @@ c.JupyterHub.custom_scopes = custom_scopes()
 
 # "Ready" means the lab answers HTTP within the spawn timeout. One container per server, named
 # as the platform computes names; containers go on stop, volumes keep the data. DockerSpawner's
-# poll survives the engine being away. Without Docker, servers are local processes.
+# poll survives the engine being away, and records why a container it finds ended (out of
+# memory, an exit code) for its user. Without Docker, servers are local processes.
 c.Spawner.start_timeout = SPAWNER.start_timeout_seconds
 c.Spawner.http_timeout = SPAWNER.start_timeout_seconds
 c.Spawner.pre_spawn_hook = pre_spawn_hook

@@ -27,6 +27,7 @@ from stellars.domain.activity import ActivityLevel
 from stellars.domain.containers import ContainerUsage
 from stellars.domain.errors import InvalidValue
 from stellars.domain.hub import HubUser
+from stellars.domain.limits import ResolvedLimits
 from stellars.domain.services import (
     ActivityService,
     BrandingService,
@@ -42,6 +43,7 @@ from stellars.domain.services import (
     PolicyService,
     Refresher,
     ServerService,
+    ServerStopService,
     SessionService,
     UserLifecycleService,
     VolumeService,
@@ -65,6 +67,7 @@ from stellars.ports import (
     PasswordGenerator,
     PolicyStore,
     ProxyRoutes,
+    ServerStopStore,
     SessionStore,
     StaticAssets,
     VolumeStore,
@@ -107,6 +110,7 @@ class Platform:
     gpu: GpuService
     policies: PolicyService
     servers: ServerService
+    stops: ServerStopService
     users: UserLifecycleService
     branding: BrandingService
     favicon_routes: FaviconRoutes
@@ -116,6 +120,8 @@ class Platform:
     event_totals: Refresher[EventTotals]
     cull_warnings: Refresher[tuple[CullWarning, ...]]
     favicon_reconciler: Refresher[int]
+    #: The memory, CPU and process limits every lab gets unless a group policy says otherwise.
+    lab_limits: ResolvedLimits
     facts: Mapping[str, str] = field(default_factory=dict)
     _tasks: list[asyncio.Task[object]] = field(default_factory=list, repr=False)
 
@@ -202,6 +208,8 @@ def build(
     lab_servers: LabServers,
     event_log: EventLog,
     policy_store: PolicyStore,
+    server_stops: ServerStopStore,
+    lab_limits: ResolvedLimits,
     facts: Mapping[str, str] | None = None,
 ) -> Platform:
     """Every service of the platform from `settings` and one adapter per port.
@@ -209,8 +217,11 @@ def build(
     `accounts` None: users log in through an identity provider, which keeps their passwords
     (any authenticator but NativeAuthenticator); no passphrase is generated then.
 
+    `lab_limits` are the limits every lab gets, resolved at start from the settings and the
+    engine's host (`LabLimitSettings.resolve`).
+
     `facts` are what the composition root found at start (the spawner in use and why, the lab
-    image); the settings page shows them beside the settings.
+    image, the lab limits); the settings page shows them beside the settings.
 
     Raises InvalidValue naming the settings field ("passphrases.words") for settings the
     adapters reveal to be unusable, such as a passphrase policy too weak for the word list.
@@ -247,7 +258,7 @@ def build(
     policies = PolicyService(
         store=policy_store,
         directory=directory,
-        defaults=lambda: platform_defaults(settings, gpu.current),
+        defaults=lambda: platform_defaults(settings, gpu.current, lab_limits.limits),
         allowed_images=settings.spawner.allowed_image_list,
         volumes=settings.spawner.volumes,
         access_groups=settings.docker_access,
@@ -330,6 +341,7 @@ def build(
             sessions=session_store,
             volumes=volumes,
             orphan_policy=settings.orphan_volumes,
+            stops=server_stops,
             on_users_changed=dashboard.invalidate,
         ),
         branding=branding,
@@ -344,5 +356,7 @@ def build(
         favicon_reconciler=every(
             FAVICON_ROUTES_INTERVAL, "lab favicon routes", favicon_routes.reconcile, 0
         ),
+        stops=ServerStopService(store=server_stops, directory=directory, clock=clock),
+        lab_limits=lab_limits,
         facts=MappingProxyType(dict(facts or {})),
     )

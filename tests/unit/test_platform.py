@@ -17,6 +17,7 @@ from stellars.adapters.memory import (
     InMemoryHubDirectory,
     InMemoryPolicyStore,
     InMemoryProxyRoutes,
+    InMemoryServerStopStore,
     InMemorySessionStore,
     InMemoryStaticAssets,
     InMemoryVolumeStore,
@@ -32,6 +33,7 @@ from stellars.domain.credentials import PassphrasePolicy
 from stellars.domain.errors import InvalidValue
 from stellars.domain.gpu import Gpu, GpuMode, GpuProbeResult
 from stellars.domain.hub import HubUser, ServerSnapshot
+from stellars.domain.limits import HostResources
 from stellars.domain.settings import (
     BrandingSettings,
     GpuSettings,
@@ -49,6 +51,7 @@ from stellars.platform import (
 from tests.strategies import EPOCH
 
 VOLUMES = {"lab-{username}_home": "/home/jovyan", "shared": "/mnt/shared"}
+HOST = HostResources(cpus=8, memory_bytes=32 * 2**30)
 
 
 def settings(**sections) -> PlatformSettings:
@@ -66,6 +69,7 @@ class Fakes:
         self.probe = StaticGpuProbe(GpuProbeResult((Gpu(0, "H200", 143_771, "GPU-1"),)))
         self.events = InMemoryEventLog()
         self.policy_store = InMemoryPolicyStore()
+        self.stops = InMemoryServerStopStore()
 
     def build(self, value: PlatformSettings) -> Platform:
         return build(
@@ -87,6 +91,8 @@ class Fakes:
             lab_servers=ScriptedLabServers(),
             event_log=self.events,
             policy_store=self.policy_store,
+            server_stops=self.stops,
+            lab_limits=value.lab_limits.resolve(HOST),
             facts={"User servers": "docker"},
         )
 
@@ -219,3 +225,16 @@ async def test_lab_favicon_routes_are_kept_only_once_asked_and_only_for_a_favico
     assert branded.favicon_reconciler.running
     await branded.stop()
     assert not any(refresher.running for refresher in branded.background)
+
+
+async def test_the_stop_service_and_the_lab_limits_are_the_ones_given(fakes):
+    value = settings()
+    platform = fakes.build(value)
+    assert platform.lab_limits == value.lab_limits.resolve(HOST)
+    assert platform.lab_limits.limits.cpu_limit == 7.0
+    assert platform.stops.store is fakes.stops
+    assert platform.stops.directory is fakes.directory
+    assert platform.stops.clock is fakes.clock
+    # and a deleted user's stops go with the user
+    fakes.stops.stops[("ann", "")] = None  # type: ignore[assignment]
+    assert (await platform.users.follow_delete("ann")).server_stops == 1

@@ -17,6 +17,7 @@ from stellars.adapters.jupyterhub import ImageOptions, PreSpawnHook, SpawnBase, 
 from stellars.adapters.memory import InMemoryHubDirectory, InMemoryPolicyStore, StaticGpuProbe
 from stellars.domain.docker_access import DockerAccess, DockerAccessGroups
 from stellars.domain.gpu import GpuDecision, GpuMode, GpuProbeResult
+from stellars.domain.limits import LabLimits
 from stellars.domain.policies import GroupPolicy, Mount, PlatformDefaults, resolve
 from stellars.domain.services import GpuService, PolicyResolver
 
@@ -27,6 +28,8 @@ BASE = SpawnBase(
     shared_volume="shared",
 )
 OFF = GpuDecision(False, False, "off")
+GIB = 2**30
+PLATFORM_LIMITS = LabLimits(cpu_limit=1.0, memory_limit=4 * GIB, pids_limit=2048)
 IMAGES = ("lab:default", "lab:cuda", "lab:viz", 'lab:"odd"<x>')
 
 
@@ -66,7 +69,9 @@ class World:
         self.policies = PolicyResolver(
             reader=self.store,
             directory=InMemoryHubDirectory(),
-            defaults=lambda: PlatformDefaults(image="lab:default"),
+            defaults=lambda: PlatformDefaults(
+                image="lab:default", cpu_limit=1.0, memory_limit=4 * GIB, pids_limit=2048
+            ),
             allowed_images=IMAGES,
             volumes=BASE.volumes,
             access_groups=ACCESS,
@@ -75,6 +80,7 @@ class World:
             base=BASE,
             groups=ACCESS,
             gpu=GpuService(probe=StaticGpuProbe(GpuProbeResult()), mode=GpuMode.OFF),
+            limits=PLATFORM_LIMITS,
             lab_environment={"JUPYTERLAB_MAIN_ICON_URI": "http://hub/icon.svg"},
             policies=self.policies,
         )
@@ -83,6 +89,8 @@ class World:
         await self.store.put(
             GroupPolicy(
                 group="ml",
+                memory_limit=16 * GIB,
+                cpu_limit=4.0,
                 images=("lab:cuda", "lab:default"),
                 environment={"DATA": "/mnt/ml", "TZ": "Europe/Paris"},
                 mounts=(Mount("ml-data", "/mnt/ml", read_only=False),),
@@ -119,7 +127,12 @@ def test_spawn_settings_add_mounts_and_variables_under_the_platforms_own():
         PlatformDefaults(image="lab"),
     )
     result = spawn_settings(
-        BASE, access=DockerAccess(False, False), groups=ACCESS, gpu=OFF, resources=got
+        BASE,
+        access=DockerAccess(False, False),
+        groups=ACCESS,
+        gpu=OFF,
+        limits=PLATFORM_LIMITS,
+        resources=got,
     )
     assert result.volumes == {
         "lab-{username}_home": "/home/jovyan",
@@ -137,8 +150,27 @@ def test_spawn_settings_add_mounts_and_variables_under_the_platforms_own():
 
 
 def test_without_policies_the_spawn_keeps_its_configured_image():
-    result = spawn_settings(BASE, access=DockerAccess(False, False), groups=ACCESS, gpu=OFF)
+    result = spawn_settings(
+        BASE, access=DockerAccess(False, False), groups=ACCESS, gpu=OFF, limits=PLATFORM_LIMITS
+    )
     assert (result.image, result.images, result.resources) == (None, (), None)
+
+
+async def test_a_policys_limits_replace_the_platforms_and_the_platforms_fill_the_rest(world):
+    member = spawner_of("ml")
+    await world.hook(member)
+    assert (member.mem_limit, member.cpu_limit) == (16 * GIB, 4.0)
+    assert member.extra_host_config["memswap_limit"] == 16 * GIB  # swap stays off
+    assert member.extra_host_config["pids_limit"] == 2048  # no policy decides: the platform's
+    outsider = spawner_of("viz")
+    await world.hook(outsider)
+    assert (outsider.mem_limit, outsider.cpu_limit) == (4 * GIB, 1.0)
+    assert outsider.extra_host_config["memswap_limit"] == 4 * GIB
+    # The same spawner object once its user left the group: the platform's limits again.
+    member.user.groups = []
+    await world.hook(member)
+    assert (member.mem_limit, member.cpu_limit) == (4 * GIB, 1.0)
+    assert member.extra_host_config["memswap_limit"] == 4 * GIB
 
 
 async def test_a_spawn_gets_what_the_users_groups_give(world):

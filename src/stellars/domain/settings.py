@@ -23,6 +23,7 @@ from .credentials import PassphrasePolicy, VaultPolicy
 from .docker_access import DockerAccessGroups
 from .errors import InvalidValue
 from .gpu import GpuMode
+from .limits import LabLimitSettings
 from .logins import LoginPolicy
 from .sessions import SessionPolicy
 from .validation import Bounds, check_bounds, non_empty_text
@@ -350,6 +351,7 @@ class PlatformSettings:
 
     hub: HubSettings = field(default_factory=HubSettings)
     spawner: SpawnerSettings = field(default_factory=SpawnerSettings)
+    lab_limits: LabLimitSettings = field(default_factory=LabLimitSettings)
     activity: ActivityPolicy = field(default_factory=ActivityPolicy)
     sessions: SessionPolicy = field(default_factory=SessionPolicy)
     passphrases: PassphrasePolicy = field(default_factory=PassphrasePolicy)

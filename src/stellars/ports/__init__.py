@@ -15,6 +15,7 @@ from .hub_directory import HubDirectory
 from .notifications import NotificationTransport
 from .policies import PolicyReader, PolicyStore
 from .proxy import ProxyRoutes
+from .server_stops import ServerStopStore
 from .servers import LabServers
 from .session_store import SessionStore
 from .static_assets import StaticAssets
@@ -36,6 +37,7 @@ __all__ = [
     "PolicyReader",
     "PolicyStore",
     "ProxyRoutes",
+    "ServerStopStore",
     "SessionStore",
     "StaticAssets",
     "VolumeStore",

@@ -9,7 +9,7 @@ role in `load_roles`.
 Admins: JupyterHub refuses any change to its `admin` role (RoleValueError), so the platform's
 scopes go to a role of their own, `stellars-admin`, that follows the admin flag (roles.py).
 Pages for admins check JupyterHub's own `admin-ui` scope; restarting a server checks
-`servers`.
+`servers`, and why a server stopped `read:servers`.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ RESOURCES = "custom:stellars:resources"
 ADMIN_UI = "admin-ui"
 #: JupyterHub's scope for starting and stopping a user's servers; restarting checks it too.
 SERVERS = "servers"
+#: JupyterHub's scope for reading a user's servers; why one stopped is part of that.
+READ_SERVERS = "read:servers"
 
 CUSTOM_SCOPES: Mapping[str, Mapping[str, str]] = MappingProxyType(
     {

@@ -11,6 +11,7 @@ from .hub_directory import InMemoryHubDirectory
 from .notifications import RecordingTransport
 from .policies import InMemoryPolicyStore
 from .proxy import InMemoryProxyRoutes
+from .server_stops import InMemoryServerStopStore
 from .servers import ScriptedLabServers
 from .session_store import InMemorySessionStore
 from .static_assets import InMemoryStaticAssets
@@ -24,6 +25,7 @@ __all__ = [
     "InMemoryHubDirectory",
     "InMemoryPolicyStore",
     "InMemoryProxyRoutes",
+    "InMemoryServerStopStore",
     "InMemorySessionStore",
     "InMemoryStaticAssets",
     "InMemoryVolumeStore",

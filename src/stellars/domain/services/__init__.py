@@ -30,6 +30,7 @@ from .policies import (
 from .refresh import Refresher, Snapshot
 from .servers import RestartReport, ServerService
 from .sessions import ExtendedSession, SessionService, SessionStatus
+from .stops import LastStop, ServerStopService
 from .users import FollowUp, UserLifecycleService
 from .volumes import (
     OrphanRemoval,
@@ -57,6 +58,7 @@ __all__ = [
     "FaviconRoutes",
     "FollowUp",
     "GpuService",
+    "LastStop",
     "OrphanRemoval",
     "OrphansListing",
     "PolicyOverview",
@@ -67,6 +69,7 @@ __all__ = [
     "SamplingStatus",
     "ServerService",
     "ServerStatus",
+    "ServerStopService",
     "SessionService",
     "SessionStatus",
     "Snapshot",

@@ -37,6 +37,7 @@ from stellars.domain.docker_access import DockerAccess, DockerAccessGroups
 from stellars.domain.errors import InvalidValue, NotFound
 from stellars.domain.gpu import GpuDecision
 from stellars.domain.hub import HubUser
+from stellars.domain.limits import LabLimits
 from stellars.domain.policies import (
     EffectiveResources,
     GroupPolicy,
@@ -55,11 +56,17 @@ from .lookup import existing_user
 _LOG = logging.getLogger(__name__)
 
 
-def platform_defaults(settings: PlatformSettings, gpu: GpuDecision) -> PlatformDefaults:
-    """What a user gets where no policy of theirs decides: the lab image, the culler's idle
-    timeout and maximum extension, and every GPU the decision gives (none when GPUs are off).
-    No CPU, memory, process or storage limit comes from the settings yet: None, no limit."""
+def platform_defaults(
+    settings: PlatformSettings, gpu: GpuDecision, limits: LabLimits | None = None
+) -> PlatformDefaults:
+    """What a user gets where no policy of theirs decides: the lab image, the lab limits in
+    effect (resolved at start; None: no limit), the culler's idle timeout and maximum
+    extension, and every GPU the decision gives (none when GPUs are off)."""
+    limits = limits or LabLimits()
     return PlatformDefaults(
+        cpu_limit=limits.cpu_limit,
+        memory_limit=limits.memory_limit,
+        pids_limit=limits.pids_limit,
         image=settings.spawner.image,
         gpus=len(gpu.gpus) if gpu.enabled else 0,
         idle_timeout_seconds=settings.sessions.idle_timeout_seconds,

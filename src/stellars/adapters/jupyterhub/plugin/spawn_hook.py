@@ -5,17 +5,24 @@ to.
 JupyterHub keeps one Spawner object per server for the hub's lifetime and reuses it for every
 start, so a hook that only adds a mount or a flag would keep it after the user left the group.
 This hook starts from the configured base values on every spawn and sets the whole `volumes`,
-`extra_host_config`, `environment` and `image` of the spawner. Docker's wire formats (the device
-request for all GPUs, bind-mount dicts, the privileged flag) live here, not in the domain.
+`extra_host_config`, `environment`, `image` and limits of the spawner. Docker's wire formats
+(the device request for all GPUs, bind-mount dicts, the privileged flag, the limits' host config
+keys) live here, not in the domain.
 
 With group policies (`stellars.domain.services.policies`), a spawn gets what the user's groups
 give, resolved at that spawn: the image (the default, or the user's choice among the images
 their policies allow, made on JupyterHub's spawn form, `ImageOptions`; an image they may not
 have is refused with a 400 naming the ones they may), the policies' environment variables
 (under the platform's own, which always win), their team volumes (`"mode": "ro"` or `"rw"`),
-and the Docker access they grant (the built-in groups are such policies). The resolved
-`EffectiveResources` travel in `SpawnSettings.resources` for what other parts of a spawn read
-from them (limits, GPUs).
+the Docker access they grant (the built-in groups are such policies) and their limits. The
+resolved `EffectiveResources` travel in `SpawnSettings.resources` for what other parts of a
+spawn read from them (GPUs).
+
+Every Docker spawn gets lab limits (`stellars.domain.limits`; a limit of None is no limit): the
+user's policies' when they decide one, else the platform's. DockerSpawner's `mem_limit` (the
+engine's `HostConfig.Memory`) with `memswap_limit` equal to it (`MemorySwap`: swap off, so the
+memory limit is all a lab gets), `cpu_limit` (DockerSpawner writes it as `CpuQuota` over a
+`CpuPeriod` of 100 ms) and `pids_limit` (`PidsLimit`).
 
 The volume every user shares is mounted as `STELLARS_SHARED_VOLUME` says (read-only by default,
 `{"bind": path, "mode": "ro"}`), or left out when it is off: every lab runs as the same uid, so
@@ -40,6 +47,7 @@ from tornado import web
 from stellars.domain.docker_access import DockerAccess, DockerAccessGroups, docker_access_for
 from stellars.domain.errors import BackendUnavailable, InvalidValue, Refused
 from stellars.domain.gpu import GpuDecision
+from stellars.domain.limits import LabLimits
 from stellars.domain.policies import EffectiveResources
 from stellars.domain.services import FaviconRoutes, GpuService, PolicyResolver, VolumeService
 from stellars.domain.services.policies import docker_access_of
@@ -61,13 +69,19 @@ ALL_GPUS_REQUEST: Mapping[str, object] = MappingProxyType(
 ENGINE_KEEPS_CONTAINERS: Mapping[str, object] = MappingProxyType({"auto_remove": False})
 
 
+#: The host config keys the limits own (docker-py's `create_host_config` arguments): set from
+#: the limits at every spawn, or removed when a limit is none.
+LIMIT_HOST_CONFIG_KEYS = ("memswap_limit", "pids_limit")
+
+
 @dataclass(frozen=True, slots=True)
 class SpawnSettings:
     """What one spawn of a DockerSpawner gets.
 
     With group policies: `image` is the user's default image and `images` the ones they may
     choose among; `resources` is everything their policies give (None without policies: the
-    spawner keeps its configured image).
+    spawner keeps its configured image). `mem_limit` (bytes) and `cpu_limit` (cores) are
+    DockerSpawner's own traits, None for no limit.
     """
 
     volumes: dict[str, Any]
@@ -76,6 +90,8 @@ class SpawnSettings:
     image: str | None = None
     images: tuple[str, ...] = ()
     resources: EffectiveResources | None = None
+    mem_limit: int | None = None
+    cpu_limit: float | None = None
 
 
 #: DockerSpawner's mount mode of the shared volume, per setting (off: not mounted at all).
@@ -137,11 +153,13 @@ def spawn_settings(
     access: DockerAccess,
     groups: DockerAccessGroups,
     gpu: GpuDecision,
+    limits: LabLimits,
     lab_environment: Mapping[str, str] = MappingProxyType({}),
     resources: EffectiveResources | None = None,
 ) -> SpawnSettings:
-    """The whole volumes, host config and environment of one spawn, from the base values, and
-    what the user's group policies give (`resources`; its Docker access is `access`)."""
+    """The whole volumes, host config, environment and limits of one spawn, from the base
+    values and what the user's group policies give (`resources`; its Docker access is `access`,
+    its limits are `limits`)."""
     volumes = with_shared_mode(base.volumes, base.shared_volume, base.shared_mode)
     host_config = dict(base.extra_host_config)
     volumes.pop(groups.socket_path, None)
@@ -150,6 +168,12 @@ def spawn_settings(
     if resources is not None:
         # Never over one of the platform's own entries (the policy service refuses those too).
         volumes.update({k: v for k, v in policy_mounts(resources).items() if k not in volumes})
+    for key in LIMIT_HOST_CONFIG_KEYS:
+        host_config.pop(key, None)
+    if limits.memory_limit is not None:
+        host_config["memswap_limit"] = limits.memory_limit  # memory + swap = memory: no swap
+    if limits.pids_limit is not None:
+        host_config["pids_limit"] = limits.pids_limit
     if access.mount_socket:
         volumes[groups.socket_path] = {"bind": groups.socket_path, "mode": "rw"}
     if access.privileged:
@@ -164,9 +188,22 @@ def spawn_settings(
         **lab_environment,
     }
     if resources is None:
-        return SpawnSettings(volumes, host_config, environment)
+        return SpawnSettings(
+            volumes,
+            host_config,
+            environment,
+            mem_limit=limits.memory_limit,
+            cpu_limit=limits.cpu_limit,
+        )
     return SpawnSettings(
-        volumes, host_config, environment, resources.image, resources.images, resources
+        volumes,
+        host_config,
+        environment,
+        resources.image,
+        resources.images,
+        resources,
+        mem_limit=limits.memory_limit,
+        cpu_limit=limits.cpu_limit,
     )
 
 
@@ -247,7 +284,9 @@ class PreSpawnHook:
     and a function is copied as itself, so the hook keeps the live GPU decision).
 
     With `policies`, each spawn gets what the user's group policies give (module docstring).
-    Spawners without Docker settings (the local-process fallback) only get the environment.
+    Spawners without Docker settings (the local-process fallback) only get the environment:
+    a local process runs without limits. `limits` are what a lab gets where no policy of its
+    user decides one.
     """
 
     def __init__(
@@ -256,6 +295,7 @@ class PreSpawnHook:
         base: SpawnBase,
         groups: DockerAccessGroups,
         gpu: GpuService,
+        limits: LabLimits,
         lab_environment: Mapping[str, str] = MappingProxyType({}),
         volumes: VolumeService | None = None,
         favicon_routes: FaviconRoutes | None = None,
@@ -264,16 +304,28 @@ class PreSpawnHook:
         self.base = base
         self.groups = groups
         self.gpu = gpu
+        self.limits = limits
         self.lab_environment = dict(lab_environment)
         self.volumes = volumes
         self.favicon_routes = favicon_routes
         self.policies = policies
 
+    def limits_for(self, resources: EffectiveResources | None) -> LabLimits:
+        """The limits of this spawn's lab: what the user's policies resolved to (the platform's
+        where none decides), else the platform's."""
+        if resources is None:
+            return self.limits
+        return LabLimits(
+            cpu_limit=resources.cpu_limit,
+            memory_limit=resources.memory_limit,
+            pids_limit=resources.pids_limit,
+        )
+
     def settings_for(
         self, spawner: Any, resources: EffectiveResources | None = None
     ) -> SpawnSettings:
         """The spawn's settings; with `resources` (what the user's policies give), its Docker
-        access from them, else from the built-in groups alone."""
+        access and limits from them, else from the built-in groups and the platform alone."""
         access = (
             docker_access_for(group_names(spawner), self.groups)
             if resources is None
@@ -284,6 +336,7 @@ class PreSpawnHook:
             access=access,
             groups=self.groups,
             gpu=self.gpu.current,
+            limits=self.limits_for(resources),
             lab_environment=self.lab_environment,
             resources=resources,
         )
@@ -322,6 +375,8 @@ class PreSpawnHook:
                     raise spawn_refusal(refused.reason) from None
             spawner.volumes = settings.volumes
             spawner.extra_host_config = settings.extra_host_config
+            spawner.mem_limit = settings.mem_limit
+            spawner.cpu_limit = settings.cpu_limit
         spawner.environment = settings.environment
         if self.favicon_routes is not None and spawner.server is not None:
             try:

@@ -17,7 +17,17 @@ from tornado import web
 
 from stellars.domain.validation import clip
 
-from . import activity, branding, notifications, policies, servers, sessions, settings, users
+from . import (
+    activity,
+    branding,
+    notifications,
+    policies,
+    servers,
+    sessions,
+    settings,
+    stops,
+    users,
+)
 from .base import PATH_ECHO_LIMIT, StellarsAPIHandler
 from .turns import Turns
 
@@ -64,6 +74,7 @@ def handlers(platform: Platform, *, turns: Turns, branding_dir: str) -> list[tup
                 *activity.routes(),
                 *sessions.ROUTES,
                 *servers.ROUTES,
+                *stops.ROUTES,
                 *users.ROUTES,
                 *notifications.ROUTES,
                 *policies.ROUTES,
