@@ -8,18 +8,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stellars.domain.errors import InvalidValue, Refused
+from stellars.domain.gpu import Gpu
 from stellars.domain.gpu_allocation import (
-    GpuDevice,
     Holding,
     allocate,
     check_holdings,
+    gpu_label,
     gpu_use,
     holdings_by_server,
 )
 from stellars.domain.policies import GpuSharing
 
 EXCLUSIVE, SHARED = GpuSharing.EXCLUSIVE, GpuSharing.SHARED
-FOUR = tuple(GpuDevice(f"GPU-{i}", i, "A100", 40_960) for i in range(4))
+FOUR = tuple(Gpu(index=i, name="A100", memory_mib=40_960, uuid=f"GPU-{i}") for i in range(4))
 
 
 def held(*holdings: Holding) -> dict[tuple[str, str], Holding]:
@@ -64,7 +65,7 @@ class TestShared:
         assert got.devices == ("GPU-3", "GPU-2")  # 0 holders, then 1 (GPU 1 has 2)
 
     def test_refused_when_every_gpu_is_held_exclusively(self):
-        holdings = held(Holding(("bob", ""), tuple(d.id for d in FOUR), EXCLUSIVE))
+        holdings = held(Holding(("bob", ""), tuple(d.uuid for d in FOUR), EXCLUSIVE))
         with pytest.raises(Refused):
             allocate(FOUR, holdings, ("ann", ""), 1, SHARED)
 
@@ -122,7 +123,8 @@ def test_the_use_of_every_gpu_for_the_activity_page():
         (2, (("ann", ""), ("cy", "")), SHARED),
         (3, (), None),
     ]
-    assert FOUR[0].label == "GPU 0 (A100)" and GpuDevice("x", 7).label == "GPU 7"
+    assert gpu_label(FOUR[0]) == "GPU 0 (A100)"
+    assert gpu_label(Gpu(index=7, name="", memory_mib=0, uuid="x")) == "GPU 7"
 
 
 def test_holdings_are_one_per_server():

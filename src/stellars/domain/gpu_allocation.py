@@ -1,6 +1,7 @@
 """GPUs given out one by one: which GPUs a starting server gets, and why none when none.
 
-The inventory is what the probe found (each GPU with its id, index, name and memory). Every
+The inventory is what the probe found (`stellars.domain.gpu.Gpu`: index, name, memory and the
+UUID the engine takes as a device id). Every
 server that runs holds the GPUs it was given, exclusively or shared. For a server that asks
 for `count` GPUs:
 
@@ -24,6 +25,7 @@ from types import MappingProxyType
 from typing import TypeAlias
 
 from .errors import InvalidValue, Refused
+from .gpu import Gpu
 from .policies import GpuSharing
 from .validation import whole_number
 
@@ -31,23 +33,14 @@ from .validation import whole_number
 ServerKey: TypeAlias = tuple[str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class GpuDevice:
-    """One GPU of the host: the id the engine takes (`DeviceIDs`), its index, name and memory."""
-
-    id: str
-    index: int
-    name: str = ""
-    memory_mib: int | None = None
-
-    @property
-    def label(self) -> str:
-        return f"GPU {self.index}" + (f" ({self.name})" if self.name else "")
+def gpu_label(gpu: Gpu) -> str:
+    """How a message names a GPU: "GPU 1 (A100)"."""
+    return f"GPU {gpu.index}" + (f" ({gpu.name})" if gpu.name else "")
 
 
 @dataclass(frozen=True, slots=True)
 class Holding:
-    """The GPUs one server holds, and how."""
+    """The GPUs (by UUID) one server holds, and how."""
 
     server: ServerKey
     devices: tuple[str, ...]
@@ -68,16 +61,16 @@ def _who(server: ServerKey) -> str:
     return f"{username}/{name}" if name else username
 
 
-def _holders_text(device: GpuDevice, holders: Sequence[Holding]) -> str:
+def _holders_text(device: Gpu, holders: Sequence[Holding]) -> str:
     if not holders:
-        return f"{device.label}: free"
+        return f"{gpu_label(device)}: free"
     names = ", ".join(sorted(_who(h.server) for h in holders))
     how = "exclusively" if holders[0].sharing is GpuSharing.EXCLUSIVE else "shared"
-    return f"{device.label}: held {how} by {names}"
+    return f"{gpu_label(device)}: held {how} by {names}"
 
 
 def allocate(
-    inventory: Sequence[GpuDevice],
+    inventory: Sequence[Gpu],
     holdings: Mapping[ServerKey, Holding],
     server: ServerKey,
     count: int,
@@ -96,39 +89,39 @@ def allocate(
     others = {key: holding for key, holding in holdings.items() if key != server}
     holders = _holders(others)
 
-    def taken_exclusively(device: GpuDevice) -> bool:
-        return any(h.sharing is GpuSharing.EXCLUSIVE for h in holders.get(device.id, ()))
+    def taken_exclusively(device: Gpu) -> bool:
+        return any(h.sharing is GpuSharing.EXCLUSIVE for h in holders.get(device.uuid, ()))
 
     if sharing is GpuSharing.EXCLUSIVE:
         candidates = sorted(
-            (device for device in inventory if not holders.get(device.id)),
+            (device for device in inventory if not holders.get(device.uuid)),
             key=lambda device: device.index,
         )
     else:
         candidates = sorted(
             (device for device in inventory if not taken_exclusively(device)),
-            key=lambda device: (len(holders.get(device.id, ())), device.index),
+            key=lambda device: (len(holders.get(device.uuid, ())), device.index),
         )
     if len(candidates) < count:
         state = "; ".join(
-            _holders_text(device, holders.get(device.id, ()))
+            _holders_text(device, holders.get(device.uuid, ()))
             for device in sorted(inventory, key=lambda device: device.index)
         )
         raise Refused(
             f"No {count} GPU(s) free for {_who(server)} ({sharing.value}): {state}. Ask a "
             "holder to stop their server, or an admin."
         )
-    return Holding(server, tuple(device.id for device in candidates[:count]), sharing)
+    return Holding(server, tuple(device.uuid for device in candidates[:count]), sharing)
 
 
 def check_holdings(
-    inventory: Sequence[GpuDevice], holdings: Mapping[ServerKey, Holding]
+    inventory: Sequence[Gpu], holdings: Mapping[ServerKey, Holding]
 ) -> tuple[str, ...]:
     """What is wrong with a set of holdings (empty when nothing): a GPU held exclusively by
     more than one server or beside a shared holding, or a holding of a GPU the host lacks.
     The allocator never makes such a set; read-back holdings (containers started by hand, a
     GPU removed) may be one, and the hub logs it."""
-    known = {device.id for device in inventory}
+    known = {device.uuid for device in inventory}
     problems = []
     for device_id, holders in sorted(_holders(holdings).items()):
         if device_id not in known:
@@ -144,21 +137,19 @@ def check_holdings(
 class GpuUse:
     """One GPU as the activity page shows it: who holds it, and how."""
 
-    device: GpuDevice
+    device: Gpu
     holders: tuple[ServerKey, ...]
     sharing: GpuSharing | None
 
 
-def gpu_use(
-    inventory: Sequence[GpuDevice], holdings: Mapping[ServerKey, Holding]
-) -> tuple[GpuUse, ...]:
+def gpu_use(inventory: Sequence[Gpu], holdings: Mapping[ServerKey, Holding]) -> tuple[GpuUse, ...]:
     """Every GPU of the host, by index, with its holders."""
     holders = _holders(holdings)
     return tuple(
         GpuUse(
             device,
-            tuple(sorted(h.server for h in holders.get(device.id, ()))),
-            holders[device.id][0].sharing if holders.get(device.id) else None,
+            tuple(sorted(h.server for h in holders.get(device.uuid, ()))),
+            holders[device.uuid][0].sharing if holders.get(device.uuid) else None,
         )
         for device in sorted(inventory, key=lambda device: device.index)
     )
