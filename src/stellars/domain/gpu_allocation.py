@@ -15,11 +15,30 @@ for `count` GPUs:
    each GPU, so the user knows whom to ask and the admin what to stop.
 5. A stopped server's GPUs are free again (`release`). The holdings are read back from the
    running containers when the hub starts, so a hub restart loses none.
+
+Reading back (`reconcile`): what a server's container was started with is what it really
+holds, so the platform's record follows the containers, server by server:
+
+6. A server the hub neither runs nor starts holds nothing.
+7. A running server holds what its container names (no container, or one that names no GPU:
+   nothing). A container that asked for every GPU (mode 1, or a server started before GPUs were
+   given out one by one) holds them all, shared; one whose sharing was not recorded holds its
+   GPUs exclusively, so that they are never given twice.
+8. A starting (or stopping) server keeps what the platform gave it, since its container may not
+   exist yet; given nothing, it holds what its container names (a server the hub is checking
+   after its restart).
+9. A server whose containers were not read, or whose holding changed while they were read (a
+   start or a stop meanwhile), keeps its holding as it is now.
+
+A lab learns its GPUs from its environment (`GpuAssignment.environment`): the UUIDs in
+`NVIDIA_VISIBLE_DEVICES` (the NVIDIA container runtime's own variable, which also overrides an
+image that sets "all") and `CUDA_VISIBLE_DEVICES` (what binds CUDA in a process outside a
+container), and the sharing in `STELLARS_GPU_SHARING`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TypeAlias
@@ -31,6 +50,15 @@ from .validation import whole_number
 
 #: A server: (username, server name).
 ServerKey: TypeAlias = tuple[str, str]
+
+#: The variables of a lab's environment that name its GPUs (see the module's docstring).
+NVIDIA_VISIBLE_DEVICES = "NVIDIA_VISIBLE_DEVICES"
+CUDA_VISIBLE_DEVICES = "CUDA_VISIBLE_DEVICES"
+GPU_SHARING_VARIABLE = "STELLARS_GPU_SHARING"
+#: NVIDIA_VISIBLE_DEVICES of a server given no GPU: the NVIDIA runtime then exposes none.
+NO_GPU = "void"
+#: How nvidia-smi and the engine name a GPU (or a MIG slice of one) by UUID.
+_DEVICE_PREFIXES = ("GPU-", "MIG-")
 
 
 def gpu_label(gpu: Gpu) -> str:
@@ -163,3 +191,109 @@ def holdings_by_server(holdings: Sequence[Holding]) -> Mapping[ServerKey, Holdin
             raise InvalidValue("holdings", f"two holdings for {_who(holding.server)}")
         found[holding.server] = holding
     return MappingProxyType(found)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerGpus:
+    """The GPUs a server's container (or process) was started with, as read back: the device
+    ids it names, or `every_gpu` when it asked for every GPU of the engine instead, and the
+    sharing the platform recorded (None when none was)."""
+
+    devices: tuple[str, ...] = ()
+    every_gpu: bool = False
+    sharing: GpuSharing | None = None
+
+
+def held_by_container(
+    inventory: Sequence[Gpu], server: ServerKey, found: ContainerGpus
+) -> Holding | None:
+    """The holding a server's container makes (rule 7); None when it holds no GPU."""
+    if found.every_gpu:
+        every = tuple(device.uuid for device in sorted(inventory, key=lambda device: device.index))
+        return Holding(server, every, GpuSharing.SHARED) if every else None
+    if not found.devices:
+        return None
+    return Holding(server, found.devices, found.sharing or GpuSharing.EXCLUSIVE)
+
+
+def reconcile(
+    inventory: Sequence[Gpu],
+    holdings: Mapping[ServerKey, Holding],
+    servers: Mapping[ServerKey, bool],
+    found: Mapping[ServerKey, ContainerGpus | None],
+    changed: Collection[ServerKey] = frozenset(),
+) -> dict[ServerKey, Holding]:
+    """The holdings after reading the containers back (rules 6 to 9).
+
+    `servers`: every server the hub runs (True) or is starting or stopping (False). `found`:
+    for each server whose container was read, what it holds (None: no such container).
+    `changed`: servers whose holding changed while the containers were read; `holdings` are
+    the platform's as they are now."""
+    result: dict[ServerKey, Holding] = {}
+    for server in sorted({*holdings, *servers, *changed}):
+        current = holdings.get(server)
+        if server in changed:
+            kept = current
+        elif server not in servers:
+            kept = None
+        elif server not in found:
+            kept = current
+        else:
+            container = found[server]
+            read = None if container is None else held_by_container(inventory, server, container)
+            kept = read if servers[server] else current or read
+        if kept is not None:
+            result[server] = kept
+    return result
+
+
+def sharing_from_environment(environment: Mapping[str, str]) -> GpuSharing | None:
+    """The sharing a lab's environment records (`STELLARS_GPU_SHARING`); None when it records
+    none that the platform knows."""
+    text = environment.get(GPU_SHARING_VARIABLE, "").strip().lower()
+    known = {sharing.value: sharing for sharing in GpuSharing}
+    return known.get(text)
+
+
+def gpus_from_environment(environment: Mapping[str, str]) -> ContainerGpus:
+    """The GPUs a lab's environment names (`CUDA_VISIBLE_DEVICES`, by UUID: indices or other
+    entries are not the platform's and are left out) and its sharing: how the GPUs of a server
+    that runs as a local process are read back."""
+    entries = (part.strip() for part in environment.get(CUDA_VISIBLE_DEVICES, "").split(","))
+    devices = tuple(entry for entry in entries if entry.startswith(_DEVICE_PREFIXES))
+    return ContainerGpus(devices=devices, sharing=sharing_from_environment(environment))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GpuAssignment:
+    """What one spawn gets. `enabled`: the platform hands out GPUs at all (the GPU decision);
+    then either `every_gpu` (mode 1: every GPU the engine has, none named, since no probe
+    listed them) or the `devices` (UUIDs) this server holds, with their `sharing`."""
+
+    enabled: bool = False
+    detected: bool = False
+    every_gpu: bool = False
+    devices: tuple[str, ...] = ()
+    sharing: GpuSharing = GpuSharing.EXCLUSIVE
+
+    @property
+    def has_gpus(self) -> bool:
+        return self.every_gpu or bool(self.devices)
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """What the lab reads: its GPU tooling on only with a GPU, and, when GPUs are given out
+        one by one, which ones (none: `NO_GPU`, and an empty CUDA list) and how."""
+        flag = "1" if self.has_gpus else "0"
+        environment = {
+            "ENABLE_GPU_SUPPORT": flag,
+            "ENABLE_GPUSTAT": flag,
+            "NVIDIA_DETECTED": "1" if self.detected else "0",
+        }
+        if self.enabled and not self.every_gpu:
+            named = ",".join(self.devices)
+            environment[NVIDIA_VISIBLE_DEVICES] = named or NO_GPU
+            environment[CUDA_VISIBLE_DEVICES] = named
+            if self.devices:
+                environment[GPU_SHARING_VARIABLE] = self.sharing.value
+        return environment

@@ -5,6 +5,7 @@ through a `HubHandle`, bound when the hub starts."""
 from .directory import InProcessHubDirectory
 from .handle import HubHandle
 from .lab_servers import HubLabServers
+from .local_gpus import LocalProcessGpus
 from .notifications import LabNotificationTransport
 from .proxy import HubProxyRoutes
 
@@ -14,4 +15,5 @@ __all__ = [
     "HubProxyRoutes",
     "InProcessHubDirectory",
     "LabNotificationTransport",
+    "LocalProcessGpus",
 ]

@@ -1,11 +1,14 @@
 """The pre-spawn hook: DockerSpawner's settings for one spawn, computed whole from the current
-state (group membership, the GPU decision, branding), never appended to.
+state (group membership, the GPUs this server gets, branding), never appended to.
 
 JupyterHub keeps one Spawner object per server for the hub's lifetime and reuses it for every
 start, so a hook that only adds a mount or a flag would keep it after the user left the group.
 This hook starts from the configured base values on every spawn and sets the whole `volumes`,
 `extra_host_config` and `environment` of the spawner. Docker's wire formats (the device request
-for all GPUs, bind-mount dicts, the privileged flag) live here, not in the domain.
+naming the server's GPUs, bind-mount dicts, the privileged flag) live here, not in the domain.
+
+GPUs are given out one by one (`GpuService.assign`): a spawn that cannot get its GPUs is
+refused with a 409 that names who holds each one; the post-stop hook (`stop_hook`) frees them.
 
 The volume every user shares is mounted as `STELLARS_SHARED_VOLUME` says (read-only by default,
 `{"bind": path, "mode": "ro"}`), or left out when it is off: every lab runs as the same uid, so
@@ -28,16 +31,26 @@ from tornado import web
 
 from stellars.domain.docker_access import DockerAccess, DockerAccessGroups, docker_access_for
 from stellars.domain.errors import BackendUnavailable, InvalidValue, Refused
-from stellars.domain.gpu import GpuDecision
+from stellars.domain.gpu_allocation import GpuAssignment
 from stellars.domain.services import FaviconRoutes, GpuService, VolumeService
 from stellars.domain.settings import SharedVolumeMode
 
 log = logging.getLogger(__name__)
 
-#: docker-py's DeviceRequest(count=-1, capabilities=[["gpu"]]) as the Engine API writes it.
+#: docker-py's DeviceRequest(count=-1, capabilities=[["gpu"]]) as the Engine API writes it:
+#: every GPU of the engine (mode 1, where no probe listed them).
 ALL_GPUS_REQUEST: Mapping[str, object] = MappingProxyType(
     {"Driver": "nvidia", "Count": -1, "Capabilities": [["gpu"]]}
 )
+#: A spawn that the platform gives no GPU (GPUs off, or none asked for).
+NO_GPUS = GpuAssignment()
+
+
+def gpus_request(devices: Iterable[str]) -> dict[str, object]:
+    """The Engine API's device request for exactly these GPUs, by UUID (`docker run --gpus
+    '"device=GPU-a,GPU-b"'`): the nvidia driver, the gpu capability."""
+    return {"Driver": "nvidia", "DeviceIDs": list(devices), "Capabilities": [["gpu"]]}
+
 
 #: The host config every spawn starts from unless configured otherwise: the engine never removes
 #: a container by itself. DockerSpawner (`remove = True`) removes it when the server stops, and
@@ -106,7 +119,7 @@ def spawn_settings(
     *,
     access: DockerAccess,
     groups: DockerAccessGroups,
-    gpu: GpuDecision,
+    gpu: GpuAssignment,
     lab_environment: Mapping[str, str] = MappingProxyType({}),
 ) -> SpawnSettings:
     """The whole volumes, host config and environment of one spawn, from the base values."""
@@ -119,17 +132,19 @@ def spawn_settings(
         volumes[groups.socket_path] = {"bind": groups.socket_path, "mode": "rw"}
     if access.privileged:
         host_config["privileged"] = True
-    if gpu.enabled:
+    if gpu.every_gpu:
         host_config["device_requests"] = [dict(ALL_GPUS_REQUEST)]
+    elif gpu.devices:
+        host_config["device_requests"] = [gpus_request(gpu.devices)]
     environment = {**base.environment, **gpu.environment, **lab_environment}
     return SpawnSettings(volumes, host_config, environment)
 
 
-def spawn_refusal(reason: str) -> web.HTTPError:
-    """A refused spawn as JupyterHub relays it: 409 with `reason` as the message the user sees
-    on the spawn page and in the API answer (`jupyterhub_message`), logged without a
-    traceback."""
-    error = web.HTTPError(409, reason)
+def spawn_refusal(reason: str, status: int = 409) -> web.HTTPError:
+    """A refused spawn as JupyterHub relays it: 409 (or `status`) with `reason` as the message
+    the user sees on the spawn page and in the API answer (`jupyterhub_message`), logged
+    without a traceback."""
+    error = web.HTTPError(status, reason)
     error.jupyterhub_message = reason  # type: ignore[attr-defined]
     return error
 
@@ -141,7 +156,7 @@ def group_names(spawner: Any) -> Iterable[str]:
 class PreSpawnHook:
     """Applies `spawn_settings` to every spawn; the composition root hands JupyterHub a plain
     function that awaits it (`c.Spawner.pre_spawn_hook`: traitlets deep-copies config values,
-    and a function is copied as itself, so the hook keeps the live GPU decision).
+    and a function is copied as itself, so the hook keeps the live GPU service).
 
     Spawners without Docker settings (the local-process fallback) only get the environment.
     """
@@ -163,17 +178,29 @@ class PreSpawnHook:
         self.volumes = volumes
         self.favicon_routes = favicon_routes
 
-    def settings_for(self, spawner: Any) -> SpawnSettings:
+    def settings_for(self, spawner: Any, gpus: GpuAssignment = NO_GPUS) -> SpawnSettings:
         return spawn_settings(
             self.base,
             access=docker_access_for(group_names(spawner), self.groups),
             groups=self.groups,
-            gpu=self.gpu.current,
+            gpu=gpus,
             lab_environment=self.lab_environment,
         )
 
+    async def assign_gpus(self, spawner: Any) -> GpuAssignment:
+        """The GPUs this spawn gets; a start that cannot get them is refused with the 409 the
+        user sees on the spawn page, naming who holds each GPU (503 while the holdings cannot
+        be read back). How many and how shared: the platform's default (`GpuService`), until
+        group policies decide it per user (`EffectiveResources.gpus` and `gpu_sharing`)."""
+        try:
+            return await self.gpu.assign((spawner.user.name, spawner.name))
+        except Refused as refused:
+            raise spawn_refusal(refused.reason) from None
+        except BackendUnavailable as error:
+            raise spawn_refusal(f"GPUs cannot be given out right now: {error}", 503) from None
+
     async def __call__(self, spawner: Any) -> None:
-        settings = self.settings_for(spawner)
+        settings = self.settings_for(spawner, await self.assign_gpus(spawner))
         if hasattr(spawner, "extra_host_config"):
             if self.volumes is not None:
                 user = spawner.user
