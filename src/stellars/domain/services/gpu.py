@@ -108,7 +108,7 @@ class GpuService:
         self.sharing = sharing
         self.naming = naming or DockerNaming()
         self.readings = readings
-        self._read_back = read_back
+        self.read_back = read_back
         self._directory = directory
         self._result: GpuProbeResult | None = None
         self._lock = asyncio.Lock()
@@ -195,7 +195,7 @@ class GpuService:
         it, only the holders'. Returns how many servers' holdings changed. Raises
         BackendUnavailable."""
         inventory = self.inventory
-        read_back, directory = self._read_back, self._directory
+        read_back, directory = self.read_back, self._directory
         if not inventory or read_back is None or directory is None:
             return 0
         async with self._reading_back:
