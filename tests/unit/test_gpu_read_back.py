@@ -244,3 +244,19 @@ def test_readings_by_device():
     assert result.reason == ""
     assert GpuUseResult.none("no driver") == GpuUseResult((), "no driver")
     assert GpuUseResult().by_device() == {}
+
+
+def test_what_the_allocator_refuses_names_its_field_and_an_empty_holding_its_server():
+    """Beside tests/unit/test_gpu_allocation.py: the fields a refusal names, and the server of
+    a holding of no GPU."""
+    from stellars.domain.errors import InvalidValue
+    from stellars.domain.gpu_allocation import allocate, holdings_by_server
+
+    with pytest.raises(InvalidValue) as refused:
+        allocate(FOUR, {}, ANN, -1, EXCLUSIVE)
+    assert refused.value.field == "gpus"
+    assert allocate(FOUR, {}, ANN, 0, SHARED) == Holding(ANN, (), SHARED)
+    one = Holding(ANN, ("GPU-0",), SHARED)
+    with pytest.raises(InvalidValue) as twice:
+        holdings_by_server([one, one])
+    assert (twice.value.field, twice.value.message) == ("holdings", "two holdings for ann")

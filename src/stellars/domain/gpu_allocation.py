@@ -250,16 +250,19 @@ def reconcile(
 def sharing_from_environment(environment: Mapping[str, str]) -> GpuSharing | None:
     """The sharing a lab's environment records (`STELLARS_GPU_SHARING`); None when it records
     none that the platform knows."""
-    text = environment.get(GPU_SHARING_VARIABLE, "").strip().lower()
+    text = environment.get(GPU_SHARING_VARIABLE)
+    if text is None:
+        return None
     known = {sharing.value: sharing for sharing in GpuSharing}
-    return known.get(text)
+    return known.get(text.strip().lower())
 
 
 def gpus_from_environment(environment: Mapping[str, str]) -> ContainerGpus:
     """The GPUs a lab's environment names (`CUDA_VISIBLE_DEVICES`, by UUID: indices or other
     entries are not the platform's and are left out) and its sharing: how the GPUs of a server
     that runs as a local process are read back."""
-    entries = (part.strip() for part in environment.get(CUDA_VISIBLE_DEVICES, "").split(","))
+    listed = environment.get(CUDA_VISIBLE_DEVICES)
+    entries = () if listed is None else (part.strip() for part in listed.split(","))
     devices = tuple(entry for entry in entries if entry.startswith(_DEVICE_PREFIXES))
     return ContainerGpus(devices=devices, sharing=sharing_from_environment(environment))
 
