@@ -30,6 +30,8 @@ from stellars.adapters.jupyterhub import (
     ImageOptions,
     InProcessHubDirectory,
     LabNotificationTransport,
+    LocalProcessGpus,
+    PostStopHook,
     PreSpawnHook,
     SpawnBase,
     branding_base,
@@ -38,6 +40,7 @@ from stellars.adapters.jupyterhub import (
     platform_roles,
     with_platform,
 )
+from stellars.adapters.nvidia import HostNvidiaSmiProbe
 from stellars.adapters.passwords import XkcdPasswordGenerator
 from stellars.adapters.sql import (
     SqlActivityStore,
@@ -178,6 +181,17 @@ PASSPHRASE_BITS = SETTINGS.passphrases.entropy_bits(
 )
 DATABASE = SqlDatabase.from_url(HUB.effective_stellars_db_url)
 DOCKER = DockerEngine(lambda: connect(SPAWNER.docker_url, timeout_seconds=30))
+# GPUs as the servers see them: containers through the engine's NVIDIA runtime (nvidia-smi in a
+# CUDA container), local processes the host's own (nvidia-smi on this machine). What a server
+# was started with is read back from its container, or from a local server's environment.
+LOCAL_SERVERS = CHOICE.kind is SpawnerKind.LOCAL
+GPU_PROBE = (
+    HostNvidiaSmiProbe(timeout_seconds=SETTINGS.gpu.probe_timeout_seconds)
+    if LOCAL_SERVERS
+    else ContainerNvidiaSmiProbe(
+        DOCKER, SETTINGS.gpu.probe_image, timeout_seconds=SETTINGS.gpu.probe_timeout_seconds
+    )
+)
 try:
     PLATFORM = build(
         SETTINGS,
@@ -188,9 +202,7 @@ try:
         volume_store=DockerVolumeStore(DOCKER),
         containers=DockerContainerControl(DOCKER),
         container_stats=DockerContainerStats(DOCKER),
-        gpu_probe=ContainerNvidiaSmiProbe(
-            DOCKER, SETTINGS.gpu.probe_image, timeout_seconds=SETTINGS.gpu.probe_timeout_seconds
-        ),
+        gpu_probe=GPU_PROBE,
         transport=LabNotificationTransport(HUB_HANDLE),
         passwords=PASSPHRASES,
         # Passwords are the platform's to keep only with NativeAuthenticator.
@@ -207,6 +219,7 @@ try:
         policy_store=HubPolicyStore(HUB_HANDLE),  # group policies, in the groups' properties
         server_stops=SqlServerStopStore(DATABASE),
         lab_limits=LAB_LIMITS,
+        gpu_read_back=LocalProcessGpus(HUB_HANDLE, SPAWNER.naming) if LOCAL_SERVERS else None,
         facts={
             "Logins": (
                 "NativeAuthenticator: sign-up, the admin's password, generated passphrases"
@@ -243,6 +256,9 @@ SPAWN_HOOK = PreSpawnHook(
 IMAGE_OPTIONS = ImageOptions(PLATFORM.policies)
 
 
+STOP_HOOK = PostStopHook(gpu=PLATFORM.gpu)
+
+
 async def pre_spawn_hook(spawner):
     """Each spawn's whole Docker settings, from the current state (a plain function: traitlets
     deep-copies config values, and copies a function as itself)."""
@@ -252,6 +268,11 @@ async def pre_spawn_hook(spawner):
 async def image_options_form(spawner):
     """The spawn form: a choice of image for a user whose group policies allow several."""
     return await IMAGE_OPTIONS(spawner)
+
+
+def post_stop_hook(spawner):
+    """After every stop of a server, however it stopped: its GPUs are free again."""
+    STOP_HOOK(spawner)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -327,10 +348,12 @@ c.JupyterHub.custom_scopes = custom_scopes()
 # "Ready" means the lab answers HTTP within the spawn timeout. One container per server, named
 # as the platform computes names; containers go on stop, volumes keep the data. DockerSpawner's
 # poll survives the engine being away, and records why a container it finds ended (out of
-# memory, an exit code) for its user. Without Docker, servers are local processes.
+# memory, an exit code) for its user. Without Docker, servers are local processes. Each spawn
+# gets its settings whole, GPUs included; each stop frees the server's GPUs.
 c.Spawner.start_timeout = SPAWNER.start_timeout_seconds
 c.Spawner.http_timeout = SPAWNER.start_timeout_seconds
 c.Spawner.pre_spawn_hook = pre_spawn_hook
+c.Spawner.post_stop_hook = post_stop_hook
 if CHOICE.kind is SpawnerKind.DOCKER:
     c.JupyterHub.spawner_class = (
         "stellars.adapters.jupyterhub.plugin.docker_spawner.EngineTolerantDockerSpawner"

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from stellars.domain.activity import ActivityLevel
 from stellars.domain.containers import ContainerUsage
 from stellars.domain.errors import InvalidValue
+from stellars.domain.gpu import GpuUseResult
 from stellars.domain.hub import HubUser
 from stellars.domain.limits import ResolvedLimits
 from stellars.domain.services import (
@@ -61,6 +62,7 @@ from stellars.ports import (
     CredentialVault,
     EventLog,
     GpuProbe,
+    GpuReadBack,
     HubDirectory,
     LabServers,
     NotificationTransport,
@@ -84,6 +86,9 @@ WARNING_INTERVAL = timedelta(seconds=20)
 #: sample, an extension, a user) still shows at once; a server started or stopped, within it.
 DASHBOARD_REUSE = timedelta(seconds=1)
 
+#: How often the GPUs held are checked against the servers that run and what their containers
+#: hold (after the read-back at start, which covers every running server).
+GPU_HOLDINGS_INTERVAL = timedelta(seconds=60)
 #: How often running servers are checked for a missing favicon route.
 FAVICON_ROUTES_INTERVAL = timedelta(seconds=10)
 #: How long the hub's shutdown waits for user follow-ups still in flight.
@@ -122,6 +127,7 @@ class Platform:
     favicon_reconciler: Refresher[int]
     #: The memory, CPU and process limits every lab gets unless a group policy says otherwise.
     lab_limits: ResolvedLimits
+    gpu_holdings: Refresher[int]
     facts: Mapping[str, str] = field(default_factory=dict)
     _tasks: list[asyncio.Task[object]] = field(default_factory=list, repr=False)
 
@@ -135,6 +141,20 @@ class Platform:
             self.event_totals,
             self.cull_warnings,
             self.favicon_reconciler,
+            self.gpu_holdings,
+            *((self.gpu.readings,) if self.gpu.readings is not None else ()),
+        )
+
+    @property
+    def _started_later(self) -> tuple[Refresher[Any], ...]:
+        """Refreshers `start` leaves alone: the favicon routes' (once the proxy runs) and the
+        GPUs' (once the probe found GPUs to give out)."""
+        return tuple(
+            refresher
+            for refresher in self.background
+            if refresher is self.favicon_reconciler
+            or refresher is self.gpu_holdings
+            or refresher is self.gpu.readings
         )
 
     def bootstrap(self) -> None:
@@ -147,11 +167,12 @@ class Platform:
 
     async def start(self) -> None:
         """Start the background work on the running loop: the GPU probe (never awaited here, so
-        a slow probe cannot hold up the hub) and the refreshers that need only the hub's
-        database (`start_route_keeping` starts the one that needs its proxy)."""
+        a slow probe cannot hold up the hub; the GPUs' refreshers start once it found GPUs) and
+        the refreshers that need only the hub's database (`start_route_keeping` starts the one
+        that needs its proxy)."""
         self._tasks.append(asyncio.get_running_loop().create_task(self._detect_gpu()))
         for refresher in self.background:
-            if refresher is not self.favicon_reconciler:
+            if refresher not in self._started_later:
                 refresher.start()
 
     def start_route_keeping(self) -> None:
@@ -162,6 +183,14 @@ class Platform:
     async def _detect_gpu(self) -> None:
         decision = await self.gpu.detect()
         log.info("GPU decision: %s", decision.reason)
+        if self.gpu.inventory:
+            # The first pass reads the holdings back from every server the hub runs. JupyterHub
+            # schedules its check of the servers it believes running right after the platform's
+            # start and makes all their spawners (pending, "check") before its first await, so
+            # they are all there by the time a probe has answered; spawns wait for this pass.
+            self.gpu_holdings.start()
+            if self.gpu.readings is not None:
+                self.gpu.readings.start()
 
     async def stop(self, *, grace_seconds: float = SHUTDOWN_GRACE_SECONDS) -> None:
         """Stop the refreshers and any probe still running; give user follow-ups in flight
@@ -210,6 +239,7 @@ def build(
     policy_store: PolicyStore,
     server_stops: ServerStopStore,
     lab_limits: ResolvedLimits,
+    gpu_read_back: GpuReadBack | None = None,
     facts: Mapping[str, str] | None = None,
 ) -> Platform:
     """Every service of the platform from `settings` and one adapter per port.
@@ -219,6 +249,9 @@ def build(
 
     `lab_limits` are the limits every lab gets, resolved at start from the settings and the
     engine's host (`LabLimitSettings.resolve`).
+
+    `gpu_read_back` is where the GPUs of running servers are read back from: their containers
+    (`containers`, the default) or, for servers that run as local processes, their processes.
 
     `facts` are what the composition root found at start (the spawner in use and why, the lab
     image, the lab limits); the settings page shows them beside the settings.
@@ -312,6 +345,22 @@ def build(
     async def levels() -> Mapping[ActivityLevel, int]:
         return await users_by_level(directory, activity)
 
+    gpu = GpuService(
+        probe=gpu_probe,
+        mode=settings.gpu.mode,
+        per_server=settings.gpu.per_server,
+        sharing=settings.gpu.sharing,
+        read_back=gpu_read_back if gpu_read_back is not None else containers,
+        directory=directory,
+        naming=settings.spawner.naming,
+        readings=every(
+            timedelta(seconds=settings.gpu.use_seconds),
+            "GPU use",
+            gpu_probe.use,
+            GpuUseResult(),
+        ),
+    )
+
     return Platform(
         settings=settings,
         clock=clock,
@@ -358,5 +407,6 @@ def build(
         ),
         stops=ServerStopService(store=server_stops, directory=directory, clock=clock),
         lab_limits=lab_limits,
+        gpu_holdings=every(GPU_HOLDINGS_INTERVAL, "GPU holdings", gpu.reconcile, 0),
         facts=MappingProxyType(dict(facts or {})),
     )

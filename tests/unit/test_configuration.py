@@ -27,6 +27,7 @@ from stellars.configuration import (
 )
 from stellars.domain.errors import InvalidValue
 from stellars.domain.gpu import GpuMode
+from stellars.domain.policies import GpuSharing
 from stellars.domain.settings import (
     HubSettings,
     OrphanVolumePolicy,
@@ -98,6 +99,9 @@ EVERY_VARIABLE = {
     "JUPYTERHUB_GPU_ENABLED": ("0", "gpu.mode", GpuMode.OFF),
     "JUPYTERHUB_NVIDIA_IMAGE": ("nvidia/cuda:12", "gpu.probe_image", "nvidia/cuda:12"),
     "JUPYTERHUB_GPU_PROBE_TIMEOUT": ("30", "gpu.probe_timeout_seconds", 30),
+    "STELLARS_GPUS_PER_SERVER": ("2", "gpu.per_server", 2),
+    "STELLARS_GPU_SHARING": (" Exclusive ", "gpu.sharing", GpuSharing.EXCLUSIVE),
+    "STELLARS_GPU_USE_INTERVAL": ("60", "gpu.use_seconds", 60),
     "JUPYTERHUB_IDLE_CULLER_ENABLED": ("1", "sessions.enabled", True),
     "JUPYTERHUB_IDLE_CULLER_TIMEOUT": ("7200", "sessions.idle_timeout_seconds", 7200),
     "JUPYTERHUB_IDLE_CULLER_INTERVAL": ("300", "sessions.cull_every_seconds", 300),

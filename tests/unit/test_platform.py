@@ -4,6 +4,7 @@ stopped, the admin's password set before the first request."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from types import MappingProxyType
 
@@ -31,9 +32,11 @@ from stellars.adapters.vault import ProcessMemoryVault
 from stellars.domain.containers import ContainerUsage
 from stellars.domain.credentials import PassphrasePolicy
 from stellars.domain.errors import InvalidValue
-from stellars.domain.gpu import Gpu, GpuMode, GpuProbeResult
+from stellars.domain.gpu import Gpu, GpuMode, GpuProbeResult, GpuReading, GpuUseResult
+from stellars.domain.gpu_allocation import ContainerGpus, Holding
 from stellars.domain.hub import HubUser, ServerSnapshot
 from stellars.domain.limits import HostResources
+from stellars.domain.policies import GpuSharing
 from stellars.domain.settings import (
     BrandingSettings,
     GpuSettings,
@@ -44,6 +47,7 @@ from stellars.domain.settings import (
 from stellars.platform import (
     DASHBOARD_REUSE,
     FAVICON_ROUTES_INTERVAL,
+    GPU_HOLDINGS_INTERVAL,
     Platform,
     build,
     running_container_names,
@@ -238,3 +242,75 @@ async def test_the_stop_service_and_the_lab_limits_are_the_ones_given(fakes):
     # and a deleted user's stops go with the user
     fakes.stops.stops[("ann", "")] = None  # type: ignore[assignment]
     assert (await platform.users.follow_delete("ann")).server_stops == 1
+
+
+async def test_gpus_are_read_back_and_measured_once_the_probe_found_some(fakes):
+    fakes.directory.put(running("ann"))
+    fakes.containers.start("lab-ann", gpus=ContainerGpus(devices=("GPU-1",)))
+    fakes.probe.use_result = GpuUseResult((GpuReading("GPU-1", 512, 20),))
+    gpu = GpuSettings(mode=GpuMode.AUTO, per_server=2, sharing=GpuSharing.EXCLUSIVE)
+    platform = fakes.build(settings(gpu=gpu))
+    assert (platform.gpu.per_server, platform.gpu.sharing) == (2, GpuSharing.EXCLUSIVE)
+    assert platform.gpu.naming.name_template == "lab-{username}"
+    assert platform.gpu.readings is not None
+    assert platform.gpu.readings.interval == timedelta(seconds=gpu.use_seconds)
+    assert platform.gpu_holdings.interval == GPU_HOLDINGS_INTERVAL
+    assert platform.gpu.readings in platform.background
+    assert platform.gpu_holdings in platform.background
+    await platform.start()
+    for _ in range(100):  # the probe's task, then the refreshers' first passes
+        if platform.gpu_holdings.snapshot().ready and platform.gpu.readings.snapshot().ready:
+            break
+        await asyncio.sleep(0)
+    assert platform.gpu.holdings == {
+        ("ann", ""): Holding(("ann", ""), ("GPU-1",), GpuSharing.EXCLUSIVE)
+    }
+    assert platform.gpu.readings.snapshot().value.readings == (GpuReading("GPU-1", 512, 20),)
+    await platform.stop()
+    assert not any(refresher.running for refresher in platform.background)
+    assert fakes.probe.calls == 1
+
+
+async def test_without_gpus_to_give_out_nothing_is_read_back_or_measured(fakes):
+    fakes.probe.result = GpuProbeResult.none("no driver")
+    platform = fakes.build(settings(gpu=GpuSettings(mode=GpuMode.AUTO)))
+    await platform.start()
+    await platform.gpu.detect()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not platform.gpu_holdings.running
+    assert platform.gpu.readings is not None and not platform.gpu.readings.running
+    assert fakes.probe.use_calls == 0
+    await platform.stop()
+
+
+def test_gpus_of_local_servers_are_read_back_from_where_the_composition_root_says(fakes):
+    class LocalProcesses(InMemoryContainers):
+        pass
+
+    local = LocalProcesses()
+    platform = build(
+        settings(),
+        clock=fakes.clock,
+        directory=fakes.directory,
+        activity_store=InMemoryActivityStore(half_life=timedelta(hours=1)),
+        session_store=InMemorySessionStore(),
+        volume_store=fakes.volume_store,
+        containers=fakes.containers,
+        container_stats=fakes.containers,
+        gpu_probe=fakes.probe,
+        transport=RecordingTransport(),
+        passwords=SequencePasswordGenerator(),
+        accounts=fakes.accounts,
+        vault=ProcessMemoryVault(clock=fakes.clock, policy=settings().vault),
+        assets=InMemoryStaticAssets(),
+        proxy=InMemoryProxyRoutes(),
+        lab_servers=ScriptedLabServers(),
+        event_log=fakes.events,
+        policy_store=fakes.policy_store,
+        server_stops=fakes.stops,
+        lab_limits=settings().lab_limits.resolve(HOST),
+        gpu_read_back=local,
+    )
+    assert platform.gpu.read_back is local
+    assert fakes.build(settings()).gpu.read_back is fakes.containers

@@ -14,7 +14,8 @@ from stellars.domain.docker_access import DockerAccess, DockerAccessGroups
 from stellars.domain.errors import InvalidValue, NotFound
 from stellars.domain.gpu import Gpu, GpuDecision
 from stellars.domain.hub import HubUser
-from stellars.domain.policies import GIB, GroupPolicy, Mount, PlatformDefaults
+from stellars.domain.limits import LabLimits
+from stellars.domain.policies import GIB, GpuSharing, GroupPolicy, Mount, PlatformDefaults
 from stellars.domain.policy_documents import PROPERTY_KEY, policy_entry
 from stellars.domain.services import PolicyService, UserResources, platform_defaults
 from stellars.domain.services.policies import (
@@ -26,7 +27,7 @@ from stellars.domain.services.policies import (
     with_docker_access,
 )
 from stellars.domain.sessions import SessionPolicy
-from stellars.domain.settings import PlatformSettings, SpawnerSettings
+from stellars.domain.settings import GpuSettings, PlatformSettings, SpawnerSettings
 
 VOLUMES = {
     "jupyterlab-{username}_home": "/home/jovyan",
@@ -80,14 +81,23 @@ class TestPlatformDefaultsAndSessions:
         settings = PlatformSettings(
             spawner=SpawnerSettings(image="lab:x"),
             sessions=SessionPolicy(idle_timeout_seconds=600, max_extension_hours=3),
+            gpu=GpuSettings(per_server=2, sharing=GpuSharing.EXCLUSIVE),
         )
-        gpus = (Gpu(0, "A", 1, "u0"), Gpu(1, "B", 1, "u1"))
-        on = platform_defaults(settings, GpuDecision(True, True, "found", gpus))
+        gpus = (Gpu(0, "A", 1, "u0"), Gpu(1, "B", 1, "u1"), Gpu(2, "C", 1, "u2"))
+        limits = LabLimits(cpu_limit=1.5, memory_limit=2**30, pids_limit=512)
+        on = platform_defaults(settings, GpuDecision(True, True, "found", gpus), limits)
         assert on == PlatformDefaults(
-            image="lab:x", gpus=2, idle_timeout_seconds=600, max_extension_hours=3
+            cpu_limit=1.5,
+            memory_limit=2**30,
+            pids_limit=512,
+            image="lab:x",
+            gpus=2,  # the settings' count per server, not every GPU found
+            gpu_sharing=GpuSharing.EXCLUSIVE,
+            idle_timeout_seconds=600,
+            max_extension_hours=3,
         )
         off = platform_defaults(settings, GpuDecision(False, True, "off", gpus))
-        assert off.gpus == 0
+        assert (off.gpus, off.cpu_limit, off.memory_limit, off.pids_limit) == (0, None, None, None)
         assert (off.cpu_limit, off.memory_limit, off.pids_limit, off.storage_quota) == (
             None,
             None,

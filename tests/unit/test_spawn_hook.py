@@ -14,7 +14,8 @@ from stellars.adapters.jupyterhub.plugin.spawn_hook import ALL_GPUS_REQUEST, wit
 from stellars.adapters.memory import StaticGpuProbe
 from stellars.domain.docker_access import DockerAccess, DockerAccessGroups
 from stellars.domain.errors import InvalidValue
-from stellars.domain.gpu import Gpu, GpuDecision, GpuMode, GpuProbeResult
+from stellars.domain.gpu import GpuMode, GpuProbeResult
+from stellars.domain.gpu_allocation import GpuAssignment
 from stellars.domain.limits import LabLimits
 from stellars.domain.services import GpuService
 from stellars.domain.settings import SharedVolumeMode
@@ -25,8 +26,9 @@ BASE = SpawnBase(
     extra_host_config={"mem_limit": "2g"},
     environment={"TZ": "UTC"},
 )
-OFF = GpuDecision(False, False, "off")
-ON = GpuDecision(True, True, "detected", (Gpu(0, "H200", 1, "GPU-1"),))
+OFF = GpuAssignment()
+#: Mode 1: every GPU of the engine to every server.
+ON = GpuAssignment(enabled=True, detected=True, every_gpu=True)
 NONE = LabLimits()  # no limit of any kind: the tests of grants and mounts alone
 
 
@@ -40,6 +42,7 @@ class User:
     """The part of JupyterHub's user the hook reads."""
 
     groups: list[Group] = field(default_factory=list)
+    name: str = "ann"
 
 
 def spawner_of(*groups: str) -> DockerSpawner:
@@ -125,6 +128,7 @@ async def test_a_spawner_without_docker_settings_only_gets_the_environment():
     class LocalSpawner:
         def __init__(self) -> None:
             self.user = User()
+            self.name = ""
             self.environment: dict[str, str] = {}
 
     hook = PreSpawnHook(
@@ -269,7 +273,7 @@ class TestLimits:
                 super().__init__(**kwargs)
                 self.turns = turns
 
-            def limits_for(self, spawner) -> LabLimits:
+            def limits_for(self, resources) -> LabLimits:
                 return self.turns.pop(0)
 
         hook = ChangingLimits(
@@ -311,6 +315,7 @@ class TestLimits:
         class LocalSpawner:
             def __init__(self) -> None:
                 self.user = User()
+                self.name = ""
                 self.environment: dict[str, str] = {}
 
         hook = PreSpawnHook(

@@ -16,7 +16,8 @@ from tornado import web
 from stellars.adapters.jupyterhub import ImageOptions, PreSpawnHook, SpawnBase, spawn_settings
 from stellars.adapters.memory import InMemoryHubDirectory, InMemoryPolicyStore, StaticGpuProbe
 from stellars.domain.docker_access import DockerAccess, DockerAccessGroups
-from stellars.domain.gpu import GpuDecision, GpuMode, GpuProbeResult
+from stellars.domain.gpu import GpuMode, GpuProbeResult
+from stellars.domain.gpu_allocation import GpuAssignment
 from stellars.domain.limits import LabLimits
 from stellars.domain.policies import GroupPolicy, Mount, PlatformDefaults, resolve
 from stellars.domain.services import GpuService, PolicyResolver
@@ -27,7 +28,7 @@ BASE = SpawnBase(
     environment={"TZ": "UTC"},
     shared_volume="shared",
 )
-OFF = GpuDecision(False, False, "off")
+OFF = GpuAssignment()
 GIB = 2**30
 PLATFORM_LIMITS = LabLimits(cpu_limit=1.0, memory_limit=4 * GIB, pids_limit=2048)
 IMAGES = ("lab:default", "lab:cuda", "lab:viz", 'lab:"odd"<x>')
@@ -247,6 +248,7 @@ async def test_a_spawner_without_docker_settings_gets_the_environment_alone(worl
         def __init__(self) -> None:
             self.user = User([Group("ml")])
             self.user_options = {"image": "evil"}
+            self.name = ""
             self.environment: dict[str, str] = {}
 
     spawner = LocalSpawner()

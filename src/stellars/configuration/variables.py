@@ -18,6 +18,7 @@ from typing import Any
 from stellars.domain.errors import InvalidValue
 from stellars.domain.gpu import GpuMode
 from stellars.domain.limits import LabLimitSettings, describe_bytes, describe_cores
+from stellars.domain.policies import GpuSharing
 from stellars.domain.settings import (
     OrphanVolumePolicy,
     PlatformSettings,
@@ -386,10 +387,39 @@ VARIABLES: tuple[Variable, ...] = (
         "JUPYTERHUB_GPU_ENABLED",
         GPU,
         "gpu.mode",
-        "0 off, 1 all GPUs to every server, 2 detect at start and use them when found.",
+        "0 off, 1 all GPUs to every server, 2 detect at start and, when found, give them out "
+        "one by one (STELLARS_GPUS_PER_SERVER each, as STELLARS_GPU_SHARING says, unless a "
+        "group policy says otherwise).",
         Kind.CHOICE,
         choices=("0", "1", "2"),
         parse=_gpu_mode,
+    ),
+    Variable(
+        "STELLARS_GPUS_PER_SERVER",
+        GPU,
+        "gpu.per_server",
+        "GPUs each server gets in mode 2 where no group policy decides (0: none). A start that "
+        "cannot get them is refused, naming who holds each GPU.",
+        Kind.INTEGER,
+    ),
+    Variable(
+        "STELLARS_GPU_SHARING",
+        GPU,
+        "gpu.sharing",
+        "How those GPUs are given in mode 2 where no group policy decides. shared: a GPU may "
+        "serve several servers, spread by load, so every server starts; exclusive: a GPU serves "
+        "one server at a time, and a start finding none free is refused.",
+        Kind.CHOICE,
+        choices=tuple(sharing.value for sharing in GpuSharing),
+        parse=_choice(GpuSharing),
+    ),
+    Variable(
+        "STELLARS_GPU_USE_INTERVAL",
+        GPU,
+        "gpu.use_seconds",
+        "Seconds between two readings of the GPUs' memory in use and utilisation (nvidia-smi, "
+        "in mode 2 when GPUs were found), shown on the activity page.",
+        Kind.INTEGER,
     ),
     Variable(
         "JUPYTERHUB_NVIDIA_IMAGE",

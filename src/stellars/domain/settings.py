@@ -25,6 +25,7 @@ from .errors import InvalidValue
 from .gpu import GpuMode
 from .limits import LabLimitSettings
 from .logins import LoginPolicy
+from .policies import GpuSharing
 from .sessions import SessionPolicy
 from .validation import Bounds, check_bounds, non_empty_text
 from .volumes import DockerNaming, UserVolume, user_volumes
@@ -270,17 +271,32 @@ class BroadcastPolicy:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GpuSettings:
-    """GPU mode, and the image and time the container probe may use in auto mode."""
+    """GPU mode, the image and time the container probe may use in auto mode, and what a
+    server gets where no group policy decides, when auto mode gives GPUs out one by one.
 
-    LIMITS: ClassVar[Mapping[str, Bounds]] = MappingProxyType({"probe_timeout_seconds": (1, 600)})
+    `per_server` GPUs (default 1) are `sharing` (default shared: spread by load, so a host with
+    fewer GPUs than running servers still starts every server, and no server that started
+    before GPUs were given out one by one is refused now; exclusive GPUs are what a group
+    policy, or this setting, asks for). `use_seconds`: how often the GPUs' memory in use and
+    utilisation are read for the activity page.
+    """
+
+    LIMITS: ClassVar[Mapping[str, Bounds]] = MappingProxyType(
+        {"probe_timeout_seconds": (1, 600), "per_server": (0, 64), "use_seconds": (5, 3600)}
+    )
 
     mode: GpuMode = GpuMode.AUTO
     probe_image: str = "nvidia/cuda:13.0.2-base-ubuntu24.04"
     probe_timeout_seconds: int = 20
+    per_server: int = 1
+    sharing: GpuSharing = GpuSharing.SHARED
+    use_seconds: int = 30
 
     def __post_init__(self) -> None:
         if not isinstance(self.mode, GpuMode):
             raise TypeError("mode must be a GpuMode; parse it with GpuMode.parse")
+        if not isinstance(self.sharing, GpuSharing):
+            raise InvalidValue("sharing", f"must be exclusive or shared, got {self.sharing!r}")
         check_bounds(self, self.LIMITS)
 
 

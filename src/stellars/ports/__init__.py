@@ -7,7 +7,7 @@ errors of `stellars.domain.errors`.
 
 from .activity_store import ActivityStore
 from .clock import Clock
-from .containers import ContainerControl, ContainerStats
+from .containers import ContainerControl, ContainerStats, GpuReadBack
 from .credentials import CredentialStore, CredentialVault, PasswordGenerator
 from .event_log import EventLog
 from .gpu import GpuProbe
@@ -30,6 +30,7 @@ __all__ = [
     "CredentialVault",
     "EventLog",
     "GpuProbe",
+    "GpuReadBack",
     "HubDirectory",
     "LabServers",
     "NotificationTransport",

@@ -1,9 +1,11 @@
-"""Docker engine adapters (docker SDK): volumes, container control, container stats and the
-container GPU probe, all on one `DockerEngine` (thread pool, deadlines, error map)."""
+"""Docker engine adapters (docker SDK): volumes, container control (with the GPUs containers
+were created with), container stats and the container GPU probe, all on one `DockerEngine`
+(thread pool, deadlines, error map)."""
 
 from .containers import (
     DockerContainerControl,
     DockerContainerStats,
+    gpus_of,
     readings_from_stats,
     running_names,
 )
@@ -20,6 +22,7 @@ __all__ = [
     "DockerVolumeStore",
     "EngineProbe",
     "connect",
+    "gpus_of",
     "probe_engine",
     "readings_from_stats",
     "running_names",

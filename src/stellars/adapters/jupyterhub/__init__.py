@@ -1,9 +1,10 @@
 """Adapters that run inside the JupyterHub process, one room per job:
 
 - `hub_objects`: the ports over the hub's own objects (directory, proxy routes, lab servers,
-  notification transport, group policies), reached through a `HubHandle`;
-- `plugin`: the platform as a hub plug-in (routes through any authenticator, the pre-spawn hook,
-  the DockerSpawner it runs, roles, groups, user events, the lab favicon handler);
+  notification transport, group policies, local servers' GPUs), reached through a `HubHandle`;
+- `plugin`: the platform as a hub plug-in (routes through any authenticator, the pre-spawn and
+  post-stop hooks, the DockerSpawner it runs, roles, groups, user events, the lab favicon
+  handler);
 - `web`: the platform's routes and pages;
 - `hub_process`: the process itself (loop-lag monitor and stall reports, scheduling priority,
   garbage collection, SQLite connections).
@@ -18,6 +19,7 @@ from .hub_objects import (
     HubProxyRoutes,
     InProcessHubDirectory,
     LabNotificationTransport,
+    LocalProcessGpus,
 )
 from .hub_process import hub_db_kwargs
 from .plugin import (
@@ -25,6 +27,7 @@ from .plugin import (
     HubPlugin,
     ImageOptions,
     PlatformRoutes,
+    PostStopHook,
     PreSpawnHook,
     SpawnBase,
     attach_platform,
@@ -47,7 +50,9 @@ __all__ = [
     "ImageOptions",
     "InProcessHubDirectory",
     "LabNotificationTransport",
+    "LocalProcessGpus",
     "PlatformRoutes",
+    "PostStopHook",
     "PreSpawnHook",
     "SpawnBase",
     "attach_platform",

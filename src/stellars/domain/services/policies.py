@@ -61,14 +61,16 @@ def platform_defaults(
 ) -> PlatformDefaults:
     """What a user gets where no policy of theirs decides: the lab image, the lab limits in
     effect (resolved at start; None: no limit), the culler's idle timeout and maximum
-    extension, and every GPU the decision gives (none when GPUs are off)."""
+    extension, and the GPUs the settings give each server (`gpu.per_server`, shared or not as
+    `gpu.sharing` says; none while GPUs are off or none was found)."""
     limits = limits or LabLimits()
     return PlatformDefaults(
         cpu_limit=limits.cpu_limit,
         memory_limit=limits.memory_limit,
         pids_limit=limits.pids_limit,
         image=settings.spawner.image,
-        gpus=len(gpu.gpus) if gpu.enabled else 0,
+        gpus=settings.gpu.per_server if gpu.enabled else 0,
+        gpu_sharing=settings.gpu.sharing,
         idle_timeout_seconds=settings.sessions.idle_timeout_seconds,
         max_extension_hours=settings.sessions.max_extension_hours,
     )

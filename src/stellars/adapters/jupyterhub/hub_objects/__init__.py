@@ -5,6 +5,7 @@ through a `HubHandle`, bound when the hub starts."""
 from .directory import InProcessHubDirectory
 from .handle import HubHandle
 from .lab_servers import HubLabServers
+from .local_gpus import LocalProcessGpus
 from .notifications import LabNotificationTransport
 from .policies import HubPolicyStore
 from .proxy import HubProxyRoutes
@@ -16,4 +17,5 @@ __all__ = [
     "HubProxyRoutes",
     "InProcessHubDirectory",
     "LabNotificationTransport",
+    "LocalProcessGpus",
 ]

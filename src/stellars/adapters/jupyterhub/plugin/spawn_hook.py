@@ -1,13 +1,13 @@
 """The pre-spawn hook: DockerSpawner's settings for one spawn, computed whole from the current
-state (group membership and the groups' policies, the GPU decision, branding), never appended
-to.
+state (group membership and the groups' policies, the GPUs this server gets, branding), never
+appended to.
 
 JupyterHub keeps one Spawner object per server for the hub's lifetime and reuses it for every
 start, so a hook that only adds a mount or a flag would keep it after the user left the group.
 This hook starts from the configured base values on every spawn and sets the whole `volumes`,
 `extra_host_config`, `environment`, `image` and limits of the spawner. Docker's wire formats
-(the device request for all GPUs, bind-mount dicts, the privileged flag, the limits' host config
-keys) live here, not in the domain.
+(the device request naming the server's GPUs, bind-mount dicts, the privileged flag, the limits'
+host config keys) live here, not in the domain.
 
 With group policies (`stellars.domain.services.policies`), a spawn gets what the user's groups
 give, resolved at that spawn: the image (the default, or the user's choice among the images
@@ -16,13 +16,18 @@ have is refused with a 400 naming the ones they may), the policies' environment 
 (under the platform's own, which always win), their team volumes (`"mode": "ro"` or `"rw"`),
 the Docker access they grant (the built-in groups are such policies) and their limits. The
 resolved `EffectiveResources` travel in `SpawnSettings.resources` for what other parts of a
-spawn read from them (GPUs).
+spawn read from them.
 
 Every Docker spawn gets lab limits (`stellars.domain.limits`; a limit of None is no limit): the
 user's policies' when they decide one, else the platform's. DockerSpawner's `mem_limit` (the
 engine's `HostConfig.Memory`) with `memswap_limit` equal to it (`MemorySwap`: swap off, so the
 memory limit is all a lab gets), `cpu_limit` (DockerSpawner writes it as `CpuQuota` over a
 `CpuPeriod` of 100 ms) and `pids_limit` (`PidsLimit`).
+
+GPUs are given out one by one (`GpuService.assign`): as many as the user's policies grant, shared
+or exclusive as they say (the platform's default where none decides); a spawn that cannot get
+its GPUs is refused with a 409 that names who holds each one; the post-stop hook (`stop_hook`)
+frees them.
 
 The volume every user shares is mounted as `STELLARS_SHARED_VOLUME` says (read-only by default,
 `{"bind": path, "mode": "ro"}`), or left out when it is off: every lab runs as the same uid, so
@@ -46,7 +51,7 @@ from tornado import web
 
 from stellars.domain.docker_access import DockerAccess, DockerAccessGroups, docker_access_for
 from stellars.domain.errors import BackendUnavailable, InvalidValue, Refused
-from stellars.domain.gpu import GpuDecision
+from stellars.domain.gpu_allocation import GpuAssignment
 from stellars.domain.limits import LabLimits
 from stellars.domain.policies import EffectiveResources
 from stellars.domain.services import FaviconRoutes, GpuService, PolicyResolver, VolumeService
@@ -56,10 +61,20 @@ from stellars.domain.validation import echo
 
 log = logging.getLogger(__name__)
 
-#: docker-py's DeviceRequest(count=-1, capabilities=[["gpu"]]) as the Engine API writes it.
+#: docker-py's DeviceRequest(count=-1, capabilities=[["gpu"]]) as the Engine API writes it:
+#: every GPU of the engine (mode 1, where no probe listed them).
 ALL_GPUS_REQUEST: Mapping[str, object] = MappingProxyType(
     {"Driver": "nvidia", "Count": -1, "Capabilities": [["gpu"]]}
 )
+#: A spawn that the platform gives no GPU (GPUs off, or none asked for).
+NO_GPUS = GpuAssignment()
+
+
+def gpus_request(devices: Iterable[str]) -> dict[str, object]:
+    """The Engine API's device request for exactly these GPUs, by UUID (`docker run --gpus
+    '"device=GPU-a,GPU-b"'`): the nvidia driver, the gpu capability."""
+    return {"Driver": "nvidia", "DeviceIDs": list(devices), "Capabilities": [["gpu"]]}
+
 
 #: The host config every spawn starts from unless configured otherwise: the engine never removes
 #: a container by itself. DockerSpawner (`remove = True`) removes it when the server stops, and
@@ -152,7 +167,7 @@ def spawn_settings(
     *,
     access: DockerAccess,
     groups: DockerAccessGroups,
-    gpu: GpuDecision,
+    gpu: GpuAssignment,
     limits: LabLimits,
     lab_environment: Mapping[str, str] = MappingProxyType({}),
     resources: EffectiveResources | None = None,
@@ -178,8 +193,10 @@ def spawn_settings(
         volumes[groups.socket_path] = {"bind": groups.socket_path, "mode": "rw"}
     if access.privileged:
         host_config["privileged"] = True
-    if gpu.enabled:
+    if gpu.every_gpu:
         host_config["device_requests"] = [dict(ALL_GPUS_REQUEST)]
+    elif gpu.devices:
+        host_config["device_requests"] = [gpus_request(gpu.devices)]
     # The policies' variables first: the platform's own always win.
     environment = {
         **(resources.environment if resources is not None else {}),
@@ -207,11 +224,11 @@ def spawn_settings(
     )
 
 
-def spawn_refusal(reason: str) -> web.HTTPError:
-    """A refused spawn as JupyterHub relays it: 409 with `reason` as the message the user sees
-    on the spawn page and in the API answer (`jupyterhub_message`), logged without a
-    traceback."""
-    error = web.HTTPError(409, reason)
+def spawn_refusal(reason: str, status: int = 409) -> web.HTTPError:
+    """A refused spawn as JupyterHub relays it: 409 (or `status`) with `reason` as the message
+    the user sees on the spawn page and in the API answer (`jupyterhub_message`), logged
+    without a traceback."""
+    error = web.HTTPError(status, reason)
     error.jupyterhub_message = reason  # type: ignore[attr-defined]
     return error
 
@@ -228,11 +245,11 @@ def chosen_image(spawner: Any) -> str | None:
     return image if isinstance(image, str) and image else None
 
 
-def image_refusal(image: str, settings: SpawnSettings) -> web.HTTPError:
+def image_refusal(image: str, resources: EffectiveResources) -> web.HTTPError:
     """A 400 for an image the user may not have, naming the ones they may."""
     reason = (
         f"The image {echo(image)} is not one your groups allow; choose one of: "
-        f"{', '.join(settings.images)} (a start that names no image gets {settings.image})."
+        f"{', '.join(resources.images)} (a start that names no image gets {resources.image})."
     )
     error = web.HTTPError(400, reason)
     error.jupyterhub_message = reason  # type: ignore[attr-defined]
@@ -281,7 +298,7 @@ class ImageOptions:
 class PreSpawnHook:
     """Applies `spawn_settings` to every spawn; the composition root hands JupyterHub a plain
     function that awaits it (`c.Spawner.pre_spawn_hook`: traitlets deep-copies config values,
-    and a function is copied as itself, so the hook keeps the live GPU decision).
+    and a function is copied as itself, so the hook keeps the live GPU service).
 
     With `policies`, each spawn gets what the user's group policies give (module docstring).
     Spawners without Docker settings (the local-process fallback) only get the environment:
@@ -322,10 +339,14 @@ class PreSpawnHook:
         )
 
     def settings_for(
-        self, spawner: Any, resources: EffectiveResources | None = None
+        self,
+        spawner: Any,
+        resources: EffectiveResources | None = None,
+        gpus: GpuAssignment = NO_GPUS,
     ) -> SpawnSettings:
-        """The spawn's settings; with `resources` (what the user's policies give), its Docker
-        access and limits from them, else from the built-in groups and the platform alone."""
+        """The spawn's settings with the GPUs it holds; with `resources` (what the user's
+        policies give), its Docker access and limits from them, else from the built-in groups
+        and the platform alone."""
         access = (
             docker_access_for(group_names(spawner), self.groups)
             if resources is None
@@ -335,36 +356,53 @@ class PreSpawnHook:
             self.base,
             access=access,
             groups=self.groups,
-            gpu=self.gpu.current,
+            gpu=gpus,
             limits=self.limits_for(resources),
             lab_environment=self.lab_environment,
             resources=resources,
         )
 
-    async def resolved_settings(self, spawner: Any) -> SpawnSettings:
-        """The spawn's settings from the user's groups and their policies, resolved now."""
-        resources = None
-        if self.policies is not None:
-            resources = await self.policies.effective_for_groups(group_names(spawner))
-        return self.settings_for(spawner, resources)
+    async def resolved(self, spawner: Any) -> EffectiveResources | None:
+        """What the user's groups and their policies give, resolved now (None without
+        policies)."""
+        if self.policies is None:
+            return None
+        return await self.policies.effective_for_groups(group_names(spawner))
 
-    def apply_image(self, spawner: Any, settings: SpawnSettings) -> None:
+    async def assign_gpus(
+        self, spawner: Any, resources: EffectiveResources | None = None
+    ) -> GpuAssignment:
+        """The GPUs this spawn gets: as many as the user's policies grant and as shared as
+        they say (the platform's default without policies). A start that cannot get them is
+        refused with the 409 the user sees on the spawn page, naming who holds each GPU (503
+        while the holdings cannot be read back)."""
+        count = None if resources is None else resources.gpus
+        sharing = None if resources is None else resources.gpu_sharing
+        try:
+            return await self.gpu.assign((spawner.user.name, spawner.name), count, sharing)
+        except Refused as refused:
+            raise spawn_refusal(refused.reason) from None
+        except BackendUnavailable as error:
+            raise spawn_refusal(f"GPUs cannot be given out right now: {error}", 503) from None
+
+    def apply_image(self, spawner: Any, resources: EffectiveResources | None) -> None:
         """The spawn's image: the user's choice when they may have it (refused with a 400
-        otherwise), else their default. DockerSpawner then checks the choice against
-        `allowed_images` once more and starts it."""
-        if settings.image is None:
+        otherwise), else their default; without policies, the configured image. DockerSpawner
+        then checks the choice against `allowed_images` once more and starts it."""
+        if resources is None:
             return
         chosen = chosen_image(spawner)
-        if chosen is not None and chosen not in settings.images:
+        if chosen is not None and chosen not in resources.images:
             forget_chosen_image(spawner)
-            raise image_refusal(chosen, settings)
-        spawner.image = settings.image
-        spawner.allowed_images = list(settings.images)
+            raise image_refusal(chosen, resources)
+        spawner.image = resources.image
+        spawner.allowed_images = list(resources.images)
 
     async def __call__(self, spawner: Any) -> None:
-        settings = await self.resolved_settings(spawner)
-        if hasattr(spawner, "extra_host_config"):
-            self.apply_image(spawner, settings)
+        resources = await self.resolved(spawner)
+        docker = hasattr(spawner, "extra_host_config")
+        if docker:  # what may refuse the start comes before GPUs are taken
+            self.apply_image(spawner, resources)
             if self.volumes is not None:
                 user = spawner.user
                 try:
@@ -373,6 +411,9 @@ class PreSpawnHook:
                     )
                 except Refused as refused:  # volumes of an earlier user of the same name
                     raise spawn_refusal(refused.reason) from None
+        gpus = await self.assign_gpus(spawner, resources)
+        settings = self.settings_for(spawner, resources, gpus)
+        if docker:
             spawner.volumes = settings.volumes
             spawner.extra_host_config = settings.extra_host_config
             spawner.mem_limit = settings.mem_limit

@@ -1,5 +1,6 @@
 // The activity dashboard: loads GET /hub/api/activity (every page of it), renders a sortable
-// table, refreshes itself, resets after a confirmation, and links the usage history CSV.
+// table, refreshes itself, resets after a confirmation, and links the usage history CSV. The
+// GPUs (GET /hub/api/activity/gpus) get a table of their own, shown when the host has some.
 (function () {
   "use strict";
 
@@ -34,6 +35,7 @@
   }
 
   async function refresh() {
+    refreshGpus();
     try {
       const { users, answer } = await loadAll();
       state.users = users;
@@ -155,6 +157,49 @@
       const active = header.dataset.sort === state.sort;
       header.setAttribute("aria-sort", !active ? "none" : state.direction > 0 ? "ascending" : "descending");
     }
+  }
+
+  function holderName(holder) {
+    return holder.server ? holder.username + "/" + holder.server : holder.username;
+  }
+
+  function gpuRow(gpu) {
+    const used = gpu.memory_used_mib;
+    const memory =
+      used === null ? "-- / " + megabytes(gpu.memory_total_mib) : megabytes(used) + " / " + megabytes(gpu.memory_total_mib);
+    const holders = gpu.holders.map(holderName);
+    const sharing = gpu.sharing === null ? "free" : gpu.sharing;
+    return element(
+      "tr",
+      { "data-gpu": gpu.index, "data-uuid": gpu.uuid, "data-sharing": sharing, "data-holders": holders.join(" ") },
+      element("td", { title: gpu.uuid, text: "GPU " + gpu.index + (gpu.name ? " (" + gpu.name + ")" : "") }),
+      element("td", { text: memory }),
+      element("td", { text: gpu.utilization_percent === null ? "--" : gpu.utilization_percent + "%" }),
+      element("td", { text: holders.length ? holders.join(", ") : "nobody" }),
+      element("td", {}, element("span", { class: "badge " + (sharing === "exclusive" ? "text-bg-primary" : sharing === "shared" ? "text-bg-info" : "text-bg-secondary"), text: sharing })),
+    );
+  }
+
+  async function refreshGpus() {
+    const section = document.getElementById("activity-gpus");
+    let answer;
+    try {
+      answer = await api("GET", "/activity/gpus");
+    } catch (error) {
+      document.getElementById("activity-gpus-freshness").textContent = "Could not load the GPUs: " + error.message;
+      return;
+    }
+    section.classList.toggle("d-none", answer.gpus.length === 0);
+    document.querySelector("#activity-gpus-table tbody").replaceChildren(...answer.gpus.map(gpuRow));
+    const readings = answer.readings;
+    let text;
+    if (readings.age_seconds === null) {
+      text = "Memory and utilisation: " + (readings.error ? "unavailable (" + readings.error + ")" : "not measured yet");
+    } else {
+      text = "Memory and utilisation from " + duration(readings.age_seconds) + " ago";
+      if (readings.error) text += " (latest reading failed: " + readings.error + ")";
+    }
+    document.getElementById("activity-gpus-freshness").textContent = text;
   }
 
   // none -> descending -> ascending -> none, as the original dashboard did
