@@ -54,6 +54,7 @@ from stellars.adapters.vault import ProcessMemoryVault
 from stellars.configuration import SettingsError, settings_from_environment, variable_for
 from stellars.domain.branding import AssetSlot
 from stellars.domain.errors import InvalidValue
+from stellars.domain.limits import LabLimitSettings
 from stellars.domain.settings import SpawnerKind
 from stellars.entrypoints import activity_sampler, idle_culler
 from stellars.entrypoints.hub import authenticator_class, choose_spawner, local_lab_available
@@ -160,13 +161,14 @@ elif CHOICE.image_present is False:
     )
 # The memory, CPU and process limits of every lab: the deployer's (STELLARS_LAB_*), else derived
 # from the engine's host as the engine reported it just now; said here and on the settings page.
-# Local processes run without them.
-LAB_LIMITS = SETTINGS.lab_limits.resolve(CHOICE.host)
+# Local processes run without them (and users' resources say "no limit").
 if CHOICE.kind is SpawnerKind.DOCKER:
+    LAB_LIMITS = SETTINGS.lab_limits.resolve(CHOICE.host)
     LIMIT_FACTS = dict(LAB_LIMITS.lines())
     for LIMIT, TEXT in LIMIT_FACTS.items():
         say(f"{LIMIT}: {TEXT}")
 else:
+    LAB_LIMITS = LabLimitSettings(memory_limit=0, cpu_limit=0, pids_limit=0).resolve(None)
     LIMIT_FACTS = {"Lab limits": "none: local processes run without limits"}
 
 # The in-hub adapters reach the running hub through one handle, bound when the hub starts; the

@@ -389,3 +389,5 @@ def test_local_servers_run_without_limits_and_the_settings_page_says_so(monkeypa
     platform = platform_of(load(monkeypatch, tmp_path, STELLARS_LAB_MEMORY_LIMIT="1GiB"))
     assert platform.facts["Lab limits"] == "none: local processes run without limits"
     assert "Lab memory limit" not in platform.facts
+    # and what a user's resources say agrees: no limit, whatever STELLARS_LAB_* holds
+    assert platform.lab_limits.limits == LabLimits()
