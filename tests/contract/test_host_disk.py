@@ -11,15 +11,11 @@ an image that is missing or whose `stat` misbehaves.
 
 from __future__ import annotations
 
-import io
-import json
 import os
-import tarfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import docker
 import pytest
 
 from stellars.adapters.docker import EngineDataDisk
@@ -27,7 +23,7 @@ from stellars.adapters.memory import StaticHostDisk
 from stellars.adapters.system import DirectoryDisk
 from stellars.domain.disk import DiskMeasurement, DiskSpace
 from stellars.ports.host_disk import HostDisk
-from tests.backends.images import ImageRecipe, ensure_image
+from tests.backends.disk_images import fake_stat_image
 
 FAILURES = ["missing", "garbage", "timeout", "failing"]
 ROOT = "/var/lib/docker"
@@ -76,27 +72,6 @@ FAKE_STAT = {
 CONTAINER_TIMEOUT_SECONDS = {"timeout": 2.0}
 
 
-def fake_stat_recipe(tiny_image: str, script: str) -> ImageRecipe:
-    """The tiny image with `script` as /usr/local/bin/stat (before busybox's on the PATH)."""
-    fingerprint = json.dumps({"recipe": "fakestat-v1", "tiny": tiny_image, "script": script})
-
-    def build(client: docker.DockerClient, tag: str) -> None:
-        context = io.BytesIO()
-        with tarfile.open(fileobj=context, mode="w") as tar:
-            for name, text, mode in (
-                ("Dockerfile", f"FROM {tiny_image}\nCOPY stat /usr/local/bin/stat\n", 0o644),
-                ("stat", script, 0o755),
-            ):
-                data = text.encode()
-                info = tarfile.TarInfo(name)
-                info.size, info.mode = len(data), mode
-                tar.addfile(info, io.BytesIO(data))
-        context.seek(0)
-        client.images.build(fileobj=context, custom_context=True, tag=tag, pull=False, rm=True)
-
-    return ImageRecipe("stellars-test-fakestat", fingerprint, build)
-
-
 @pytest.fixture(params=["memory", "directory", pytest.param("engine", marks=pytest.mark.real)])
 def make_disk(request) -> Iterator[DiskFactory]:
     if request.param == "memory":
@@ -116,7 +91,7 @@ def make_disk(request) -> Iterator[DiskFactory]:
         elif scenario == "missing":
             image = "stellars-test-absent:never-built"
         else:
-            image = ensure_image(client, fake_stat_recipe(tiny_image, FAKE_STAT[scenario])).tag
+            image = fake_stat_image(client, tiny_image, FAKE_STAT[scenario])
         return EngineDataDisk(
             engine,
             image,
