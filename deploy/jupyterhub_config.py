@@ -16,6 +16,7 @@ from stellars.adapters.docker import (
     DockerContainerStats,
     DockerEngine,
     DockerVolumeStore,
+    EngineDataDisk,
     connect,
 )
 from stellars.adapters.files import StaticDirectoryAssets
@@ -49,7 +50,7 @@ from stellars.adapters.sql import (
     SqlServerStopStore,
     SqlSessionStore,
 )
-from stellars.adapters.system import SystemClock
+from stellars.adapters.system import DirectoryDisk, SystemClock
 from stellars.adapters.vault import ProcessMemoryVault
 from stellars.configuration import SettingsError, settings_from_environment, variable_for
 from stellars.domain.branding import AssetSlot
@@ -194,6 +195,10 @@ GPU_PROBE = (
         DOCKER, SETTINGS.gpu.probe_image, timeout_seconds=SETTINGS.gpu.probe_timeout_seconds
     )
 )
+# The free disk the admin pages show: the engine's data directory, measured from the engine's
+# side in a short-lived container of the lab image (the hub may run in a container, or far from
+# the engine); with local servers, the filesystem of their homes on this machine.
+HOST_DISK = DirectoryDisk(str(DATA_DIR)) if LOCAL_SERVERS else EngineDataDisk(DOCKER, SPAWNER.image)
 try:
     PLATFORM = build(
         SETTINGS,
@@ -221,6 +226,7 @@ try:
         policy_store=HubPolicyStore(HUB_HANDLE),  # group policies, in the groups' properties
         server_stops=SqlServerStopStore(DATABASE),
         lab_limits=LAB_LIMITS,
+        host_disk=HOST_DISK,
         gpu_read_back=LocalProcessGpus(HUB_HANDLE, SPAWNER.naming) if LOCAL_SERVERS else None,
         facts={
             "Logins": (

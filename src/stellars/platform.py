@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from stellars.domain.activity import ActivityLevel
 from stellars.domain.containers import ContainerUsage
+from stellars.domain.disk import DiskMeasurement
 from stellars.domain.errors import InvalidValue
 from stellars.domain.gpu import GpuUseResult
 from stellars.domain.hub import HubUser
@@ -63,6 +64,7 @@ from stellars.ports import (
     EventLog,
     GpuProbe,
     GpuReadBack,
+    HostDisk,
     HubDirectory,
     LabServers,
     NotificationTransport,
@@ -89,6 +91,9 @@ DASHBOARD_REUSE = timedelta(seconds=1)
 #: How often the GPUs held are checked against the servers that run and what their containers
 #: hold (after the read-back at start, which covers every running server).
 GPU_HOLDINGS_INTERVAL = timedelta(seconds=60)
+#: How often the free disk of the engine's data directory is measured (a short-lived container
+#: each time; disks fill over hours, not seconds).
+HOST_DISK_INTERVAL = timedelta(minutes=5)
 #: How often running servers are checked for a missing favicon route.
 FAVICON_ROUTES_INTERVAL = timedelta(seconds=10)
 #: How long the hub's shutdown waits for user follow-ups still in flight.
@@ -128,6 +133,8 @@ class Platform:
     #: The memory, CPU and process limits every lab gets unless a group policy says otherwise.
     lab_limits: ResolvedLimits
     gpu_holdings: Refresher[int]
+    #: The free disk of the engine's data directory, measured in the background.
+    host_disk: Refresher[DiskMeasurement]
     facts: Mapping[str, str] = field(default_factory=dict)
     _tasks: list[asyncio.Task[object]] = field(default_factory=list, repr=False)
 
@@ -142,6 +149,7 @@ class Platform:
             self.cull_warnings,
             self.favicon_reconciler,
             self.gpu_holdings,
+            self.host_disk,
             *((self.gpu.readings,) if self.gpu.readings is not None else ()),
         )
 
@@ -239,6 +247,7 @@ def build(
     policy_store: PolicyStore,
     server_stops: ServerStopStore,
     lab_limits: ResolvedLimits,
+    host_disk: HostDisk,
     gpu_read_back: GpuReadBack | None = None,
     facts: Mapping[str, str] | None = None,
 ) -> Platform:
@@ -249,6 +258,9 @@ def build(
 
     `lab_limits` are the limits every lab gets, resolved at start from the settings and the
     engine's host (`LabLimitSettings.resolve`).
+
+    `host_disk` measures the free disk of the engine's data directory (the admin pages show
+    it, measured every `HOST_DISK_INTERVAL`).
 
     `gpu_read_back` is where the GPUs of running servers are read back from: their containers
     (`containers`, the default) or, for servers that run as local processes, their processes.
@@ -408,5 +420,11 @@ def build(
         stops=ServerStopService(store=server_stops, directory=directory, clock=clock),
         lab_limits=lab_limits,
         gpu_holdings=every(GPU_HOLDINGS_INTERVAL, "GPU holdings", gpu.reconcile, 0),
+        host_disk=every(
+            HOST_DISK_INTERVAL,
+            "host disk",
+            host_disk.measure,
+            DiskMeasurement.unknown("not measured yet"),
+        ),
         facts=MappingProxyType(dict(facts or {})),
     )

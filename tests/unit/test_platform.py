@@ -27,10 +27,12 @@ from stellars.adapters.memory import (
     ScriptedLabServers,
     SequencePasswordGenerator,
     StaticGpuProbe,
+    StaticHostDisk,
 )
 from stellars.adapters.vault import ProcessMemoryVault
 from stellars.domain.containers import ContainerUsage
 from stellars.domain.credentials import PassphrasePolicy
+from stellars.domain.disk import DiskMeasurement, DiskSpace
 from stellars.domain.errors import InvalidValue
 from stellars.domain.gpu import Gpu, GpuMode, GpuProbeResult, GpuReading, GpuUseResult
 from stellars.domain.gpu_allocation import ContainerGpus, Holding
@@ -48,6 +50,7 @@ from stellars.platform import (
     DASHBOARD_REUSE,
     FAVICON_ROUTES_INTERVAL,
     GPU_HOLDINGS_INTERVAL,
+    HOST_DISK_INTERVAL,
     Platform,
     build,
     running_container_names,
@@ -74,6 +77,7 @@ class Fakes:
         self.events = InMemoryEventLog()
         self.policy_store = InMemoryPolicyStore()
         self.stops = InMemoryServerStopStore()
+        self.disk = StaticHostDisk(DiskMeasurement("/var/lib/docker", DiskSpace(400, 38)))
 
     def build(self, value: PlatformSettings) -> Platform:
         return build(
@@ -97,6 +101,7 @@ class Fakes:
             policy_store=self.policy_store,
             server_stops=self.stops,
             lab_limits=value.lab_limits.resolve(HOST),
+            host_disk=self.disk,
             facts={"User servers": "docker"},
         )
 
@@ -154,6 +159,23 @@ async def test_start_probes_the_gpu_and_fills_the_caches_and_stop_ends_them(fake
     assert platform.gpu.current.enabled
     assert fakes.probe.calls == 1
     assert not any(refresher.running for refresher in platform.background)
+
+
+async def test_the_host_disk_is_measured_in_the_background_and_unknown_until_then(fakes):
+    platform = fakes.build(settings())
+    before = platform.host_disk.snapshot()
+    assert before.value == DiskMeasurement.unknown("not measured yet")
+    assert not before.ready
+    assert platform.host_disk.interval == HOST_DISK_INTERVAL
+    assert platform.host_disk in platform.background
+    await platform.start()
+    for _ in range(5):  # the refresher's first pass runs at once, on the loop
+        await asyncio.sleep(0)
+    assert fakes.disk.calls == 1
+    assert platform.host_disk.running
+    assert platform.host_disk.snapshot().value == fakes.disk.measurement
+    await platform.stop()
+    assert not platform.host_disk.running
 
 
 def test_the_refresh_intervals_come_from_the_settings(fakes):
@@ -310,6 +332,7 @@ def test_gpus_of_local_servers_are_read_back_from_where_the_composition_root_say
         policy_store=fakes.policy_store,
         server_stops=fakes.stops,
         lab_limits=settings().lab_limits.resolve(HOST),
+        host_disk=fakes.disk,
         gpu_read_back=local,
     )
     assert platform.gpu.read_back is local

@@ -11,6 +11,7 @@ from .containers import ContainerControl, ContainerStats, GpuReadBack
 from .credentials import CredentialStore, CredentialVault, PasswordGenerator
 from .event_log import EventLog
 from .gpu import GpuProbe
+from .host_disk import HostDisk
 from .hub_directory import HubDirectory
 from .notifications import NotificationTransport
 from .policies import PolicyReader, PolicyStore
@@ -31,6 +32,7 @@ __all__ = [
     "EventLog",
     "GpuProbe",
     "GpuReadBack",
+    "HostDisk",
     "HubDirectory",
     "LabServers",
     "NotificationTransport",

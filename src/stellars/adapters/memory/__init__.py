@@ -7,6 +7,7 @@ from .containers import InMemoryContainers
 from .credentials import InMemoryCredentialStore, SequencePasswordGenerator
 from .event_log import InMemoryEventLog
 from .gpu import StaticGpuProbe
+from .host_disk import StaticHostDisk
 from .hub_directory import InMemoryHubDirectory
 from .notifications import RecordingTransport
 from .policies import InMemoryPolicyStore
@@ -34,4 +35,5 @@ __all__ = [
     "ScriptedLabServers",
     "SequencePasswordGenerator",
     "StaticGpuProbe",
+    "StaticHostDisk",
 ]

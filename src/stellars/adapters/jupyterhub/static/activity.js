@@ -1,6 +1,7 @@
 // The activity dashboard: loads GET /hub/api/activity (every page of it), renders a sortable
 // table, refreshes itself, resets after a confirmation, and links the usage history CSV. The
-// GPUs (GET /hub/api/activity/gpus) get a table of their own, shown when the host has some.
+// GPUs (GET /hub/api/activity/gpus) get a table of their own, shown when the host has some; the
+// free disk of the engine's data directory is one line, a warning when it is low.
 (function () {
   "use strict";
 
@@ -142,6 +143,19 @@
     ].join(" · ");
   }
 
+  // The free disk of the engine's data directory: the line the page was rendered with,
+  // brought up to date (its look follows data-state: stellars.css).
+  function showDisk(disk) {
+    const line = document.getElementById("activity-disk");
+    line.dataset.state = disk.state;
+    line.querySelector(".stellars-disk-path").textContent = disk.path ? " " + disk.path : "";
+    let text = disk.text;
+    if (disk.age_seconds !== null) {
+      text += disk.age_seconds < 60 ? " (measured just now)" : " (measured " + duration(disk.age_seconds) + " ago)";
+    }
+    line.querySelector(".stellars-disk-text").textContent = text;
+  }
+
   function render() {
     const now = Date.parse(state.loaded.timestamp);
     const users = state.users.slice().sort(compare);
@@ -153,6 +167,7 @@
       state.users.length + " user(s) (" + counts.active + " active, " + counts.idle + " idle, " + counts.offline + " offline)";
     document.getElementById("activity-empty").classList.toggle("d-none", state.users.length > 0);
     document.getElementById("activity-freshness").textContent = freshness(state.loaded);
+    showDisk(state.loaded.host_disk);
     for (const header of document.querySelectorAll("#activity-table th[data-sort]")) {
       const active = header.dataset.sort === state.sort;
       header.setAttribute("aria-sort", !active ? "none" : state.direction > 0 ? "ascending" : "descending");

@@ -1,6 +1,7 @@
 """The activity dashboard: `/hub/activity` (admins), `GET /hub/api/activity` with the original's
 field names, `POST /hub/api/activity/reset`, `POST /hub/api/activity/sample`, the usage
 history as CSV, `GET /hub/api/activity/history`, and the GPUs, `GET /hub/api/activity/gpus`.
+The page and its JSON carry the free disk of the engine's data directory (`host_disk`).
 
 `GET /hub/api/activity` never waits on Docker (CPU, memory and volume sizes come from the
 refreshers' snapshots, whose ages it reports) and never scans samples (scores come from the
@@ -28,7 +29,7 @@ from stellars.domain.validation import echo
 
 from .base import StellarsAPIHandler, StellarsPageHandler
 from .turns import Turns
-from .wire import iso, mebibytes, seconds
+from .wire import host_disk_json, iso, mebibytes, seconds
 
 if TYPE_CHECKING:
     from stellars.platform import Platform
@@ -119,6 +120,7 @@ class ActivityPage(StellarsPageHandler):
             sample_interval_seconds=policy.sample_interval_seconds,
             retention_days=policy.retention_days,
             refresh_seconds=10,
+            host_disk=host_disk_json(self.platform.host_disk.snapshot(), self.platform.clock.now()),
         )
 
 
@@ -189,6 +191,7 @@ class ActivityAPI(StellarsAPIHandler):
                 "container_stats": snapshot_json(page.container_stats),
                 "volume_sizes": snapshot_json(page.volume_sizes),
             },
+            "host_disk": host_disk_json(platform.host_disk.snapshot(), page.now),
         }
 
 
