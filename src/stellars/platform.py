@@ -42,6 +42,8 @@ from stellars.domain.services import (
     FaviconRoutes,
     GpuService,
     PolicyService,
+    QuotaService,
+    QuotaWarning,
     Refresher,
     ServerService,
     ServerStopService,
@@ -89,6 +91,8 @@ DASHBOARD_REUSE = timedelta(seconds=1)
 #: How often the GPUs held are checked against the servers that run and what their containers
 #: hold (after the read-back at start, which covers every running server).
 GPU_HOLDINGS_INTERVAL = timedelta(seconds=60)
+#: How often running users' storage is checked for a warning (against the last measured sizes).
+QUOTA_WARNING_INTERVAL = timedelta(seconds=30)
 #: How often running servers are checked for a missing favicon route.
 FAVICON_ROUTES_INTERVAL = timedelta(seconds=10)
 #: How long the hub's shutdown waits for user follow-ups still in flight.
@@ -128,6 +132,9 @@ class Platform:
     #: The memory, CPU and process limits every lab gets unless a group policy says otherwise.
     lab_limits: ResolvedLimits
     gpu_holdings: Refresher[int]
+    #: Storage quotas: usage against quota, the check at spawn, and the warnings' pass.
+    quotas: QuotaService
+    quota_warnings: Refresher[tuple[QuotaWarning, ...]]
     facts: Mapping[str, str] = field(default_factory=dict)
     _tasks: list[asyncio.Task[object]] = field(default_factory=list, repr=False)
 
@@ -142,6 +149,7 @@ class Platform:
             self.cull_warnings,
             self.favicon_reconciler,
             self.gpu_holdings,
+            self.quota_warnings,
             *((self.gpu.readings,) if self.gpu.readings is not None else ()),
         )
 
@@ -361,6 +369,14 @@ def build(
         ),
     )
 
+    quotas = QuotaService(
+        directory=directory,
+        volumes=volumes,
+        policies=policies,
+        transport=transport,
+        hub_url=f"{settings.hub.base_path}hub/",
+    )
+
     return Platform(
         settings=settings,
         clock=clock,
@@ -408,5 +424,7 @@ def build(
         stops=ServerStopService(store=server_stops, directory=directory, clock=clock),
         lab_limits=lab_limits,
         gpu_holdings=every(GPU_HOLDINGS_INTERVAL, "GPU holdings", gpu.reconcile, 0),
+        quotas=quotas,
+        quota_warnings=every(QUOTA_WARNING_INTERVAL, "storage warnings", quotas.check, ()),
         facts=MappingProxyType(dict(facts or {})),
     )

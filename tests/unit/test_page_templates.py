@@ -359,3 +359,13 @@ def test_the_home_page_has_the_resources_card_for_its_user():
     assert "d-none" in card.classes  # shown by its script once the API answered
     scripts = [node.attributes.get("src") for node in page.walk() if node.tag == "script"]
     assert "/hub/stellars/static/resources.js" in scripts
+
+
+def test_the_resources_card_has_a_hidden_storage_line_for_its_script():
+    page = parse(home_page(server_active=False))
+    storage = page.one(id="stellars-storage")
+    assert "d-none" in storage.classes  # shown once /storage answered
+    progress = page.one(id="stellars-storage-progress")
+    assert progress.attributes["role"] == "progressbar"
+    assert progress.attributes["aria-valuemax"] == "100"
+    assert page.one(id="stellars-storage-note").attributes["role"] == "status"
