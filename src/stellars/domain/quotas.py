@@ -120,7 +120,7 @@ def over_quota_reason(username: str, usage: StorageUsage, *, home_url: str, rese
     on the home page (`home_url`) or by `DELETE reset_url`. Raises InvalidValue for a usage that
     is not over its quota."""
     used, quota = usage.used_bytes, usage.quota_bytes
-    if used is None or quota is None or usage.state is not QuotaState.OVER:
+    if used is None or quota is None or used <= quota:
         raise InvalidValue("usage", f"is not over a quota: {usage.text}")
     return (
         f"The server of {username} cannot start: its volumes use {describe_bytes(used)}, more "
