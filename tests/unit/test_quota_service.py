@@ -182,6 +182,12 @@ class TestUsage:
         await world.measure()
         assert (await world.service.for_user("ann")).usage == StorageUsage(MIB, QUOTA)
 
+    async def test_the_users_own_volumes_after_a_foreign_one_count(self, world):
+        world.store.create("lab-ann_home", 50 * MIB, owner=owner_key(99, CREATED))
+        world.own("ann", 1, "work", 2 * MIB)
+        await world.measure()
+        assert (await world.service.for_user("ann")).usage == StorageUsage(2 * MIB, QUOTA)
+
     async def test_a_group_policy_overrides_the_platforms_quota(self, world):
         await world.put_policy("big", 100 * MIB)
         world.own("bob", 2, "home", 50 * MIB)
@@ -253,7 +259,9 @@ class TestTheCheckAtSpawn:
 
         world.store.volumes = broken  # type: ignore[method-assign,assignment]
         assert await self.check(world) == StorageUsage(None, QUOTA)
-        assert "storage of ann not measured again (engine gone)" in caplog.text
+        assert "storage of ann not measured again (engine gone): the start goes ahead" in (
+            caplog.messages
+        )
 
     async def test_unknown_sizes_never_refuse(self, world):
         assert (await self.check(world)).state is QuotaState.UNKNOWN
@@ -449,11 +457,46 @@ class TestWarnings:
         world.run("ann", running("ann", started=NOW))
         assert len(await world.service.check()) == 1
 
-    async def test_each_running_server_of_the_user_is_warned(self, world):
+    async def test_each_running_server_of_the_user_is_warned(self, world, caplog):
+        caplog.set_level("INFO")
+        world.own("ann", 1, "home", 9 * MIB)
+        pending = ServerSnapshot(username="ann", name="", ready=False, pending="spawn")
+        world.run("ann", pending, running("ann", "gpu"), running("ann", "viz"))
+        await world.measure()
+        assert [w.server_name for w in await world.service.check()] == ["gpu", "viz"]
+        assert world.service.sent == 2
+        assert "storage warning to ann/gpu: 9 MiB of 10 MiB (90 %)" in caplog.messages
+
+    async def test_a_server_started_since_is_warned_beside_one_warned_before(self, world):
+        world.own("ann", 1, "home", 9 * MIB)
+        world.run("ann", running("ann"))
+        await world.measure()
+        assert len(await world.service.check()) == 1
+        world.run("ann", running("ann"), running("ann", "gpu"))
+        assert [w.server_name for w in await world.service.check()] == ["gpu"]
+
+    async def test_one_users_unknown_or_low_usage_does_not_stop_the_pass(self, world):
+        await world.put_policy("big", 100 * MIB)
+        world.directory.put(account("aa", 4, "big"))
+        world.store.create("lab-aa_home", None, owner=owner_key(4, CREATED))  # unknown
+        world.own("ann", 1, "home", MIB)  # under
+        world.own("bob", 2, "home", 95 * MIB)  # warning
+        for name in ("aa", "ann", "bob"):
+            world.run(name)
+        await world.measure()
+        assert [w.username for w in await world.service.check()] == ["bob"]
+
+    async def test_an_unknown_usage_keeps_every_server_warned(self, world):
         world.own("ann", 1, "home", 9 * MIB)
         world.run("ann", running("ann"), running("ann", "gpu"))
         await world.measure()
-        assert [w.server_name for w in await world.service.check()] == ["", "gpu"]
+        assert len(await world.service.check()) == 2
+        world.store.sizes["lab-ann_home"] = None
+        await world.measure()
+        assert await world.service.check() == ()
+        world.store.sizes["lab-ann_home"] = 9 * MIB
+        await world.measure()
+        assert await world.service.check() == ()
 
     async def test_stopped_or_pending_servers_are_not_warned(self, world):
         world.own("ann", 1, "home", 9 * MIB)
@@ -486,11 +529,15 @@ class TestWarnings:
         world.transport.failures["ann"] = "lab not answering"
         [failed] = await world.service.check()
         assert (failed.delivered, failed.error) == (False, "lab not answering")
-        assert "could not warn ann/ about storage: lab not answering" in caplog.text
+        assert "could not warn ann/ about storage: lab not answering" in caplog.messages
         del world.transport.failures["ann"]
         [sent] = await world.service.check()
         assert sent.delivered
         assert (world.service.sent, world.service.failed) == (1, 1)
+        world.transport.failures["ann"] = "again"
+        world.run("ann", running("ann", started=NOW))  # a new start: warned (and failing) again
+        await world.service.check()
+        assert (world.service.sent, world.service.failed) == (1, 2)
 
     async def test_a_transport_that_raises_does_not_end_the_pass(self, world):
         world.own("ann", 1, "home", 9 * MIB)

@@ -116,11 +116,12 @@ class QuotaService:
         """`user`'s usage in one measurement against `quota`: their own volumes' sizes, a
         volume that does not exist using nothing, any size not known making it unknown."""
         states = self._volumes.states_from(user, snapshot.value, measured=snapshot.ready)
-        sizes = [0 if state.exists is False else state.size_bytes for state in states]
-        owned = [
-            size for size, state in zip(sizes, states, strict=True) if state.owned is not False
+        sizes = [
+            0 if state.exists is False else state.size_bytes
+            for state in states
+            if state.owned is not False
         ]
-        return storage_usage(owned, quota)
+        return storage_usage(sizes, quota)
 
     async def for_user(self, username: str) -> UserStorage:
         """One user's usage against their quota, from the last measurement. Raises NotFound."""
@@ -175,16 +176,19 @@ class QuotaService:
         live: set[ServerKey] = set()
         for user in users:
             usage = self.usage_in(user, resources[user.name].storage_quota, snapshot)
-            for server in sorted(user.servers.values(), key=lambda server: server.name):
-                if not server.running:
-                    continue
-                key = (user.name, server.name, server.started)
-                live.add(key)
-                if usage.state is QuotaState.UNKNOWN:
-                    continue
-                if not usage.warns:
-                    self._warned.discard(key)
-                    continue
+            servers = sorted(
+                (server for server in user.servers.values() if server.running),
+                key=lambda server: server.name,
+            )
+            keys = [self._key(server) for server in servers]
+            live.update(keys)
+            if usage.state is QuotaState.UNKNOWN:
+                continue  # neither a warning nor a re-arming
+            if not usage.warns:
+                self._warned.difference_update(keys)  # under again: the next crossing warns
+                continue
+            for server in servers:
+                key = self._key(server)
                 if key in self._warned:
                     continue
                 result = await self._warn(server, usage)
@@ -193,6 +197,10 @@ class QuotaService:
                 sent.append(result)
         self._warned &= live
         return tuple(sent)
+
+    @staticmethod
+    def _key(server: ServerSnapshot) -> ServerKey:
+        return (server.username, server.name, server.started)
 
     async def _warn(self, server: ServerSnapshot, usage: StorageUsage) -> QuotaWarning:
         broadcast = Broadcast(
