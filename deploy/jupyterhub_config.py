@@ -260,6 +260,7 @@ SPAWN_HOOK = PreSpawnHook(
     volumes=PLATFORM.volumes,
     favicon_routes=PLATFORM.favicon_routes,
     policies=PLATFORM.policies,  # what the user's group policies give, at each spawn
+    quotas=PLATFORM.quotas,  # over the storage quota, a start is refused (volume reset offered)
 )
 IMAGE_OPTIONS = ImageOptions(PLATFORM.policies)
 

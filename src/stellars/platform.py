@@ -43,6 +43,8 @@ from stellars.domain.services import (
     FaviconRoutes,
     GpuService,
     PolicyService,
+    QuotaService,
+    QuotaWarning,
     Refresher,
     ServerService,
     ServerStopService,
@@ -94,6 +96,8 @@ GPU_HOLDINGS_INTERVAL = timedelta(seconds=60)
 #: How often the free disk of the engine's data directory is measured (a short-lived container
 #: each time; disks fill over hours, not seconds).
 HOST_DISK_INTERVAL = timedelta(minutes=5)
+#: How often running users' storage is checked for a warning (against the last measured sizes).
+QUOTA_WARNING_INTERVAL = timedelta(seconds=30)
 #: How often running servers are checked for a missing favicon route.
 FAVICON_ROUTES_INTERVAL = timedelta(seconds=10)
 #: How long the hub's shutdown waits for user follow-ups still in flight.
@@ -135,6 +139,9 @@ class Platform:
     gpu_holdings: Refresher[int]
     #: The free disk of the engine's data directory, measured in the background.
     host_disk: Refresher[DiskMeasurement]
+    #: Storage quotas: usage against quota, the check at spawn, and the warnings' pass.
+    quotas: QuotaService
+    quota_warnings: Refresher[tuple[QuotaWarning, ...]]
     facts: Mapping[str, str] = field(default_factory=dict)
     _tasks: list[asyncio.Task[object]] = field(default_factory=list, repr=False)
 
@@ -150,6 +157,7 @@ class Platform:
             self.favicon_reconciler,
             self.gpu_holdings,
             self.host_disk,
+            self.quota_warnings,
             *((self.gpu.readings,) if self.gpu.readings is not None else ()),
         )
 
@@ -373,6 +381,14 @@ def build(
         ),
     )
 
+    quotas = QuotaService(
+        directory=directory,
+        volumes=volumes,
+        policies=policies,
+        transport=transport,
+        hub_url=f"{settings.hub.base_path}hub/",
+    )
+
     return Platform(
         settings=settings,
         clock=clock,
@@ -426,5 +442,7 @@ def build(
             host_disk.measure,
             DiskMeasurement.unknown("not measured yet"),
         ),
+        quotas=quotas,
+        quota_warnings=every(QUOTA_WARNING_INTERVAL, "storage warnings", quotas.check, ()),
         facts=MappingProxyType(dict(facts or {})),
     )

@@ -96,6 +96,7 @@ EVERY_VARIABLE = {
     "STELLARS_LAB_MEMORY_LIMIT": (" 1.5GiB ", "lab_limits.memory_limit", 1536 * 2**20),
     "STELLARS_LAB_CPU_LIMIT": (" 2.5 ", "lab_limits.cpu_limit", 2.5),
     "STELLARS_LAB_PIDS_LIMIT": ("4096", "lab_limits.pids_limit", 4096),
+    "STELLARS_STORAGE_QUOTA": (" 5GiB ", "quotas.storage_quota", 5 * 2**30),
     "JUPYTERHUB_GPU_ENABLED": ("0", "gpu.mode", GpuMode.OFF),
     "JUPYTERHUB_NVIDIA_IMAGE": ("nvidia/cuda:12", "gpu.probe_image", "nvidia/cuda:12"),
     "JUPYTERHUB_GPU_PROBE_TIMEOUT": ("30", "gpu.probe_timeout_seconds", 30),
@@ -253,6 +254,11 @@ class TestRefusals:
             ("STELLARS_SHARED_VOLUME", "ro", "must be one of off, read-only, read-write"),
             ("STELLARS_LAB_MEMORY_LIMIT", "10MiB",
              "must be 0 (no limit) or at least 64 MiB, got 10 MiB"),
+            ("STELLARS_STORAGE_QUOTA", "512KiB",
+             "must be 0 (no quota) or at least 1 MiB, got 524288 bytes"),
+            ("STELLARS_STORAGE_QUOTA", "5GB",
+             "'GB' may mean 1000 or 1024 to a power: write GiB (binary, as Docker counts), "
+             "got '5GB'"),
             ("STELLARS_LAB_MEMORY_LIMIT", "4GB",
              "'GB' may mean 1000 or 1024 to a power: write GiB (binary, as Docker counts), "
              "got '4GB'"),
@@ -454,6 +460,9 @@ class TestDescribe:
              "0 (no limit), or 0.01-1024 cores"),
             ("STELLARS_LAB_PIDS_LIMIT", UNSET_LIMIT,
              "2048; cores² + 1024 on a host of more than 32 cores", "0 (no limit), or 64-4194304"),
+            ("STELLARS_STORAGE_QUOTA", "0 (no quota)", "0",
+             "0 (no quota), or at least 1 MiB: bytes, or with a binary unit: 512MiB, 4GiB, "
+             "1.5GiB (Docker's 4g too)"),
             ("JUPYTERHUB_LOGO_URI", "", "", ""),
         ],
     )  # fmt: skip
@@ -528,6 +537,7 @@ class TestDescribe:
             "STELLARS_LAB_MEMORY_LIMIT": UNSET_LIMIT,
             "STELLARS_LAB_CPU_LIMIT": UNSET_LIMIT,
             "STELLARS_LAB_PIDS_LIMIT": UNSET_LIMIT,
+            "STELLARS_STORAGE_QUOTA": "0 (no quota)",
         }
 
     def test_lab_limits_are_shown_in_their_units_and_0_as_no_limit(self):
@@ -543,6 +553,13 @@ class TestDescribe:
         assert rows["STELLARS_LAB_PIDS_LIMIT"].value == "512 processes"
         assert self.rows({"STELLARS_LAB_CPU_LIMIT": "1"})["STELLARS_LAB_CPU_LIMIT"].value == (
             "1 core"
+        )
+
+    def test_the_storage_quota_is_shown_in_its_unit(self):
+        rows = self.rows({"STELLARS_STORAGE_QUOTA": "1536MiB"})
+        assert rows["STELLARS_STORAGE_QUOTA"].value == "1.5 GiB"
+        assert self.rows({"STELLARS_STORAGE_QUOTA": "0"})["STELLARS_STORAGE_QUOTA"].value == (
+            "0 (no quota)"
         )
 
     def test_any_variable_may_declare_a_derived_value(self):

@@ -416,3 +416,13 @@ def test_a_low_disk_looks_like_a_warning_and_an_unknown_one_greyed():
     assert "color: var(--bs-warning-text-emphasis);" in low
     unknown = css.split('.stellars-disk[data-state="unknown"] {', 1)[1].split("}", 1)[0]
     assert "color: var(--bs-secondary-color);" in unknown
+
+
+def test_the_resources_card_has_a_hidden_storage_line_for_its_script():
+    page = parse(home_page(server_active=False))
+    storage = page.one(id="stellars-storage")
+    assert "d-none" in storage.classes  # shown once /storage answered
+    progress = page.one(id="stellars-storage-progress")
+    assert progress.attributes["role"] == "progressbar"
+    assert progress.attributes["aria-valuemax"] == "100"
+    assert page.one(id="stellars-storage-note").attributes["role"] == "status"

@@ -39,6 +39,7 @@ from stellars.domain.gpu_allocation import ContainerGpus, Holding
 from stellars.domain.hub import HubUser, ServerSnapshot
 from stellars.domain.limits import HostResources
 from stellars.domain.policies import GpuSharing
+from stellars.domain.quotas import QuotaSettings, QuotaState
 from stellars.domain.settings import (
     BrandingSettings,
     GpuSettings,
@@ -51,6 +52,7 @@ from stellars.platform import (
     FAVICON_ROUTES_INTERVAL,
     GPU_HOLDINGS_INTERVAL,
     HOST_DISK_INTERVAL,
+    QUOTA_WARNING_INTERVAL,
     Platform,
     build,
     running_container_names,
@@ -176,6 +178,25 @@ async def test_the_host_disk_is_measured_in_the_background_and_unknown_until_the
     assert platform.host_disk.snapshot().value == fakes.disk.measurement
     await platform.stop()
     assert not platform.host_disk.running
+
+
+async def test_the_storage_quota_of_the_settings_is_checked_and_warned_in_the_background(fakes):
+    fakes.directory.put(running("ann"))
+    fakes.volume_store.create("lab-ann_home", 2 * 2**20)
+    platform = fakes.build(settings(quotas=QuotaSettings(storage_quota=2**21)))
+    assert platform.quota_warnings in platform.background
+    assert platform.quota_warnings.interval == QUOTA_WARNING_INTERVAL
+    assert platform.policies.defaults.storage_quota == 2**21
+    await platform.start()
+    assert platform.quota_warnings.running
+    await platform.volumes.sizes.refresh_now()
+    storage = await platform.quotas.for_user("ann")
+    assert storage.usage.state is QuotaState.WARNING
+    assert storage.home_url == "/hub/home"
+    await platform.quota_warnings.refresh_now()  # the first pass may have run before
+    assert platform.quotas.sent == 1
+    await platform.stop()
+    assert not platform.quota_warnings.running
 
 
 def test_the_refresh_intervals_come_from_the_settings(fakes):

@@ -17,6 +17,7 @@ from stellars.domain.hub import HubUser
 from stellars.domain.limits import LabLimits
 from stellars.domain.policies import GIB, GpuSharing, GroupPolicy, Mount, PlatformDefaults
 from stellars.domain.policy_documents import PROPERTY_KEY, policy_entry
+from stellars.domain.quotas import QuotaSettings
 from stellars.domain.services import PolicyService, UserResources, platform_defaults
 from stellars.domain.services.policies import (
     docker_access_of,
@@ -104,6 +105,12 @@ class TestPlatformDefaultsAndSessions:
             None,
             None,
         )
+
+    def test_the_storage_quota_comes_from_the_settings_0_none(self):
+        none = GpuDecision(False, False, "off", ())
+        quota = PlatformSettings(quotas=QuotaSettings(storage_quota=5 * GIB))
+        assert platform_defaults(quota, none).storage_quota == 5 * GIB
+        assert platform_defaults(PlatformSettings(), none).storage_quota is None
 
     def test_a_users_session_policy_is_the_platforms_with_their_timeout_and_extension(self):
         base = SessionPolicy(
@@ -313,6 +320,23 @@ class TestSessionPolicies:
         }
         assert got["ada"] is got["eve"]
         assert await world.service.session_policies({}, BASE) == {}
+
+    async def test_many_users_resources_at_once_share_resolutions(self, world):
+        await world.store.put(policy("ml", storage_quota=20 * GIB))
+        await world.store.put(policy("students", storage_quota=GIB))
+        world.defaults = PlatformDefaults(image="lab:default", storage_quota=5 * GIB)
+        got = await world.service.effective_by_user(
+            {"ada": {"ml", "viz"}, "eve": ["viz", "ml"], "bob": {"students"}, "cyd": ()}
+        )
+        assert {name: r.storage_quota for name, r in got.items()} == {
+            "ada": 20 * GIB,
+            "eve": 20 * GIB,
+            "bob": GIB,
+            "cyd": 5 * GIB,
+        }
+        assert got["ada"] is got["eve"]
+        assert got["ada"] == (await world.service.effective_for("ada")).resources
+        assert await world.service.effective_by_user({}) == {}
 
 
 class TestTheAdminsChanges:

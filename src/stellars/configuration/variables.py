@@ -19,6 +19,7 @@ from stellars.domain.errors import InvalidValue
 from stellars.domain.gpu import GpuMode
 from stellars.domain.limits import LabLimitSettings, describe_bytes, describe_cores
 from stellars.domain.policies import GpuSharing
+from stellars.domain.quotas import QuotaSettings
 from stellars.domain.settings import (
     OrphanVolumePolicy,
     PlatformSettings,
@@ -115,7 +116,13 @@ def _pids_limit(settings: PlatformSettings) -> str:
     return _limit_text(settings.lab_limits.pids_limit, lambda v: f"{int(v)} processes")
 
 
+def _storage_quota(settings: PlatformSettings) -> str:
+    quota = settings.quotas.quota
+    return "0 (no quota)" if quota is None else describe_bytes(quota)
+
+
 _MEMORY_LOW = describe_bytes(LabLimitSettings.LIMITS["memory_limit"][0])
+_QUOTA_LOW = describe_bytes(QuotaSettings.LIMITS["storage_quota"][0])
 _PIDS_LOW, _PIDS_HIGH = LabLimitSettings.LIMITS["pids_limit"]
 _CPU_LOW, _CPU_HIGH = LabLimitSettings.MIN_CPU_LIMIT, LabLimitSettings.MAX_CPU_LIMIT
 
@@ -381,6 +388,19 @@ VARIABLES: tuple[Variable, ...] = (
         default_text="2048; cores² + 1024 on a host of more than 32 cores",
         effective=_pids_limit,
         allowed=f"0 (no limit), or {_PIDS_LOW}-{_PIDS_HIGH}",
+    ),
+    Variable(
+        "STELLARS_STORAGE_QUOTA",
+        SPAWNER,
+        "quotas.storage_quota",
+        "A soft storage quota per user over the sizes of their volumes (home, workspace, "
+        "cache) as last measured (JUPYTERHUB_ACTIVITYMON_VOLUMES_UPDATE_INTERVAL). A running "
+        "lab is warned at 90 %; over the quota a start is refused with the "
+        "volume reset offered (which works whatever the usage). 0 or unset: no quota. Group "
+        "policies may give their members another (the most generous wins).",
+        parse=parse_memory_size,
+        effective=_storage_quota,
+        allowed=f"0 (no quota), or at least {_QUOTA_LOW}: {SIZE_EXAMPLES}",
     ),
     # --- GPU -----------------------------------------------------------------------------
     Variable(

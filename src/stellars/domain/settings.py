@@ -26,6 +26,7 @@ from .gpu import GpuMode
 from .limits import LabLimitSettings
 from .logins import LoginPolicy
 from .policies import GpuSharing
+from .quotas import QuotaSettings
 from .sessions import SessionPolicy
 from .validation import Bounds, check_bounds, non_empty_text
 from .volumes import DockerNaming, UserVolume, user_volumes
@@ -368,6 +369,7 @@ class PlatformSettings:
     hub: HubSettings = field(default_factory=HubSettings)
     spawner: SpawnerSettings = field(default_factory=SpawnerSettings)
     lab_limits: LabLimitSettings = field(default_factory=LabLimitSettings)
+    quotas: QuotaSettings = field(default_factory=QuotaSettings)
     activity: ActivityPolicy = field(default_factory=ActivityPolicy)
     sessions: SessionPolicy = field(default_factory=SessionPolicy)
     passphrases: PassphrasePolicy = field(default_factory=PassphrasePolicy)

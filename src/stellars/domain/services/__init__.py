@@ -27,6 +27,7 @@ from .policies import (
     UserResources,
     platform_defaults,
 )
+from .quotas import QuotaService, QuotaWarning, UserStorage
 from .refresh import Refresher, Snapshot
 from .servers import RestartReport, ServerService
 from .sessions import ExtendedSession, SessionService, SessionStatus
@@ -64,6 +65,8 @@ __all__ = [
     "PolicyOverview",
     "PolicyResolver",
     "PolicyService",
+    "QuotaService",
+    "QuotaWarning",
     "Refresher",
     "RestartReport",
     "SamplingStatus",
@@ -79,6 +82,7 @@ __all__ = [
     "UserActivity",
     "UserLifecycleService",
     "UserResources",
+    "UserStorage",
     "UserVolumeState",
     "UserVolumes",
     "VolumeService",

@@ -61,8 +61,9 @@ def platform_defaults(
 ) -> PlatformDefaults:
     """What a user gets where no policy of theirs decides: the lab image, the lab limits in
     effect (resolved at start; None: no limit), the culler's idle timeout and maximum
-    extension, and the GPUs the settings give each server (`gpu.per_server`, shared or not as
-    `gpu.sharing` says; none while GPUs are off or none was found)."""
+    extension, the storage quota (None: no quota), and the GPUs the settings give each server
+    (`gpu.per_server`, shared or not as `gpu.sharing` says; none while GPUs are off or none was
+    found)."""
     limits = limits or LabLimits()
     return PlatformDefaults(
         cpu_limit=limits.cpu_limit,
@@ -73,6 +74,7 @@ def platform_defaults(
         gpu_sharing=settings.gpu.sharing,
         idle_timeout_seconds=settings.sessions.idle_timeout_seconds,
         max_extension_hours=settings.sessions.max_extension_hours,
+        storage_quota=settings.quotas.quota,
     )
 
 
@@ -277,6 +279,22 @@ class PolicyResolver:
                 by_groups[key] = session_policy(base, self._resolve(stored, key, defaults))
             policies[name] = by_groups[key]
         return policies
+
+    async def effective_by_user(
+        self, groups_of: Mapping[str, Iterable[str]]
+    ) -> dict[str, EffectiveResources]:
+        """What each user of `groups_of` (user name -> groups) gets, with one read of every
+        policy; users in the same groups share one resolution."""
+        stored = await self._reader.in_order()
+        defaults = self._defaults()
+        by_groups: dict[frozenset[str], EffectiveResources] = {}
+        resolved = {}
+        for name, groups in groups_of.items():
+            key = frozenset(groups)
+            if key not in by_groups:
+                by_groups[key] = self._resolve(stored, key, defaults)
+            resolved[name] = by_groups[key]
+        return resolved
 
 
 def _one_mount_per_volume(resources: EffectiveResources) -> EffectiveResources:

@@ -34,8 +34,10 @@ The volume every user shares is mounted as `STELLARS_SHARED_VOLUME` says (read-o
 a writable share lets any user change or delete another's files.
 
 Before a Docker spawn it also provisions the user's volumes for their owner (a spawn that would
-mount another account's volumes is refused, see `stellars.domain.volume_ownership`), and it
-keeps the lab's favicon route when a favicon is configured.
+mount another account's volumes is refused, see `stellars.domain.volume_ownership`), refuses
+the start of a user whose volumes are over their storage quota with a 409 offering the volume
+reset (`QuotaService.check_spawn`; before any GPU is taken), and it keeps the lab's favicon
+route when a favicon is configured.
 """
 
 from __future__ import annotations
@@ -54,7 +56,13 @@ from stellars.domain.errors import BackendUnavailable, InvalidValue, Refused
 from stellars.domain.gpu_allocation import GpuAssignment
 from stellars.domain.limits import LabLimits
 from stellars.domain.policies import EffectiveResources
-from stellars.domain.services import FaviconRoutes, GpuService, PolicyResolver, VolumeService
+from stellars.domain.services import (
+    FaviconRoutes,
+    GpuService,
+    PolicyResolver,
+    QuotaService,
+    VolumeService,
+)
 from stellars.domain.services.policies import docker_access_of
 from stellars.domain.settings import SharedVolumeMode
 from stellars.domain.validation import echo
@@ -303,7 +311,7 @@ class PreSpawnHook:
     With `policies`, each spawn gets what the user's group policies give (module docstring).
     Spawners without Docker settings (the local-process fallback) only get the environment:
     a local process runs without limits. `limits` are what a lab gets where no policy of its
-    user decides one.
+    user decides one. With `quotas`, a Docker spawn over the user's storage quota is refused.
     """
 
     def __init__(
@@ -317,6 +325,7 @@ class PreSpawnHook:
         volumes: VolumeService | None = None,
         favicon_routes: FaviconRoutes | None = None,
         policies: PolicyResolver | None = None,
+        quotas: QuotaService | None = None,
     ) -> None:
         self.base = base
         self.groups = groups
@@ -326,6 +335,7 @@ class PreSpawnHook:
         self.volumes = volumes
         self.favicon_routes = favicon_routes
         self.policies = policies
+        self.quotas = quotas
 
     def limits_for(self, resources: EffectiveResources | None) -> LabLimits:
         """The limits of this spawn's lab: what the user's policies resolved to (the platform's
@@ -385,6 +395,21 @@ class PreSpawnHook:
         except BackendUnavailable as error:
             raise spawn_refusal(f"GPUs cannot be given out right now: {error}", 503) from None
 
+    async def check_quota(self, spawner: Any, resources: EffectiveResources | None) -> None:
+        """Refuse the start with a 409 when the user's volumes are over their storage quota
+        (their policies', else the platform's), naming the usage, the quota and the volume
+        reset."""
+        if self.quotas is None:
+            return
+        user = spawner.user
+        quota = self.quotas.default_quota if resources is None else resources.storage_quota
+        try:
+            await self.quotas.check_spawn(
+                user.name, user_id=user.id, created=user.created, quota=quota
+            )
+        except Refused as refused:
+            raise spawn_refusal(refused.reason) from None
+
     def apply_image(self, spawner: Any, resources: EffectiveResources | None) -> None:
         """The spawn's image: the user's choice when they may have it (refused with a 400
         otherwise), else their default; without policies, the configured image. DockerSpawner
@@ -411,6 +436,7 @@ class PreSpawnHook:
                     )
                 except Refused as refused:  # volumes of an earlier user of the same name
                     raise spawn_refusal(refused.reason) from None
+            await self.check_quota(spawner, resources)
         gpus = await self.assign_gpus(spawner, resources)
         settings = self.settings_for(spawner, resources, gpus)
         if docker:

@@ -9,7 +9,11 @@
   for GET and DELETE, one without a policy);
 - `GET /hub/api/users/{user}/resources` (custom:stellars:resources, which every user holds for
   themself): what the user's servers get, and from which group each value came (`sources`: a
-  field absent from it is the platform's default).
+  field absent from it is the platform's default);
+- `GET /hub/api/users/{user}/storage` (the same scope): how much of their storage quota the
+  user's volumes use, as last measured (`state`: none, unknown, under, warning at 90 %, over),
+  with where the quota comes from and the route that resets volumes (`reset`), which works
+  over the quota too.
 
 Every bad value is a 400 naming its field: an unknown field, a negative memory limit, an image
 outside the deployer's list, a reserved environment variable, a mount over a system path or
@@ -27,10 +31,12 @@ from tornado import web
 from stellars.adapters.jupyterhub import scopes
 from stellars.domain.policies import GroupPolicy, PlatformDefaults
 from stellars.domain.policy_documents import policy_document, policy_from_document
-from stellars.domain.services import PolicyOverview, UserResources
+from stellars.domain.quotas import WARNING_PERCENT
+from stellars.domain.services import PolicyOverview, UserResources, UserStorage
 
 from .base import NAME_LIST_BODY_BYTES, StellarsAPIHandler, StellarsPageHandler
 from .parsing import string_list
+from .wire import iso
 
 
 def policy_json(policy: GroupPolicy) -> dict[str, Any]:
@@ -81,6 +87,24 @@ def resources_json(user: UserResources) -> dict[str, Any]:
         "max_extension_hours": got.max_extension_hours,
         "storage_quota": got.storage_quota,
         "sources": dict(got.sources),
+    }
+
+
+def storage_json(storage: UserStorage) -> dict[str, Any]:
+    """One user's usage against their storage quota (bytes; null: unknown, or no quota)."""
+    usage = storage.usage
+    return {
+        "username": storage.username,
+        "used_bytes": usage.used_bytes,
+        "quota_bytes": usage.quota_bytes,
+        "percent": usage.percent,
+        "state": usage.state.value,
+        "text": usage.text,
+        "warning_percent": WARNING_PERCENT,
+        "quota_from": storage.quota_from,
+        "measured_at": iso(storage.measured_at),
+        "home_url": storage.home_url,
+        "reset": {"method": "DELETE", "url": storage.reset_url},
     }
 
 
@@ -143,10 +167,19 @@ class UserResourcesAPI(StellarsAPIHandler):
         self.write_json(resources_json(await self.platform.policies.effective_for(user_name)))
 
 
+class UserStorageAPI(StellarsAPIHandler):
+    """`GET /hub/api/users/{user}/storage`."""
+
+    async def get(self, user_name: str) -> None:
+        self.require_scope(scopes.RESOURCES, user=user_name)
+        self.write_json(storage_json(await self.platform.quotas.for_user(user_name)))
+
+
 #: (pattern, handler) pairs relative to the hub prefix.
 ROUTES: list[tuple[Any, ...]] = [
     (r"/policies", PoliciesPage),
     (r"/api/policies", PoliciesAPI),
     (r"/api/policies/([^/]+)", PolicyAPI),
     (r"/api/users/([^/]+)/resources", UserResourcesAPI),
+    (r"/api/users/([^/]+)/storage", UserStorageAPI),
 ]
