@@ -310,17 +310,54 @@ def spawn_window(hub: Hub, users: list[str]) -> dict[str, float]:
     }
 
 
-def loop_during_spawns(policies: list[GroupPolicy], spawns: int, per_user: int) -> None:
+#: The stand-ins start without a pre-exec function, so Popen can vfork: JupyterHub's local
+#: spawner otherwise forks the whole hub on its loop for each server (tens of ms each on a
+#: hub of this size, all of it the test rig's: DockerSpawner, which the platform runs, calls
+#: the engine from threads). The working directory, which the pre-exec function set, goes to
+#: Popen instead.
+VFORK_STAND_INS = """
+import os as _os
+
+from jupyterhub.spawner import SimpleLocalProcessSpawner as _Simple
+
+
+class VforkStandInSpawner(_Simple):
+    def make_preexec_fn(self, name):
+        return None
+
+    async def start(self):
+        _os.makedirs(self.home_dir, 0o755, exist_ok=True)
+        self.popen_kwargs = {"cwd": self.home_dir}
+        return await super().start()
+
+
+c.JupyterHub.spawner_class = VforkStandInSpawner  # noqa: F821
+"""
+
+
+def loop_during_spawns(
+    policies: list[GroupPolicy],
+    spawns: int,
+    per_user: int,
+    *,
+    realtime: bool = False,
+    stall_report_ms: int = 0,
+) -> None:
     with tempfile.TemporaryDirectory(prefix="stellars-bench-policies-hub-") as workdir:
         root = Path(workdir)
+        extra = {"STELLARS_HUB_LOOP_REALTIME": "1"} if realtime else {}
+        if stall_report_ms:
+            extra["STELLARS_LOOP_STALL_REPORT_MS"] = str(stall_report_ms)
         env = platform_env(
             root / "data",
             JUPYTERHUB_ADMIN_PASSWORD=ADMIN_PASSWORD,
             STELLARS_SPAWNER="local",
             STELLARS_ALLOWED_IMAGES=" ".join(IMAGES),
             JUPYTERHUB_ACTIVITYMON_SAMPLE_INTERVAL="86400",
+            **extra,
         )
         config = render_config(root / "config")
+        config.write_text(config.read_text() + VFORK_STAND_INS)
         with JupyterHubProcess(config, env, workdir=root / "hub", ready_timeout=120) as process:
             hub = Hub(process)
             for policy in policies:
@@ -354,6 +391,15 @@ def loop_during_spawns(policies: list[GroupPolicy], spawns: int, per_user: int) 
                 f"{measured['bystander'] * 1000:.0f} ms; {measured['accepted']:.0f} started in "
                 f"{measured['seconds']:.1f} s)  (bar {BAR_LAG_MS:.0f} ms: {verdict})"
             )
+            if stall_report_ms:  # where the hub's loop was when it stalled, from its log
+                print(f"  the hub's stall reports (over {stall_report_ms} ms):")
+                lines = process.log_path.read_text(errors="replace").splitlines()
+                reporting = False
+                for line in lines:
+                    if line.startswith("["):
+                        reporting = "stellars: the event loop" in line
+                    if reporting:
+                        print(f"    {line}")
 
 
 def main() -> int:
@@ -363,6 +409,18 @@ def main() -> int:
     parser.add_argument("--per-user", type=int, default=4)
     parser.add_argument("--spawns", type=int, default=20)
     parser.add_argument("--skip-hub", action="store_true", help="resolution figures only")
+    parser.add_argument(
+        "--hub-loop-realtime",
+        action="store_true",
+        help="STELLARS_HUB_LOOP_REALTIME for the hub (root only): its loop thread first",
+    )
+    parser.add_argument(
+        "--stall-report-ms",
+        type=int,
+        default=0,
+        help="STELLARS_LOOP_STALL_REPORT_MS for the hub, and print where its loop stalled",
+    )
+    parser.add_argument("--skip-resolution", action="store_true", help="the hub's loop only")
     args = parser.parse_args()
     policies = [make_policy(index) for index in range(args.groups)]
     members = memberships(args.users, args.groups, args.per_user)
@@ -370,10 +428,17 @@ def main() -> int:
         f"policy resolution at spawn: {args.groups} groups with policies, {args.users} users "
         f"in {args.per_user} groups each"
     )
-    resolution_on_fakes(policies, members)
-    resolution_on_the_hub(policies, members)
+    if not args.skip_resolution:
+        resolution_on_fakes(policies, members)
+        resolution_on_the_hub(policies, members)
     if not args.skip_hub:
-        loop_during_spawns(policies, args.spawns, args.per_user)
+        loop_during_spawns(
+            policies,
+            args.spawns,
+            args.per_user,
+            realtime=args.hub_loop_realtime,
+            stall_report_ms=args.stall_report_ms,
+        )
     return 0
 
 
