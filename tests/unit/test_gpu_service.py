@@ -6,6 +6,7 @@ and read-backs block on events the test controls."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Collection, Mapping
 from datetime import timedelta
 
@@ -63,7 +64,13 @@ class RecordingReadBack:
 class Host:
     """A hub with four GPUs, its directory and containers, and the GPU service over them."""
 
-    def __init__(self, *, per_server: int = 1, sharing: GpuSharing = EXCLUSIVE) -> None:
+    def __init__(
+        self,
+        *,
+        per_server: int = 1,
+        sharing: GpuSharing = EXCLUSIVE,
+        naming: DockerNaming = NAMING,
+    ) -> None:
         self.probe = StaticGpuProbe(
             GpuProbeResult(FOUR),
             GpuUseResult((GpuReading("GPU-1", 2048, 35), GpuReading("GPU-9", 1, 1))),
@@ -86,7 +93,7 @@ class Host:
             sharing=sharing,
             read_back=self.read_back,
             directory=self.directory,
-            naming=NAMING,
+            naming=naming,
             readings=self.readings,
         )
 
@@ -166,9 +173,11 @@ class TestGivingOut:
             GpuService(probe=probe, mode=GpuMode.AUTO, per_server=65)
         assert refused.value.field == "per_server"
         assert GpuService(probe=probe, mode=GpuMode.AUTO, per_server=64).per_server == 64
+        assert GpuService(probe=probe, mode=GpuMode.AUTO, per_server=0).per_server == 0
         with pytest.raises(InvalidValue) as refused:
             GpuService(probe=probe, mode=GpuMode.AUTO, read_back=InMemoryContainers())
         assert refused.value.field == "read_back"
+        assert refused.value.message == "reading holdings back needs the hub's directory too"
         with pytest.raises(InvalidValue):
             GpuService(probe=probe, mode=GpuMode.AUTO, directory=InMemoryHubDirectory())
         default = GpuService(probe=probe, mode=GpuMode.AUTO)
@@ -317,6 +326,71 @@ class TestReadingBack:
         await host.service.assign(("ann", ""))
         assert await host.service.reconcile() == 0
         assert ("ann", "") in host.service.holdings
+
+
+class TestWhatTheReadBackLogs:
+    """The hub's log says what was read back, what changed, and what is wrong."""
+
+    async def test_the_first_read_back_counts_the_holders_and_names_the_problems(self, caplog):
+        caplog.set_level(logging.INFO, logger="stellars.domain.services.gpu")
+        host = Host()
+        host.directory.put(running("ann"))
+        host.directory.put(running("bob"))
+        host.directory.put(running("cy"))
+        # Started by hand: two exclusive holders of GPU-0, and a GPU this host lacks.
+        host.containers.start("lab-ann", gpus=ContainerGpus(devices=("GPU-0",)))
+        host.containers.start("lab-bob", gpus=ContainerGpus(devices=("GPU-0", "GPU-7")))
+        host.containers.start("lab-cy")
+        await host.service.detect()
+        await host.service.restore()
+        assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+            ("WARNING", "GPU holdings: GPU-0 is held exclusively but by ann, bob"),
+            ("WARNING", "GPU holdings: GPU-7 is held but not on this host"),
+            ("INFO", "GPU holdings read back: 2 server(s) hold GPUs"),
+        ]
+
+    async def test_a_later_read_back_names_the_servers_it_changed(self, caplog):
+        caplog.set_level(logging.INFO, logger="stellars.domain.services.gpu")
+        host = Host(naming=DockerNaming(prefix="lab"))
+        await host.start("ann")
+        host.directory.put(running("bob", server="big", pending="spawn"))
+        await host.service.assign(("bob", "big"))
+        host.directory.put(running("bob", server="big"))
+        host.containers.remove("lab-ann")  # removed by hand
+        host.containers.start("lab-bob--big", gpus=ContainerGpus(devices=("GPU-3",)))  # by hand
+        caplog.clear()
+        assert await host.service.reconcile() == 2
+        assert host.read_back.asked[-1] == {"lab-ann", "lab-bob--big"}
+        assert host.service.holdings == {
+            ("bob", "big"): Holding(("bob", "big"), ("GPU-3",), EXCLUSIVE)
+        }
+        assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+            ("INFO", "GPU holdings brought in line with the servers: ann, bob/big"),
+        ]
+        caplog.clear()
+        assert await host.service.reconcile() == 0
+        assert caplog.records == []
+
+    async def test_a_named_server_is_read_back_by_its_own_container(self):
+        host = Host(naming=DockerNaming(prefix="lab"))
+        host.directory.put(running("ann", server="big"))
+        host.containers.start("lab-ann", gpus=ContainerGpus(devices=("GPU-0",)))
+        host.containers.start("lab-ann--big", gpus=ContainerGpus(devices=("GPU-2",)))
+        await host.service.detect()
+        await host.service.restore()
+        assert host.read_back.asked == [{"lab-ann--big"}]
+        assert host.service.holdings == {
+            ("ann", "big"): Holding(("ann", "big"), ("GPU-2",), EXCLUSIVE)
+        }
+
+    async def test_a_container_with_every_gpu_holds_the_whole_inventory_shared(self):
+        host = Host()
+        host.directory.put(running("ann"))
+        host.containers.start("lab-ann", gpus=ContainerGpus(every_gpu=True))
+        await host.service.detect()
+        await host.service.restore()
+        every = tuple(gpu.uuid for gpu in FOUR)
+        assert host.service.holdings == {("ann", ""): Holding(("ann", ""), every, SHARED)}
 
 
 class TestOverview:

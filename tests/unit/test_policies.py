@@ -126,6 +126,10 @@ class TestGrantsImagesEnvironmentMounts:
         assert got.image == "lab:cuda" and got.sources["image"] == "ml"
         assert got.allows_image("lab:viz") and not got.allows_image("lab:default")
 
+    def test_without_any_image_the_user_gets_none(self):
+        got = resolve([policy("ml", cpu_limit=4)], ["ml"], PlatformDefaults())
+        assert (got.image, got.images) == ("", ())
+
     def test_without_an_image_policy_only_the_platform_image(self):
         got = resolve([policy("ml", cpu_limit=4)], ["ml"], DEFAULTS)
         assert (got.image, got.images) == ("lab:default", ("lab:default",))
@@ -226,6 +230,42 @@ class TestWhatAPolicyMayNotHold:
         with pytest.raises(InvalidValue) as error:
             policy("ml", mounts=(Mount("a", "/mnt/x"), Mount("b", "/mnt/x/")))
         assert "twice at '/mnt/x'" in error.value.message
+
+    @pytest.mark.parametrize(
+        ("make", "field", "message"),
+        [
+            (lambda: Mount("/srv/data", "/mnt/team"), "mounts",
+             "the volume must be a Docker volume name (letters, digits, '_', '.', '-'; never a "
+             "host path), got '/srv/data'"),
+            (lambda: Mount("team", "/etc//ssl/"), "mounts",
+             "may not mount over the system path '/etc/ssl' (or under it)"),
+            (lambda: Mount("team", "mnt/team"), "mounts",
+             "must be an absolute path, got 'mnt/team'"),
+            (lambda: Mount("team", "/mnt/../x"), "mounts",
+             "must not contain '..', got '/mnt/../x'"),
+            (lambda: policy("ml", cpu_limit="2"), "cpu_limit",
+             "must be a number of cores, got '2'"),
+            (lambda: policy("ml", gpu_sharing="sometimes"), "gpu_sharing",
+             "must be exclusive or shared, got 'sometimes'"),
+            (lambda: policy("ml", images=("lab", " ")), "images", "must be image names, got ' '"),
+            (lambda: policy("ml", images=("a", "b", "a")), "images", "names an image twice"),
+            (lambda: policy("ml", environment={"A B": "x"}), "environment",
+             "'A B' is not a variable name"),
+            (lambda: policy("ml", environment={"PATH": "/x"}), "environment",
+             "'PATH' is set by JupyterHub or the platform and may not be changed"),
+            (lambda: policy("ml", environment={"OK": 1}), "environment",
+             "'OK' must be text, got 1"),
+            (lambda: policy("ml", mounts=(Mount("a", "/mnt/x"), Mount("b", "/mnt/x/"))),
+             "mounts", "mounts twice at '/mnt/x'"),
+        ],
+    )  # fmt: skip
+    def test_each_refusal_names_its_field_and_repeats_the_value(self, make, field, message):
+        with pytest.raises(InvalidValue) as error:
+            make()
+        assert (error.value.field, error.value.message) == (field, message)
+
+    def test_a_group_name_of_255_characters_is_the_longest(self):
+        assert policy("g" * 255).group == "g" * 255
 
     def test_what_is_reserved_and_what_is_system(self):
         assert reserved_environment_name("JPY_API_TOKEN")

@@ -97,6 +97,8 @@ class TestPlatformDefaultsAndSessions:
             idle_timeout_seconds=600,
             max_extension_hours=3,
         )
+        plain = platform_defaults(PlatformSettings(), GpuDecision(True, True, "found", gpus))
+        assert (plain.gpus, plain.gpu_sharing) == (1, GpuSharing.SHARED)  # the settings' default
         off = platform_defaults(settings, GpuDecision(False, True, "off", gpus))
         assert (off.gpus, off.cpu_limit, off.memory_limit, off.pids_limit) == (0, None, None, None)
         assert (off.cpu_limit, off.memory_limit, off.pids_limit, off.storage_quota) == (

@@ -77,6 +77,16 @@ class World:
         )
 
 
+def refuse_lookups(directory: InMemoryHubDirectory) -> None:
+    """The directory refuses to look users up one by one: a caller that read the list of
+    users already has their groups."""
+
+    async def get_user(name: str) -> HubUser | None:
+        raise AssertionError(f"{name} looked up one by one")
+
+    directory.get_user = get_user  # type: ignore[method-assign]
+
+
 @pytest.fixture
 async def world() -> World:
     made = World()
@@ -151,6 +161,11 @@ class TestManyServersAtOnce:
         got = await world.sessions.remaining_for([lab("pat")], groups_of={"pat": {"long"}})
         assert got == {("pat", ""): timedelta(hours=4) - IDLE}
 
+    async def test_a_user_the_callers_groups_leave_out_is_in_no_group(self, world):
+        got = await world.sessions.policies_for(["lea", "sam"], groups_of={"lea": {"long"}})
+        assert got["lea"].idle_timeout_seconds == 4 * 3600
+        assert got["sam"] == BASE  # not looked up: the caller's groups are the ones used
+
     async def test_policies_for_users_the_hub_does_not_have(self, world):
         got = await world.sessions.policies_for(["ghost", "lea"])
         assert got["ghost"] == BASE
@@ -169,6 +184,7 @@ class TestManyServersAtOnce:
             clock=world.clock,
             extend_url="https://hub/home",
         )
+        refuse_lookups(world.directory)  # the groups come with the list of users
         warned = await warner.check()
         # pat has 5 minutes left (warned); lea has hours; sam's half hour is over (culled, not
         # warned).
