@@ -16,6 +16,7 @@ from stellars.adapters.docker import (
     DockerContainerStats,
     DockerEngine,
     DockerVolumeStore,
+    EngineDataDisk,
     connect,
 )
 from stellars.adapters.files import StaticDirectoryAssets
@@ -25,9 +26,13 @@ from stellars.adapters.jupyterhub import (
     HubHandle,
     HubLabServers,
     HubPlugin,
+    HubPolicyStore,
     HubProxyRoutes,
+    ImageOptions,
     InProcessHubDirectory,
     LabNotificationTransport,
+    LocalProcessGpus,
+    PostStopHook,
     PreSpawnHook,
     SpawnBase,
     branding_base,
@@ -36,13 +41,21 @@ from stellars.adapters.jupyterhub import (
     platform_roles,
     with_platform,
 )
+from stellars.adapters.nvidia import HostNvidiaSmiProbe
 from stellars.adapters.passwords import XkcdPasswordGenerator
-from stellars.adapters.sql import SqlActivityStore, SqlDatabase, SqlEventLog, SqlSessionStore
-from stellars.adapters.system import SystemClock
+from stellars.adapters.sql import (
+    SqlActivityStore,
+    SqlDatabase,
+    SqlEventLog,
+    SqlServerStopStore,
+    SqlSessionStore,
+)
+from stellars.adapters.system import DirectoryDisk, SystemClock
 from stellars.adapters.vault import ProcessMemoryVault
 from stellars.configuration import SettingsError, settings_from_environment, variable_for
 from stellars.domain.branding import AssetSlot
 from stellars.domain.errors import InvalidValue
+from stellars.domain.limits import LabLimitSettings
 from stellars.domain.settings import SpawnerKind
 from stellars.entrypoints import activity_sampler, idle_culler
 from stellars.entrypoints.hub import authenticator_class, choose_spawner, local_lab_available
@@ -98,6 +111,8 @@ CULLER_SCOPES = [
     "read:users:activity",
     "read:servers",
     "delete:servers",
+    "list:groups",  # each user's idle timeout comes from their groups' policies
+    "read:groups",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -145,6 +160,17 @@ elif CHOICE.image_present is False:
         f"the lab image {SPAWNER.image} is not on the Docker engine: `make run` builds the "
         "project's lab image, or set JUPYTERHUB_NOTEBOOK_IMAGE to one the engine has or can pull"
     )
+# The memory, CPU and process limits of every lab: the deployer's (STELLARS_LAB_*), else derived
+# from the engine's host as the engine reported it just now; said here and on the settings page.
+# Local processes run without them (and users' resources say "no limit").
+if CHOICE.kind is SpawnerKind.DOCKER:
+    LAB_LIMITS = SETTINGS.lab_limits.resolve(CHOICE.host)
+    LIMIT_FACTS = dict(LAB_LIMITS.lines())
+    for LIMIT, TEXT in LIMIT_FACTS.items():
+        say(f"{LIMIT}: {TEXT}")
+else:
+    LAB_LIMITS = LabLimitSettings(memory_limit=0, cpu_limit=0, pids_limit=0).resolve(None)
+    LIMIT_FACTS = {"Lab limits": "none: local processes run without limits"}
 
 # The in-hub adapters reach the running hub through one handle, bound when the hub starts; the
 # Docker engine is connected lazily and used off the loop; the platform's tables are shared with
@@ -158,6 +184,21 @@ PASSPHRASE_BITS = SETTINGS.passphrases.entropy_bits(
 )
 DATABASE = SqlDatabase.from_url(HUB.effective_stellars_db_url)
 DOCKER = DockerEngine(lambda: connect(SPAWNER.docker_url, timeout_seconds=30))
+# GPUs as the servers see them: containers through the engine's NVIDIA runtime (nvidia-smi in a
+# CUDA container), local processes the host's own (nvidia-smi on this machine). What a server
+# was started with is read back from its container, or from a local server's environment.
+LOCAL_SERVERS = CHOICE.kind is SpawnerKind.LOCAL
+GPU_PROBE = (
+    HostNvidiaSmiProbe(timeout_seconds=SETTINGS.gpu.probe_timeout_seconds)
+    if LOCAL_SERVERS
+    else ContainerNvidiaSmiProbe(
+        DOCKER, SETTINGS.gpu.probe_image, timeout_seconds=SETTINGS.gpu.probe_timeout_seconds
+    )
+)
+# The free disk the admin pages show: the engine's data directory, measured from the engine's
+# side in a short-lived container of the lab image (the hub may run in a container, or far from
+# the engine); with local servers, the filesystem of their homes on this machine.
+HOST_DISK = DirectoryDisk(str(DATA_DIR)) if LOCAL_SERVERS else EngineDataDisk(DOCKER, SPAWNER.image)
 try:
     PLATFORM = build(
         SETTINGS,
@@ -168,9 +209,7 @@ try:
         volume_store=DockerVolumeStore(DOCKER),
         containers=DockerContainerControl(DOCKER),
         container_stats=DockerContainerStats(DOCKER),
-        gpu_probe=ContainerNvidiaSmiProbe(
-            DOCKER, SETTINGS.gpu.probe_image, timeout_seconds=SETTINGS.gpu.probe_timeout_seconds
-        ),
+        gpu_probe=GPU_PROBE,
         transport=LabNotificationTransport(HUB_HANDLE),
         passwords=PASSPHRASES,
         # Passwords are the platform's to keep only with NativeAuthenticator.
@@ -184,6 +223,11 @@ try:
         proxy=HubProxyRoutes(lambda: HUB_HANDLE.app.proxy),
         lab_servers=HubLabServers(HUB_HANDLE),
         event_log=SqlEventLog(DATABASE),
+        policy_store=HubPolicyStore(HUB_HANDLE),  # group policies, in the groups' properties
+        server_stops=SqlServerStopStore(DATABASE),
+        lab_limits=LAB_LIMITS,
+        host_disk=HOST_DISK,
+        gpu_read_back=LocalProcessGpus(HUB_HANDLE, SPAWNER.naming) if LOCAL_SERVERS else None,
         facts={
             "Logins": (
                 "NativeAuthenticator: sign-up, the admin's password, generated passphrases"
@@ -194,6 +238,7 @@ try:
             "User servers": f"{CHOICE.kind.value} ({CHOICE.reason})",
             "Lab image": SPAWNER.image
             + ("" if CHOICE.image_present is not False else " (not on the engine)"),
+            **LIMIT_FACTS,
         },
     )
 except InvalidValue as error:
@@ -210,16 +255,33 @@ SPAWN_HOOK = PreSpawnHook(
     ),
     groups=SETTINGS.docker_access,
     gpu=PLATFORM.gpu,
+    limits=LAB_LIMITS.limits,
     lab_environment=PLATFORM.branding.lab_environment(BRANDING_URL),
     volumes=PLATFORM.volumes,
     favicon_routes=PLATFORM.favicon_routes,
+    policies=PLATFORM.policies,  # what the user's group policies give, at each spawn
+    quotas=PLATFORM.quotas,  # over the storage quota, a start is refused (volume reset offered)
 )
+IMAGE_OPTIONS = ImageOptions(PLATFORM.policies)
+
+
+STOP_HOOK = PostStopHook(gpu=PLATFORM.gpu)
 
 
 async def pre_spawn_hook(spawner):
     """Each spawn's whole Docker settings, from the current state (a plain function: traitlets
     deep-copies config values, and copies a function as itself)."""
     await SPAWN_HOOK(spawner)
+
+
+async def image_options_form(spawner):
+    """The spawn form: a choice of image for a user whose group policies allow several."""
+    return await IMAGE_OPTIONS(spawner)
+
+
+def post_stop_hook(spawner):
+    """After every stop of a server, however it stopped: its GPUs are free again."""
+    STOP_HOOK(spawner)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,16 +356,20 @@ c.JupyterHub.custom_scopes = custom_scopes()
 
 # "Ready" means the lab answers HTTP within the spawn timeout. One container per server, named
 # as the platform computes names; containers go on stop, volumes keep the data. DockerSpawner's
-# poll survives the engine being away. Without Docker, servers are local processes.
+# poll survives the engine being away, and records why a container it finds ended (out of
+# memory, an exit code) for its user. Without Docker, servers are local processes. Each spawn
+# gets its settings whole, GPUs included; each stop frees the server's GPUs.
 c.Spawner.start_timeout = SPAWNER.start_timeout_seconds
 c.Spawner.http_timeout = SPAWNER.start_timeout_seconds
 c.Spawner.pre_spawn_hook = pre_spawn_hook
+c.Spawner.post_stop_hook = post_stop_hook
 if CHOICE.kind is SpawnerKind.DOCKER:
     c.JupyterHub.spawner_class = (
         "stellars.adapters.jupyterhub.plugin.docker_spawner.EngineTolerantDockerSpawner"
     )
     c.DockerSpawner.client_kwargs = {"base_url": SPAWNER.docker_url}
     c.DockerSpawner.image = SPAWNER.image
+    c.DockerSpawner.options_form = image_options_form  # empty (no form) with one image
     c.DockerSpawner.pull_policy = "ifnotpresent"
     c.DockerSpawner.prefix = SPAWNER.prefix
     c.DockerSpawner.name_template = SPAWNER.name_template

@@ -25,8 +25,11 @@ from typing import Any, TypeVar
 
 from stellars.domain.activity import ActivityLevel
 from stellars.domain.containers import ContainerUsage
+from stellars.domain.disk import DiskMeasurement
 from stellars.domain.errors import InvalidValue
+from stellars.domain.gpu import GpuUseResult
 from stellars.domain.hub import HubUser
+from stellars.domain.limits import ResolvedLimits
 from stellars.domain.services import (
     ActivityService,
     BrandingService,
@@ -39,11 +42,16 @@ from stellars.domain.services import (
     EventTotals,
     FaviconRoutes,
     GpuService,
+    PolicyService,
+    QuotaService,
+    QuotaWarning,
     Refresher,
     ServerService,
+    ServerStopService,
     SessionService,
     UserLifecycleService,
     VolumeService,
+    platform_defaults,
     users_by_level,
 )
 from stellars.domain.settings import PlatformSettings
@@ -57,11 +65,15 @@ from stellars.ports import (
     CredentialVault,
     EventLog,
     GpuProbe,
+    GpuReadBack,
+    HostDisk,
     HubDirectory,
     LabServers,
     NotificationTransport,
     PasswordGenerator,
+    PolicyStore,
     ProxyRoutes,
+    ServerStopStore,
     SessionStore,
     StaticAssets,
     VolumeStore,
@@ -78,6 +90,14 @@ WARNING_INTERVAL = timedelta(seconds=20)
 #: sample, an extension, a user) still shows at once; a server started or stopped, within it.
 DASHBOARD_REUSE = timedelta(seconds=1)
 
+#: How often the GPUs held are checked against the servers that run and what their containers
+#: hold (after the read-back at start, which covers every running server).
+GPU_HOLDINGS_INTERVAL = timedelta(seconds=60)
+#: How often the free disk of the engine's data directory is measured (a short-lived container
+#: each time; disks fill over hours, not seconds).
+HOST_DISK_INTERVAL = timedelta(minutes=5)
+#: How often running users' storage is checked for a warning (against the last measured sizes).
+QUOTA_WARNING_INTERVAL = timedelta(seconds=30)
 #: How often running servers are checked for a missing favicon route.
 FAVICON_ROUTES_INTERVAL = timedelta(seconds=10)
 #: How long the hub's shutdown waits for user follow-ups still in flight.
@@ -102,7 +122,9 @@ class Platform:
     broadcast: BroadcastService
     credentials: CredentialService
     gpu: GpuService
+    policies: PolicyService
     servers: ServerService
+    stops: ServerStopService
     users: UserLifecycleService
     branding: BrandingService
     favicon_routes: FaviconRoutes
@@ -112,6 +134,14 @@ class Platform:
     event_totals: Refresher[EventTotals]
     cull_warnings: Refresher[tuple[CullWarning, ...]]
     favicon_reconciler: Refresher[int]
+    #: The memory, CPU and process limits every lab gets unless a group policy says otherwise.
+    lab_limits: ResolvedLimits
+    gpu_holdings: Refresher[int]
+    #: The free disk of the engine's data directory, measured in the background.
+    host_disk: Refresher[DiskMeasurement]
+    #: Storage quotas: usage against quota, the check at spawn, and the warnings' pass.
+    quotas: QuotaService
+    quota_warnings: Refresher[tuple[QuotaWarning, ...]]
     facts: Mapping[str, str] = field(default_factory=dict)
     _tasks: list[asyncio.Task[object]] = field(default_factory=list, repr=False)
 
@@ -125,6 +155,22 @@ class Platform:
             self.event_totals,
             self.cull_warnings,
             self.favicon_reconciler,
+            self.gpu_holdings,
+            self.host_disk,
+            self.quota_warnings,
+            *((self.gpu.readings,) if self.gpu.readings is not None else ()),
+        )
+
+    @property
+    def _started_later(self) -> tuple[Refresher[Any], ...]:
+        """Refreshers `start` leaves alone: the favicon routes' (once the proxy runs) and the
+        GPUs' (once the probe found GPUs to give out)."""
+        return tuple(
+            refresher
+            for refresher in self.background
+            if refresher is self.favicon_reconciler
+            or refresher is self.gpu_holdings
+            or refresher is self.gpu.readings
         )
 
     def bootstrap(self) -> None:
@@ -137,11 +183,12 @@ class Platform:
 
     async def start(self) -> None:
         """Start the background work on the running loop: the GPU probe (never awaited here, so
-        a slow probe cannot hold up the hub) and the refreshers that need only the hub's
-        database (`start_route_keeping` starts the one that needs its proxy)."""
+        a slow probe cannot hold up the hub; the GPUs' refreshers start once it found GPUs) and
+        the refreshers that need only the hub's database (`start_route_keeping` starts the one
+        that needs its proxy)."""
         self._tasks.append(asyncio.get_running_loop().create_task(self._detect_gpu()))
         for refresher in self.background:
-            if refresher is not self.favicon_reconciler:
+            if refresher not in self._started_later:
                 refresher.start()
 
     def start_route_keeping(self) -> None:
@@ -152,6 +199,14 @@ class Platform:
     async def _detect_gpu(self) -> None:
         decision = await self.gpu.detect()
         log.info("GPU decision: %s", decision.reason)
+        if self.gpu.inventory:
+            # The first pass reads the holdings back from every server the hub runs. JupyterHub
+            # schedules its check of the servers it believes running right after the platform's
+            # start and makes all their spawners (pending, "check") before its first await, so
+            # they are all there by the time a probe has answered; spawns wait for this pass.
+            self.gpu_holdings.start()
+            if self.gpu.readings is not None:
+                self.gpu.readings.start()
 
     async def stop(self, *, grace_seconds: float = SHUTDOWN_GRACE_SECONDS) -> None:
         """Stop the refreshers and any probe still running; give user follow-ups in flight
@@ -197,6 +252,11 @@ def build(
     proxy: ProxyRoutes,
     lab_servers: LabServers,
     event_log: EventLog,
+    policy_store: PolicyStore,
+    server_stops: ServerStopStore,
+    lab_limits: ResolvedLimits,
+    host_disk: HostDisk,
+    gpu_read_back: GpuReadBack | None = None,
     facts: Mapping[str, str] | None = None,
 ) -> Platform:
     """Every service of the platform from `settings` and one adapter per port.
@@ -204,8 +264,17 @@ def build(
     `accounts` None: users log in through an identity provider, which keeps their passwords
     (any authenticator but NativeAuthenticator); no passphrase is generated then.
 
+    `lab_limits` are the limits every lab gets, resolved at start from the settings and the
+    engine's host (`LabLimitSettings.resolve`).
+
+    `host_disk` measures the free disk of the engine's data directory (the admin pages show
+    it, measured every `HOST_DISK_INTERVAL`).
+
+    `gpu_read_back` is where the GPUs of running servers are read back from: their containers
+    (`containers`, the default) or, for servers that run as local processes, their processes.
+
     `facts` are what the composition root found at start (the spawner in use and why, the lab
-    image); the settings page shows them beside the settings.
+    image, the lab limits); the settings page shows them beside the settings.
 
     Raises InvalidValue naming the settings field ("passphrases.words") for settings the
     adapters reveal to be unusable, such as a passphrase policy too weak for the word list.
@@ -238,8 +307,21 @@ def build(
     activity = ActivityService(
         store=activity_store, directory=directory, clock=clock, policy=settings.activity
     )
+    gpu = GpuService(probe=gpu_probe, mode=settings.gpu.mode)
+    policies = PolicyService(
+        store=policy_store,
+        directory=directory,
+        defaults=lambda: platform_defaults(settings, gpu.current, lab_limits.limits),
+        allowed_images=settings.spawner.allowed_image_list,
+        volumes=settings.spawner.volumes,
+        access_groups=settings.docker_access,
+    )
     sessions = SessionService(
-        store=session_store, directory=directory, clock=clock, policy=settings.sessions
+        store=session_store,
+        directory=directory,
+        clock=clock,
+        policy=settings.sessions,
+        policies=policies,
     )
     volumes = VolumeService(
         store=volume_store,
@@ -283,6 +365,30 @@ def build(
     async def levels() -> Mapping[ActivityLevel, int]:
         return await users_by_level(directory, activity)
 
+    gpu = GpuService(
+        probe=gpu_probe,
+        mode=settings.gpu.mode,
+        per_server=settings.gpu.per_server,
+        sharing=settings.gpu.sharing,
+        read_back=gpu_read_back if gpu_read_back is not None else containers,
+        directory=directory,
+        naming=settings.spawner.naming,
+        readings=every(
+            timedelta(seconds=settings.gpu.use_seconds),
+            "GPU use",
+            gpu_probe.use,
+            GpuUseResult(),
+        ),
+    )
+
+    quotas = QuotaService(
+        directory=directory,
+        volumes=volumes,
+        policies=policies,
+        transport=transport,
+        hub_url=f"{settings.hub.base_path}hub/",
+    )
+
     return Platform(
         settings=settings,
         clock=clock,
@@ -294,7 +400,8 @@ def build(
             directory=directory, transport=transport, policy=settings.broadcast
         ),
         credentials=credentials,
-        gpu=GpuService(probe=gpu_probe, mode=settings.gpu.mode),
+        gpu=gpu,
+        policies=policies,
         servers=ServerService(
             directory=directory,
             containers=containers,
@@ -303,6 +410,7 @@ def build(
             naming=settings.spawner.naming,
             access_groups=settings.docker_access,
             serve_timeout=timedelta(seconds=settings.spawner.start_timeout_seconds),
+            policies=policies,
         ),
         users=UserLifecycleService(
             credentials=credentials,
@@ -310,6 +418,7 @@ def build(
             sessions=session_store,
             volumes=volumes,
             orphan_policy=settings.orphan_volumes,
+            stops=server_stops,
             on_users_changed=dashboard.invalidate,
         ),
         branding=branding,
@@ -324,5 +433,16 @@ def build(
         favicon_reconciler=every(
             FAVICON_ROUTES_INTERVAL, "lab favicon routes", favicon_routes.reconcile, 0
         ),
+        stops=ServerStopService(store=server_stops, directory=directory, clock=clock),
+        lab_limits=lab_limits,
+        gpu_holdings=every(GPU_HOLDINGS_INTERVAL, "GPU holdings", gpu.reconcile, 0),
+        host_disk=every(
+            HOST_DISK_INTERVAL,
+            "host disk",
+            host_disk.measure,
+            DiskMeasurement.unknown("not measured yet"),
+        ),
+        quotas=quotas,
+        quota_warnings=every(QUOTA_WARNING_INTERVAL, "storage warnings", quotas.check, ()),
         facts=MappingProxyType(dict(facts or {})),
     )

@@ -2,7 +2,8 @@
 
 Fixtures yield a `ContainerHarness`: one object serving both ports plus a backdoor to start a
 named container (a busy or idle one, created with some Docker access: the host's socket at
-`SOCKET_PATH`, privileged) and to stop it.
+`SOCKET_PATH`, privileged) and to stop it, and to create one with GPUs as the spawn hook asks
+for them (created only: an engine without the NVIDIA runtime cannot start it).
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ import docker.errors
 import pytest
 
 from stellars.adapters.docker import DockerContainerControl, DockerContainerStats
+from stellars.adapters.jupyterhub.plugin.spawn_hook import ALL_GPUS_REQUEST, gpus_request
 from stellars.adapters.memory import InMemoryContainers
 from stellars.domain.containers import ContainerUsage
 from stellars.domain.docker_access import DockerAccess, DockerAccessGroups
 from stellars.domain.errors import ContainerNotFound
+from stellars.domain.gpu_allocation import ContainerGpus, GpuAssignment
+from stellars.domain.policies import GpuSharing
 from stellars.ports.containers import ContainerControl, ContainerStats
 
 #: Where the platform mounts the host's Docker socket (the default of the settings).
@@ -41,6 +45,11 @@ class ContainerHarness(Protocol):
     ) -> None: ...
 
     async def stop(self, name: str) -> None: ...
+
+    async def create_with_gpus(self, name: str, gpus: GpuAssignment) -> None:
+        """Create (not start) a container with the device request and environment the spawn
+        hook gives a server with these GPUs."""
+        ...
 
 
 @dataclass
@@ -73,6 +82,19 @@ class MemoryHarness:
         )
 
     async def stop(self, name: str) -> None:
+        self.fake.stop(name)
+
+    async def create_with_gpus(self, name: str, gpus: GpuAssignment) -> None:
+        self.fake.start(
+            name,
+            gpus=ContainerGpus(
+                devices=gpus.devices,
+                every_gpu=gpus.every_gpu,
+                sharing=GpuSharing(gpus.environment["STELLARS_GPU_SHARING"])
+                if gpus.devices
+                else None,
+            ),
+        )
         self.fake.stop(name)
 
 
@@ -119,6 +141,23 @@ class DockerHarness:
         # The image's `sleep` is PID 1 and ignores SIGTERM: kill it, keep the container.
         await asyncio.to_thread(self.client.api.kill, name)
         await asyncio.to_thread(self.client.api.wait, name, timeout=30)
+
+    async def create_with_gpus(self, name: str, gpus: GpuAssignment) -> None:
+        self.started.append(name)
+        if gpus.every_gpu:
+            requests = [dict(ALL_GPUS_REQUEST)]
+        else:
+            requests = [gpus_request(gpus.devices)] if gpus.devices else []
+        api = self.client.api
+        host_config = api.create_host_config(device_requests=requests or None)
+        await asyncio.to_thread(
+            api.create_container,
+            self.image,
+            name=name,
+            labels=self.labels,
+            environment=gpus.environment,
+            host_config=host_config,
+        )
 
     def cleanup(self) -> None:
         for name in self.started:
@@ -210,3 +249,49 @@ async def test_usage_covers_running_containers_only(harness):
 
 async def test_usage_of_nothing_is_empty(harness):
     assert await harness.stats.usage([]) == {}
+
+
+TWO_GPUS = ("GPU-5a3c1f0e-8d2b-4e61-9a7f-0c1d2e3f4a5b", "GPU-0b9e8d7c-6a5f-4e3d-8c2b-1a0f9e8d7c6b")
+
+
+@pytest.mark.parametrize(
+    ("given", "read"),
+    [
+        (
+            GpuAssignment(enabled=True, devices=TWO_GPUS, sharing=GpuSharing.SHARED),
+            ContainerGpus(devices=TWO_GPUS, sharing=GpuSharing.SHARED),
+        ),
+        (
+            GpuAssignment(enabled=True, devices=TWO_GPUS[1:], sharing=GpuSharing.EXCLUSIVE),
+            ContainerGpus(devices=TWO_GPUS[1:], sharing=GpuSharing.EXCLUSIVE),
+        ),
+        (GpuAssignment(enabled=True, every_gpu=True), ContainerGpus(every_gpu=True)),
+        (GpuAssignment(enabled=True), ContainerGpus()),
+        (GpuAssignment(), ContainerGpus()),
+    ],
+    ids=["two-shared", "one-exclusive", "every-gpu", "none-given", "gpus-off"],
+)
+async def test_the_gpus_a_container_was_created_with_are_read_back(harness, given, read):
+    name = harness.name("gpus")
+    await harness.create_with_gpus(name, given)
+    assert await harness.control.gpu_devices([name, harness.name("missing")]) == {name: read}
+
+
+async def test_gpus_are_read_back_from_running_and_stopped_containers_alike(harness):
+    created, running, stopped = harness.name("created"), harness.name("up"), harness.name("down")
+    given = GpuAssignment(enabled=True, devices=TWO_GPUS[:1], sharing=GpuSharing.EXCLUSIVE)
+    await harness.create_with_gpus(created, given)
+    await harness.start(running)
+    await harness.start(stopped)
+    await harness.stop(stopped)
+    found = await harness.control.gpu_devices([created, running, stopped])
+    assert found == {
+        created: ContainerGpus(devices=TWO_GPUS[:1], sharing=GpuSharing.EXCLUSIVE),
+        running: ContainerGpus(),
+        stopped: ContainerGpus(),
+    }
+
+
+async def test_gpus_of_no_container_are_nothing(harness):
+    assert await harness.control.gpu_devices([]) == {}
+    assert await harness.control.gpu_devices([harness.name("never")]) == {}

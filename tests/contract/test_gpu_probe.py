@@ -1,7 +1,8 @@
 """Contract of the GpuProbe port.
 
-A probe never raises: a machine with GPUs yields them, and every failure (no binary, no runtime,
-a hang, garbage output) yields no GPUs with a reason. Fixtures yield a factory that builds the
+A probe never raises: a machine with GPUs yields them (and their use: memory in use and
+utilisation), and every failure (no binary, no runtime, a hang, garbage output) yields no GPUs
+(no readings) with a reason. Fixtures yield a factory that builds the
 implementation for a named scenario; real adapters get scenarios from a fake `nvidia-smi`
 executable that prints captured real output, on the host or inside a container.
 """
@@ -15,8 +16,8 @@ import pytest
 
 from stellars.adapters.docker import ContainerNvidiaSmiProbe
 from stellars.adapters.memory import StaticGpuProbe
-from stellars.adapters.nvidia import QUERY_ARGUMENTS, HostNvidiaSmiProbe
-from stellars.domain.gpu import Gpu, GpuProbeResult
+from stellars.adapters.nvidia import QUERY_ARGUMENTS, USE_QUERY_ARGUMENTS, HostNvidiaSmiProbe
+from stellars.domain.gpu import Gpu, GpuProbeResult, GpuReading, GpuUseResult
 from stellars.ports.gpu import GpuProbe
 
 # Two GPUs as `nvidia-smi --query-gpu=index,name,memory.total,uuid --format=csv,noheader,nounits`
@@ -29,6 +30,16 @@ TWO_GPUS = (
     Gpu(0, "NVIDIA H100 80GB HBM3", 81559, "GPU-5a3c1f0e-8d2b-4e61-9a7f-0c1d2e3f4a5b"),
     Gpu(1, "NVIDIA H100 80GB HBM3", 81559, "GPU-0b9e8d7c-6a5f-4e3d-8c2b-1a0f9e8d7c6b"),
 )
+# Their use as `nvidia-smi --query-gpu=uuid,memory.used,utilization.gpu --format=csv,noheader,
+# nounits` prints it (the second GPU a MIG-enabled part that cannot report utilisation).
+TWO_GPUS_USE_CSV = (
+    "GPU-5a3c1f0e-8d2b-4e61-9a7f-0c1d2e3f4a5b, 40321, 97\n"
+    "GPU-0b9e8d7c-6a5f-4e3d-8c2b-1a0f9e8d7c6b, 0, [N/A]\n"
+)
+TWO_GPUS_USE = (
+    GpuReading("GPU-5a3c1f0e-8d2b-4e61-9a7f-0c1d2e3f4a5b", 40321, 97),
+    GpuReading("GPU-0b9e8d7c-6a5f-4e3d-8c2b-1a0f9e8d7c6b", 0, None),
+)
 FAILURES = ["missing", "garbage", "timeout", "failing"]
 
 ProbeFactory = Callable[[str], GpuProbe]
@@ -36,15 +47,24 @@ ProbeFactory = Callable[[str], GpuProbe]
 
 def memory_factory(scenario: str) -> GpuProbe:
     if scenario == "two_gpus":
-        return StaticGpuProbe(GpuProbeResult(TWO_GPUS, ""))
-    return StaticGpuProbe(GpuProbeResult.none(f"simulated: {scenario}"))
+        return StaticGpuProbe(GpuProbeResult(TWO_GPUS, ""), GpuUseResult(TWO_GPUS_USE, ""))
+    return StaticGpuProbe(
+        GpuProbeResult.none(f"simulated: {scenario}"),
+        GpuUseResult.none(f"simulated: {scenario}"),
+    )
 
 
-# Fake nvidia-smi scripts per scenario. The GPU one checks that it was asked the right query.
+# Fake nvidia-smi scripts per scenario. The GPU one checks that it was asked one of the two
+# queries, and answers it.
 EXPECTED_ARGUMENTS = " ".join(QUERY_ARGUMENTS)
+EXPECTED_USE_ARGUMENTS = " ".join(USE_QUERY_ARGUMENTS)
 FAKE_NVIDIA_SMI = {
     "two_gpus": (
         "#!/bin/sh\n"
+        f'if [ "$*" = "{EXPECTED_USE_ARGUMENTS}" ]; then\n'
+        f"cat <<'CSV'\n{TWO_GPUS_USE_CSV}CSV\n"
+        "exit 0\n"
+        "fi\n"
         f'if [ "$*" != "{EXPECTED_ARGUMENTS}" ]; then\n'
         '  echo "fake nvidia-smi: unexpected arguments: $*" >&2; exit 2\n'
         "fi\n"
@@ -129,4 +149,17 @@ async def test_every_failure_is_no_gpu_with_a_reason(make_probe, scenario):
     result = await make_probe(scenario).probe()
     assert not result.found
     assert result.gpus == ()
+    assert result.reason.strip()
+
+
+async def test_the_use_of_every_gpu_is_reported_by_uuid(make_probe):
+    result = await make_probe("two_gpus").use()
+    assert result.readings == TWO_GPUS_USE
+    assert result.reason == ""
+
+
+@pytest.mark.parametrize("scenario", FAILURES)
+async def test_every_failure_to_read_the_use_is_no_reading_with_a_reason(make_probe, scenario):
+    result = await make_probe(scenario).use()
+    assert result.readings == ()
     assert result.reason.strip()

@@ -277,6 +277,8 @@ def test_the_head_schema_has_the_indexes_the_fast_path_needs_and_no_more(db_url)
                 i["name"]: i["column_names"] for i in inspector.get_indexes("stellars_events")
             }
             event_key = inspector.get_pk_constraint("stellars_events")["constrained_columns"]
+            stop_key = inspector.get_pk_constraint("server_stops")["constrained_columns"]
+            stop_indexes = inspector.get_indexes("server_stops")
     finally:
         database.close()
     # Only the time index: one per user would make every tick write a page per user (0005).
@@ -285,6 +287,8 @@ def test_the_head_schema_has_the_indexes_the_fast_path_needs_and_no_more(db_url)
     assert deadline_key == ["username", "server_name"]
     assert event_indexes == {"ix_stellars_events_at": ["at"]}
     assert event_key == ["id"]
+    # One row per server, found by its key alone (0006).
+    assert (stop_key, stop_indexes) == (["username", "server_name"], [])
 
 
 _FIRST_USE = """

@@ -25,6 +25,7 @@ from stellars.adapters.jupyterhub import (
     HubProxyRoutes,
     InProcessHubDirectory,
     LabNotificationTransport,
+    LocalProcessGpus,
 )
 from stellars.adapters.memory import (
     InMemoryActivityStore,
@@ -49,6 +50,7 @@ from stellars.adapters.system import SystemClock
 from stellars.adapters.vault import ProcessMemoryVault
 from stellars.domain.credentials import VaultPolicy
 from stellars.domain.gpu import GpuProbeResult
+from stellars.domain.volumes import DockerNaming
 from stellars.ports import (
     ActivityStore,
     Clock,
@@ -58,6 +60,7 @@ from stellars.ports import (
     CredentialVault,
     EventLog,
     GpuProbe,
+    GpuReadBack,
     HubDirectory,
     LabServers,
     NotificationTransport,
@@ -84,6 +87,11 @@ def conformance(database: SqlDatabase, engine: DockerEngine, hub: HubHandle, any
     ]
     volumes: list[VolumeStore] = [DockerVolumeStore(engine), InMemoryVolumeStore()]
     controls: list[ContainerControl] = [DockerContainerControl(engine), InMemoryContainers()]
+    read_backs: list[GpuReadBack] = [
+        DockerContainerControl(engine),
+        InMemoryContainers(),
+        LocalProcessGpus(hub, DockerNaming()),
+    ]
     stats: list[ContainerStats] = [DockerContainerStats(engine), InMemoryContainers()]
     probes: list[GpuProbe] = [
         ContainerNvidiaSmiProbe(engine, "image"),
@@ -107,3 +115,4 @@ def conformance(database: SqlDatabase, engine: DockerEngine, hub: HubHandle, any
     del (transports, generators, accounts, vaults, assets, proxies)
     del events
     del labs
+    del read_backs

@@ -61,7 +61,7 @@ def server(user: str, *, idle: timedelta, name: str = "") -> ServerSnapshot:
 
 
 class World:
-    def __init__(self) -> None:
+    def __init__(self, policies: object = None) -> None:
         self.clock = ManualClock(NOW)
         self.directory = InMemoryHubDirectory()
         self.store = InMemoryActivityStore(half_life=timedelta(hours=72))
@@ -80,6 +80,7 @@ class World:
             directory=self.directory,
             clock=self.clock,
             policy=SessionPolicy(enabled=True, idle_timeout_seconds=3600),
+            policies=policies,  # type: ignore[arg-type]
         )
         self.usage = Refresher(
             self._usage,
@@ -386,6 +387,38 @@ async def test_a_day_of_samples_is_enough_data_and_one_fewer_is_not(world):
     ann, bob, _ = (await world.dashboard.page()).rows
     assert (ann.sample_count, ann.enough_data) == (144, True)
     assert (bob.sample_count, bob.enough_data) == (143, False)
+
+
+class GroupsSeen:
+    """Session policies from group policies, recording the groups each user was judged by."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, frozenset[str]]] = []
+
+    async def session_policies(self, groups_of, base):
+        self.seen.append({name: frozenset(groups) for name, groups in groups_of.items()})
+        return dict.fromkeys(groups_of, base)
+
+
+async def test_time_left_is_judged_by_the_groups_of_the_users_listed(monkeypatch):
+    policies = GroupsSeen()
+    world = World(policies)
+    world.directory.put(
+        HubUser(
+            name="ann",
+            groups=frozenset({"ml"}),
+            servers={"": server("ann", idle=timedelta(minutes=5))},
+        )
+    )
+    world.directory.put(HubUser(name="bob", servers={"": server("bob", idle=timedelta(hours=2))}))
+
+    async def get_user(name: str) -> HubUser | None:
+        raise AssertionError(f"{name} looked up one by one")
+
+    monkeypatch.setattr(world.directory, "get_user", get_user)
+    page = await world.dashboard.page()
+    assert [row.time_remaining for row in page.rows] == [timedelta(minutes=55), timedelta(0)]
+    assert policies.seen == [{"ann": frozenset({"ml"}), "bob": frozenset()}]
 
 
 class TestOneBuildForABurstOfRequests:

@@ -15,6 +15,7 @@ from traitlets.config.loader import PyFileConfigLoader
 from stellars.adapters.auth import StellarsNativeAuthenticator
 from stellars.adapters.jupyterhub import PLUGIN_SETTING, HubPlugin, PlatformRoutes, hub_db_kwargs
 from stellars.domain.branding import AssetSlot
+from stellars.domain.limits import LabLimits
 from stellars.entrypoints import activity_sampler, idle_culler
 from stellars.platform import Platform
 
@@ -344,3 +345,49 @@ def test_the_hubs_own_logo_route_never_serves_an_svg(monkeypatch, tmp_path):
     c = load(monkeypatch, tmp_path, JUPYTERHUB_LOGO_URI=f"file://{vector}")
     assert "logo_file" not in c.JupyterHub  # the pages show the sandboxed copy
     assert platform_of(c).branding.static_name(AssetSlot.LOGO).endswith(".svg")
+
+
+def test_lab_limits_the_deployer_set_reach_every_spawn_the_log_and_the_settings_page(
+    monkeypatch, tmp_path, capsys
+):
+    c = load(
+        monkeypatch,
+        tmp_path,
+        STELLARS_SPAWNER="docker",
+        DOCKER_HOST="unix:///nonexistent",
+        STELLARS_LAB_MEMORY_LIMIT="512MiB",
+        STELLARS_LAB_CPU_LIMIT="0.5",
+        STELLARS_LAB_PIDS_LIMIT="0",
+    )
+    platform = platform_of(c)
+    limits = LabLimits(cpu_limit=0.5, memory_limit=512 * 2**20, pids_limit=None)
+    assert platform.lab_limits.limits == limits
+    hook = c.Spawner.pre_spawn_hook.__globals__["SPAWN_HOOK"]
+    settings = hook.settings_for(SimpleNamespace(user=SimpleNamespace(groups=[])))
+    assert (settings.mem_limit, settings.cpu_limit) == (512 * 2**20, 0.5)
+    assert settings.extra_host_config["memswap_limit"] == 512 * 2**20
+    assert "pids_limit" not in settings.extra_host_config
+    assert platform.facts["Lab memory limit"] == "512 MiB (set by the deployer)"
+    assert platform.facts["Lab process limit"] == "no limit (set by the deployer)"
+    err = capsys.readouterr().err
+    assert "[stellars-hub] Lab CPU limit: 0.5 cores (set by the deployer)" in err
+
+
+def test_unset_lab_limits_without_an_engine_are_the_fallback_and_say_so(monkeypatch, tmp_path):
+    c = load(monkeypatch, tmp_path, STELLARS_SPAWNER="docker", DOCKER_HOST="unix:///nonexistent")
+    platform = platform_of(c)
+    assert platform.lab_limits.limits == LabLimits(
+        cpu_limit=1.0, memory_limit=2 * 2**30, pids_limit=2048
+    )
+    assert platform.facts["Lab CPU limit"] == (
+        "1 core (the engine's host was unknown at start: the platform's fallback)"
+    )
+    assert c.JupyterHub.spawner_class.endswith("EngineTolerantDockerSpawner")
+
+
+def test_local_servers_run_without_limits_and_the_settings_page_says_so(monkeypatch, tmp_path):
+    platform = platform_of(load(monkeypatch, tmp_path, STELLARS_LAB_MEMORY_LIMIT="1GiB"))
+    assert platform.facts["Lab limits"] == "none: local processes run without limits"
+    assert "Lab memory limit" not in platform.facts
+    # and what a user's resources say agrees: no limit, whatever STELLARS_LAB_* holds
+    assert platform.lab_limits.limits == LabLimits()

@@ -21,8 +21,9 @@ import pytest
 import requests
 
 from stellars.adapters.docker import DockerEngine
-from stellars.adapters.docker.engine import describe
+from stellars.adapters.docker.engine import describe, host_resources, probe_engine
 from stellars.domain.errors import BackendUnavailable, ContainerNotFound
+from stellars.domain.limits import HostResources
 
 NOWHERE = "unix:///nonexistent/stellars-test/docker.sock"
 
@@ -239,3 +240,26 @@ async def test_concurrent_first_calls_connect_once():
         connect.close()
     assert len(connect.threads) == 1
     assert all(client is clients[0] for client in clients)
+
+
+@pytest.mark.parametrize(
+    ("info", "host"),
+    [
+        ({"NCPU": 16, "MemTotal": 2**37, "Name": "gpu-1"}, HostResources(16, 2**37)),
+        ({"NCPU": 1, "MemTotal": 1}, HostResources(1, 1)),
+        ({"NCPU": 16}, None),  # an engine that does not say its memory
+        ({"MemTotal": 2**30}, None),
+        ({"NCPU": 0, "MemTotal": 2**30}, None),
+        ({"NCPU": "16", "MemTotal": 2**30}, None),
+        ({"NCPU": 16, "MemTotal": None}, None),
+        ({}, None),
+    ],
+)  # fmt: skip
+def test_the_engines_host_is_read_from_docker_info(info, host):
+    assert host_resources(info) == host
+
+
+def test_a_probe_that_finds_no_engine_knows_no_host():
+    probe = probe_engine(NOWHERE, "lab:latest", timeout_seconds=1)
+    assert probe.problem is not None and probe.problem.startswith("no Docker engine answers")
+    assert (probe.image_present, probe.host) == (False, None)

@@ -1,4 +1,5 @@
-"""The nvidia-smi CSV parser on captured output: records, headers, [N/A], blanks, garbage."""
+"""The nvidia-smi CSV parsers (the inventory and the GPUs' use) on captured output: records,
+headers, [N/A], blanks, garbage."""
 
 from __future__ import annotations
 
@@ -6,11 +7,16 @@ import pytest
 
 from stellars.adapters.nvidia import (
     QUERY_ARGUMENTS,
+    USE_QUERY_ARGUMENTS,
+    ParsedUse,
     parse_gpu_csv,
     parse_gpu_line,
+    parse_use_csv,
+    parse_use_line,
     result_from_output,
+    use_from_output,
 )
-from stellars.domain.gpu import Gpu
+from stellars.domain.gpu import Gpu, GpuReading, GpuUseResult
 from tests.contract.test_gpu_probe import TWO_GPUS, TWO_GPUS_CSV
 
 # The two-GPU H100 output the GpuProbe contract suite uses.
@@ -113,3 +119,75 @@ def test_result_of_empty_output_says_no_gpu_listed(text):
     result = result_from_output(text, "in a container of cuda")
     assert not result.found
     assert result.reason == "nvidia-smi in a container of cuda listed no GPU"
+
+
+# --- the GPUs' use: `--query-gpu=uuid,memory.used,utilization.gpu` ---------------------------
+
+# Two H100s as nvidia-smi prints their use (the first busy, the second idle).
+H100_PAIR_USE = (
+    "GPU-5a3c1f0e-8d2b-4e61-9a7f-0c1d2e3f4a5b, 40321, 97\n"
+    "GPU-0b9e8d7c-6a5f-4e3d-8c2b-1a0f9e8d7c6b, 0, 0\n"
+)
+
+
+def test_the_use_query_asks_for_uuid_memory_used_and_utilisation_without_header_or_units():
+    assert USE_QUERY_ARGUMENTS == (
+        "--query-gpu=uuid,memory.used,utilization.gpu",
+        "--format=csv,noheader,nounits",
+    )
+
+
+def test_readings_are_parsed_in_order():
+    parsed = parse_use_csv(H100_PAIR_USE)
+    assert parsed.readings == (
+        GpuReading("GPU-5a3c1f0e-8d2b-4e61-9a7f-0c1d2e3f4a5b", 40321, 97),
+        GpuReading("GPU-0b9e8d7c-6a5f-4e3d-8c2b-1a0f9e8d7c6b", 0, 0),
+    )
+    assert parsed.unparsed == ()
+
+
+@pytest.mark.parametrize(
+    ("line", "reading"),
+    [
+        ("GPU-a, 1024 MiB, 45 %", GpuReading("GPU-a", 1024, 45)),
+        ("MIG-b, [N/A], [N/A]", GpuReading("MIG-b", None, None)),
+        ("GPU-c, 12, [Not Supported]", GpuReading("GPU-c", 12, None)),
+        ("GPU-d, [Unknown Error], 100", GpuReading("GPU-d", None, 100)),
+        (" GPU-e ,7,3 ", GpuReading("GPU-e", 7, 3)),
+    ],
+)
+def test_units_and_figures_nvidia_smi_cannot_read(line, reading):
+    assert parse_use_line(line) == reading
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "uuid, memory.used [MiB], utilization.gpu [%]",  # a header
+        "GPU-a, 1024",  # too few fields
+        "GPU-a, 1024, 45, 3",  # too many
+        "0, 1024, 45",  # an index, not a UUID
+        "GPU-a, lots, 45",
+        "GPU-a, 1024, busy",
+        "GPU-a, -1, 45",
+        "GPU-a, 1024, 101",  # more than all of it
+        "GPU-a, 1024 GiB, 45",
+        "GPU-a, 1024, 45 percent",
+    ],
+)
+def test_lines_that_are_not_readings_are_not_guessed_at(line):
+    assert parse_use_line(line) is None
+
+
+def test_use_results():
+    assert (
+        use_from_output(H100_PAIR_USE, "on the host").readings
+        == parse_use_csv(H100_PAIR_USE).readings
+    )
+    assert use_from_output(H100_PAIR_USE, "on the host").reason == ""
+    garbage = use_from_output("Segfault\nGPU-a, x, y\n", "on the host")
+    assert garbage == GpuUseResult.none("nvidia-smi on the host printed no reading: 'Segfault'")
+    empty = use_from_output("\n \n", "in a container of cuda")
+    assert empty == GpuUseResult.none("nvidia-smi in a container of cuda reported no GPU's use")
+    mixed = parse_use_csv("warning: old driver\r\nGPU-a, 1, 2\r\n\r\n")
+    assert mixed == ParsedUse((GpuReading("GPU-a", 1, 2),), ("warning: old driver",))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -62,6 +63,11 @@ ACTIVITY_PAGE = {
     "sample_interval_seconds": 300,
     "retention_days": 90,
     "refresh_seconds": 30,
+    "host_disk": {
+        "path": "/var/lib/docker",
+        "state": "low",
+        "text": "38 GiB free of 400 GiB (9.5 %): low, under 10 % free",
+    },
 }
 
 
@@ -229,8 +235,21 @@ HOME_DIALOGS = [
     ),
 ]
 
+POLICIES_DIALOGS = [
+    Dialog("stellars-policy", "Policy", "Save", "btn-primary", holds="#policy-form", size="lg"),
+    Dialog(
+        "stellars-policy-delete",
+        "Delete this policy?",
+        "Delete",
+        "btn-danger",
+        holds="#stellars-policy-delete-question",
+        status=False,
+    ),
+]
+
 PAGES = {
     "activity": (lambda: render("stellars-activity.html", **ACTIVITY_PAGE), ACTIVITY_DIALOGS),
+    "policies": (lambda: render("stellars-policies.html"), POLICIES_DIALOGS),
     "admin": (lambda: render("admin.html"), ADMIN_DIALOGS),
     "home, server running": (lambda: home_page(server_active=True), HOME_DIALOGS),
     "home, server stopped": (lambda: home_page(server_active=False), HOME_DIALOGS),
@@ -323,3 +342,87 @@ def test_the_dialog_macro_escapes_what_it_is_given():
     assert page.one(id="x-confirm").text == "<i>Go</i>"
     assert page.one(id="body").text == "<script>alert(1)</script>"
     assert not [node for node in page.walk() if node.tag in {"b", "i", "script"}]
+
+
+def test_the_policies_link_shows_only_to_holders_of_the_policies_scope():
+    def links(scopes: set[str]) -> list[str]:
+        page = parse(
+            environment()
+            .get_template("stellars-policies.html")
+            .render(**{**HUB_NAMESPACE, "parsed_scopes": scopes})
+        )
+        return [node.attributes.get("href") or "" for node in page.walk() if node.tag == "a"]
+
+    assert "/hub/policies" in links({"admin-ui", "custom:stellars:policies"})
+    assert "/hub/policies" not in links({"admin-ui"})
+    assert "/hub/policies" not in links({"custom:stellars:policies"})
+
+
+def test_the_home_page_has_the_resources_card_for_its_user():
+    page = parse(home_page(server_active=False))
+    card = page.one(id="stellars-resources")
+    assert card.attributes["data-user"] == "ada"
+    assert "d-none" in card.classes  # shown by its script once the API answered
+    scripts = [node.attributes.get("src") for node in page.walk() if node.tag == "script"]
+    assert "/hub/stellars/static/resources.js" in scripts
+
+
+# --- the host's free disk ----------------------------------------------------------------------
+
+
+def settings_page(host_disk: dict[str, object]) -> str:
+    return render(
+        "stellars-settings.html",
+        categories=[],
+        facts=[("User servers", "docker")],
+        volumes={},
+        host_disk=host_disk,
+    )
+
+
+@pytest.mark.parametrize(
+    ("page", "line_id"),
+    [
+        (
+            lambda disk: render("stellars-activity.html", **{**ACTIVITY_PAGE, "host_disk": disk}),
+            "activity-disk",
+        ),
+        (settings_page, "stellars-settings-disk"),
+    ],
+    ids=["activity", "settings"],
+)
+@pytest.mark.parametrize("state", ["ok", "low", "unknown"])
+def test_the_admin_pages_show_the_host_disk_line_in_its_state(page, line_id, state):
+    disk = {"path": "/var/lib/docker", "state": state, "text": f"words for {state}"}
+    line = parse(page(disk)).one(id=line_id)
+    assert line.attributes["data-state"] == state  # the look follows it (stellars.css)
+    assert "stellars-disk" in line.classes
+    assert line.attributes["role"] == "status"
+    assert line.text == f"Host disk /var/lib/docker : words for {state}"
+
+
+def test_the_host_disk_line_escapes_what_it_is_given_and_leaves_out_an_unknown_path():
+    disk = {"path": None, "state": "unknown", "text": "unknown: <b>engine</b> & co"}
+    html = settings_page(disk)
+    assert "<b>engine</b>" not in html
+    line = parse(html).one(id="stellars-settings-disk")
+    assert line.text == "Host disk : unknown: <b>engine</b> & co"
+
+
+def test_a_low_disk_looks_like_a_warning_and_an_unknown_one_greyed():
+    css = (Path(TEMPLATES_DIR).parent / "static" / "stellars.css").read_text()
+    low = css.split('.stellars-disk[data-state="low"] {', 1)[1].split("}", 1)[0]
+    assert "background-color: var(--bs-warning-bg-subtle);" in low
+    assert "color: var(--bs-warning-text-emphasis);" in low
+    unknown = css.split('.stellars-disk[data-state="unknown"] {', 1)[1].split("}", 1)[0]
+    assert "color: var(--bs-secondary-color);" in unknown
+
+
+def test_the_resources_card_has_a_hidden_storage_line_for_its_script():
+    page = parse(home_page(server_active=False))
+    storage = page.one(id="stellars-storage")
+    assert "d-none" in storage.classes  # shown once /storage answered
+    progress = page.one(id="stellars-storage-progress")
+    assert progress.attributes["role"] == "progressbar"
+    assert progress.attributes["aria-valuemax"] == "100"
+    assert page.one(id="stellars-storage-note").attributes["role"] == "status"

@@ -4,6 +4,7 @@ stopped, the admin's password set before the first request."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from types import MappingProxyType
 
@@ -15,7 +16,9 @@ from stellars.adapters.memory import (
     InMemoryCredentialStore,
     InMemoryEventLog,
     InMemoryHubDirectory,
+    InMemoryPolicyStore,
     InMemoryProxyRoutes,
+    InMemoryServerStopStore,
     InMemorySessionStore,
     InMemoryStaticAssets,
     InMemoryVolumeStore,
@@ -24,13 +27,19 @@ from stellars.adapters.memory import (
     ScriptedLabServers,
     SequencePasswordGenerator,
     StaticGpuProbe,
+    StaticHostDisk,
 )
 from stellars.adapters.vault import ProcessMemoryVault
 from stellars.domain.containers import ContainerUsage
 from stellars.domain.credentials import PassphrasePolicy
+from stellars.domain.disk import DiskMeasurement, DiskSpace
 from stellars.domain.errors import InvalidValue
-from stellars.domain.gpu import Gpu, GpuMode, GpuProbeResult
+from stellars.domain.gpu import Gpu, GpuMode, GpuProbeResult, GpuReading, GpuUseResult
+from stellars.domain.gpu_allocation import ContainerGpus, Holding
 from stellars.domain.hub import HubUser, ServerSnapshot
+from stellars.domain.limits import HostResources
+from stellars.domain.policies import GpuSharing
+from stellars.domain.quotas import QuotaSettings, QuotaState
 from stellars.domain.settings import (
     BrandingSettings,
     GpuSettings,
@@ -41,6 +50,9 @@ from stellars.domain.settings import (
 from stellars.platform import (
     DASHBOARD_REUSE,
     FAVICON_ROUTES_INTERVAL,
+    GPU_HOLDINGS_INTERVAL,
+    HOST_DISK_INTERVAL,
+    QUOTA_WARNING_INTERVAL,
     Platform,
     build,
     running_container_names,
@@ -48,6 +60,7 @@ from stellars.platform import (
 from tests.strategies import EPOCH
 
 VOLUMES = {"lab-{username}_home": "/home/jovyan", "shared": "/mnt/shared"}
+HOST = HostResources(cpus=8, memory_bytes=32 * 2**30)
 
 
 def settings(**sections) -> PlatformSettings:
@@ -64,6 +77,9 @@ class Fakes:
         self.accounts = InMemoryCredentialStore()
         self.probe = StaticGpuProbe(GpuProbeResult((Gpu(0, "H200", 143_771, "GPU-1"),)))
         self.events = InMemoryEventLog()
+        self.policy_store = InMemoryPolicyStore()
+        self.stops = InMemoryServerStopStore()
+        self.disk = StaticHostDisk(DiskMeasurement("/var/lib/docker", DiskSpace(400, 38)))
 
     def build(self, value: PlatformSettings) -> Platform:
         return build(
@@ -84,6 +100,10 @@ class Fakes:
             proxy=InMemoryProxyRoutes(),
             lab_servers=ScriptedLabServers(),
             event_log=self.events,
+            policy_store=self.policy_store,
+            server_stops=self.stops,
+            lab_limits=value.lab_limits.resolve(HOST),
+            host_disk=self.disk,
             facts={"User servers": "docker"},
         )
 
@@ -141,6 +161,42 @@ async def test_start_probes_the_gpu_and_fills_the_caches_and_stop_ends_them(fake
     assert platform.gpu.current.enabled
     assert fakes.probe.calls == 1
     assert not any(refresher.running for refresher in platform.background)
+
+
+async def test_the_host_disk_is_measured_in_the_background_and_unknown_until_then(fakes):
+    platform = fakes.build(settings())
+    before = platform.host_disk.snapshot()
+    assert before.value == DiskMeasurement.unknown("not measured yet")
+    assert not before.ready
+    assert platform.host_disk.interval == HOST_DISK_INTERVAL
+    assert platform.host_disk in platform.background
+    await platform.start()
+    for _ in range(5):  # the refresher's first pass runs at once, on the loop
+        await asyncio.sleep(0)
+    assert fakes.disk.calls == 1
+    assert platform.host_disk.running
+    assert platform.host_disk.snapshot().value == fakes.disk.measurement
+    await platform.stop()
+    assert not platform.host_disk.running
+
+
+async def test_the_storage_quota_of_the_settings_is_checked_and_warned_in_the_background(fakes):
+    fakes.directory.put(running("ann"))
+    fakes.volume_store.create("lab-ann_home", 2 * 2**20)
+    platform = fakes.build(settings(quotas=QuotaSettings(storage_quota=2**21)))
+    assert platform.quota_warnings in platform.background
+    assert platform.quota_warnings.interval == QUOTA_WARNING_INTERVAL
+    assert platform.policies.defaults.storage_quota == 2**21
+    await platform.start()
+    assert platform.quota_warnings.running
+    await platform.volumes.sizes.refresh_now()
+    storage = await platform.quotas.for_user("ann")
+    assert storage.usage.state is QuotaState.WARNING
+    assert storage.home_url == "/hub/home"
+    await platform.quota_warnings.refresh_now()  # the first pass may have run before
+    assert platform.quotas.sent == 1
+    await platform.stop()
+    assert not platform.quota_warnings.running
 
 
 def test_the_refresh_intervals_come_from_the_settings(fakes):
@@ -216,3 +272,89 @@ async def test_lab_favicon_routes_are_kept_only_once_asked_and_only_for_a_favico
     assert branded.favicon_reconciler.running
     await branded.stop()
     assert not any(refresher.running for refresher in branded.background)
+
+
+async def test_the_stop_service_and_the_lab_limits_are_the_ones_given(fakes):
+    value = settings()
+    platform = fakes.build(value)
+    assert platform.lab_limits == value.lab_limits.resolve(HOST)
+    assert platform.lab_limits.limits.cpu_limit == 7.0
+    assert platform.stops.store is fakes.stops
+    assert platform.stops.directory is fakes.directory
+    assert platform.stops.clock is fakes.clock
+    # and a deleted user's stops go with the user
+    fakes.stops.stops[("ann", "")] = None  # type: ignore[assignment]
+    assert (await platform.users.follow_delete("ann")).server_stops == 1
+
+
+async def test_gpus_are_read_back_and_measured_once_the_probe_found_some(fakes):
+    fakes.directory.put(running("ann"))
+    fakes.containers.start("lab-ann", gpus=ContainerGpus(devices=("GPU-1",)))
+    fakes.probe.use_result = GpuUseResult((GpuReading("GPU-1", 512, 20),))
+    gpu = GpuSettings(mode=GpuMode.AUTO, per_server=2, sharing=GpuSharing.EXCLUSIVE)
+    platform = fakes.build(settings(gpu=gpu))
+    assert (platform.gpu.per_server, platform.gpu.sharing) == (2, GpuSharing.EXCLUSIVE)
+    assert platform.gpu.naming.name_template == "lab-{username}"
+    assert platform.gpu.readings is not None
+    assert platform.gpu.readings.interval == timedelta(seconds=gpu.use_seconds)
+    assert platform.gpu_holdings.interval == GPU_HOLDINGS_INTERVAL
+    assert platform.gpu.readings in platform.background
+    assert platform.gpu_holdings in platform.background
+    await platform.start()
+    for _ in range(100):  # the probe's task, then the refreshers' first passes
+        if platform.gpu_holdings.snapshot().ready and platform.gpu.readings.snapshot().ready:
+            break
+        await asyncio.sleep(0)
+    assert platform.gpu.holdings == {
+        ("ann", ""): Holding(("ann", ""), ("GPU-1",), GpuSharing.EXCLUSIVE)
+    }
+    assert platform.gpu.readings.snapshot().value.readings == (GpuReading("GPU-1", 512, 20),)
+    await platform.stop()
+    assert not any(refresher.running for refresher in platform.background)
+    assert fakes.probe.calls == 1
+
+
+async def test_without_gpus_to_give_out_nothing_is_read_back_or_measured(fakes):
+    fakes.probe.result = GpuProbeResult.none("no driver")
+    platform = fakes.build(settings(gpu=GpuSettings(mode=GpuMode.AUTO)))
+    await platform.start()
+    await platform.gpu.detect()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not platform.gpu_holdings.running
+    assert platform.gpu.readings is not None and not platform.gpu.readings.running
+    assert fakes.probe.use_calls == 0
+    await platform.stop()
+
+
+def test_gpus_of_local_servers_are_read_back_from_where_the_composition_root_says(fakes):
+    class LocalProcesses(InMemoryContainers):
+        pass
+
+    local = LocalProcesses()
+    platform = build(
+        settings(),
+        clock=fakes.clock,
+        directory=fakes.directory,
+        activity_store=InMemoryActivityStore(half_life=timedelta(hours=1)),
+        session_store=InMemorySessionStore(),
+        volume_store=fakes.volume_store,
+        containers=fakes.containers,
+        container_stats=fakes.containers,
+        gpu_probe=fakes.probe,
+        transport=RecordingTransport(),
+        passwords=SequencePasswordGenerator(),
+        accounts=fakes.accounts,
+        vault=ProcessMemoryVault(clock=fakes.clock, policy=settings().vault),
+        assets=InMemoryStaticAssets(),
+        proxy=InMemoryProxyRoutes(),
+        lab_servers=ScriptedLabServers(),
+        event_log=fakes.events,
+        policy_store=fakes.policy_store,
+        server_stops=fakes.stops,
+        lab_limits=settings().lab_limits.resolve(HOST),
+        host_disk=fakes.disk,
+        gpu_read_back=local,
+    )
+    assert platform.gpu.read_back is local
+    assert fakes.build(settings()).gpu.read_back is fakes.containers

@@ -286,6 +286,14 @@ class TestPolicies:
     def test_invalid_values_name_their_field(self, build, text):
         assert error_of(build) == text
 
+    def test_gpu_sharing_must_be_parsed_first(self):
+        with pytest.raises(InvalidValue) as error:
+            GpuSettings(sharing="shared")  # type: ignore[arg-type]
+        assert (error.value.field, error.value.message) == (
+            "sharing",
+            "must be exclusive or shared, got 'shared'",
+        )
+
     def test_range_ends(self):
         assert BroadcastPolicy(concurrency=200, timeout_seconds=120).concurrency == 200
         assert BroadcastPolicy(concurrency=1, timeout_seconds=1).timeout_seconds == 1

@@ -21,6 +21,7 @@ from stellars.adapters.memory import (
 )
 from stellars.domain.docker_access import DockerAccessGroups
 from stellars.domain.gpu import GpuMode, GpuProbeResult
+from stellars.domain.limits import LabLimits
 from stellars.domain.services import GpuService, VolumeService
 from stellars.domain.timeutil import assume_utc
 from stellars.domain.volume_ownership import owner_key
@@ -47,6 +48,7 @@ class World:
             base=SpawnBase(volumes=VOLUMES),
             groups=DockerAccessGroups(),
             gpu=GpuService(probe=StaticGpuProbe(GpuProbeResult.none("none")), mode=GpuMode.OFF),
+            limits=LabLimits(),
             volumes=VolumeService(
                 store=self.store,
                 directory=InMemoryHubDirectory(),

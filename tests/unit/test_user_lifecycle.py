@@ -14,6 +14,7 @@ from stellars.adapters.memory import (
     InMemoryActivityStore,
     InMemoryCredentialStore,
     InMemoryHubDirectory,
+    InMemoryServerStopStore,
     InMemorySessionStore,
     InMemoryVolumeStore,
     ManualClock,
@@ -32,6 +33,7 @@ from stellars.domain.services import (
 )
 from stellars.domain.sessions import SessionDeadline
 from stellars.domain.settings import OrphanVolumePolicy
+from stellars.domain.stops import ServerStop, StopReason
 from stellars.domain.volume_ownership import owner_key
 from stellars.domain.volumes import DockerNaming, VolumeInfo, VolumeOutcome, user_volumes
 from tests.builders import VolumeSizes
@@ -648,3 +650,68 @@ class TestAbandonedPassphrases:
         await world.lifecycle.stop()
         await world.lifecycle.settled(["ann"])
         assert set(world.credentials.collect(["ann"])) == {"ann"}
+
+
+class TestTheLastStopsFollow:
+    """A renamed user keeps their servers' last stops; a deleted one's go, so that a new user
+    of the same name is never told how someone else's server stopped."""
+
+    @staticmethod
+    def world_with_stops() -> tuple[World, InMemoryServerStopStore]:
+        world = World()
+        stops = InMemoryServerStopStore()
+        world.lifecycle = UserLifecycleService(
+            credentials=world.credentials,
+            activity=world.activity,
+            sessions=world.sessions,
+            volumes=world.volumes,
+            orphan_policy=OrphanVolumePolicy.KEEP,
+            stops=stops,
+        )
+        return world, stops
+
+    @staticmethod
+    def stop(user: str, server: str = "") -> ServerStop:
+        return ServerStop(username=user, server=server, at=EPOCH, reason=StopReason.EXITED)
+
+    async def test_a_rename_moves_them_and_says_how_many(self, caplog):
+        world, stops = self.world_with_stops()
+        await stops.record(self.stop("ann"))
+        await stops.record(self.stop("ann", "gpu"))
+        with caplog.at_level(logging.INFO, logger="stellars.domain.services.users"):
+            report = await world.lifecycle.follow_rename("ann", "anna")
+        assert report == FollowUp("ann", "anna", 0, 0, {}, {}, server_stops=2)
+        assert set(stops.stops) == {("anna", ""), ("anna", "gpu")}
+        assert caplog.records[0].getMessage() == (
+            "ann renamed to anna: followed by 0 activity sample(s), 0 session deadline(s), "
+            "2 server stop(s), no volume removed"
+        )
+
+    async def test_a_deletion_forgets_them(self):
+        world, stops = self.world_with_stops()
+        await stops.record(self.stop("ann"))
+        await stops.record(self.stop("bob"))
+        report = await world.lifecycle.follow_delete("ann")
+        assert (report.server_stops, report.errors) == (1, {})
+        assert set(stops.stops) == {("bob", "")}
+
+    async def test_a_failing_store_is_named_and_the_rest_is_done(self):
+        world, stops = self.world_with_stops()
+        await world.seed("ann")
+
+        async def locked(username: str) -> int:
+            raise RuntimeError("database is locked")
+
+        stops.delete_user = locked  # type: ignore[method-assign]
+        report = await world.lifecycle.follow_delete("ann")
+        assert report == FollowUp(
+            "ann", None, 1, 1, {}, {"stops": "database is locked"}, server_stops=None
+        )
+        assert report.summary == (
+            "ann deleted: followed by 1 activity sample(s), 1 session deadline(s), "
+            "None server stop(s), no volume removed; stops FAILED: database is locked"
+        )
+
+    async def test_without_a_store_there_is_nothing_to_follow(self):
+        report = await World().lifecycle.follow_delete("ann")
+        assert (report.server_stops, report.errors) == (0, {})

@@ -307,7 +307,7 @@ def test_routes_that_take_a_list_of_names_read_up_to_256_kib_which_1000_long_nam
         for _, handler, *_ in routes
         if handler not in lists
     ]  # fmt: skip
-    assert len(others) == 14
+    assert len(others) == 15
     assert {handler.max_body_bytes for handler in [*others, UnknownRoute]} == {MAX_BODY_BYTES}
 
 

@@ -49,6 +49,8 @@ def test_custom_scopes_are_valid_custom_scope_definitions():
         "custom:stellars:volumes",
         "custom:stellars:sessions",
         "custom:stellars:settings",
+        "custom:stellars:policies",
+        "custom:stellars:resources",
     }
     assert all(definition["description"] for definition in definitions.values())
 
@@ -58,5 +60,9 @@ def test_admins_get_every_platform_scope_and_users_their_own_ones_filtered_to_th
     assert roles[ADMIN_ROLE]["scopes"] == list(CUSTOM_SCOPES)
     default_user = next(r for r in get_default_roles() if r["name"] == "user")
     assert roles["user"]["scopes"] == [*default_user["scopes"], *USER_SCOPES]
-    assert USER_SCOPES == ("custom:stellars:volumes!user", "custom:stellars:sessions!user")
+    assert USER_SCOPES == (
+        "custom:stellars:volumes!user",
+        "custom:stellars:sessions!user",
+        "custom:stellars:resources!user",
+    )
     assert "admin" not in roles  # JupyterHub refuses any change to its admin role

@@ -42,7 +42,10 @@ def default_text(variable: Variable) -> str:
 
 
 def allowed_text(variable: Variable) -> str:
-    """The allowed values: a range from the policy's LIMITS, the choices, or the kind."""
+    """The allowed values: the variable's own words, the choices, a range from the policy's
+    LIMITS, or the kind."""
+    if variable.allowed is not None:
+        return variable.allowed
     if variable.choices:
         return ", ".join(variable.choices)
     limits = getattr(variable.owner, "LIMITS", {})

@@ -17,12 +17,17 @@ from typing import Any
 
 from stellars.domain.errors import InvalidValue
 from stellars.domain.gpu import GpuMode
+from stellars.domain.limits import LabLimitSettings, describe_bytes, describe_cores
+from stellars.domain.policies import GpuSharing
+from stellars.domain.quotas import QuotaSettings
 from stellars.domain.settings import (
     OrphanVolumePolicy,
     PlatformSettings,
     SharedVolumeMode,
     SpawnerKind,
 )
+
+from .quantities import SIZE_EXAMPLES, parse_cores, parse_count, parse_memory_size
 
 
 class Kind(str, Enum):
@@ -50,6 +55,8 @@ class Variable:
     default_text: str | None = None  # when the field default does not say it (derived values)
     #: The value in effect when the hub derives it from other settings (None: the field's own).
     effective: Callable[[PlatformSettings], object] | None = None
+    #: The allowed values in words, where neither the choices nor the field's LIMITS say them.
+    allowed: str | None = None
 
     @property
     def section(self) -> str | None:
@@ -89,6 +96,35 @@ def _choice(enum: type[Enum]) -> Callable[[str], object]:
 def _gpu_mode(text: str) -> object:
     return GpuMode.parse(text, "value")
 
+
+def _limit_text(value: float | None, show: Callable[[float], str]) -> str:
+    """A lab limit setting as the settings page shows it."""
+    if value is None:
+        return "derived from the engine's host at start (see the facts above)"
+    return "0 (no limit)" if value == 0 else show(value)
+
+
+def _memory_limit(settings: PlatformSettings) -> str:
+    return _limit_text(settings.lab_limits.memory_limit, lambda v: describe_bytes(int(v)))
+
+
+def _cpu_limit(settings: PlatformSettings) -> str:
+    return _limit_text(settings.lab_limits.cpu_limit, describe_cores)
+
+
+def _pids_limit(settings: PlatformSettings) -> str:
+    return _limit_text(settings.lab_limits.pids_limit, lambda v: f"{int(v)} processes")
+
+
+def _storage_quota(settings: PlatformSettings) -> str:
+    quota = settings.quotas.quota
+    return "0 (no quota)" if quota is None else describe_bytes(quota)
+
+
+_MEMORY_LOW = describe_bytes(LabLimitSettings.LIMITS["memory_limit"][0])
+_QUOTA_LOW = describe_bytes(QuotaSettings.LIMITS["storage_quota"][0])
+_PIDS_LOW, _PIDS_HIGH = LabLimitSettings.LIMITS["pids_limit"]
+_CPU_LOW, _CPU_HIGH = LabLimitSettings.MIN_CPU_LIMIT, LabLimitSettings.MAX_CPU_LIMIT
 
 HUB = "JupyterHub"
 SPAWNER = "User servers (DockerSpawner)"
@@ -305,15 +341,105 @@ VARIABLES: tuple[Variable, ...] = (
         choices=tuple(mode.value for mode in SharedVolumeMode),
         parse=_choice(SharedVolumeMode),
     ),
+    Variable(
+        "STELLARS_ALLOWED_IMAGES",
+        SPAWNER,
+        "spawner.allowed_images",
+        "The lab images group policies may give their members (separated by commas or "
+        "spaces); a policy naming any other is refused. A member of groups whose policies "
+        "allow several chooses at each start. Users without such a policy get "
+        "JUPYTERHUB_NOTEBOOK_IMAGE.",
+        default_text="JUPYTERHUB_NOTEBOOK_IMAGE alone",
+        effective=lambda settings: ", ".join(settings.spawner.allowed_image_list),
+    ),
+    Variable(
+        "STELLARS_LAB_MEMORY_LIMIT",
+        SPAWNER,
+        "lab_limits.memory_limit",
+        "Memory each lab may use, swap off: past it the kernel's OOM killer stops a process "
+        "inside that lab (its user is told when it was the server), never the hub or another "
+        "lab. 0: no limit. Unset: derived from the engine's host at start (the hub's log and "
+        "this page say the value). Group policies may give their members more or less.",
+        parse=parse_memory_size,
+        default_text="three quarters of the engine's host memory, leaving at least 1 GiB",
+        effective=_memory_limit,
+        allowed=f"0 (no limit), or at least {_MEMORY_LOW}: {SIZE_EXAMPLES}",
+    ),
+    Variable(
+        "STELLARS_LAB_CPU_LIMIT",
+        SPAWNER,
+        "lab_limits.cpu_limit",
+        "CPU cores' worth of time each lab may use (1.5: one and a half cores), however many "
+        "processes it runs. 0: no limit. Unset: the engine's host's cores less one, at least "
+        "one.",
+        parse=parse_cores,
+        default_text="the engine's host's cores less one, at least one",
+        effective=_cpu_limit,
+        allowed=f"0 (no limit), or {_CPU_LOW:g}-{_CPU_HIGH:g} cores",
+    ),
+    Variable(
+        "STELLARS_LAB_PIDS_LIMIT",
+        SPAWNER,
+        "lab_limits.pids_limit",
+        "Processes and threads each lab may run at once: a fork bomb stops there. 0: no limit. "
+        "Unset: 2048, or on an engine's host of more than 32 cores, cores² + 1024 (a pool of "
+        "one worker per core, each with a thread per core, and JupyterLab's own).",
+        parse=parse_count,
+        default_text="2048; cores² + 1024 on a host of more than 32 cores",
+        effective=_pids_limit,
+        allowed=f"0 (no limit), or {_PIDS_LOW}-{_PIDS_HIGH}",
+    ),
+    Variable(
+        "STELLARS_STORAGE_QUOTA",
+        SPAWNER,
+        "quotas.storage_quota",
+        "A soft storage quota per user over the sizes of their volumes (home, workspace, "
+        "cache) as last measured (JUPYTERHUB_ACTIVITYMON_VOLUMES_UPDATE_INTERVAL). A running "
+        "lab is warned at 90 %; over the quota a start is refused with the "
+        "volume reset offered (which works whatever the usage). 0 or unset: no quota. Group "
+        "policies may give their members another (the most generous wins).",
+        parse=parse_memory_size,
+        effective=_storage_quota,
+        allowed=f"0 (no quota), or at least {_QUOTA_LOW}: {SIZE_EXAMPLES}",
+    ),
     # --- GPU -----------------------------------------------------------------------------
     Variable(
         "JUPYTERHUB_GPU_ENABLED",
         GPU,
         "gpu.mode",
-        "0 off, 1 all GPUs to every server, 2 detect at start and use them when found.",
+        "0 off, 1 all GPUs to every server, 2 detect at start and, when found, give them out "
+        "one by one (STELLARS_GPUS_PER_SERVER each, as STELLARS_GPU_SHARING says, unless a "
+        "group policy says otherwise).",
         Kind.CHOICE,
         choices=("0", "1", "2"),
         parse=_gpu_mode,
+    ),
+    Variable(
+        "STELLARS_GPUS_PER_SERVER",
+        GPU,
+        "gpu.per_server",
+        "GPUs each server gets in mode 2 where no group policy decides (0: none). A start that "
+        "cannot get them is refused, naming who holds each GPU.",
+        Kind.INTEGER,
+    ),
+    Variable(
+        "STELLARS_GPU_SHARING",
+        GPU,
+        "gpu.sharing",
+        "How those GPUs are given in mode 2 where no group policy decides. shared: a GPU may "
+        "serve several servers, spread by load, so every server starts; exclusive: a GPU serves "
+        "one server at a time, and a start finding none free is refused.",
+        Kind.CHOICE,
+        choices=tuple(sharing.value for sharing in GpuSharing),
+        parse=_choice(GpuSharing),
+    ),
+    Variable(
+        "STELLARS_GPU_USE_INTERVAL",
+        GPU,
+        "gpu.use_seconds",
+        "Seconds between two readings of the GPUs' memory in use and utilisation (nvidia-smi, "
+        "in mode 2 when GPUs were found), shown on the activity page.",
+        Kind.INTEGER,
     ),
     Variable(
         "JUPYTERHUB_NVIDIA_IMAGE",

@@ -1,13 +1,19 @@
 """GPU support: the configured mode, what a probe found, and the decision for every spawn.
 
 The decision says whether user servers get GPUs and which lab environment variables announce
-it; how GPUs are requested from the container engine is the spawner adapter's business.
+it; how GPUs are requested from the container engine is the spawner adapter's business. Which
+GPUs one server gets is `stellars.domain.gpu_allocation`'s rule.
+
+A probe answers two questions: the inventory (which GPUs the host has, asked once) and their
+use right now (memory in use and utilisation, asked again and again for the activity page).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
+from types import MappingProxyType
 
 from .errors import InvalidValue
 
@@ -53,6 +59,32 @@ class GpuProbeResult:
     @staticmethod
     def none(reason: str) -> GpuProbeResult:
         return GpuProbeResult((), reason)
+
+
+@dataclass(frozen=True, slots=True)
+class GpuReading:
+    """How busy one GPU (by UUID) is as nvidia-smi last saw it; None where it cannot say
+    (nvidia-smi prints "[N/A]" for some parts, MIG devices among them)."""
+
+    uuid: str
+    memory_used_mib: int | None
+    utilization_percent: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class GpuUseResult:
+    """What a probe of the GPUs' use found; without readings, `reason` says why."""
+
+    readings: tuple[GpuReading, ...] = ()
+    reason: str = ""
+
+    @staticmethod
+    def none(reason: str) -> GpuUseResult:
+        return GpuUseResult((), reason)
+
+    def by_device(self) -> Mapping[str, GpuReading]:
+        """The readings by UUID (the last one wins if a UUID came twice)."""
+        return MappingProxyType({reading.uuid: reading for reading in self.readings})
 
 
 @dataclass(frozen=True, slots=True)

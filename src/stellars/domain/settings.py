@@ -23,7 +23,10 @@ from .credentials import PassphrasePolicy, VaultPolicy
 from .docker_access import DockerAccessGroups
 from .errors import InvalidValue
 from .gpu import GpuMode
+from .limits import LabLimitSettings
 from .logins import LoginPolicy
+from .policies import GpuSharing
+from .quotas import QuotaSettings
 from .sessions import SessionPolicy
 from .validation import Bounds, check_bounds, non_empty_text
 from .volumes import DockerNaming, UserVolume, user_volumes
@@ -218,6 +221,8 @@ class SpawnerSettings:
     local_as_root: bool = False
     #: How the volume every user shares is mounted (see SharedVolumeMode for the default).
     shared_volume: SharedVolumeMode = SharedVolumeMode.READ_ONLY
+    #: The images group policies may give (separated by commas or spaces); empty: `image`.
+    allowed_images: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, SpawnerKind):
@@ -242,6 +247,13 @@ class SpawnerSettings:
     def user_volumes(self) -> tuple[UserVolume, ...]:
         return user_volumes(self.volumes)
 
+    @property
+    def allowed_image_list(self) -> tuple[str, ...]:
+        """The images a group policy may name, in the deployer's order without repeats: the
+        lab image alone unless the deployer lists others."""
+        named = self.allowed_images.replace(",", " ").split()
+        return tuple(dict.fromkeys(named)) or (self.image,)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BroadcastPolicy:
@@ -260,17 +272,32 @@ class BroadcastPolicy:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GpuSettings:
-    """GPU mode, and the image and time the container probe may use in auto mode."""
+    """GPU mode, the image and time the container probe may use in auto mode, and what a
+    server gets where no group policy decides, when auto mode gives GPUs out one by one.
 
-    LIMITS: ClassVar[Mapping[str, Bounds]] = MappingProxyType({"probe_timeout_seconds": (1, 600)})
+    `per_server` GPUs (default 1) are `sharing` (default shared: spread by load, so a host with
+    fewer GPUs than running servers still starts every server, and no server that started
+    before GPUs were given out one by one is refused now; exclusive GPUs are what a group
+    policy, or this setting, asks for). `use_seconds`: how often the GPUs' memory in use and
+    utilisation are read for the activity page.
+    """
+
+    LIMITS: ClassVar[Mapping[str, Bounds]] = MappingProxyType(
+        {"probe_timeout_seconds": (1, 600), "per_server": (0, 64), "use_seconds": (5, 3600)}
+    )
 
     mode: GpuMode = GpuMode.AUTO
     probe_image: str = "nvidia/cuda:13.0.2-base-ubuntu24.04"
     probe_timeout_seconds: int = 20
+    per_server: int = 1
+    sharing: GpuSharing = GpuSharing.SHARED
+    use_seconds: int = 30
 
     def __post_init__(self) -> None:
         if not isinstance(self.mode, GpuMode):
             raise TypeError("mode must be a GpuMode; parse it with GpuMode.parse")
+        if not isinstance(self.sharing, GpuSharing):
+            raise InvalidValue("sharing", f"must be exclusive or shared, got {self.sharing!r}")
         check_bounds(self, self.LIMITS)
 
 
@@ -341,6 +368,8 @@ class PlatformSettings:
 
     hub: HubSettings = field(default_factory=HubSettings)
     spawner: SpawnerSettings = field(default_factory=SpawnerSettings)
+    lab_limits: LabLimitSettings = field(default_factory=LabLimitSettings)
+    quotas: QuotaSettings = field(default_factory=QuotaSettings)
     activity: ActivityPolicy = field(default_factory=ActivityPolicy)
     sessions: SessionPolicy = field(default_factory=SessionPolicy)
     passphrases: PassphrasePolicy = field(default_factory=PassphrasePolicy)

@@ -21,8 +21,9 @@ from importlib.metadata import entry_points
 from jupyterhub.auth import Authenticator
 
 from stellars.adapters.auth import StellarsNativeAuthenticator
-from stellars.adapters.docker import probe_engine
+from stellars.adapters.docker import EngineProbe, probe_engine
 from stellars.domain.errors import InvalidValue
+from stellars.domain.limits import HostResources
 from stellars.domain.settings import NATIVE_AUTHENTICATOR, SpawnerKind, SpawnerSettings
 
 #: JupyterHub's entry-point group of authenticators (its own, NativeAuthenticator's, OAuth's...).
@@ -69,12 +70,12 @@ class SpawnerChoice:
     kind: SpawnerKind
     reason: str
     image_present: bool | None = None  # Docker only: whether the engine has the lab image
+    host: HostResources | None = None  # Docker only: the engine's host, when it answered
 
 
-def docker_problem(url: str, image: str) -> tuple[str | None, bool]:
-    """(why the engine at `url` cannot be used or None, whether it has `image`). Blocking."""
-    probe = probe_engine(url, image, timeout_seconds=_PING_SECONDS)
-    return probe.problem, probe.image_present
+def docker_probe(url: str, image: str) -> EngineProbe:
+    """Whether the engine at `url` answers, its host, and whether it has `image`. Blocking."""
+    return probe_engine(url, image, timeout_seconds=_PING_SECONDS)
 
 
 def local_lab_available() -> bool:
@@ -88,15 +89,18 @@ def choose_spawner(settings: SpawnerSettings) -> SpawnerChoice:
     as its own user."""
     if settings.kind is SpawnerKind.LOCAL:
         return SpawnerChoice(SpawnerKind.LOCAL, "STELLARS_SPAWNER=local")
-    problem, present = docker_problem(settings.docker_url, settings.image)
-    if problem is None:
+    probe = docker_probe(settings.docker_url, settings.image)
+    if probe.problem is None:
         why = "STELLARS_SPAWNER=docker" if settings.kind is SpawnerKind.DOCKER else "auto"
-        return SpawnerChoice(SpawnerKind.DOCKER, f"{why}: the engine answers", present)
+        return SpawnerChoice(
+            SpawnerKind.DOCKER, f"{why}: the engine answers", probe.image_present, probe.host
+        )
     if settings.kind is SpawnerKind.DOCKER:
         # Configured for Docker: keep it, spawns will say what is wrong.
-        return SpawnerChoice(SpawnerKind.DOCKER, f"STELLARS_SPAWNER=docker, but {problem}", False)
+        reason = f"STELLARS_SPAWNER=docker, but {probe.problem}"
+        return SpawnerChoice(SpawnerKind.DOCKER, reason, False)
     raise InvalidValue(
         "kind",
-        f"auto: {problem}. Start the Docker engine (or set docker to start anyway and spawn "
+        f"auto: {probe.problem}. Start the Docker engine (or set docker to start anyway and spawn "
         "once it answers); local processes are never chosen for a hub",
     )

@@ -13,7 +13,9 @@ hand). The policy comes from the command line that `command()` writes.
 
 The culler lists users and servers through the hub API as usual; for each ready server it asks
 `cull_arbiter_hook`, which applies `SessionService.decide` with the deadlines in the stellars
-database, and records every cull as an event the hub's metrics count. The culler's own
+database and the user's own idle timeout and maximum extension (their groups' policies, read
+from the groups' properties through the hub API: the service's role has list:groups and
+read:groups), and records every cull as an event the hub's metrics count. The culler's own
 inactivity and max-age checks are not used: the arbiter decides (it is given no --max-age).
 
 SIGINT (what JupyterHub sends a managed service first) and SIGTERM stop it at once: the pass in
@@ -35,12 +37,14 @@ from typing import Any
 
 from jupyterhub_idle_culler import IdleCuller
 
-from stellars.adapters.hub import RestHubDirectory, server_from_model
+from stellars.adapters.hub import RestHubDirectory, RestPolicyReader, server_from_model
 from stellars.adapters.sql import SqlEventLog, SqlSessionStore
 from stellars.adapters.system import SystemClock
+from stellars.domain.docker_access import DockerAccessGroups
 from stellars.domain.errors import StellarsError
 from stellars.domain.events import PlatformEvent
-from stellars.domain.services import SessionService
+from stellars.domain.policies import PlatformDefaults
+from stellars.domain.services import PolicyResolver, SessionService
 from stellars.domain.sessions import SessionPolicy
 from stellars.ports import Clock, EventLog
 
@@ -206,6 +210,24 @@ def parse_settings(
     )
 
 
+def session_policies(settings: CullerSettings, directory: RestHubDirectory) -> PolicyResolver:
+    """Each user's idle timeout and maximum extension from their groups' policies, read through
+    the hub API; only the session fields matter here (no image or mount is checked)."""
+    policy = settings.policy
+    defaults = PlatformDefaults(
+        idle_timeout_seconds=policy.idle_timeout_seconds,
+        max_extension_hours=policy.max_extension_hours,
+    )
+    return PolicyResolver(
+        reader=RestPolicyReader(settings.api_url, settings.api_token),
+        directory=directory,
+        defaults=lambda: defaults,
+        allowed_images=None,
+        volumes={},
+        access_groups=DockerAccessGroups(),
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     settings = parse_settings(argv, os.environ, parser)
@@ -215,11 +237,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     database = open_database(settings.db_url, settings.db_url_origin, parser)
     clock = SystemClock()
+    directory = RestHubDirectory(settings.api_url, settings.api_token)
     sessions = SessionService(
         store=SqlSessionStore(database),
-        directory=RestHubDirectory(settings.api_url, settings.api_token),
+        directory=directory,
         clock=clock,
         policy=policy,
+        policies=session_policies(settings, directory),
     )
     arbiter = SessionArbiter(sessions, SqlEventLog(database), clock)
     culler = IdleCuller()

@@ -7,13 +7,16 @@ errors of `stellars.domain.errors`.
 
 from .activity_store import ActivityStore
 from .clock import Clock
-from .containers import ContainerControl, ContainerStats
+from .containers import ContainerControl, ContainerStats, GpuReadBack
 from .credentials import CredentialStore, CredentialVault, PasswordGenerator
 from .event_log import EventLog
 from .gpu import GpuProbe
+from .host_disk import HostDisk
 from .hub_directory import HubDirectory
 from .notifications import NotificationTransport
+from .policies import PolicyReader, PolicyStore
 from .proxy import ProxyRoutes
+from .server_stops import ServerStopStore
 from .servers import LabServers
 from .session_store import SessionStore
 from .static_assets import StaticAssets
@@ -28,11 +31,16 @@ __all__ = [
     "CredentialVault",
     "EventLog",
     "GpuProbe",
+    "GpuReadBack",
+    "HostDisk",
     "HubDirectory",
     "LabServers",
     "NotificationTransport",
     "PasswordGenerator",
+    "PolicyReader",
+    "PolicyStore",
     "ProxyRoutes",
+    "ServerStopStore",
     "SessionStore",
     "StaticAssets",
     "VolumeStore",

@@ -5,10 +5,23 @@ from typing import Protocol
 
 from stellars.domain.containers import ContainerUsage
 from stellars.domain.docker_access import DockerAccess
+from stellars.domain.gpu_allocation import ContainerGpus
 
 
-class ContainerControl(Protocol):
-    """Lifecycle actions on user containers, by name."""
+class GpuReadBack(Protocol):
+    """The GPUs user servers were started with, read back from the servers themselves (their
+    containers; for servers that run as local processes, their environment), by the container
+    name the domain computes for each server."""
+
+    async def gpu_devices(self, names: Collection[str]) -> Mapping[str, ContainerGpus]:
+        """What each server among `names` that exists (running or not) was started with;
+        absent ones are left out. Raises BackendUnavailable."""
+        ...
+
+
+class ContainerControl(GpuReadBack, Protocol):
+    """Lifecycle actions on user containers, by name, and the GPUs each was created with (its
+    device requests)."""
 
     async def restart(self, name: str, *, timeout_seconds: int = 10) -> None:
         """Restart in place (same container, volumes and settings).

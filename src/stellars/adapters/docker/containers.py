@@ -3,6 +3,10 @@
 Containers are addressed by the names the domain computes (DockerSpawner's naming, see
 `stellars.domain.volumes.container_name`). The engine also resolves a name as an ID prefix, so
 every lookup checks that the container found really carries that name.
+
+The GPUs a container was created with are its device requests (`HostConfig.DeviceRequests`,
+as the spawn hook writes them: the nvidia driver, the gpu capability, the GPUs by UUID in
+`DeviceIDs`, or `Count` -1 for every GPU) and the sharing its environment records.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from docker.utils import version_gte
 from stellars.domain.containers import ContainerReading, ContainerUsage, usage_between
 from stellars.domain.docker_access import DockerAccess
 from stellars.domain.errors import ContainerNotFound
+from stellars.domain.gpu_allocation import ContainerGpus, sharing_from_environment
 
 from .engine import DockerEngine
 
@@ -93,12 +98,53 @@ def docker_access_of(attrs: Mapping[str, Any], socket_path: str) -> DockerAccess
     )
 
 
-class DockerContainerControl:
-    """Restarts containers, tells whether they run and with which Docker access (the
-    ContainerControl port)."""
+def _asks_for_gpus(request: Mapping[str, Any]) -> bool:
+    """Whether a device request is for GPUs: the nvidia driver, or the gpu capability (the
+    driver may be left empty for the engine to choose by capability)."""
+    capabilities = request.get("Capabilities") or ()
+    wanted = {item for group in capabilities if isinstance(group, list) for item in group}
+    return request.get("Driver") == "nvidia" or "gpu" in wanted
 
-    def __init__(self, engine: DockerEngine) -> None:
+
+def environment_of(attrs: Mapping[str, Any]) -> dict[str, str]:
+    """A `docker inspect` answer's environment (`Config.Env`, "NAME=value"), as a mapping."""
+    found: dict[str, str] = {}
+    for entry in (attrs.get("Config") or {}).get("Env") or ():
+        if isinstance(entry, str) and "=" in entry:
+            name, value = entry.split("=", 1)
+            found[name] = value
+    return found
+
+
+def gpus_of(attrs: Mapping[str, Any]) -> ContainerGpus:
+    """The GPUs in a `docker inspect` answer: the device ids of its GPU device requests, in
+    order and without repeats, or every GPU for a request of `Count` -1; the sharing from its
+    environment."""
+    devices: list[str] = []
+    every_gpu = False
+    for request in (attrs.get("HostConfig") or {}).get("DeviceRequests") or ():
+        if not isinstance(request, Mapping) or not _asks_for_gpus(request):
+            continue
+        every_gpu = every_gpu or request.get("Count") == -1
+        for device in request.get("DeviceIDs") or ():
+            if isinstance(device, str) and device not in devices:
+                devices.append(device)
+    return ContainerGpus(
+        devices=tuple(devices),
+        every_gpu=every_gpu,
+        sharing=sharing_from_environment(environment_of(attrs)),
+    )
+
+
+class DockerContainerControl:
+    """Restarts containers, tells whether they run and with which Docker access and GPUs (the
+    ContainerControl port). At most `max_parallel` inspections run at a time."""
+
+    def __init__(self, engine: DockerEngine, *, max_parallel: int = 8) -> None:
+        if max_parallel < 1:
+            raise ValueError("max_parallel must be at least 1")
         self._engine = engine
+        self._max_parallel = max_parallel
 
     def _inspect(self, name: str) -> Mapping[str, Any]:
         try:
@@ -142,6 +188,37 @@ class DockerContainerControl:
         `docker_access_of`). Raises ContainerNotFound, BackendUnavailable."""
         attrs = await self._engine.run(lambda: self._inspect(name), what=f"inspection of {name!r}")
         return docker_access_of(attrs, socket_path)
+
+    async def gpu_devices(self, names: Collection[str]) -> dict[str, ContainerGpus]:
+        """The GPUs each existing container among `names` (running or not) was created with
+        (see `gpus_of`); one listing of the engine's containers, then an inspection of each
+        one found. Raises BackendUnavailable."""
+        wanted = set(names)
+        if not wanted:
+            return {}
+        listing = await self._engine.run(
+            lambda: self._engine.api.containers(all=True), what="the container list"
+        )
+        # The listing has every container (all=True), stopped ones too.
+        present = sorted(name for name in running_names(listing) if name in wanted)
+        limit = asyncio.Semaphore(self._max_parallel)
+
+        def inspect(name: str) -> Mapping[str, Any] | None:
+            try:
+                return self._inspect(name)
+            except ContainerNotFound:
+                return None  # removed since the listing
+
+        async def read(name: str) -> Mapping[str, Any] | None:
+            async with limit:
+                return await self._engine.run(lambda: inspect(name), what=f"inspection of {name!r}")
+
+        answers = await asyncio.gather(*(read(name) for name in present))
+        return {
+            name: gpus_of(attrs)
+            for name, attrs in zip(present, answers, strict=True)
+            if attrs is not None
+        }
 
 
 class DockerContainerStats:

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import docker
 import docker.errors
 import requests
 import urllib3.exceptions
 
-from stellars.domain.errors import BackendUnavailable, StellarsError
+from stellars.domain.errors import BackendUnavailable, InvalidValue, StellarsError
+from stellars.domain.limits import HostResources
 
 T = TypeVar("T")
 
@@ -53,23 +54,34 @@ class EngineProbe:
 
     problem: str | None  # why the engine cannot be used; None when it answers
     image_present: bool  # whether it has the lab image
+    host: HostResources | None = None  # the engine's host (cores, memory); None: unknown
+
+
+def host_resources(info: Mapping[str, Any]) -> HostResources | None:
+    """The host's cores and memory from the engine's `docker info` (`NCPU`, `MemTotal`);
+    None when the answer lacks them or holds no usable numbers."""
+    try:
+        return HostResources(cpus=info["NCPU"], memory_bytes=info["MemTotal"])
+    except (KeyError, TypeError, InvalidValue):
+        return None
 
 
 def probe_engine(base_url: str, image: str, *, timeout_seconds: float = 5.0) -> EngineProbe:
-    """Ask the engine at `base_url` whether it answers and has `image`. Blocking, with its own
-    short-lived client: it runs while JupyterHub loads its configuration, before the event loop
-    and the `DockerEngine` pool exist."""
+    """Ask the engine at `base_url` whether it answers, about its host (`docker info`), and
+    whether it has `image`. Blocking, with its own short-lived client: it runs while JupyterHub
+    loads its configuration, before the event loop and the `DockerEngine` pool exist."""
     try:
         client = connect(base_url, timeout_seconds=timeout_seconds)
     except BackendUnavailable as exc:
         return EngineProbe(f"no Docker engine answers at {base_url} ({exc})", False)
     try:
         client.ping()
+        host = host_resources(client.info())
         try:
             client.images.get(image)
-            return EngineProbe(None, True)
+            return EngineProbe(None, True, host)
         except docker.errors.ImageNotFound:
-            return EngineProbe(None, False)
+            return EngineProbe(None, False, host)
     except SDK_ERRORS as exc:
         return EngineProbe(f"the Docker engine at {base_url} does not answer ({exc})", False)
     finally:

@@ -9,7 +9,7 @@ role in `load_roles`.
 Admins: JupyterHub refuses any change to its `admin` role (RoleValueError), so the platform's
 scopes go to a role of their own, `stellars-admin`, that follows the admin flag (roles.py).
 Pages for admins check JupyterHub's own `admin-ui` scope; restarting a server checks
-`servers`.
+`servers`, and why a server stopped `read:servers`.
 """
 
 from __future__ import annotations
@@ -26,11 +26,15 @@ CREDENTIALS = "custom:stellars:credentials"
 VOLUMES = "custom:stellars:volumes"
 SESSIONS = "custom:stellars:sessions"
 SETTINGS = "custom:stellars:settings"
+POLICIES = "custom:stellars:policies"
+RESOURCES = "custom:stellars:resources"
 
 #: JupyterHub's scope for its admin pages; the platform's admin pages check it too.
 ADMIN_UI = "admin-ui"
 #: JupyterHub's scope for starting and stopping a user's servers; restarting checks it too.
 SERVERS = "servers"
+#: JupyterHub's scope for reading a user's servers; why one stopped is part of that.
+READ_SERVERS = "read:servers"
 
 CUSTOM_SCOPES: Mapping[str, Mapping[str, str]] = MappingProxyType(
     {
@@ -40,6 +44,8 @@ CUSTOM_SCOPES: Mapping[str, Mapping[str, str]] = MappingProxyType(
         VOLUMES: {"description": "List a user's Docker volumes with their sizes and reset them."},
         SESSIONS: {"description": "Read a server's idle countdown and extend its session."},
         SETTINGS: {"description": "Read the platform's effective settings (never its secrets)."},
+        POLICIES: {"description": "Read, create, change, order and delete group policies."},
+        RESOURCES: {"description": "Read what a user's servers get from their group policies."},
     }
 )
 
@@ -47,7 +53,7 @@ CUSTOM_SCOPES: Mapping[str, Mapping[str, str]] = MappingProxyType(
 ADMIN_ROLE = "stellars-admin"
 
 #: What every user may do with their own resources.
-USER_SCOPES: tuple[str, ...] = (f"{VOLUMES}!user", f"{SESSIONS}!user")
+USER_SCOPES: tuple[str, ...] = (f"{VOLUMES}!user", f"{SESSIONS}!user", f"{RESOURCES}!user")
 
 
 def _default_scopes(role_name: str) -> list[str]:

@@ -7,9 +7,12 @@ from .containers import InMemoryContainers
 from .credentials import InMemoryCredentialStore, SequencePasswordGenerator
 from .event_log import InMemoryEventLog
 from .gpu import StaticGpuProbe
+from .host_disk import StaticHostDisk
 from .hub_directory import InMemoryHubDirectory
 from .notifications import RecordingTransport
+from .policies import InMemoryPolicyStore
 from .proxy import InMemoryProxyRoutes
+from .server_stops import InMemoryServerStopStore
 from .servers import ScriptedLabServers
 from .session_store import InMemorySessionStore
 from .static_assets import InMemoryStaticAssets
@@ -21,7 +24,9 @@ __all__ = [
     "InMemoryCredentialStore",
     "InMemoryEventLog",
     "InMemoryHubDirectory",
+    "InMemoryPolicyStore",
     "InMemoryProxyRoutes",
+    "InMemoryServerStopStore",
     "InMemorySessionStore",
     "InMemoryStaticAssets",
     "InMemoryVolumeStore",
@@ -30,4 +35,5 @@ __all__ = [
     "ScriptedLabServers",
     "SequencePasswordGenerator",
     "StaticGpuProbe",
+    "StaticHostDisk",
 ]

@@ -5,25 +5,32 @@ from collections.abc import Collection, Mapping
 from stellars.domain.containers import ContainerUsage
 from stellars.domain.docker_access import DockerAccess
 from stellars.domain.errors import ContainerNotFound
+from stellars.domain.gpu_allocation import ContainerGpus
 
 NO_ACCESS = DockerAccess(mount_socket=False, privileged=False)
 
 
 class InMemoryContainers:
-    """Containers by name with their usage and the Docker access each was created with;
-    restarts are counted. Serves both container ports."""
+    """Containers by name with their usage and the Docker access and GPUs each was created
+    with; restarts are counted. Serves both container ports."""
 
     def __init__(self) -> None:
         self.running: dict[str, ContainerUsage] = {}
         self.stopped: set[str] = set()
         self.restarts: dict[str, int] = {}
         self.access: dict[str, DockerAccess] = {}
+        self.gpus: dict[str, ContainerGpus] = {}
 
     def start(
-        self, name: str, usage: ContainerUsage | None = None, *, access: DockerAccess | None = None
+        self,
+        name: str,
+        usage: ContainerUsage | None = None,
+        *,
+        access: DockerAccess | None = None,
+        gpus: ContainerGpus | None = None,
     ) -> None:
-        """Start a container; `access` creates it anew with that access (a restart, or a start
-        without it, keeps what it has: none for a new one)."""
+        """Start a container; `access` and `gpus` create it anew with them (a restart, or a
+        start without them, keeps what it has: none for a new one)."""
         self.stopped.discard(name)
         self.running[name] = usage or ContainerUsage(
             cpu_percent=0.0, memory_bytes=0, memory_limit_bytes=0
@@ -31,6 +38,16 @@ class InMemoryContainers:
         if access is not None:
             self.access[name] = access
         self.access.setdefault(name, NO_ACCESS)
+        if gpus is not None:
+            self.gpus[name] = gpus
+        self.gpus.setdefault(name, ContainerGpus())
+
+    def remove(self, name: str) -> None:
+        """The container is gone (its server stopped, or removed by hand)."""
+        self.running.pop(name, None)
+        self.stopped.discard(name)
+        self.access.pop(name, None)
+        self.gpus.pop(name, None)
 
     def stop(self, name: str) -> None:
         if self.running.pop(name, None) is not None:
@@ -49,6 +66,11 @@ class InMemoryContainers:
         if name not in self.running and name not in self.stopped:
             raise ContainerNotFound(f"No container named {name!r}")
         return self.access[name]
+
+    async def gpu_devices(self, names: Collection[str]) -> Mapping[str, ContainerGpus]:
+        return {
+            name: self.gpus[name] for name in names if name in self.running or name in self.stopped
+        }
 
     async def usage(self, names: Collection[str]) -> Mapping[str, ContainerUsage]:
         return {name: self.running[name] for name in names if name in self.running}

@@ -6,15 +6,25 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
-from stellars.domain.gpu import GpuProbeResult
+from stellars.domain.gpu import GpuProbeResult, GpuUseResult
 
-from .parsing import QUERY_ARGUMENTS, result_from_output, shorten
+from .parsing import (
+    QUERY_ARGUMENTS,
+    USE_QUERY_ARGUMENTS,
+    result_from_output,
+    shorten,
+    use_from_output,
+)
+
+R = TypeVar("R", GpuProbeResult, GpuUseResult)
 
 
 class HostNvidiaSmiProbe:
-    """Runs `argv` plus the GPU query on the host, for at most `timeout_seconds`.
+    """Runs `argv` plus a GPU query (the inventory, or the GPUs' use) on the host, for at most
+    `timeout_seconds`.
 
     `argv` is the command that starts nvidia-smi: ("nvidia-smi",) looks it up on PATH, a full path
     pins it, a longer argv wraps it (e.g. ("sudo", "-n", "nvidia-smi")). A run that overstays is
@@ -29,44 +39,59 @@ class HostNvidiaSmiProbe:
 
     async def probe(self) -> GpuProbeResult:
         """The GPUs nvidia-smi lists, or none with the reason."""
-        try:
-            return await self._probe()
-        except Exception as exc:  # the port promises a result, whatever went wrong
-            return GpuProbeResult.none(f"running {self.argv[0]} failed: {exc}")
+        return await self._query(QUERY_ARGUMENTS, result_from_output, GpuProbeResult.none)
 
-    async def _probe(self) -> GpuProbeResult:
+    async def use(self) -> GpuUseResult:
+        """Every GPU's memory in use and utilisation, or none with the reason."""
+        return await self._query(USE_QUERY_ARGUMENTS, use_from_output, GpuUseResult.none)
+
+    async def _query(
+        self,
+        arguments: Sequence[str],
+        parse: Callable[[str, str], R],
+        none: Callable[[str], R],
+    ) -> R:
+        try:
+            return await self._run(arguments, parse, none)
+        except Exception as exc:  # the port promises a result, whatever went wrong
+            return none(f"running {self.argv[0]} failed: {exc}")
+
+    async def _run(
+        self,
+        arguments: Sequence[str],
+        parse: Callable[[str, str], R],
+        none: Callable[[str], R],
+    ) -> R:
         command = self.argv[0]
         try:
             process = await asyncio.create_subprocess_exec(
                 *self.argv,
-                *QUERY_ARGUMENTS,
+                *arguments,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,  # its own process group, so a kill reaches children
             )
         except FileNotFoundError:
-            return GpuProbeResult.none(f"{command} not found on the host")
+            return none(f"{command} not found on the host")
         except PermissionError:
-            return GpuProbeResult.none(f"{command} is not executable")
+            return none(f"{command} is not executable")
         try:
             stdout, stderr = await asyncio.wait_for(process.communicate(), self.timeout_seconds)
         except asyncio.TimeoutError:
             await _kill(process)
-            return GpuProbeResult.none(
-                f"{command} did not answer within {self.timeout_seconds:g} s (killed)"
-            )
+            return none(f"{command} did not answer within {self.timeout_seconds:g} s (killed)")
         except BaseException:
             await _kill(process)
             raise
         output = stdout.decode(errors="replace")
         if process.returncode != 0:
             detail = shorten(stderr.decode(errors="replace")) or shorten(output)
-            return GpuProbeResult.none(
+            return none(
                 f"{command} exited with status {process.returncode}"
                 + (f": {detail}" if detail else "")
             )
-        return result_from_output(output, "on the host")
+        return parse(output, "on the host")
 
 
 # How long to wait for a killed nvidia-smi to be reaped (its pipes may stay open a while when a

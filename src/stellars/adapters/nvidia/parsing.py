@@ -1,7 +1,8 @@
-"""Reading `nvidia-smi --query-gpu=index,name,memory.total,uuid --format=csv,noheader,nounits`.
+"""Reading `nvidia-smi --query-gpu=index,name,memory.total,uuid --format=csv,noheader,nounits`
+(the inventory) and `--query-gpu=uuid,memory.used,utilization.gpu` (the GPUs' use).
 
-Pure functions: text in, GPUs out. Lines that are not GPU records (a header, blank lines, driver
-warnings, garbage) are set aside and reported, never guessed at.
+Pure functions: text in, GPUs (or readings) out. Lines that are not records (a header, blank
+lines, driver warnings, garbage) are set aside and reported, never guessed at.
 """
 
 from __future__ import annotations
@@ -9,16 +10,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from stellars.domain.gpu import Gpu, GpuProbeResult
+from stellars.domain.gpu import Gpu, GpuProbeResult, GpuReading, GpuUseResult
 
 QUERY_ARGUMENTS = (
     "--query-gpu=index,name,memory.total,uuid",
+    "--format=csv,noheader,nounits",
+)
+USE_QUERY_ARGUMENTS = (
+    "--query-gpu=uuid,memory.used,utilization.gpu",
     "--format=csv,noheader,nounits",
 )
 
 # Values nvidia-smi prints for a field it cannot read (e.g. memory of some MIG or Grace parts).
 _UNAVAILABLE = frozenset({"[n/a]", "n/a", "[not supported]", "[unknown error]", ""})
 _MEMORY = re.compile(r"^(\d+)(?:\s*mib)?$", re.IGNORECASE)
+_PERCENT = re.compile(r"^(\d+)(?:\s*%)?$")
 _UUID = re.compile(r"^(GPU|MIG)-[0-9A-Za-z-]+$")
 _REPORTED_LINE_LENGTH = 80
 
@@ -85,4 +91,64 @@ def result_from_output(text: str, source: str) -> GpuProbeResult:
         return GpuProbeResult.none(f"nvidia-smi {source} listed no GPU")
     return GpuProbeResult.none(
         f"nvidia-smi {source} printed no GPU record: {shorten(parsed.unparsed[0])!r}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedUse:
+    """The readings found in nvidia-smi's output and the lines that were not readings."""
+
+    readings: tuple[GpuReading, ...]
+    unparsed: tuple[str, ...] = ()
+
+
+def _figure(text: str, pattern: re.Pattern[str]) -> tuple[bool, int | None]:
+    """Whether `text` is a figure, and its value (None for one nvidia-smi cannot read)."""
+    if text.lower() in _UNAVAILABLE:
+        return True, None
+    found = pattern.match(text)
+    return (False, None) if found is None else (True, int(found.group(1)))
+
+
+def parse_use_line(line: str) -> GpuReading | None:
+    """One CSV record `uuid, memory.used, utilization.gpu`; None when the line is not one.
+    A figure nvidia-smi cannot read ("[N/A]", "[Not Supported]") is None; a "MiB" or "%"
+    unit is accepted; utilisation above 100 is not a reading."""
+    fields = [field.strip() for field in line.split(",")]
+    if len(fields) != 3 or not _UUID.match(fields[0]):
+        return None
+    memory_read, memory = _figure(fields[1], _MEMORY)
+    utilization_read, utilization = _figure(fields[2], _PERCENT)
+    if not (memory_read and utilization_read):
+        return None
+    if utilization is not None and utilization > 100:
+        return None
+    return GpuReading(fields[0], memory, utilization)
+
+
+def parse_use_csv(text: str) -> ParsedUse:
+    """Every reading of the output, in order; other non-blank lines go to `unparsed`."""
+    readings: list[GpuReading] = []
+    unparsed: list[str] = []
+    for raw_line in text.splitlines():
+        line = raw_line.strip()
+        if not line:
+            continue
+        reading = parse_use_line(line)
+        if reading is None:
+            unparsed.append(line)
+        else:
+            readings.append(reading)
+    return ParsedUse(tuple(readings), tuple(unparsed))
+
+
+def use_from_output(text: str, source: str) -> GpuUseResult:
+    """The use result for nvidia-smi's standard output; `source` names where it ran."""
+    parsed = parse_use_csv(text)
+    if parsed.readings:
+        return GpuUseResult(parsed.readings, "")
+    if not parsed.unparsed:
+        return GpuUseResult.none(f"nvidia-smi {source} reported no GPU's use")
+    return GpuUseResult.none(
+        f"nvidia-smi {source} printed no reading: {shorten(parsed.unparsed[0])!r}"
     )

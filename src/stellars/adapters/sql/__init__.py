@@ -1,11 +1,13 @@
 """SQLAlchemy 2 stores on one database: activity samples with per-user decay tallies, session
-deadlines, and the platform event log. SQLite (WAL, shared by the hub and the managed services)
-or PostgreSQL (psycopg 3); the schema is created on first use and versioned with alembic.
+deadlines, the platform event log and the last stop of each server. SQLite (WAL, shared by the
+hub and the managed services) or PostgreSQL (psycopg 3); the schema is created on first use and
+versioned with alembic.
 
     database = SqlDatabase(create_store_engine("sqlite:////data/stellars.sqlite"))
     activity = SqlActivityStore(database, half_life=policy.half_life)
     sessions = SqlSessionStore(database)
     events = SqlEventLog(database)
+    stops = SqlServerStopStore(database)
     ...
     database.close()
 """
@@ -15,6 +17,7 @@ from .database import SqlDatabase
 from .engine import create_store_engine
 from .events import SqlEventLog
 from .migrations import SchemaMismatch, head_revision
+from .server_stops import SqlServerStopStore
 from .session_store import SqlSessionStore
 
 __all__ = [
@@ -22,6 +25,7 @@ __all__ = [
     "SqlActivityStore",
     "SqlDatabase",
     "SqlEventLog",
+    "SqlServerStopStore",
     "SqlSessionStore",
     "create_store_engine",
     "head_revision",

@@ -8,6 +8,7 @@ original platform stored them in `activity_samples`.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -77,4 +78,19 @@ stellars_events = Table(
     Column("seconds", Double, nullable=False),
     Index("ix_stellars_events_at", "at"),
     sqlite_autoincrement=True,
+)
+
+#: The last stop of each server the platform saw, one per (user, server name) (revision 0006):
+#: why it stopped (`reason`, a StopReason value), its exit code, the container's memory limit
+#: in bytes and the engine's own words (`detail`).
+server_stops = Table(
+    "server_stops",
+    metadata,
+    Column("username", String(255), primary_key=True),
+    Column("server_name", String(255), primary_key=True),
+    Column("at", DateTime, nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("exit_code", Integer, nullable=True),
+    Column("memory_limit", BigInteger, nullable=True),
+    Column("detail", String(500), nullable=False),
 )

@@ -1,5 +1,6 @@
-"""The operating system's clock."""
+"""The operating system's clock, and the disk of a directory of this machine."""
 
 from .clock import SystemClock
+from .disk import DirectoryDisk
 
-__all__ = ["SystemClock"]
+__all__ = ["DirectoryDisk", "SystemClock"]

@@ -20,9 +20,18 @@ from .favicon_routes import FaviconRoutes
 from .gpu import GpuService
 from .lookup import existing_user
 from .monitoring import EventCounter, EventTotals, users_by_level
+from .policies import (
+    PolicyOverview,
+    PolicyResolver,
+    PolicyService,
+    UserResources,
+    platform_defaults,
+)
+from .quotas import QuotaService, QuotaWarning, UserStorage
 from .refresh import Refresher, Snapshot
 from .servers import RestartReport, ServerService
 from .sessions import ExtendedSession, SessionService, SessionStatus
+from .stops import LastStop, ServerStopService
 from .users import FollowUp, UserLifecycleService
 from .volumes import (
     OrphanRemoval,
@@ -50,13 +59,20 @@ __all__ = [
     "FaviconRoutes",
     "FollowUp",
     "GpuService",
+    "LastStop",
     "OrphanRemoval",
     "OrphansListing",
+    "PolicyOverview",
+    "PolicyResolver",
+    "PolicyService",
+    "QuotaService",
+    "QuotaWarning",
     "Refresher",
     "RestartReport",
     "SamplingStatus",
     "ServerService",
     "ServerStatus",
+    "ServerStopService",
     "SessionService",
     "SessionStatus",
     "Snapshot",
@@ -65,10 +81,13 @@ __all__ = [
     "UsageHistory",
     "UserActivity",
     "UserLifecycleService",
+    "UserResources",
+    "UserStorage",
     "UserVolumeState",
     "UserVolumes",
     "VolumeService",
     "VolumesOverview",
     "existing_user",
+    "platform_defaults",
     "users_by_level",
 ]

@@ -219,7 +219,9 @@ class DashboardService:
         now = self._clock.now()
         scores = await self._activity.scores()
         servers = [server for user in users for server in user.servers.values()]
-        remaining = await self._sessions.remaining_for(servers)
+        remaining = await self._sessions.remaining_for(
+            servers, groups_of={user.name: user.groups for user in users}
+        )
         authorized = self._credentials.authorized()
         usage_snapshot = self._container_stats.snapshot()
         sizes_snapshot = self._volume_sizes.snapshot()

@@ -9,9 +9,10 @@ same container), and:
   URL, within a deadline, so a page that reloads lands in a working lab.
 
 A restart in place also keeps the Docker access the container was created with (the socket
-mount, the privileged flag), which the user's groups grant at each start. A restart whose
-access no longer matches the user's groups is refused, with the container untouched, and the
-user told to stop and start the server, which applies the current access.
+mount, the privileged flag), which the user's groups grant at each start (the built-in groups
+and any group policy granting it: the user's effective access, `services.policies`). A restart
+whose access no longer matches the effective access is refused, with the container untouched,
+and the user told to stop and start the server, which applies the current access.
 
 Docker runs on the engine adapter's thread pool; nothing here blocks the event loop.
 """
@@ -32,6 +33,7 @@ from stellars.ports.hub_directory import HubDirectory
 from stellars.ports.servers import LabServers
 
 from .lookup import existing_user
+from .policies import PolicyResolver, docker_access_of
 from .refresh import Timer
 
 
@@ -56,7 +58,8 @@ class RestartReport:
 
 class ServerService:
     """Restarts running servers, one restart per server at a time, only while their Docker
-    access still matches the user's groups (`access_groups`).
+    access still matches what the user's groups grant (`policies`, the effective access; without
+    it, the built-in groups of `access_groups` alone).
 
     `stop_timeout_seconds` is what the lab's processes get to stop before they are killed;
     `serve_timeout` bounds the wait for the lab to answer afterwards, asking every
@@ -76,6 +79,7 @@ class ServerService:
         serve_timeout: timedelta = timedelta(seconds=120),
         poll_seconds: float = 0.5,
         sleep: Timer = _sleep,
+        policies: PolicyResolver | None = None,
     ) -> None:
         if serve_timeout <= timedelta(0):
             raise InvalidValue("serve_timeout", f"must be positive, got {serve_timeout}")
@@ -91,6 +95,7 @@ class ServerService:
         self.serve_timeout = serve_timeout
         self.poll_seconds = poll_seconds
         self._sleep = sleep
+        self._policies = policies
         self._restarting: set[tuple[str, str]] = set()
 
     async def restart(self, username: str, server_name: str = DEFAULT_SERVER) -> RestartReport:
@@ -129,7 +134,11 @@ class ServerService:
         created_with = await self._containers.docker_access(
             container, socket_path=self.access_groups.socket_path
         )
-        changes = access_changes(created_with, docker_access_for(user.groups, self.access_groups))
+        if self._policies is None:
+            current = docker_access_for(user.groups, self.access_groups)
+        else:
+            current = docker_access_of(await self._policies.effective_for_groups(user.groups))
+        changes = access_changes(created_with, current)
         if changes:
             raise Refused(
                 f"Your Docker access changed since this server started ({'; '.join(changes)}): "

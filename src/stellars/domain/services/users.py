@@ -6,8 +6,8 @@
   configured admin is exempt.
 - Renamed or deleted: the authenticator's account row follows inside the hub's own transaction
   (committed, or rolled back, with the rename or the deletion), and so does any passphrase
-  waiting in the vault. Once the hub has committed, the activity samples and tallies and the
-  session deadlines follow in the platform's database.
+  waiting in the vault. Once the hub has committed, the activity samples and tallies, the
+  session deadlines and the servers' last stops follow in the platform's database.
 - The volumes named for the old name follow the orphan policy: `keep` leaves them where they
   are, listed as orphaned and never mounted for anyone else (see
   `stellars.domain.volume_ownership`); `delete` removes those that no current account owns.
@@ -32,6 +32,7 @@ from stellars.domain.credentials import HandedOut
 from stellars.domain.settings import OrphanVolumePolicy
 from stellars.domain.volumes import VolumeOutcome
 from stellars.ports.activity_store import ActivityStore
+from stellars.ports.server_stops import ServerStopStore
 from stellars.ports.session_store import SessionStore
 
 from .credentials import CredentialService
@@ -51,6 +52,7 @@ class FollowUp:
     session_deadlines: int | None = 0
     volumes: dict[str, VolumeOutcome | None] | None = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    server_stops: int | None = 0
 
     @property
     def summary(self) -> str:
@@ -59,10 +61,16 @@ class FollowUp:
         parts = [
             f"{self.activity_samples} activity sample(s)",
             f"{self.session_deadlines} session deadline(s)",
+            *([f"{self.server_stops} server stop(s)"] if self.server_stops != 0 else []),
             f"volumes removed: {', '.join(removed)}" if removed else "no volume removed",
         ]
         failures = "".join(f"; {part} FAILED: {why}" for part, why in self.errors.items())
         return f"{self.username} {what}: followed by {', '.join(parts)}{failures}"
+
+
+async def _none() -> int:
+    """Nothing to follow: no store of that kind."""
+    return 0
 
 
 class UserLifecycleService:
@@ -76,12 +84,14 @@ class UserLifecycleService:
         sessions: SessionStore,
         volumes: VolumeService,
         orphan_policy: OrphanVolumePolicy,
+        stops: ServerStopStore | None = None,
         on_users_changed: Callable[[], None] = lambda: None,
         log: logging.Logger | None = None,
     ) -> None:
         self._credentials = credentials
         self._activity = activity
         self._sessions = sessions
+        self._stops = stops
         self._volumes = volumes
         self.orphan_policy = orphan_policy
         self._on_users_changed = on_users_changed
@@ -147,21 +157,24 @@ class UserLifecycleService:
         return self._credentials.collect(usernames)
 
     async def follow_rename(self, old: str, new: str) -> FollowUp:
-        """Move activity and session deadlines to the new name; volumes by the orphan policy."""
+        """Move activity, session deadlines and last stops to the new name; volumes by the
+        orphan policy."""
         return await self._follow(
             FollowUp(old, new),
             activity=self._activity.rename_user(old, new),
             sessions=self._sessions.rename_user(old, new),
             volumes=self._volumes_of_former(old),
+            stops=self._stops.rename_user(old, new) if self._stops else _none(),
         )
 
     async def follow_delete(self, username: str) -> FollowUp:
-        """Delete activity and session deadlines; volumes by the orphan policy."""
+        """Delete activity, session deadlines and last stops; volumes by the orphan policy."""
         return await self._follow(
             FollowUp(username),
             activity=self._activity.delete_user(username),
             sessions=self._sessions.delete_user(username),
             volumes=self._volumes_of_former(username),
+            stops=self._stops.delete_user(username) if self._stops else _none(),
         )
 
     async def _follow(
@@ -171,10 +184,11 @@ class UserLifecycleService:
         activity: Coroutine[Any, Any, int],
         sessions: Coroutine[Any, Any, int],
         volumes: Coroutine[Any, Any, dict[str, VolumeOutcome | None]],
+        stops: Coroutine[Any, Any, int],
     ) -> FollowUp:
-        # The three stores are independent: each part is done even when another fails.
-        samples, deadlines, outcomes = await asyncio.gather(
-            activity, sessions, volumes, return_exceptions=True
+        # The stores are independent: each part is done even when another fails.
+        samples, deadlines, outcomes, stopped = await asyncio.gather(
+            activity, sessions, volumes, stops, return_exceptions=True
         )
         errors = {
             part: str(result) or type(result).__name__
@@ -182,6 +196,7 @@ class UserLifecycleService:
                 ("activity", samples),
                 ("sessions", deadlines),
                 ("volumes", outcomes),
+                ("stops", stopped),
             )
             if isinstance(result, BaseException)
         }
@@ -190,6 +205,7 @@ class UserLifecycleService:
             activity_samples=None if isinstance(samples, BaseException) else samples,
             session_deadlines=None if isinstance(deadlines, BaseException) else deadlines,
             volumes=None if isinstance(outcomes, BaseException) else outcomes,
+            server_stops=None if isinstance(stopped, BaseException) else stopped,
             errors=errors,
         )
         if errors:

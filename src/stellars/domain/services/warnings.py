@@ -73,10 +73,14 @@ class CullWarner:
         warning = policy.warning
         if not policy.enabled or warning is None:
             return ()
-        servers = running_servers(await self._directory.list_users())
+        users = await self._directory.list_users()
+        servers = running_servers(users)
         now = self._clock.now()
-        # The time left at this very `now`, so that now + left is the exact deadline.
-        left_by_server = await self._sessions.remaining_for(servers, now=now)
+        # The time left at this very `now`, so that now + left is the exact deadline, each by
+        # its user's session policy (their groups' idle timeout).
+        left_by_server = await self._sessions.remaining_for(
+            servers, now=now, groups_of={user.name: user.groups for user in users}
+        )
         sent: list[CullWarning] = []
         live = set()
         for server in servers:

@@ -5,13 +5,17 @@ through a `HubHandle`, bound when the hub starts."""
 from .directory import InProcessHubDirectory
 from .handle import HubHandle
 from .lab_servers import HubLabServers
+from .local_gpus import LocalProcessGpus
 from .notifications import LabNotificationTransport
+from .policies import HubPolicyStore
 from .proxy import HubProxyRoutes
 
 __all__ = [
     "HubHandle",
     "HubLabServers",
+    "HubPolicyStore",
     "HubProxyRoutes",
     "InProcessHubDirectory",
     "LabNotificationTransport",
+    "LocalProcessGpus",
 ]

@@ -1,5 +1,7 @@
 // The activity dashboard: loads GET /hub/api/activity (every page of it), renders a sortable
-// table, refreshes itself, resets after a confirmation, and links the usage history CSV.
+// table, refreshes itself, resets after a confirmation, and links the usage history CSV. The
+// GPUs (GET /hub/api/activity/gpus) get a table of their own, shown when the host has some; the
+// free disk of the engine's data directory is one line, a warning when it is low.
 (function () {
   "use strict";
 
@@ -34,6 +36,7 @@
   }
 
   async function refresh() {
+    refreshGpus();
     try {
       const { users, answer } = await loadAll();
       state.users = users;
@@ -140,6 +143,19 @@
     ].join(" · ");
   }
 
+  // The free disk of the engine's data directory: the line the page was rendered with,
+  // brought up to date (its look follows data-state: stellars.css).
+  function showDisk(disk) {
+    const line = document.getElementById("activity-disk");
+    line.dataset.state = disk.state;
+    line.querySelector(".stellars-disk-path").textContent = disk.path ? " " + disk.path : "";
+    let text = disk.text;
+    if (disk.age_seconds !== null) {
+      text += disk.age_seconds < 60 ? " (measured just now)" : " (measured " + duration(disk.age_seconds) + " ago)";
+    }
+    line.querySelector(".stellars-disk-text").textContent = text;
+  }
+
   function render() {
     const now = Date.parse(state.loaded.timestamp);
     const users = state.users.slice().sort(compare);
@@ -151,10 +167,54 @@
       state.users.length + " user(s) (" + counts.active + " active, " + counts.idle + " idle, " + counts.offline + " offline)";
     document.getElementById("activity-empty").classList.toggle("d-none", state.users.length > 0);
     document.getElementById("activity-freshness").textContent = freshness(state.loaded);
+    showDisk(state.loaded.host_disk);
     for (const header of document.querySelectorAll("#activity-table th[data-sort]")) {
       const active = header.dataset.sort === state.sort;
       header.setAttribute("aria-sort", !active ? "none" : state.direction > 0 ? "ascending" : "descending");
     }
+  }
+
+  function holderName(holder) {
+    return holder.server ? holder.username + "/" + holder.server : holder.username;
+  }
+
+  function gpuRow(gpu) {
+    const used = gpu.memory_used_mib;
+    const memory =
+      used === null ? "-- / " + megabytes(gpu.memory_total_mib) : megabytes(used) + " / " + megabytes(gpu.memory_total_mib);
+    const holders = gpu.holders.map(holderName);
+    const sharing = gpu.sharing === null ? "free" : gpu.sharing;
+    return element(
+      "tr",
+      { "data-gpu": gpu.index, "data-uuid": gpu.uuid, "data-sharing": sharing, "data-holders": holders.join(" ") },
+      element("td", { title: gpu.uuid, text: "GPU " + gpu.index + (gpu.name ? " (" + gpu.name + ")" : "") }),
+      element("td", { text: memory }),
+      element("td", { text: gpu.utilization_percent === null ? "--" : gpu.utilization_percent + "%" }),
+      element("td", { text: holders.length ? holders.join(", ") : "nobody" }),
+      element("td", {}, element("span", { class: "badge " + (sharing === "exclusive" ? "text-bg-primary" : sharing === "shared" ? "text-bg-info" : "text-bg-secondary"), text: sharing })),
+    );
+  }
+
+  async function refreshGpus() {
+    const section = document.getElementById("activity-gpus");
+    let answer;
+    try {
+      answer = await api("GET", "/activity/gpus");
+    } catch (error) {
+      document.getElementById("activity-gpus-freshness").textContent = "Could not load the GPUs: " + error.message;
+      return;
+    }
+    section.classList.toggle("d-none", answer.gpus.length === 0);
+    document.querySelector("#activity-gpus-table tbody").replaceChildren(...answer.gpus.map(gpuRow));
+    const readings = answer.readings;
+    let text;
+    if (readings.age_seconds === null) {
+      text = "Memory and utilisation: " + (readings.error ? "unavailable (" + readings.error + ")" : "not measured yet");
+    } else {
+      text = "Memory and utilisation from " + duration(readings.age_seconds) + " ago";
+      if (readings.error) text += " (latest reading failed: " + readings.error + ")";
+    }
+    document.getElementById("activity-gpus-freshness").textContent = text;
   }
 
   // none -> descending -> ascending -> none, as the original dashboard did

@@ -1,5 +1,6 @@
 // The home page's server card: restart a running server (the answer comes once JupyterLab
-// serves again, so the reload lands in a working lab) and reset volumes of a stopped one.
+// serves again, so the reload lands in a working lab), reset volumes of a stopped one, and say
+// why a stopped one stopped when nobody asked it to ("stopped: ran out of memory (limit 4 GiB)").
 // Requests go through window.stellars.api (JupyterHub's XSRF token; the hub's JSON message on
 // errors).
 (function () {
@@ -18,6 +19,37 @@
       if (stockStop.style.display === "none") window.location.reload();
     }).observe(stockStop, { attributes: true, attributeFilter: ["style"] });
   }
+
+  // --- why it stopped ----------------------------------------------------------------------
+
+  const lastStop = document.getElementById("stellars-last-stop");
+
+  async function showLastStop() {
+    let answer;
+    try {
+      answer = await api("GET", userPath + "/last-stop");
+    } catch (error) {
+      return; // the card works without it; the API says why to whoever asks
+    }
+    const stop = answer.last_stop;
+    if (!stop || answer.server_active) return;
+    lastStop.replaceChildren(
+      element("strong", { text: "Your server " + stop.message + "." }),
+      element("div", {
+        class: "small",
+        text:
+          new Date(stop.at).toLocaleString() +
+          (stop.reason === "out_of_memory"
+            ? " · Your work on disk is kept; what was only in memory is lost. Use less memory " +
+              "at once, or ask an admin for a larger limit."
+            : ""),
+      })
+    );
+    lastStop.dataset.reason = stop.reason;
+    lastStop.classList.remove("d-none");
+  }
+
+  if (lastStop) showLastStop();
 
   // --- restart -----------------------------------------------------------------------------
 

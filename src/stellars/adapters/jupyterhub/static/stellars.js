@@ -136,6 +136,37 @@
     return node;
   }
 
+  // What a user's servers get (GET /users/{user}/resources) as rows for people: [what, value,
+  // where it comes from]. A value no policy of theirs decided is the platform's default.
+  function resourceRows(got) {
+    const from = (key) => (got.sources[key] ? "group " + got.sources[key] : "platform default");
+    const limit = (value, text) => (value === null || value === undefined ? "no limit" : text);
+    const rows = [
+      ["CPU", limit(got.cpu_limit, got.cpu_limit + " core(s)"), from("cpu_limit")],
+      ["Memory", limit(got.memory_limit, bytes(got.memory_limit)), from("memory_limit")],
+      ["Processes", limit(got.pids_limit, String(got.pids_limit)), from("pids_limit")],
+      ["GPUs", got.gpus + (got.gpus > 0 ? " (" + got.gpu_sharing + ")" : ""), from("gpus")],
+      [
+        "Image",
+        got.image + (got.images.length > 1 ? " (you may choose: " + got.images.join(", ") + ")" : ""),
+        from("image"),
+      ],
+      ["Idle timeout", duration(got.idle_timeout_seconds), from("idle_timeout_seconds")],
+      ["Longest extension", got.max_extension_hours + " h", from("max_extension_hours")],
+      ["Storage quota", limit(got.storage_quota, bytes(got.storage_quota)), from("storage_quota")],
+    ];
+    if (got.docker_socket) rows.push(["Docker socket", "the host's", from("docker_socket")]);
+    if (got.docker_privileged) rows.push(["Privileged container", "yes", from("docker_privileged")]);
+    for (const mount of got.mounts) {
+      const mode = mount.read_only ? "read-only" : "read-write";
+      rows.push(["Volume " + mount.volume, mount.path + " (" + mode + ")", from("mounts:" + mount.path)]);
+    }
+    for (const [name, value] of Object.entries(got.environment)) {
+      rows.push(["Variable " + name, value, from("environment:" + name)]);
+    }
+    return rows;
+  }
+
   window.stellars = {
     base,
     api,
@@ -148,5 +179,6 @@
     say,
     hide,
     modal,
+    resourceRows,
   };
 })();

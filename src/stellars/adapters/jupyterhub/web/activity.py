@@ -1,6 +1,7 @@
 """The activity dashboard: `/hub/activity` (admins), `GET /hub/api/activity` with the original's
-field names, `POST /hub/api/activity/reset`, `POST /hub/api/activity/sample` and the usage
-history as CSV, `GET /hub/api/activity/history`.
+field names, `POST /hub/api/activity/reset`, `POST /hub/api/activity/sample`, the usage
+history as CSV, `GET /hub/api/activity/history`, and the GPUs, `GET /hub/api/activity/gpus`.
+The page and its JSON carry the free disk of the engine's data directory (`host_disk`).
 
 `GET /hub/api/activity` never waits on Docker (CPU, memory and volume sizes come from the
 refreshers' snapshots, whose ages it reports) and never scans samples (scores come from the
@@ -23,11 +24,12 @@ from stellars.adapters.jupyterhub import scopes
 from stellars.domain.errors import InvalidValue
 from stellars.domain.services import DashboardRow, SnapshotState
 from stellars.domain.services.dashboard import Dashboard
+from stellars.domain.services.gpu import GpuOverview, GpuRow
 from stellars.domain.validation import echo
 
 from .base import StellarsAPIHandler, StellarsPageHandler
 from .turns import Turns
-from .wire import iso, mebibytes, seconds
+from .wire import host_disk_json, iso, mebibytes, seconds
 
 if TYPE_CHECKING:
     from stellars.platform import Platform
@@ -118,6 +120,7 @@ class ActivityPage(StellarsPageHandler):
             sample_interval_seconds=policy.sample_interval_seconds,
             retention_days=policy.retention_days,
             refresh_seconds=10,
+            host_disk=host_disk_json(self.platform.host_disk.snapshot(), self.platform.clock.now()),
         )
 
 
@@ -188,6 +191,7 @@ class ActivityAPI(StellarsAPIHandler):
                 "container_stats": snapshot_json(page.container_stats),
                 "volume_sizes": snapshot_json(page.volume_sizes),
             },
+            "host_disk": host_disk_json(platform.host_disk.snapshot(), page.now),
         }
 
 
@@ -272,6 +276,46 @@ class ActivityHistoryAPI(StellarsAPIHandler):
         self.finish(buffer.getvalue())
 
 
+def gpu_json(row: GpuRow) -> dict[str, Any]:
+    """One GPU: what it is, its use (null where nvidia-smi cannot say, or before the first
+    reading) and who holds it, how."""
+    use, reading = row.use, row.reading
+    return {
+        "index": use.device.index,
+        "name": use.device.name,
+        "uuid": use.device.uuid,
+        "memory_total_mib": use.device.memory_mib,
+        "memory_used_mib": None if reading is None else reading.memory_used_mib,
+        "utilization_percent": None if reading is None else reading.utilization_percent,
+        "holders": [{"username": user, "server": server} for user, server in use.holders],
+        "sharing": None if use.sharing is None else use.sharing.value,
+    }
+
+
+def gpus_json(overview: GpuOverview) -> dict[str, Any]:
+    """Every GPU given out one by one (an empty list when the host has none, or GPUs are not
+    given out one by one), the GPU decision, and how fresh the readings are."""
+    return {
+        "enabled": overview.decision.enabled,
+        "reason": overview.decision.reason,
+        "gpus": [gpu_json(row) for row in overview.rows],
+        "readings": {
+            "age_seconds": seconds(overview.readings_age),
+            "error": overview.readings_error,
+        },
+    }
+
+
+class ActivityGpusAPI(StellarsAPIHandler):
+    """`GET /hub/api/activity/gpus` (custom:stellars:activity): each GPU with its holders,
+    memory and utilisation; never waits on nvidia-smi (the readings are a refresher's)."""
+
+    async def get(self) -> None:
+        self.require_scope(scopes.ACTIVITY)
+        platform = self.platform
+        self.write_json(gpus_json(platform.gpu.overview(platform.clock.now())))
+
+
 def routes() -> list[tuple[Any, ...]]:
     """(pattern, handler[, kwargs]) relative to the hub prefix; the dashboard's encoded pages
     are shared by its requests (one hub, one cache)."""
@@ -281,4 +325,5 @@ def routes() -> list[tuple[Any, ...]]:
         (r"/api/activity/reset", ActivityResetAPI),
         (r"/api/activity/sample", ActivitySampleAPI),
         (r"/api/activity/history", ActivityHistoryAPI),
+        (r"/api/activity/gpus", ActivityGpusAPI),
     ]

@@ -3,10 +3,10 @@ its `read:metrics` scope).
 
 Counters of what happens in the hub process (session extensions) are incremented where it
 happens. Everything else is read at scrape time from memory: the refreshers' snapshots (their
-age and failures), the activity levels and the event totals that the platform keeps fresh in the
-background (ticks of the sampler and culls of the idle culler happen in their own processes and
-reach the hub through the event log), and the event loop's worst lag. A scrape never waits on
-a database or on Docker.
+age and failures), the activity levels, the event totals and the free disk of the engine's data
+directory that the platform keeps fresh in the background (ticks of the sampler and culls of
+the idle culler happen in their own processes and reach the hub through the event log), and
+the event loop's worst lag. A scrape never waits on a database or on Docker.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY, Counter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 
 from stellars.domain.activity import ActivityLevel
+from stellars.domain.disk import DiskMeasurement
 
 if TYPE_CHECKING:
     from stellars.platform import Platform
@@ -105,11 +106,33 @@ class PlatformCollector:
             count_value=totals.count("sampler-tick"),
             sum_value=totals.seconds.get("sampler-tick", 0.0),
         )
+        yield from host_disk_gauges(platform.host_disk.snapshot().value)
         yield GaugeMetricFamily(
             "stellars_event_loop_lag_max_seconds",
             "Worst lateness of the hub's event loop in the last minute",
             value=self._worst_loop_lag(),
         )
+
+
+def host_disk_gauges(measurement: DiskMeasurement) -> Iterator[Any]:
+    """The free and total bytes of the engine's data directory as last measured, labelled
+    with its path; no sample while the disk is unknown (a gauge of 0 would read as full)."""
+    free = GaugeMetricFamily(
+        "stellars_host_disk_free_bytes",
+        "Bytes free for ordinary writers on the filesystem of the engine's data directory",
+        labels=["path"],
+    )
+    total = GaugeMetricFamily(
+        "stellars_host_disk_total_bytes",
+        "Size of the filesystem of the engine's data directory",
+        labels=["path"],
+    )
+    space = measurement.space
+    if space is not None:
+        free.add_metric([measurement.path], space.free_bytes)
+        total.add_metric([measurement.path], space.total_bytes)
+    yield free
+    yield total
 
 
 def register(platform: Platform, worst_loop_lag: Callable[[], float]) -> None:

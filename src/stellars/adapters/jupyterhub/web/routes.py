@@ -17,7 +17,17 @@ from tornado import web
 
 from stellars.domain.validation import clip
 
-from . import activity, branding, notifications, servers, sessions, settings, users
+from . import (
+    activity,
+    branding,
+    notifications,
+    policies,
+    servers,
+    sessions,
+    settings,
+    stops,
+    users,
+)
 from .base import PATH_ECHO_LIMIT, StellarsAPIHandler
 from .turns import Turns
 
@@ -27,7 +37,7 @@ if TYPE_CHECKING:
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 STATIC_ROUTE = "stellars/static"
 #: API paths that belong to the platform alone (JupyterHub has nothing under them).
-API_PREFIXES = ("activity", "notifications", "admin", "settings")
+API_PREFIXES = ("activity", "notifications", "admin", "settings", "policies")
 
 
 class UnknownRoute(StellarsAPIHandler):
@@ -64,8 +74,10 @@ def handlers(platform: Platform, *, turns: Turns, branding_dir: str) -> list[tup
                 *activity.routes(),
                 *sessions.ROUTES,
                 *servers.ROUTES,
+                *stops.ROUTES,
                 *users.ROUTES,
                 *notifications.ROUTES,
+                *policies.ROUTES,
             ],
             shared,
         ),

@@ -2,7 +2,8 @@
 for scripts, every variable by category with its value, default and allowed range.
 
 Secrets are never sent: the page and the API say only whether one is set, and database URLs
-have their passwords masked.
+have their passwords masked. Both show the free disk of the engine's data directory as the
+background measured it last.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from stellars.adapters.jupyterhub import scopes
 from stellars.configuration import describe
 
 from .base import StellarsAPIHandler, StellarsPageHandler
+from .wire import host_disk_json
 
 
 def facts(platform: Any) -> list[tuple[str, str]]:
@@ -45,6 +47,7 @@ class SettingsPage(StellarsPageHandler):
             categories=categories,
             facts=facts(platform),
             volumes=platform.settings.spawner.volumes,
+            host_disk=host_disk_json(platform.host_disk.snapshot(), platform.clock.now()),
         )
 
 
@@ -58,6 +61,7 @@ class SettingsAPI(StellarsAPIHandler):
             {
                 "settings": [dataclasses.asdict(row) for row in describe(platform.settings)],
                 "facts": dict(facts(platform)),
+                "host_disk": host_disk_json(platform.host_disk.snapshot(), platform.clock.now()),
             }
         )
 

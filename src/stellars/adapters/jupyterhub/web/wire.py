@@ -1,4 +1,5 @@
-"""The JSON shapes more than one route writes: timestamps, durations, sizes, volumes.
+"""The JSON shapes more than one route writes: timestamps, durations, sizes, volumes, the
+host's free disk.
 
 Route modules import these instead of each other (an import-linter contract keeps the route
 modules independent).
@@ -9,7 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from stellars.domain.services import UserVolumes, UserVolumeState
+from stellars.domain.disk import LOW_DISK_PERCENT, DiskMeasurement, assess_disk
+from stellars.domain.services import Snapshot, UserVolumes, UserVolumeState
 from stellars.domain.volume_ownership import OrphanedVolume
 
 MIB = 1024 * 1024
@@ -58,4 +60,24 @@ def orphan_json(orphan: OrphanedVolume) -> dict[str, Any]:
         "reason": orphan.reason,
         "size_bytes": orphan.size_bytes,
         "created_at": iso(orphan.created_at),
+    }
+
+
+def host_disk_json(snapshot: Snapshot[DiskMeasurement], now: datetime) -> dict[str, Any]:
+    """The free disk of the engine's data directory as the background measured it last: the
+    state ("ok", "low" under `low_percent` per cent free, "unknown"), the bytes (null when
+    unknown), the free share in per cent (one decimal, rounded down), the words the pages show,
+    and how old the measurement is."""
+    report = assess_disk(snapshot.value)
+    space = report.measurement.space
+    return {
+        "path": report.measurement.path or None,
+        "state": report.state.value,
+        "total_bytes": None if space is None else space.total_bytes,
+        "free_bytes": None if space is None else space.free_bytes,
+        "free_percent": report.free_percent,
+        "low_percent": LOW_DISK_PERCENT,
+        "text": report.text,
+        "age_seconds": seconds(snapshot.age(now)),
+        "error": snapshot.error,
     }
