@@ -1,0 +1,62 @@
+"""Kubernetes adapters, the parts that need no cluster: what KubeSpawner is given for a spawn
+(`pods`), the names of pods and claims derived from the platform's (`naming`), and the
+dashboard's figures read from the metrics API, the pods' specs and the kubelet's summary
+(`stats`, over `quantities`). Pure functions over plain values and decoded JSON; no Kubernetes
+client is imported here. docs/kubernetes.md is the design of the whole adapter set."""
+
+from .naming import (
+    claim_name,
+    claim_problem,
+    is_label,
+    is_subdomain,
+    pod_name,
+    pod_volume_name,
+    volume_of_claim,
+)
+from .pods import (
+    EXCLUSIVE_GPU_RESOURCE,
+    SHARED_GPU_RESOURCE,
+    GpuResources,
+    Guarantees,
+    KubeSpawnSettings,
+    SharedClaim,
+    kube_spawn_settings,
+    literal,
+    pod_name_template,
+)
+from .quantities import byte_count, cpu_cores, cpu_percent, parse_quantity
+from .stats import (
+    claim_sizes_from_summary,
+    memory_limits,
+    node_memory_bytes,
+    usage_from_pod_metrics,
+    usage_from_summary,
+)
+
+__all__ = [
+    "EXCLUSIVE_GPU_RESOURCE",
+    "SHARED_GPU_RESOURCE",
+    "GpuResources",
+    "Guarantees",
+    "KubeSpawnSettings",
+    "SharedClaim",
+    "byte_count",
+    "claim_name",
+    "claim_problem",
+    "claim_sizes_from_summary",
+    "cpu_cores",
+    "cpu_percent",
+    "is_label",
+    "is_subdomain",
+    "kube_spawn_settings",
+    "literal",
+    "memory_limits",
+    "node_memory_bytes",
+    "parse_quantity",
+    "pod_name",
+    "pod_name_template",
+    "pod_volume_name",
+    "usage_from_pod_metrics",
+    "usage_from_summary",
+    "volume_of_claim",
+]
