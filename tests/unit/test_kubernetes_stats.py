@@ -11,8 +11,11 @@ import pytest
 
 from stellars.adapters.kubernetes import (
     claim_sizes_from_summary,
+    memory_bounds,
     memory_limits,
+    node_memory,
     node_memory_bytes,
+    running_pods,
     usage_from_pod_metrics,
     usage_from_summary,
 )
@@ -36,11 +39,8 @@ def test_memory_limits_are_the_sum_of_every_containers_limit():
 
 
 def test_pod_metrics_give_each_pods_cpu_and_working_set():
-    usage = usage_from_pod_metrics(
-        fixture("pod_metrics.json"),
-        limits=memory_limits(fixture("pods.json")),
-        node_memory_bytes=NODE,
-    )
+    bounds = memory_bounds(fixture("pods.json"), fixture("nodes.json"))
+    usage = usage_from_pod_metrics(fixture("pod_metrics.json"), bounds=bounds)
     assert usage == {
         "jupyterlab-alice": ContainerUsage(
             cpu_percent=150.3, memory_bytes=512 * 1024**2, memory_limit_bytes=4 * GIB
@@ -55,9 +55,35 @@ def test_pod_metrics_give_each_pods_cpu_and_working_set():
     assert usage["jupyterlab-alice"].memory_percent == 12.5
 
 
-def test_a_pod_without_a_limit_is_bounded_by_the_nodes_memory():
-    usage = usage_from_pod_metrics(fixture("pod_metrics.json"), limits={}, node_memory_bytes=NODE)
-    assert {figures.memory_limit_bytes for figures in usage.values()} == {NODE}
+def test_a_pod_the_bounds_do_not_name_has_no_percentage():
+    usage = usage_from_pod_metrics(fixture("pod_metrics.json"), bounds={})
+    assert {figures.memory_limit_bytes for figures in usage.values()} == {0}
+    assert {figures.memory_percent for figures in usage.values()} == {0.0}
+
+
+def test_a_pod_without_a_limit_is_bounded_by_its_nodes_allocatable_memory():
+    assert node_memory(fixture("nodes.json")) == {
+        "worker-1": 65_236_820 * 1024,
+        "worker-2": 15 * GIB,
+        # worker-3 does not say
+    }
+    assert memory_bounds(fixture("pods.json"), fixture("nodes.json")) == {
+        "jupyterlab-alice": 4 * GIB,
+        "jupyterlab-bob": 2_000_000_000 + 64 * 1024**2,
+        "jupyterlab-dave": 15 * GIB,  # its sidecar has no limit: worker-2's memory
+        "jupyterlab-frank": 65_236_820 * 1024,
+    }
+    assert memory_bounds(fixture("pods.json"), {"items": []})["jupyterlab-alice"] == 4 * GIB
+    assert "jupyterlab-dave" not in memory_bounds(fixture("pods.json"), {"items": []})
+
+
+def test_running_pods_are_those_in_the_running_phase():
+    assert running_pods(fixture("pods.json")) == {
+        "jupyterlab-alice",
+        "jupyterlab-bob",
+        "jupyterlab-dave",
+        # jupyterlab-frank Succeeded: it ended
+    }
 
 
 def test_the_kubelet_summary_gives_each_pods_usage_and_bound():
@@ -109,7 +135,10 @@ def test_claim_sizes_are_the_used_bytes_of_mounted_claims():
 )
 def test_answers_of_the_wrong_shape_give_nothing(payload):
     assert memory_limits(payload) == {}
-    assert usage_from_pod_metrics(payload, limits={}, node_memory_bytes=NODE) == {}
+    assert usage_from_pod_metrics(payload, bounds={}) == {}
+    assert node_memory(payload) == {}
+    assert running_pods(payload) == frozenset()
+    assert memory_bounds(payload, payload) == {}
     assert usage_from_summary(payload) == {}
     assert claim_sizes_from_summary(payload) == {}
 
@@ -133,7 +162,7 @@ def test_a_figure_that_is_no_count_leaves_its_pod_out(figures):
 def test_a_pod_with_no_container_is_left_out():
     assert usage_from_summary({"pods": [{"podRef": {"name": "p"}, "containers": []}]}) == {}
     metrics = {"items": [{"metadata": {"name": "p"}, "containers": []}]}
-    assert usage_from_pod_metrics(metrics, limits={}, node_memory_bytes=NODE) == {}
+    assert usage_from_pod_metrics(metrics, bounds={}) == {}
     assert memory_limits({"items": [{"metadata": {"name": "p"}, "spec": {"containers": []}}]}) == {}
 
 
@@ -143,4 +172,4 @@ def test_a_negative_quantity_leaves_its_pod_out():
             {"metadata": {"name": "p"}, "containers": [{"usage": {"cpu": "-1m", "memory": "1"}}]}
         ]
     }
-    assert usage_from_pod_metrics(metrics, limits={}, node_memory_bytes=NODE) == {}
+    assert usage_from_pod_metrics(metrics, bounds={}) == {}

@@ -1,9 +1,11 @@
 """Kubernetes adapters, the parts that need no cluster: what KubeSpawner is given for a spawn
-(`pods`), the names of pods and claims derived from the platform's (`naming`), and the
-dashboard's figures read from the metrics API, the pods' specs and the kubelet's summary
-(`stats`, over `quantities`). Pure functions over plain values and decoded JSON; no Kubernetes
-client is imported here. docs/kubernetes.md is the design of the whole adapter set."""
+(`pods`), the names of pods and claims derived from the platform's (`naming`), the dashboard's
+figures read from the metrics API, the pods' specs and the kubelet's summary (`stats`, over
+`quantities`), and the ContainerStats port over the metrics API (`metrics_api`, through a GET
+the composition root hands it). Plain values and decoded JSON in, no Kubernetes client imported
+here. docs/kubernetes.md is the design of the whole adapter set."""
 
+from .metrics_api import LAB_SELECTOR, MetricsApiStats
 from .naming import (
     claim_name,
     claim_problem,
@@ -27,18 +29,23 @@ from .pods import (
 from .quantities import byte_count, cpu_cores, cpu_percent, parse_quantity
 from .stats import (
     claim_sizes_from_summary,
+    memory_bounds,
     memory_limits,
+    node_memory,
     node_memory_bytes,
+    running_pods,
     usage_from_pod_metrics,
     usage_from_summary,
 )
 
 __all__ = [
     "EXCLUSIVE_GPU_RESOURCE",
+    "LAB_SELECTOR",
     "SHARED_GPU_RESOURCE",
     "GpuResources",
     "Guarantees",
     "KubeSpawnSettings",
+    "MetricsApiStats",
     "SharedClaim",
     "byte_count",
     "claim_name",
@@ -50,12 +57,15 @@ __all__ = [
     "is_subdomain",
     "kube_spawn_settings",
     "literal",
+    "memory_bounds",
     "memory_limits",
+    "node_memory",
     "node_memory_bytes",
     "parse_quantity",
     "pod_name",
     "pod_name_template",
     "pod_volume_name",
+    "running_pods",
     "usage_from_pod_metrics",
     "usage_from_summary",
     "volume_of_claim",

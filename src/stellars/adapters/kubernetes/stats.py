@@ -6,9 +6,10 @@ for the same figures node by node and for the used bytes of every mounted claim.
   pod, each container's `usage.cpu` (a rate over the `window`, in cores) and `usage.memory`
   (the working set: memory in use without the inactive page cache, what `docker stats` shows).
   A pod's figures are the sum of its containers'.
-- `GET /api/v1/namespaces/{ns}/pods`: a pod's memory limit is the sum of its containers'
-  `resources.limits.memory`; a pod with a container without one has none (the node's memory is
-  then its bound, as an unlimited container's is on Docker).
+- `GET /api/v1/namespaces/{ns}/pods` and `GET /api/v1/nodes`: a pod's memory limit is the sum
+  of its containers' `resources.limits.memory`; a pod with a container without one has none,
+  and its node's allocatable memory bounds it, as the host's memory bounds an unlimited
+  container on Docker.
 - `GET /api/v1/nodes/{node}/proxy/stats/summary` (the kubelet): per pod, each container's
   `cpu.usageNanoCores`, `memory.workingSetBytes` and `memory.availableBytes` (what is left to
   the container's limit, or to the node's memory without one: the two add up to the bound),
@@ -77,10 +78,10 @@ def memory_limits(pods: object) -> dict[str, int]:
 
 
 def usage_from_pod_metrics(
-    payload: object, *, limits: Mapping[str, int], node_memory_bytes: int
+    payload: object, *, bounds: Mapping[str, int]
 ) -> dict[str, ContainerUsage]:
-    """pod name -> usage, from a PodMetricsList. A pod's memory limit is `limits[pod]`, else
-    `node_memory_bytes` (no limit: the node's memory bounds it)."""
+    """pod name -> usage, from a PodMetricsList. A pod's memory bound is `bounds[pod]`
+    (`memory_bounds`), 0 (unknown: no percentage) for a pod it does not name."""
     usage: dict[str, ContainerUsage] = {}
     for pod in _items(payload):
         name = _name(pod, "metadata", "name")
@@ -95,9 +96,48 @@ def usage_from_pod_metrics(
         usage[name] = ContainerUsage(
             cpu_percent=round(cores * 100, 1),
             memory_bytes=memory,
-            memory_limit_bytes=limits.get(name, node_memory_bytes),
+            memory_limit_bytes=bounds.get(name, 0),
         )
     return usage
+
+
+def node_memory(nodes: object) -> dict[str, int]:
+    """node name -> the memory pods may use on it (`status.allocatable.memory`), from a node
+    list; a node that does not say is left out."""
+    found: dict[str, int] = {}
+    for node in _items(nodes):
+        name = _name(node, "metadata", "name")
+        allocatable = (node.get("status") or {}).get("allocatable")
+        if name is None or not isinstance(allocatable, Mapping):
+            continue
+        try:
+            found[name] = byte_count(allocatable["memory"])
+        except (KeyError, InvalidValue):
+            continue
+    return found
+
+
+def running_pods(pods: object) -> frozenset[str]:
+    """The names of the pods of a pod list whose phase is Running."""
+    return frozenset(
+        name
+        for pod in _items(pods)
+        if (name := _name(pod, "metadata", "name")) is not None
+        and (pod.get("status") or {}).get("phase") == "Running"
+    )
+
+
+def memory_bounds(pods: object, nodes: object) -> dict[str, int]:
+    """pod name -> what bounds its memory: its limit (`memory_limits`), else the allocatable
+    memory of the node it runs on (`spec.nodeName`); a pod with neither is left out."""
+    bounds = memory_limits(pods)
+    on_node = node_memory(nodes)
+    for pod in _items(pods):
+        name = _name(pod, "metadata", "name")
+        node = _name(pod, "spec", "nodeName")
+        if name is not None and name not in bounds and node in on_node:
+            bounds[name] = on_node[node]
+    return bounds
 
 
 def _container_figures(container: object) -> tuple[int, int, int | None] | None:
