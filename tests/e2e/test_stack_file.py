@@ -12,6 +12,7 @@ not Debian's 20.10), the CLI's own reading of the file must agree.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -263,7 +264,7 @@ def test_every_secret_the_instructions_create_is_the_one_the_stack_uses(stack):
 
 
 @pytest.mark.real
-def test_the_docker_cli_reads_the_stack_as_this_test_does(stack):
+def test_the_docker_cli_reads_the_stack_as_this_test_does(stack, tmp_path):
     docker = shutil.which("docker")
     if docker is None:
         require("docker-cli", "no docker command on PATH")
@@ -277,7 +278,8 @@ def test_the_docker_cli_reads_the_stack_as_this_test_does(stack):
         capture_output=True,
         text=True,
         check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT)},
+        # nothing from this environment interpolated; the CLI's own files in a scratch home
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)},
         cwd=ROOT,
     )
     assert answer.returncode == 0, answer.stderr

@@ -116,8 +116,9 @@ class SharedClaim:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KubeSpawnSettings:
-    """KubeSpawner's traits for one spawn (see the module docstring), and the claims the pod
-    mounts, user volumes first."""
+    """KubeSpawner's traits for one spawn (see the module docstring). `claims` are every claim
+    the pod mounts, user volumes first; `user_claims` the user's own among them, which the
+    platform provisions for the user (with their owner key) before the pod is created."""
 
     pod_name_template: str
     mem_limit: int | None
