@@ -92,6 +92,10 @@ def test_the_policy_is_off_by_default_with_documented_defaults():
     assert policy.window == WINDOW
     assert policy.shortest_window == timedelta(seconds=300)
     assert policy.fresh_for == timedelta(seconds=1200)
+    assert policy.keep_for == timedelta(days=1)
+    assert BusyPolicy(window_seconds=86_400).keep_for == timedelta(days=4)
+    assert BusyPolicy(window_seconds=21_600).keep_for == timedelta(days=1)
+    assert BusyPolicy(window_seconds=21_601).keep_for == timedelta(seconds=4 * 21_601)
 
 
 @pytest.mark.parametrize(
@@ -314,7 +318,7 @@ def test_a_stale_busy_window_counts_only_its_end():
     now = latest.end + POLICY.fresh_for + timedelta(microseconds=1)
     verdict = busy_activity(kept, snapshot(), now=now, policy=POLICY)
     assert verdict == BusyVerdict(active_now=False, activity_at=latest.end, window=latest)
-    assert verdict.message == ""
+    assert verdict.message == f"last busy computing until {latest.end:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def test_an_idle_window_after_a_busy_one_counts_the_busy_end():

@@ -88,6 +88,12 @@ class BusyPolicy:
         """How long after its end a busy window still makes the server active now."""
         return 2 * self.window
 
+    @property
+    def keep_for(self) -> timedelta:
+        """How long a record outlives its latest reading (its server stopped, or could not be
+        read): a day, or four windows when that is longer."""
+        return max(timedelta(days=1), 4 * self.window)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LoadReading:
@@ -221,10 +227,13 @@ class BusyVerdict:
 
     @property
     def message(self) -> str:
-        """The session card's and the culler's words for a server kept alive."""
-        if not self.active_now or self.window is None:
-            return ""
-        return f"kept alive: busy computing ({self.window.figures})"
+        """The session card's and the culler's words: kept alive now, with the figures; or
+        when it last computed; nothing without busy-ness."""
+        if self.active_now and self.window is not None:
+            return f"kept alive: busy computing ({self.window.figures})"
+        if self.activity_at is not None:
+            return f"last busy computing until {self.activity_at:%Y-%m-%d %H:%M:%S} UTC"
+        return ""
 
 
 NOT_BUSY = BusyVerdict(active_now=False, activity_at=None, window=None)

@@ -290,7 +290,9 @@ class DockerContainerStats:
 
         found = await asyncio.gather(*(read(cid) for cid in targets.values()))
         return {
-            name: reading for name, reading in zip(targets, found, strict=True) if reading is not None
+            name: reading
+            for name, reading in zip(targets, found, strict=True)
+            if reading is not None
         }
 
     def _running(self) -> dict[str, str]:
