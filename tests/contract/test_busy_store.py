@@ -68,9 +68,7 @@ async def test_an_unknown_server_has_no_record(store):
         {"started": None},
         {"window": WINDOW, "busy_until": AT},
         {
-            "window": BusyWindow(
-                start=STARTED, end=AT, cpu_percent=0.0, gpu_percent=0, busy=False
-            ),
+            "window": BusyWindow(start=STARTED, end=AT, cpu_percent=0.0, gpu_percent=0, busy=False),
             "busy_until": STARTED + timedelta(minutes=3),
         },
         {"window": BusyWindow(start=STARTED, end=AT, cpu_percent=1.5, gpu_percent=100, busy=True)},

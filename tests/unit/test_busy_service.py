@@ -136,11 +136,11 @@ async def test_the_culler_spares_the_busy_lab_and_stops_the_idle_one():
     await world.windows(1)
     cruncher = await world.sessions.decide(World.lab("cruncher"))
     napper = await world.sessions.decide(World.lab("napper"))
-    assert not cruncher.cull
+    assert not cruncher.cull and cruncher.kept_busy
     assert cruncher.reason == (
         "kept alive: busy computing (CPU 95.0 % of one core over the last 1.0 min)"
     )
-    assert napper.cull and "idle beyond" in napper.reason
+    assert napper.cull and "idle beyond" in napper.reason and not napper.kept_busy
 
 
 async def test_once_the_computation_ends_the_idle_timeout_runs_from_its_end():

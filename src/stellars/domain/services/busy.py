@@ -9,7 +9,7 @@ decides, so a decision never waits for a reading.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -80,7 +80,9 @@ class BusyService:
     """Keeps each running server's busy record and gives the session rule its verdicts.
 
     `directory`, `stats` and `naming` are what `sample` reads (the hub has them; the culler,
-    which only asks for verdicts, does not); `gpus` adds the GPUs' utilisation.
+    which only asks for verdicts, does not); `gpus` gives the hub's GPU service, whose holdings
+    and readings add the GPUs' utilisation (asked at each pass: the composition builds it
+    later).
     """
 
     def __init__(
@@ -92,7 +94,7 @@ class BusyService:
         directory: HubDirectory | None = None,
         stats: ContainerStats | None = None,
         naming: DockerNaming | None = None,
-        gpus: GpuService | None = None,
+        gpus: Callable[[], GpuService | None] = lambda: None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -150,7 +152,7 @@ class BusyService:
             cpu_total_ns=found.cpu_total_ns,
             system_cpu_ns=found.system_cpu_ns,
             online_cpus=max(found.online_cpus, 1),
-            gpu_percent=gpu_percent_of(key, self._gpus, now, self.policy.window_seconds),
+            gpu_percent=gpu_percent_of(key, self._gpus(), now, self.policy.window_seconds),
         )
 
     async def verdict(self, server: ServerSnapshot) -> BusyVerdict:

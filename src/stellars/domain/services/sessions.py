@@ -189,7 +189,7 @@ class SessionService:
         spared = rules.cull_decision(
             with_activity(server, busy.activity_at), cull_at=cull_at, now=now, policy=policy
         )
-        return spared if spared.cull else CullDecision(False, busy.message)
+        return spared if spared.cull else CullDecision(False, busy.message, kept_busy=True)
 
     async def policies_for(
         self, usernames: Iterable[str], groups_of: Mapping[str, Iterable[str]] | None = None
