@@ -278,3 +278,32 @@ async def test_no_gpu_figure_before_the_first_reading():
     await host.service.detect()
     await host.service.assign(("gpu-user", ""), 2)
     assert gpu_percent_of(("gpu-user", ""), host.service, NOW, 60) is None
+
+
+async def test_a_lab_computing_on_its_gpus_with_an_idle_cpu_is_busy():
+    host = GpuHost(USE)
+    gpus = await host.ready()
+    directory = InMemoryHubDirectory(
+        [HubUser(name="gpu-user", servers={"": World.lab("gpu-user")})]
+    )
+    containers = InMemoryContainers()
+    containers.start(container_name("gpu-user", NAMING), usage(0.0))
+    store = InMemoryBusyStore()
+    busy = BusyService(
+        store=store,
+        clock=host.clock,
+        policy=BUSY,
+        directory=directory,
+        stats=containers,
+        naming=NAMING,
+        gpus=lambda: gpus,
+    )
+    await busy.sample()
+    host.clock.advance(WINDOW)
+    await host.readings.refresh_now()
+    summary = await busy.sample()
+    assert (summary.windows, summary.busy) == (1, 1)
+    kept = await store.get("gpu-user")
+    assert kept is not None and kept.window is not None
+    assert kept.window.cpu_percent == 0.0 and kept.window.gpu_percent == 80
+    assert kept.reading.gpu_percent == 80
