@@ -3,7 +3,8 @@ from deploy/jupyterhub_config.py with DockerSpawner and the lab image, jupyterhu
 running our arbiter as a managed service, the busy sampler reading the engine's counters.
 
 Short timeouts: idle timeout 60 s (the least the catalogue allows), a culler pass every 10 s,
-a busy window of 10 s. Two labs start together and neither gets any activity from a browser:
+a busy window of 10 s, busy from 10 % of one core (the test machine's cores are shared). Two
+labs start together and neither gets any activity from a browser:
 - one runs a CPU loop (started in its container with `docker exec`): it outlives its idle
   timeout many times over, its session card says "kept alive: busy computing" with the figures;
   when the loop stops, the same lab is culled once its idle timeout has run from the end of its
@@ -31,6 +32,7 @@ pytestmark = [pytest.mark.real, pytest.mark.hub]
 TIMEOUT_SECONDS = 60
 CULL_EVERY_SECONDS = 10
 WINDOW_SECONDS = 10
+CPU_PERCENT = 10
 STOP_FILE = "/tmp/stop-spinning"
 # Spins until told to stop: the stat of the file each turn is CPU time too.
 SPIN = ["sh", "-c", f"while [ ! -e {STOP_FILE} ]; do :; done"]
@@ -67,7 +69,7 @@ def server_of(admin: HubClient, name: str) -> dict:
 
 
 def container_of(docker_client, name: str):
-    found = docker_client.containers.list(filters={"name": f"jupyter-{name}"})
+    found = docker_client.containers.list(filters={"name": name})
     return found[0] if found else None
 
 
@@ -86,7 +88,9 @@ def test_a_computing_lab_outlives_its_idle_timeout_and_an_idle_one_does_not(
         "JUPYTERHUB_IDLE_CULLER_INTERVAL": str(CULL_EVERY_SECONDS),
         "JUPYTERHUB_IDLE_CULLER_MAX_EXTENSION": "0",
         "STELLARS_CULL_SPARE_BUSY": "1",
-        "STELLARS_CULL_BUSY_CPU_PERCENT": "50",
+        # Low, for a test machine whose cores other work shares: the loop may get a fraction of
+        # a core, and an idle JupyterLab uses well under 1 %.
+        "STELLARS_CULL_BUSY_CPU_PERCENT": str(CPU_PERCENT),
         "STELLARS_CULL_BUSY_WINDOW_SECONDS": str(WINDOW_SECONDS),
     }
     hub = start_platform(jupyterhub_factory, tmp_path, env)
@@ -115,7 +119,7 @@ def test_a_computing_lab_outlives_its_idle_timeout_and_an_idle_one_does_not(
     info = admin.api("GET", f"/users/{cruncher}/session-info").json()
     assert info["busy_computing"] is True, info
     assert info["busy"]["message"].startswith("kept alive: busy computing (CPU "), info
-    assert info["busy"]["cpu_percent"] >= 50, info
+    assert info["busy"]["cpu_percent"] >= CPU_PERCENT, info
     assert info["time_remaining_seconds"] > 0, info
     assert "kept alive: busy computing" in hub.log_path.read_text(errors="replace")
 
