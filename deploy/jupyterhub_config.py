@@ -229,7 +229,9 @@ try:
         lab_limits=LAB_LIMITS,
         host_disk=HOST_DISK,
         gpu_read_back=LocalProcessGpus(HUB_HANDLE, SPAWNER.naming) if LOCAL_SERVERS else None,
-        busy_store=SqlBusyStore(DATABASE),  # busy servers' load readings (STELLARS_CULL_SPARE_BUSY)
+        # Busy servers' load readings (STELLARS_CULL_SPARE_BUSY): container counters, so none
+        # for servers that run as local processes.
+        busy_store=None if LOCAL_SERVERS else SqlBusyStore(DATABASE),
         facts={
             "Logins": (
                 "NativeAuthenticator: sign-up, the admin's password, generated passphrases"

@@ -6,7 +6,8 @@ Short timeouts: idle timeout 60 s (the least the catalogue allows), a culler pas
 a busy window of 10 s, busy from 10 % of one core (the test machine's cores are shared). Two
 labs start together and neither gets any activity from a browser:
 - one runs a CPU loop (started in its container with `docker exec`): it outlives its idle
-  timeout many times over, its session card says "kept alive: busy computing" with the figures;
+  timeout many times over, its session card says "kept alive: busy computing" with the figures
+  (the API and the home page, in Chromium);
   when the loop stops, the same lab is culled once its idle timeout has run from the end of its
   last busy window;
 - the other sleeps and is culled once its idle timeout has passed.
@@ -27,7 +28,7 @@ from tooling.run import gateway
 from tests.backends.platform import ADMIN_PASSWORD, HubClient, start_platform
 from tests.backends.processes import free_port
 
-pytestmark = [pytest.mark.real, pytest.mark.hub]
+pytestmark = [pytest.mark.real, pytest.mark.hub, pytest.mark.browser]
 
 TIMEOUT_SECONDS = 60
 CULL_EVERY_SECONDS = 10
@@ -74,7 +75,7 @@ def container_of(docker_client, name: str):
 
 
 def test_a_computing_lab_outlives_its_idle_timeout_and_an_idle_one_does_not(
-    jupyterhub_factory, tmp_path, docker_client, lab_image, names
+    jupyterhub_factory, tmp_path, docker_client, lab_image, names, browser_page
 ):
     cruncher, napper = names
     bridge = gateway(docker_client, "bridge")
@@ -122,6 +123,13 @@ def test_a_computing_lab_outlives_its_idle_timeout_and_an_idle_one_does_not(
     assert info["busy"]["cpu_percent"] >= CPU_PERCENT, info
     assert info["time_remaining_seconds"] > 0, info
     assert "kept alive: busy computing" in hub.log_path.read_text(errors="replace")
+    # The home page's session card says it too, with the figures.
+    page = browser_page(hub.public_url)
+    page.log_in(cruncher, ADMIN_PASSWORD)
+    page.visit("/hub/home")
+    page.page.wait_for_selector("#session-busy:not(.d-none)", timeout=20_000)
+    assert page.page.inner_text("#session-busy").startswith("kept alive: busy computing (CPU ")
+    page.snap("session-busy")
 
     # The loop stops: the same lab is now idle, and goes once its timeout has run out.
     lab.exec_run(["touch", STOP_FILE])
