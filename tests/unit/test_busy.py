@@ -384,3 +384,31 @@ def test_a_busy_server_still_reaches_its_max_age():
     server = snapshot(started=NOW - timedelta(hours=3), last_activity=NOW - timedelta(hours=2))
     decision = cull_decision(with_activity(server, NOW), cull_at=None, now=NOW, policy=sessions)
     assert decision.cull and "max age" in decision.reason
+
+
+@given(
+    steps=st.lists(st.tuples(st.integers(300, 1800), st.floats(0, 2, allow_nan=False)), max_size=12)
+)
+def test_the_busy_end_is_the_end_of_the_last_window_at_the_threshold(steps):
+    """Readings at least half a window apart, each window using `share` cores on average: the
+    record ends with the latest reading, the latest window, and the end of the last window whose
+    average reached the threshold."""
+    kept = advance(None, timedelta(0), 0)
+    at = timedelta(0)
+    cpu_s = 0.0
+    expected_end = None
+    last_window = None
+    for gap_s, share in steps:
+        at += timedelta(seconds=gap_s)
+        cpu_s += gap_s * share
+        before = kept.reading
+        kept = advance(kept, at, cpu_s)
+        last_window = window_between(before, kept.reading, POLICY)
+        assert last_window is not None
+        if last_window.busy:
+            expected_end = STARTED + at
+        # The rule's own words: at least the threshold, in percent of one core.
+        assert last_window.busy == (last_window.cpu_percent >= POLICY.cpu_percent)
+    assert kept.reading.taken_at == STARTED + at
+    assert kept.window == last_window
+    assert kept.busy_until == expected_end
