@@ -111,6 +111,20 @@ async def test_servers_and_users_are_kept_apart(store):
     assert (await store.last("bob")).exit_code == 2
 
 
+async def test_every_last_stop_of_one_server_name_by_username(store):
+    assert await store.every_last() == []
+    await store.record(stop("carol", "", exit_code=3))
+    await store.record(stop("alice", "", reason=StopReason.STOPPED_BY_USER, actor="alice"))
+    await store.record(stop("alice", "gpu", exit_code=1))
+    await store.record(stop("bob", "gpu"))
+    assert await store.every_last() == [
+        stop("alice", "", reason=StopReason.STOPPED_BY_USER, actor="alice"),
+        stop("carol", "", exit_code=3),
+    ]
+    assert await store.every_last("gpu") == [stop("alice", "gpu", exit_code=1), stop("bob", "gpu")]
+    assert await store.every_last("other") == []
+
+
 async def test_forget_says_whether_there_was_one(store):
     await store.record(stop("alice", "gpu"))
     assert await store.forget("alice", "gpu") is True

@@ -329,6 +329,20 @@ class TestTheServiceRecordsEachReason:
         assert await world.store.last("ada") == got
 
 
+class TestEveryUsersLastStop:
+    async def test_by_username_for_one_server_name(self, world):
+        await world.service.requested("carol", "", by="carol")
+        bob = await world.service.requested("bob", "", by="admin")
+        await world.service.lost("bob", "gpu", "gone")
+        stops = await world.service.last_stops()
+        assert [(stop.username, stop.reason) for stop in stops] == [
+            ("bob", StopReason.STOPPED_BY_ADMIN),
+            ("carol", StopReason.STOPPED_BY_USER),
+        ]
+        assert stops[0] == bob
+        assert [stop.username for stop in await world.service.last_stops("gpu")] == ["bob"]
+
+
 class TestTheServiceKeepsTheReason:
     async def test_an_admins_stop_is_not_overwritten_by_the_exit_found_after(self, world):
         asked = await world.service.requested("ada", "", by="bob")

@@ -15,7 +15,10 @@ The culler lists users and servers through the hub API as usual; for each ready 
 `cull_arbiter_hook`, which applies `SessionService.decide` with the deadlines in the stellars
 database and the user's own idle timeout and maximum extension (their groups' policies, read
 from the groups' properties through the hub API: the service's role has list:groups and
-read:groups), and records every cull as an event the hub's metrics count. The culler's own
+read:groups), and records every cull as an event the hub's metrics count, and as the server's
+last stop with its reason (idle since the server's last activity, or its maximum age) in the
+shared stop store, before the culler asks the hub to stop it: the hub then records the stop as
+the culler service's, and the stop rule keeps the earlier, more precise reason. The culler's own
 inactivity and max-age checks are not used: the arbiter decides (it is given no --max-age).
 
 SIGINT (what JupyterHub sends a managed service first) and SIGTERM stop it at once: the pass in
@@ -38,13 +41,14 @@ from typing import Any
 from jupyterhub_idle_culler import IdleCuller
 
 from stellars.adapters.hub import RestHubDirectory, RestPolicyReader, server_from_model
-from stellars.adapters.sql import SqlEventLog, SqlSessionStore
+from stellars.adapters.sql import SqlEventLog, SqlServerStopStore, SqlSessionStore
 from stellars.adapters.system import SystemClock
 from stellars.domain.docker_access import DockerAccessGroups
 from stellars.domain.errors import StellarsError
 from stellars.domain.events import PlatformEvent
+from stellars.domain.hub import ServerSnapshot
 from stellars.domain.policies import PlatformDefaults
-from stellars.domain.services import PolicyResolver, SessionService
+from stellars.domain.services import PolicyResolver, ServerStopService, SessionService
 from stellars.domain.sessions import SessionPolicy
 from stellars.ports import Clock, EventLog
 
@@ -92,10 +96,17 @@ def username_of(server: Mapping[str, Any]) -> str | None:
 class SessionArbiter:
     """`IdleCuller.cull_arbiter_hook`: the platform's session rule for one server model."""
 
-    def __init__(self, sessions: SessionService, events: EventLog, clock: Clock) -> None:
+    def __init__(
+        self,
+        sessions: SessionService,
+        events: EventLog,
+        clock: Clock,
+        stops: ServerStopService | None = None,
+    ) -> None:
         self._sessions = sessions
         self._events = events
         self._clock = clock
+        self._stops = stops
 
     async def __call__(
         self, *, inactive: Any, inactive_limit: Any, server: Mapping[str, Any], **_: Any
@@ -121,7 +132,23 @@ class SessionArbiter:
                 )
             except StellarsError as error:  # counting must not stop the cull
                 log.warning("could not record the cull of %s: %s", server.get("full_name"), error)
+            await self._record_stop(snapshot, cull_reason(decision.reason))
         return decision.cull
+
+    async def _record_stop(self, snapshot: ServerSnapshot, reason: str) -> None:
+        """The server's last stop: culled for idleness since its last activity, or for its
+        age; a failure is logged, and the cull goes on."""
+        if self._stops is None:
+            return
+        try:
+            await self._stops.culled(
+                snapshot.username,
+                snapshot.name,
+                max_age=reason == "max-age",
+                idle_since=snapshot.last_activity,
+            )
+        except StellarsError as error:
+            log.warning("could not record why %s was culled: %s", snapshot.username, error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +272,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         policy=policy,
         policies=session_policies(settings, directory),
     )
-    arbiter = SessionArbiter(sessions, SqlEventLog(database), clock)
+    stops = ServerStopService(store=SqlServerStopStore(database), directory=directory, clock=clock)
+    arbiter = SessionArbiter(sessions, SqlEventLog(database), clock, stops)
     culler = IdleCuller()
     culler.initialize(
         [

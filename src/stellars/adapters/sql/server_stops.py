@@ -106,6 +106,19 @@ class SqlServerStopStore:
 
         return await self.database.transaction(work, write=False)
 
+    async def every_last(self, server_name: str = "") -> list[ServerStop]:
+        """The last stop of every user's server named `server_name`, by username."""
+
+        def work(connection: Connection) -> list[ServerStop]:
+            rows = connection.execute(
+                select(*_COLUMNS)
+                .where(table.c.server_name == server_name)
+                .order_by(table.c.username)
+            ).all()
+            return [_stop_of(row) for row in rows]
+
+        return await self.database.transaction(work, write=False)
+
     async def forget(self, username: str, server_name: str = "") -> bool:
         """Forget one server's last stop; True if there was one."""
 

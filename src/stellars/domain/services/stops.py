@@ -107,6 +107,10 @@ class ServerStopService:
         """A new start of the server: its last stop told about the run before, so it goes."""
         await self.store.forget(username, server)
 
+    async def last_stops(self, server: str = DEFAULT_SERVER) -> list[ServerStop]:
+        """The last stop of every user's `server` (the activity page's column), by username."""
+        return await self.store.every_last(server)
+
     async def last_stop(self, username: str, server: str = DEFAULT_SERVER) -> LastStop:
         """The last stop of `username`'s `server`. Raises NotFound for an unknown user."""
         user = await existing_user(self.directory, username)
