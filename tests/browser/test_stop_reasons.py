@@ -75,7 +75,7 @@ def test_the_home_page_and_the_activity_page_say_why_the_server_stopped(
     user = signed_up_user(hub.public_url, admin, USER, PASSWORD)
     start(user)
     box = docker_client.containers.get(f"jupyterlab-{USER}")
-    said = box.exec_run(["sh", "-c", f"printf '%s\\n' '{MARKUP}' > /proc/1/fd/1"], user="root")
+    said = box.exec_run(["sh", "-c", f"printf '%s\\n' '{MARKUP}' > /proc/1/fd/1"], user="1000")
     assert said.exit_code == 0, said.output
     wait_for(lambda: TAG.encode() in box.logs(tail=5), 30, "the line in the log")
     box.kill()

@@ -112,6 +112,9 @@ class Site:
         assert answer.status_code == 200, answer.text
         return answer.json()
 
+    def client(self, token: str | None = None) -> HubClient:
+        return HubClient(self.url, token)
+
     def container(self, name: str) -> Any:
         return self.docker.containers.get(f"jupyterlab-{name}")
 
@@ -208,7 +211,7 @@ def test_an_exit_nobody_asked_for_keeps_its_code_and_the_end_of_its_log(site):
     site.running(name)
     box = site.container(name)
     marker = f"stellars-last-words-{TAG}"
-    said = box.exec_run(["sh", "-c", f"echo '<b>{marker}</b>' > /proc/1/fd/1"], user="root")
+    said = box.exec_run(["sh", "-c", f"echo '<b>{marker}</b>' > /proc/1/fd/1"], user="1000")
     assert said.exit_code == 0, said.output
     wait_for(lambda: marker.encode() in box.logs(tail=5), 30, "the line in the log")
     box.kill()  # SIGKILL from outside: exit code 137, and no OOM
@@ -254,3 +257,28 @@ def test_the_culler_names_the_maximum_age(aging):
     assert (aged["reason"], aged["idle_since"], aged["actor"]) == ("max_age", None, None)
     assert aged["message"] == "stopped: reached its maximum age"
     assert engine_time(aged["at"]) >= started + timedelta(seconds=MAX_AGE)
+
+
+def test_every_users_last_stop_is_for_the_activity_dashboards_readers(site):
+    name, user = site.user("vera")
+    site.running(name)
+    assert user.api("DELETE", f"/users/{name}/server").status_code in {202, 204}
+    site.gone(name, user)
+    path = "/activity/last-stops"
+    assert site.client().api("GET", path).status_code == 403  # anonymous
+    refused = user.api("GET", path)  # a user: the dashboard is not theirs
+    assert refused.status_code == 403
+    assert "custom:stellars:activity" in refused.json()["message"]
+    body = site.admin.api("GET", path).json()
+    names = [stop["username"] for stop in body["stops"]]
+    assert names == sorted(names) and body["server"] == ""
+    vera = next(stop for stop in body["stops"] if stop["username"] == name)
+    assert (vera["server"], vera["reason"], vera["actor"]) == ("", "stopped_by_user", name)
+    assert vera["explanation"] == f"stopped by its user {name}"
+    scoped = site.client(site.admin.new_token(ADMIN, ["custom:stellars:activity"]))
+    assert scoped.api("GET", path).json() == body
+    unscoped = site.client(site.admin.new_token(ADMIN, ["read:users", "read:servers"]))
+    assert unscoped.api("GET", path).status_code == 403
+    own = site.client(user.new_token(name))
+    assert own.api("GET", path).status_code == 403
+    assert site.admin.api("GET", f"{path}?server=gpu").json() == {"server": "gpu", "stops": []}
