@@ -58,15 +58,22 @@
       })
     );
     if (stop.log_tail.length) {
-      // The log is the container's own text: shown as text, never as markup.
-      lastStop.append(
-        element(
-          "details",
-          { class: "small mt-1", id: "stellars-last-stop-log" },
-          element("summary", { text: "Last lines of its log (" + stop.log_tail.length + ")" }),
-          element("pre", { class: "mb-0 mt-1 stellars-log-tail", text: stop.log_tail.join("\n") })
-        )
+      // The log is the container's own text: shown as text, never as markup; opened at its
+      // end, the lines closest to the stop.
+      const lines = element("pre", {
+        class: "mb-0 mt-1 stellars-log-tail",
+        text: stop.log_tail.join("\n"),
+      });
+      const log = element(
+        "details",
+        { class: "small mt-1", id: "stellars-last-stop-log" },
+        element("summary", { text: "Last lines of its log (" + stop.log_tail.length + ")" }),
+        lines
       );
+      log.addEventListener("toggle", () => {
+        lines.scrollTop = lines.scrollHeight;
+      });
+      lastStop.append(log);
     }
     lastStop.dataset.reason = stop.reason;
     if (stop.requested && stop.reason !== "culled" && stop.reason !== "max_age") {
