@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
 
@@ -408,6 +408,27 @@ class TestAStopTheHubWasAskedFor:
             task = asyncio.ensure_future(spawner.stop())
         await task
         assert (await stops.store.last("ada")).actor == "bob"
+
+    async def test_the_stop_is_dated_when_it_began_so_the_exit_it_leaves_follows_it(
+        self, monkeypatch, stops
+    ):
+        clock = stops.service.clock
+        began = clock.now()
+
+        async def slow_stop(spawner, now=False):
+            clock.advance(timedelta(seconds=8))  # the container takes its time to stop
+
+        monkeypatch.setattr(DockerSpawner, "stop", slow_stop)
+        stopped_at = (began + timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S.000000000Z")
+        spawner = spawner_finding(
+            monkeypatch, inspected(code=137, oom=False, finished=stopped_at), stops.user()
+        )
+        with acting_for(someone("bob")):
+            await spawner.stop()
+        assert (await stops.store.last("ada")).at == began
+        await spawner.poll()  # the engine dates the end within the stop: a consequence
+        stop = await stops.store.last("ada")
+        assert (stop.reason, stop.at) == (StopReason.STOPPED_BY_ADMIN, began)
 
     async def test_a_stop_outside_any_request_records_nothing(self, monkeypatch, stops):
         stopped = Stopped(monkeypatch)

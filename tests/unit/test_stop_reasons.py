@@ -301,6 +301,11 @@ class TestTheServiceRecordsEachReason:
         assert (got.reason, got.actor) == (StopReason.STOPPED_BY_ADMIN, "bob")
         assert await world.store.last("ada", "gpu") == got
 
+    async def test_a_request_is_dated_when_its_stop_began(self, world):
+        began = AT - timedelta(seconds=12)
+        got = await world.service.requested("ada", "", by="bob", at=began)
+        assert got.at == began and (await world.store.last("ada")).at == began
+
     async def test_a_service(self, world):
         got = await world.service.requested("ada", "", by="cron", by_service=True)
         assert (got.reason, got.actor) == (StopReason.STOPPED_BY_SERVICE, "cron")

@@ -80,12 +80,19 @@ class ServerStopService:
         )
 
     async def requested(
-        self, username: str, server: str, *, by: str, by_service: bool = False
+        self,
+        username: str,
+        server: str,
+        *,
+        by: str,
+        by_service: bool = False,
+        at: datetime | None = None,
     ) -> ServerStop:
-        """Record a stop `by` asked the hub for (a service when `by_service`); returns the stop
-        kept."""
+        """Record a stop `by` asked the hub for (a service when `by_service`) at `at` (when the
+        stop began; None: now); returns the stop kept."""
+        moment = self.clock.now() if at is None else at
         return await self.record(
-            requested_stop(username, server, by=by, by_service=by_service, at=self.clock.now())
+            requested_stop(username, server, by=by, by_service=by_service, at=moment)
         )
 
     async def culled(

@@ -131,11 +131,14 @@ class EngineTolerantDockerSpawner(DockerSpawner):
 
     async def stop(self, now: bool = False) -> None:
         asked = current_requester()
+        stops = self.stop_service()
+        # The stop is dated when it began: the container's end the engine reports comes after.
+        began = stops.clock.now() if stops is not None else None
         await super().stop(now=now)
         if asked is not None:
             await self.record(
                 lambda stops: stops.requested(
-                    self.user.name, self.name, by=asked.name, by_service=asked.service
+                    self.user.name, self.name, by=asked.name, by_service=asked.service, at=began
                 )
             )
 
