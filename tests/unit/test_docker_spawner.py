@@ -400,6 +400,20 @@ class TestAStopTheHubWasAskedFor:
         stop = await stops.store.last("ada", "gpu")
         assert (stop.reason, stop.actor, stop.message) == (reason, who.name, message)
 
+    async def test_a_chosen_stop_is_logged_as_information_not_as_a_warning(
+        self, monkeypatch, stops, caplog
+    ):
+        Stopped(monkeypatch)
+        with caplog.at_level(logging.INFO), acting_for(someone("bob")):
+            await spawner_of(stops.user()).stop()
+        [line] = [r for r in caplog.records if "stopped by the admin bob" in r.getMessage()]
+        assert line.levelno == logging.INFO
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            await spawner_of(stops.user()).record_restart("bob")
+        [line] = [r for r in caplog.records if "restarted by bob" in r.getMessage()]
+        assert line.levelno == logging.INFO
+
     async def test_a_stop_run_in_a_task_of_its_own_knows_its_requester(self, monkeypatch, stops):
         # JupyterHub stops a server in a task it starts from the request (ensure_future).
         Stopped(monkeypatch)

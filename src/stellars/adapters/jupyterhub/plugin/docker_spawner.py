@@ -43,7 +43,7 @@ from dockerspawner import DockerSpawner
 
 from stellars.adapters.jupyterhub.hub_objects import current_requester
 from stellars.domain.services import ServerStopService
-from stellars.domain.stops import LOG_TAIL_LINES, ContainerExit, ServerStop
+from stellars.domain.stops import LOG_TAIL_LINES, ContainerExit, ServerStop, StopReason
 
 from .attach import PLUGIN_SETTING
 
@@ -187,7 +187,14 @@ class EngineTolerantDockerSpawner(DockerSpawner):
         except Exception:
             self.log.exception("could not record how %s stopped", self._log_name)
             return
-        self.log.warning("server %s %s", self._log_name, stop.message)
+        # A stop somebody asked for is news for nobody; one that happened to the server is.
+        chosen = stop.requested or stop.reason is StopReason.RESTARTED
+        self.log.log(
+            logging.INFO if chosen else logging.WARNING,
+            "server %s %s",
+            self._log_name,
+            stop.message,
+        )
 
     def stop_service(self) -> ServerStopService | None:
         """The platform's stop service, reached through the hub's settings (None outside a
