@@ -102,7 +102,17 @@ class TestWhatTheUserReads:
         assert got.message == "stopped: exited with code 3"
 
     def test_the_reasons_are_stable_names(self):
-        assert [reason.value for reason in StopReason] == ["out_of_memory", "exited"]
+        assert [reason.value for reason in StopReason] == [
+            "out_of_memory",
+            "exited",
+            "culled",
+            "max_age",
+            "stopped_by_user",
+            "stopped_by_admin",
+            "stopped_by_service",
+            "restarted",
+            "engine_lost",
+        ]
 
 
 class TestTheValue:

@@ -15,7 +15,10 @@ The culler lists users and servers through the hub API as usual; for each ready 
 `cull_arbiter_hook`, which applies `SessionService.decide` with the deadlines in the stellars
 database and the user's own idle timeout and maximum extension (their groups' policies, read
 from the groups' properties through the hub API: the service's role has list:groups and
-read:groups), and records every cull as an event the hub's metrics count. The culler's own
+read:groups), and records every cull as an event the hub's metrics count, and as the server's
+last stop with its reason (idle since the server's last activity, or its maximum age) in the
+shared stop store, before the culler asks the hub to stop it: the hub then records the stop as
+the culler service's, and the stop rule keeps the earlier, more precise reason. The culler's own
 inactivity and max-age checks are not used: the arbiter decides (it is given no --max-age).
 
 With `--spare-busy` (STELLARS_CULL_SPARE_BUSY), a server that is computing counts as active
@@ -43,14 +46,20 @@ from typing import Any
 from jupyterhub_idle_culler import IdleCuller
 
 from stellars.adapters.hub import RestHubDirectory, RestPolicyReader, server_from_model
-from stellars.adapters.sql import SqlBusyStore, SqlEventLog, SqlSessionStore
+from stellars.adapters.sql import SqlBusyStore, SqlEventLog, SqlServerStopStore, SqlSessionStore
 from stellars.adapters.system import SystemClock
 from stellars.domain.busy import BusyPolicy
 from stellars.domain.docker_access import DockerAccessGroups
 from stellars.domain.errors import StellarsError
 from stellars.domain.events import PlatformEvent
+from stellars.domain.hub import ServerSnapshot
 from stellars.domain.policies import PlatformDefaults
-from stellars.domain.services import BusyService, PolicyResolver, SessionService
+from stellars.domain.services import (
+    BusyService,
+    PolicyResolver,
+    ServerStopService,
+    SessionService,
+)
 from stellars.domain.sessions import SessionPolicy
 from stellars.ports import Clock, EventLog
 
@@ -109,10 +118,17 @@ def username_of(server: Mapping[str, Any]) -> str | None:
 class SessionArbiter:
     """`IdleCuller.cull_arbiter_hook`: the platform's session rule for one server model."""
 
-    def __init__(self, sessions: SessionService, events: EventLog, clock: Clock) -> None:
+    def __init__(
+        self,
+        sessions: SessionService,
+        events: EventLog,
+        clock: Clock,
+        stops: ServerStopService | None = None,
+    ) -> None:
         self._sessions = sessions
         self._events = events
         self._clock = clock
+        self._stops = stops
 
     async def __call__(
         self, *, inactive: Any, inactive_limit: Any, server: Mapping[str, Any], **_: Any
@@ -140,7 +156,23 @@ class SessionArbiter:
                 )
             except StellarsError as error:  # counting must not stop the cull
                 log.warning("could not record the cull of %s: %s", server.get("full_name"), error)
+            await self._record_stop(snapshot, cull_reason(decision.reason))
         return decision.cull
+
+    async def _record_stop(self, snapshot: ServerSnapshot, reason: str) -> None:
+        """The server's last stop: culled for idleness since its last activity, or for its
+        age; a failure is logged, and the cull goes on."""
+        if self._stops is None:
+            return
+        try:
+            await self._stops.culled(
+                snapshot.username,
+                snapshot.name,
+                max_age=reason == "max-age",
+                idle_since=snapshot.last_activity,
+            )
+        except StellarsError as error:
+            log.warning("could not record why %s was culled: %s", snapshot.username, error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Reads only the records the hub's busy sampler keeps: a decision never waits for one.
         busy=BusyService(store=SqlBusyStore(database), clock=clock, policy=settings.busy),
     )
-    arbiter = SessionArbiter(sessions, SqlEventLog(database), clock)
+    stops = ServerStopService(store=SqlServerStopStore(database), directory=directory, clock=clock)
+    arbiter = SessionArbiter(sessions, SqlEventLog(database), clock, stops)
     culler = IdleCuller()
     culler.initialize(
         [

@@ -18,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 
 metadata = MetaData()
@@ -93,6 +94,9 @@ server_stops = Table(
     Column("exit_code", Integer, nullable=True),
     Column("memory_limit", BigInteger, nullable=True),
     Column("detail", String(500), nullable=False),
+    Column("actor", String(255), nullable=False, server_default=""),  # 0008
+    Column("idle_since", DateTime, nullable=True),  # 0008
+    Column("log_tail", Text, nullable=False, server_default=""),  # 0008
 )
 
 #: The busy record of each running server, one per (user, server name) (revision 0009): its

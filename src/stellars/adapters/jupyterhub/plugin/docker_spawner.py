@@ -17,22 +17,33 @@ A poll that finds the container stopped is a stop nobody asked the hub for: the 
 killer, a crash, a shutdown from inside the lab. JupyterHub then stops the server, and
 DockerSpawner removes the container with the engine's account of its end, so the poll reads
 that account first (`State.OOMKilled`, `State.ExitCode`, `State.FinishedAt`,
-`HostConfig.Memory`) and hands it to the platform (`stellars.domain.stops` has the rule), which
-tells the user why on the home page and in the API. A new start forgets the last stop.
+`HostConfig.Memory`) and the last lines of the container's log, and hands them to the platform
+(`stellars.domain.stops` has the rule), which tells the user why on the home page and in the
+API. A poll that finds no container at all (removed behind the hub's back, an engine that lost
+it) records the server as lost by the engine.
+
+A stop the hub is asked for runs `stop`, inside the API request that asked (JupyterHub's
+`DELETE /hub/api/users/{user}/server`, which the platform serves with its requester known:
+`hub_objects.requester`): once the container is stopped, the stop is recorded as its user's,
+an admin's or a service's. A stop outside any request (the hub's own shutdown) records nothing.
+The idle culler records its own reason before it asks, and the rule keeps that one. A new
+start forgets the last stop.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
 import requests
 from dockerspawner import DockerSpawner
 
+from stellars.adapters.jupyterhub.hub_objects import current_requester
 from stellars.domain.services import ServerStopService
-from stellars.domain.stops import ContainerExit
+from stellars.domain.stops import LOG_TAIL_LINES, ContainerExit, ServerStop, StopReason
 
 from .attach import PLUGIN_SETTING
 
@@ -40,6 +51,11 @@ log = logging.getLogger(__name__)
 
 #: What the engine writes as the end of a container that never ended.
 _NEVER = "0001-01-01T00:00:00Z"
+#: The most bytes of a container's log read with its exit (its last ones): the lines kept are
+#: far fewer, and a log of one endless line must not be read whole.
+LOG_READ_BYTES = 256 * 1024
+#: What a poll that finds no container records.
+CONTAINER_GONE = "its container is gone"
 
 
 def engine_time(text: object) -> datetime | None:
@@ -91,6 +107,7 @@ class EngineTolerantDockerSpawner(DockerSpawner):
         if self.restart_in_progress:
             return None
         self.inspected = None
+        had_container = bool(self.object_id)  # a start that failed before creating one had none
         try:
             status: int | str | None = await super().poll()
         except requests.exceptions.ConnectionError as error:
@@ -100,11 +117,47 @@ class EngineTolerantDockerSpawner(DockerSpawner):
                 error,
             )
             return None
-        if status is not None and self.inspected is not None:
-            ended = container_exit(self.inspected)
-            if ended is not None:
-                await self.record_exit(ended)
+        if status is not None:
+            if self.inspected is None:  # DockerSpawner found no container at all
+                if had_container:
+                    await self.record(
+                        lambda stops: stops.lost(self.user.name, self.name, CONTAINER_GONE)
+                    )
+            else:
+                ended = container_exit(self.inspected)
+                if ended is not None:
+                    await self.record_exit(replace(ended, log=await self.log_tail()))
         return status
+
+    async def stop(self, now: bool = False) -> None:
+        asked = current_requester()
+        stops = self.stop_service()
+        # The stop is dated when it began: the container's end the engine reports comes after.
+        began = stops.clock.now() if stops is not None else None
+        await super().stop(now=now)
+        if asked is not None:
+            await self.record(
+                lambda stops: stops.requested(
+                    self.user.name, self.name, by=asked.name, by_service=asked.service, at=began
+                )
+            )
+
+    async def log_tail(self) -> str:
+        """The last lines of the inspected container's log ("" when the engine does not give
+        them: the stop is recorded without)."""
+        container_id = (self.inspected or {}).get("Id")
+        if not container_id:
+            return ""
+        try:
+            raw = await self.docker(
+                "logs", container_id, stdout=True, stderr=True, tail=LOG_TAIL_LINES
+            )
+        except Exception as error:  # the docker SDK's errors; the log is a courtesy
+            self.log.warning("could not read the log of %s: %s", self._log_name, error)
+            return ""
+        if not isinstance(raw, bytes):
+            return ""
+        return raw[-LOG_READ_BYTES:].decode("utf-8", errors="replace")
 
     async def start(self) -> Any:
         stops = self.stop_service()
@@ -116,17 +169,32 @@ class EngineTolerantDockerSpawner(DockerSpawner):
         return await super().start()
 
     async def record_exit(self, ended: ContainerExit) -> None:
-        """Hand the platform how the container ended; a failure is logged, never raised (the
-        hub must still learn that the server stopped)."""
+        """Hand the platform how the container ended (see `record`)."""
+        await self.record(lambda stops: stops.exited(self.user.name, self.name, ended))
+
+    async def record_restart(self, by: str) -> None:
+        """Hand the platform a restart in place that `by` asked for (see `record`)."""
+        await self.record(lambda stops: stops.restarted(self.user.name, self.name, by=by))
+
+    async def record(self, recording: Callable[[ServerStopService], Awaitable[ServerStop]]) -> None:
+        """Record a stop through the platform's stop service; a failure is logged, never
+        raised (the hub must still learn that the server stopped)."""
         stops = self.stop_service()
         if stops is None:
             return
         try:
-            stop = await stops.exited(self.user.name, self.name, ended)
+            stop = await recording(stops)
         except Exception:
             self.log.exception("could not record how %s stopped", self._log_name)
             return
-        self.log.warning("server %s %s", self._log_name, stop.message)
+        # A stop somebody asked for is news for nobody; one that happened to the server is.
+        chosen = stop.requested or stop.reason is StopReason.RESTARTED
+        self.log.log(
+            logging.INFO if chosen else logging.WARNING,
+            "server %s %s",
+            self._log_name,
+            stop.message,
+        )
 
     def stop_service(self) -> ServerStopService | None:
         """The platform's stop service, reached through the hub's settings (None outside a
