@@ -157,6 +157,9 @@ def test_the_pull_tally_sums_its_layers_as_they_grow():
     assert tally.with_layer("c", 5, 0).layers["c"] == (0, 0)  # no total: nothing known
     assert tally.with_layer("c", -5, -1).layers["c"] == (0, 0)
     assert tally.with_layer("c", -5, 10).layers["c"] == (0, 10)
+    assert tally.completed("b").layers["b"] == (50, 50)
+    assert tally.completed("c") == tally  # never announced: still unknown
+    assert tally.with_layer("c", 0, 0).completed("c").layers["c"] == (0, 0)
 
 
 def test_a_log_line_loses_its_escapes_and_controls_and_is_clipped():

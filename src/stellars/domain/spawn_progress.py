@@ -186,6 +186,12 @@ class PullTally:
         done = min(max(done, before, 0), total) if total else 0
         return PullTally(MappingProxyType({**self.layers, layer: (done, total)}))
 
+    def completed(self, layer: str) -> PullTally:
+        """The tally after the engine said that `layer` is downloaded: all of its bytes done
+        (a layer whose size was never announced stays unknown)."""
+        total = self.layers.get(layer, (0, 0))[1]
+        return self.with_layer(layer, total, total) if total else self
+
     @property
     def done(self) -> int:
         return sum(done for done, _ in self.layers.values())
