@@ -68,7 +68,8 @@ def removed_afterwards(docker_client: docker.DockerClient, image: str = "") -> I
         yield
     finally:
         for container in docker_client.containers.list(all=True, filters={"name": TAG}):
-            container.remove(force=True)
+            with contextlib.suppress(docker.errors.NotFound):  # gone meanwhile
+                container.remove(force=True)
         for volume in docker_client.volumes.list(filters={"name": TAG}):
             if TAG in volume.name:
                 with contextlib.suppress(docker.errors.APIError):
