@@ -5,6 +5,8 @@ DockerSpawner starts labs on the real engine.
   own) lists the platform's steps in order (volumes, GPUs, image, container, waiting for
   JupyterLab, serving) with a percentage that only grows, and ends ready only once the lab
   answers HTTP: when the ready event comes, the lab answers through the proxy.
+- A lab that never answers fails before JupyterHub's start timeout (15 s here) with the
+  platform's reason and its log, and its container is removed.
 - A lab whose command exits at once (the tiny image with a command that prints a `<script>` and
   exits 3) fails its start with the platform's reason and the last lines of its log: in the
   start API's answer or the stream's failure event (whichever sees the failure), and in the
@@ -19,8 +21,10 @@ from __future__ import annotations
 import contextlib
 import html
 import json
+import re
 import secrets
 import threading
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,18 +52,22 @@ FAILING_SCRIPT = (
 STEPS = ["volumes", "gpus", "image", "container", "waiting", "serving"]
 
 
-def failing_image(docker_client: docker.DockerClient, tiny_image: str) -> str:
-    """The tiny image whose command prints a few lines, one a `<script>`, and exits 3."""
+def failing_image(
+    docker_client: docker.DockerClient, tiny_image: str, script: str = FAILING_SCRIPT
+) -> str:
+    """The tiny image whose command is `script` (by default: print a few lines, one a
+    `<script>`, and exit 3)."""
+    tag = f"{TAG}-{zlib.crc32(script.encode()):08x}"
     box = docker_client.containers.create(tiny_image, command=["true"])
     try:
         box.commit(
             repository=FAILING_REPOSITORY,
-            tag=TAG,
-            changes=[f"CMD {json.dumps(['sh', '-c', FAILING_SCRIPT])}"],
+            tag=tag,
+            changes=[f"CMD {json.dumps(['sh', '-c', script])}"],
         )
     finally:
         box.remove(force=True)
-    return f"{FAILING_REPOSITORY}:{TAG}"
+    return f"{FAILING_REPOSITORY}:{tag}"
 
 
 @contextlib.contextmanager
@@ -79,7 +87,7 @@ def removed_afterwards(docker_client: docker.DockerClient, image: str = "") -> I
                 docker_client.images.remove(image, force=True)
 
 
-def docker_hub(jupyterhub_factory, tmp_path, docker_client, image: str):
+def docker_hub(jupyterhub_factory, tmp_path, docker_client, image: str, **env: str):
     bridge = gateway(docker_client, "bridge")
     assert bridge
     return start_platform(
@@ -89,6 +97,7 @@ def docker_hub(jupyterhub_factory, tmp_path, docker_client, image: str):
             "STELLARS_SPAWNER": "docker",
             "JUPYTERHUB_NOTEBOOK_IMAGE": image,
             "JUPYTERHUB_HUB_BIND_URL": f"http://{bridge}:{free_port(bridge)}",
+            **env,
         },
     )
 
@@ -216,3 +225,31 @@ def test_a_lab_that_exits_at_once_fails_with_its_log_tail(
         # it (its next start removes it): exited, not running.
         left = docker_client.containers.list(all=True, filters={"name": user_name})
         assert [box.status for box in left] in ([], ["exited"])
+
+
+def test_a_lab_that_never_answers_fails_in_time_with_its_log(
+    jupyterhub_factory, tmp_path, docker_client, tiny_image
+):
+    user_name = f"ros{TAG}"
+    image = failing_image(docker_client, tiny_image, "echo 'listening nowhere'; sleep 3600")
+    with removed_afterwards(docker_client, image):
+        hub = docker_hub(
+            jupyterhub_factory, tmp_path, docker_client, image, JUPYTERHUB_SPAWN_TIMEOUT="15"
+        )
+        admin = HubClient(hub.public_url)
+        admin.login("admin", ADMIN_PASSWORD)
+        user = signed_up_user(hub.public_url, admin, user_name, "ross-password-1")
+        events, post = start_and_follow(user, user_name)
+        failed = events[-1]
+        assert failed["failed"] is True, events
+        message = failed["message"].removeprefix("Spawn failed: ")
+        assert re.fullmatch(
+            r"JupyterLab did not answer within \d+ s of its container's start\.\n"
+            r"The last line of the container's log:\nlistening nowhere",
+            message,
+        ), message
+        assert [e["stellars_step"] for e in events if "stellars_step" in e][-1] == "waiting"
+        assert post is not None and post.status_code in {202, 502}, post
+        # JupyterHub's stop found it running: DockerSpawner stopped and removed it.
+        assert not docker_client.containers.list(all=True, filters={"name": user_name})
+        assert "Unhandled error" not in hub.log_path.read_text(errors="replace")
