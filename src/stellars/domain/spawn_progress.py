@@ -42,8 +42,10 @@ LOG_LINES = 50
 LOG_LINE_WIDTH = 300
 #: The most characters of a failed start's reason.
 REASON_LIMIT = 500
-#: The percentage of the image step while nothing of its size is known, and where a pull ends.
-IMAGE_FIRST, IMAGE_LAST = 30, 60
+#: The percentage of the image step while nothing of its size is known.
+IMAGE_FIRST = 30
+#: The percentage where a pull ends (the image present).
+IMAGE_LAST = 60
 
 
 class SpawnStep(str, Enum):
