@@ -18,6 +18,7 @@ from typing import Any
 
 import docker.errors
 import pytest
+import requests
 from dockerspawner import DockerSpawner
 from tornado import web
 from tornado.httpserver import HTTPServer
@@ -174,6 +175,7 @@ class Engine:
         self.pulled: list[tuple[str, str]] = []
         self.pull_events: list[dict[str, Any]] = []
         self.pull_error: Exception | None = None
+        self.inspect_error: Exception | None = None
 
     async def __call__(self, method: str, *args: Any, **kwargs: Any) -> Any:
         self.calls.append(method)
@@ -184,6 +186,8 @@ class Engine:
         if method == "start":
             return None
         if method == "inspect_container":
+            if self.inspect_error is not None:
+                raise self.inspect_error
             if self.exit_code is None:
                 return {"State": {"Running": True}}
             return {"State": {"Running": False, "ExitCode": self.exit_code, "OOMKilled": False}}
@@ -229,7 +233,8 @@ def answers(monkeypatch) -> list[str]:
     """The lab answers at its third ask; returns the URLs asked."""
     asked: list[str] = []
 
-    async def lab(url: str) -> bool:
+    async def lab(url: str, timeout: float) -> bool:
+        assert module.SERVE_POLL_SECONDS <= timeout <= module.ASK_SECONDS
         asked.append(url)
         return len(asked) >= 3
 
@@ -270,7 +275,7 @@ async def test_a_start_reports_its_steps_and_returns_only_once_the_lab_answers(e
 async def test_serving_is_reported_only_after_the_lab_answered(engine, monkeypatch):
     seen: list[list[object]] = []
 
-    async def lab(url: str) -> bool:
+    async def lab(url: str, timeout: float) -> bool:
         seen.append([event["stellars_step"] for event in spawner.feed.events])
         return len(seen) == 2
 
@@ -360,7 +365,10 @@ async def test_a_container_that_exits_at_once_fails_with_its_log_tail_escaped(en
 
 
 async def test_a_lab_that_never_answers_fails_before_jupyterhubs_timeout(engine, monkeypatch):
-    async def never(url: str) -> bool:
+    timeouts: list[float] = []
+
+    async def never(url: str, timeout: float) -> bool:
+        timeouts.append(timeout)
         return False
 
     monkeypatch.setattr(module, "lab_answers", never)
@@ -373,6 +381,33 @@ async def test_a_lab_that_never_answers_fails_before_jupyterhubs_timeout(engine,
         "JupyterLab did not answer within 1 s of its container's start.\n"
         "The last 2 lines of the container's log:\nstarting...\nstuck"
     )
+    # No ask outlasts the wait by more than one poll: each is cut to the time left.
+    assert timeouts and all(t <= 1.0 for t in timeouts)
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "message"),
+    [
+        (
+            docker.errors.NotFound("No such container: c0ffee"),
+            502,
+            "Your server's container was removed as it started.",
+        ),
+        (
+            requests.exceptions.ConnectionError("socket gone"),
+            503,
+            "The Docker engine stopped answering while your server started: socket gone",
+        ),
+    ],
+)
+async def test_a_container_lost_during_the_wait_fails_the_start_with_the_reason(
+    engine, answers, error, status, message
+):
+    engine.inspect_error = error
+    with pytest.raises(web.HTTPError) as raised:
+        await spawner_on(engine).start()
+    assert raised.value.status_code == status
+    assert raised.value.jupyterhub_message == message  # type: ignore[attr-defined]
 
 
 async def test_an_engine_that_refuses_the_container_fails_with_its_words(engine, monkeypatch):
@@ -506,3 +541,14 @@ async def test_a_lab_answers_with_anything_below_500():
     port = closed.getsockname()[1]
     closed.close()  # nothing listens there: refused
     assert await lab_answers(f"http://127.0.0.1:{port}/200/api") is False
+
+
+async def test_a_lab_that_takes_the_connection_but_never_answers_is_not_serving():
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # the kernel accepts; nothing ever answers
+    try:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/api"
+        assert await lab_answers(url, timeout=0.2) is False
+    finally:
+        silent.close()

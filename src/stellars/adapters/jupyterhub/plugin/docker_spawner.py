@@ -44,7 +44,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -235,15 +235,14 @@ def exited_reason(ended: ContainerExit) -> str:
     return f"Your server's container exited with code {ended.exit_code} as it started."
 
 
-async def lab_answers(url: str, fetch: Callable[..., Any] | None = None) -> bool:
-    """Whether a lab answers HTTP at `url`: any answer below 500, as JupyterHub's own check
-    counts it (a lab asks a stranger to log in, which is an answer)."""
+async def lab_answers(url: str, timeout: float = ASK_SECONDS) -> bool:
+    """Whether a lab answers HTTP at `url` within `timeout` seconds: any answer below 500, as
+    JupyterHub's own check counts it (a lab asks a stranger to log in, which is an answer)."""
     request = HTTPRequest(
-        url, request_timeout=ASK_SECONDS, connect_timeout=ASK_SECONDS, follow_redirects=False
+        url, request_timeout=timeout, connect_timeout=timeout, follow_redirects=False
     )
-    fetch = fetch or AsyncHTTPClient().fetch
     try:
-        response = await fetch(request, raise_error=False)
+        response = await AsyncHTTPClient().fetch(request, raise_error=False)
     except (OSError, HTTPClientError, asyncio.TimeoutError):  # refused, timed out, closed
         return False
     return bool(response.code < 500)
@@ -344,7 +343,16 @@ class EngineTolerantDockerSpawner(DockerSpawner):
             self.report_progress(waiting_for_lab())
             return ip, port
         self.report_progress(waiting_for_lab())
-        await self.until_serving(ip, port, began)
+        try:
+            await self.until_serving(ip, port, began)
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
+            raise start_failed(
+                StartFailure(
+                    "The Docker engine stopped answering while your server started: "
+                    f"{engine_words(error)}"
+                ),
+                503,
+            ) from None
         self.report_progress(serving(self.server.base_url if self.server else "/"))
         return ip, port
 
@@ -434,11 +442,18 @@ class EngineTolerantDockerSpawner(DockerSpawner):
         seconds = self.serve_seconds(began)
         deadline = loop.time() + seconds
         while True:
-            container = await self.docker("inspect_container", self.container_id)
+            try:
+                container = await self.docker("inspect_container", self.container_id)
+            except docker.errors.NotFound:
+                raise start_failed(
+                    StartFailure("Your server's container was removed as it started.")
+                ) from None
             ended = container_exit(container)
             if ended is not None:
                 raise start_failed(await self.failure_with_log(exited_reason(ended)))
-            if await lab_answers(url):
+            if await lab_answers(
+                url, max(SERVE_POLL_SECONDS, min(ASK_SECONDS, deadline - loop.time()))
+            ):
                 return
             if loop.time() >= deadline:
                 raise start_failed(
