@@ -10,7 +10,8 @@ DockerSpawner starts labs on the real engine.
 - A lab whose command exits at once (the tiny image with a command that prints a `<script>` and
   exits 3) fails its start with the platform's reason and the last lines of its log: in the
   start API's answer or the stream's failure event (whichever sees the failure), and in the
-  stream's failure event afterwards, its HTML escaped; never a traceback in the hub's log.
+  stream's failure event afterwards and on the spawn page visited again, its HTML escaped;
+  never a traceback in the hub's log.
 
 Every container, volume and image the module creates carries its random tag and is removed at
 the end.
@@ -218,6 +219,13 @@ def test_a_lab_that_exits_at_once_fails_with_its_log_tail(
         assert again == [failed]
         model = user.api("GET", f"/users/{user_name}").json()
         assert model["servers"] == {} and model["pending"] is None
+        # The spawn page, visited again: JupyterHub's "not running" page with the failure's
+        # status, the reason and the log, escaped.
+        again_page = user.page(f"/spawn-pending/{user_name}")
+        assert again_page.status_code == 502
+        assert html.escape(reason) in again_page.text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in again_page.text
+        assert "<script>alert(1)" not in again_page.text
         log = hub.log_path.read_text(errors="replace")
         assert f"Error starting {user_name}'s server: HTTP 502" in log  # told, no traceback
         assert "Unhandled error starting" not in log
