@@ -180,6 +180,18 @@ def spawner_finding(monkeypatch, container, user, server="") -> EngineTolerantDo
     return spawner_of(user, server)
 
 
+def serving_at_once(monkeypatch) -> list[tuple[str, int]]:
+    """Labs that answer as soon as their container starts (the wait for them is tested in
+    tests/unit/test_spawn_progress_spawner.py); returns where each was asked."""
+    asked: list[tuple[str, int]] = []
+
+    async def until_serving(self, ip, port, began):
+        asked.append((ip, port))
+
+    monkeypatch.setattr(EngineTolerantDockerSpawner, "until_serving", until_serving)
+    return asked
+
+
 def spawner_of(user: Any, server: str = "") -> EngineTolerantDockerSpawner:
     """A spawner of `user`'s `server` (JupyterHub names a server by its database row)."""
     spawner = EngineTolerantDockerSpawner(user=user)
@@ -213,6 +225,7 @@ class TestAnEndedContainerIsRecorded:
             return ("10.0.0.2", 8888)
 
         monkeypatch.setattr(DockerSpawner, "start", start)
+        serving_at_once(monkeypatch)
         await stops.service.exited("ada", "", container_exit(inspected()))
         await stops.service.exited("ada", "gpu", container_exit(inspected()))
         await spawner_of(stops.user(), "gpu").start()
@@ -263,6 +276,7 @@ class TestANewStartForgetsTheLastStop:
             return ("10.0.0.2", 8888)
 
         monkeypatch.setattr(DockerSpawner, "start", start)
+        serving_at_once(monkeypatch)
         return calls
 
     async def test_the_start_forgets_its_servers_stop_only(self, stops, started):
