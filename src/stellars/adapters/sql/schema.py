@@ -18,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 
 metadata = MetaData()
@@ -93,4 +94,27 @@ server_stops = Table(
     Column("exit_code", Integer, nullable=True),
     Column("memory_limit", BigInteger, nullable=True),
     Column("detail", String(500), nullable=False),
+)
+
+#: The audit feed (revision 0007), one row per entry; ids grow and are never reused
+#: (AUTOINCREMENT on SQLite). `details` is the entry's details as JSON text ("{}" when none).
+#: Each filter's index ends in the id, so a filtered page newest first is one backwards range.
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("target", String(255), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("detail", String(200), nullable=False),
+    Column("details", Text, nullable=False),
+    Index("ix_audit_entries_actor_id", "actor", "id"),
+    Index("ix_audit_entries_target_id", "target", "id"),
+    Index("ix_audit_entries_action_id", "action", "id"),
+    Index("ix_audit_entries_at", "at"),
+    sqlite_autoincrement=True,
 )
