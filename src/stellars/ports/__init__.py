@@ -6,6 +6,7 @@ errors of `stellars.domain.errors`.
 """
 
 from .activity_store import ActivityStore
+from .audit import AuditLog
 from .clock import Clock
 from .containers import ContainerControl, ContainerStats, GpuReadBack
 from .credentials import CredentialStore, CredentialVault, PasswordGenerator
@@ -24,6 +25,7 @@ from .volumes import VolumeStore
 
 __all__ = [
     "ActivityStore",
+    "AuditLog",
     "Clock",
     "ContainerControl",
     "ContainerStats",
