@@ -72,6 +72,8 @@ def test_an_entry_with_defaults():
 def test_the_actions_and_outcomes_are_a_closed_set():
     assert {a.value for a in AuditAction} == {
         "signup-authorised",
+        "signup-discarded",
+        "password-changed",
         "user-created",
         "user-renamed",
         "user-deleted",

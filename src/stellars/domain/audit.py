@@ -66,11 +66,13 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 class AuditAction(str, Enum):
     """What was done; the closed set of actions the feed records."""
 
-    SIGNUP_AUTHORISED = "signup-authorised"
+    SIGNUP_AUTHORISED = "signup-authorised"  # or its authorisation withdrawn: see `subject`
+    SIGNUP_DISCARDED = "signup-discarded"
     USER_CREATED = "user-created"
     USER_RENAMED = "user-renamed"
     USER_DELETED = "user-deleted"
     PASSPHRASE_ISSUED = "passphrase-issued"
+    PASSWORD_CHANGED = "password-changed"  # by an admin, for someone else
     ADMIN_CHANGED = "admin-changed"
     SERVER_STARTED = "server-started"
     SERVER_STOPPED = "server-stopped"

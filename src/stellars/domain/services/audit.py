@@ -29,10 +29,10 @@ from stellars.domain.errors import StellarsError
 from stellars.ports.audit import AuditLog
 from stellars.ports.clock import Clock
 
-log = logging.getLogger(__name__)
+_LOG = logging.getLogger(__name__)
 
 #: The most entries one CSV download holds (the newest that match; the API says when it cut).
-CSV_LIMIT = 100_000
+CSV_LIMIT = 10_000
 
 
 class AuditTrail:
@@ -75,7 +75,7 @@ class AuditTrail:
             task = asyncio.get_running_loop().create_task(self._record(entry))
         except (StellarsError, RuntimeError) as error:  # a bad entry, or no loop to write on
             self.failed += 1
-            log.warning("audit: %s by %r not recorded: %s", action, actor, error)
+            _LOG.warning("audit: %s by %r not recorded: %s", action, actor, error)
             return
         self._writing.add(task)
         task.add_done_callback(self._writing.discard)
@@ -85,7 +85,7 @@ class AuditTrail:
             await self.log.record(entry)
         except Exception as error:
             self.failed += 1
-            log.warning(
+            _LOG.warning(
                 "audit: %s by %r on %r not stored: %s",
                 entry.action.value,
                 entry.actor,
@@ -143,5 +143,5 @@ class AuditTrail:
         cutoff = retention_cutoff(self.clock.now(), self.retention_days)
         pruned = await self.log.prune(older_than=cutoff)
         if pruned:
-            log.info("audit: %d entries older than %d days pruned", pruned, self.retention_days)
+            _LOG.info("audit: %d entries older than %d days pruned", pruned, self.retention_days)
         return pruned
