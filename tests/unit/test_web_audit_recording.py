@@ -64,6 +64,10 @@ def notes(method: str, route: str, body: object = None, actor: str = "admin"):
         ("POST", "api/users/ann/servers/gpu", None, [(A.SERVER_STARTED, "ann", "gpu", {})]),
         ("DELETE", "api/users/ann/servers/gpu", None, [(A.SERVER_STOPPED, "ann", "gpu", {})]),
         ("POST", "api/users/admin/server", None, []),  # one's own server
+        ("POST", "spawn/ann", None, [(A.SERVER_STARTED, "ann", "", {})]),
+        ("POST", "spawn/ann/gpu", None, [(A.SERVER_STARTED, "ann", "gpu", {})]),
+        ("POST", "spawn/admin", None, []),
+        ("GET", "spawn/ann", None, []),
         ("POST", "api/users/ann/tokens", None, []),
         ("POST", "api/groups/g1", None, [(A.GROUP_CHANGED, "", "g1", {"change": "created"})]),
         ("DELETE", "api/groups/g1", None, [(A.GROUP_CHANGED, "", "g1", {"change": "deleted"})]),

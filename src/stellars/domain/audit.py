@@ -25,6 +25,9 @@ inclusive, until exclusive), and pages newest first: `before` is the cursor (ent
 smaller id), `limit` is 1 to `PAGE_LIMIT`. Entries recorded while a reader pages never shift the
 pages after the first: the cursor is an id, not an offset.
 
+Names are kept as they were when the action happened: renaming or deleting a user rewrites
+nothing in the feed (it is a record of the past), and a query by user matches the name exactly.
+
 Retention: entries at or before `now - retention days` are pruned.
 
 CSV: a cell a spreadsheet would run as a formula (one starting with =, +, -, @, a tab or a

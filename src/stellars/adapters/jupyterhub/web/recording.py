@@ -22,8 +22,8 @@ What a request did comes from one of two places:
   (a broadcast's report, the volumes removed) to the declared note's details;
 - JupyterHub's and NativeAuthenticator's routes are not ours to edit: `jupyterhub_notes` reads
   them from their method, path (relative to the hub's prefix) and JSON body. User created
-  (one per name of a bulk creation), renamed, deleted; admin flag changed; a server started or
-  stopped for someone else (one's own server starting and stopping is not an audit matter);
+  (one per name of a bulk creation), renamed, deleted; admin flag changed; a server started
+  (by the API or the spawn page's form) or stopped for someone else (one's own server starting and stopping is not an audit matter);
   a group created, deleted, its members or properties changed; a sign-up authorised or
   discarded; a password an admin set for someone.
 """
@@ -93,6 +93,7 @@ def _names(value: object) -> list[str]:
 
 _USER = re.compile(r"api/users/([^/]+)")
 _USER_SERVER = re.compile(r"api/users/([^/]+)/(?:server|servers/([^/]*))")
+_SPAWN = re.compile(r"spawn/([^/]+)(?:/([^/]+))?")
 _GROUPS = re.compile(r"api/groups")
 _GROUP = re.compile(r"api/groups/([^/]+)(?:/(users|properties))?")
 _AUTHORIZE = re.compile(r"authorize/([^/]+)")
@@ -125,6 +126,11 @@ def jupyterhub_notes(
             return []
         action = AuditAction.SERVER_STARTED if method == "POST" else AuditAction.SERVER_STOPPED
         return [AuditNote(action, user, unquote(found[2] or ""))]
+    if (found := _SPAWN.fullmatch(route)) and method == "POST":  # the spawn page's form
+        user = unquote(found[1])
+        if user == actor:
+            return []
+        return [AuditNote(AuditAction.SERVER_STARTED, user, unquote(found[2] or ""))]
     if found := _USER.fullmatch(route):
         return _user_notes(method, unquote(found[1]), _body(raw_body))
     if _GROUPS.fullmatch(route) and method == "POST":
