@@ -24,8 +24,8 @@ What a request did comes from one of two places:
   them from their method, path (relative to the hub's prefix) and JSON body. User created
   (one per name of a bulk creation), renamed, deleted; admin flag changed; a server started
   (by the API or the spawn page's form) or stopped for someone else (one's own server starting
-  and stopping is not an audit matter); a group created, deleted, its members or properties changed; a sign-up authorised or
-  discarded; a password an admin set for someone.
+  and stopping is not an audit matter); a group created, deleted, its members or properties
+  changed; a sign-up authorised or discarded; a password an admin set for someone.
 """
 
 from __future__ import annotations
