@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.backends.postgres import PostgresCluster
 
 from stellars.adapters.sql import SqlAuditLog, SqlDatabase, create_store_engine
-from stellars.domain.audit import AuditAction, AuditOutcome, AuditQuery
+from stellars.domain.audit import AuditAction, AuditCursor, AuditOutcome, AuditQuery
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
 SPAN = timedelta(days=365)
@@ -128,7 +128,8 @@ async def measure(url: str, entries: int, users: int, repeat: int) -> None:
         async def deep_query() -> AuditQuery:
             user = some_user()
             middle = await log.page(AuditQuery(user=user, limit=500))
-            cursor = middle.entries[len(middle.entries) // 2].id if middle.entries else None
+            halfway = middle.entries[len(middle.entries) // 2] if middle.entries else None
+            cursor = AuditCursor.of(halfway) if halfway is not None else None
             return AuditQuery(user=user, before=cursor)
 
         kinds: dict[str, Callable[[], AuditQuery]] = {

@@ -16,6 +16,7 @@ from stellars.domain.audit import (
     DETAIL_LIMIT,
     PAGE_LIMIT,
     AuditAction,
+    AuditCursor,
     AuditEntry,
     AuditOutcome,
     AuditQuery,
@@ -78,7 +79,7 @@ async def test_paging_by_cursor_visits_every_entry_once_even_while_recording(log
     ids = [(await log.record(entry(subject=str(n)))).id for n in range(7)]
     first = await log.page(AuditQuery(limit=3))
     assert [e.id for e in first.entries] == ids[6:3:-1]
-    assert first.next_before == ids[4]
+    assert first.next_before == AuditCursor(AT, ids[4])
     await log.record(entry(subject="late"))  # a new entry does not shift the next pages
     second = await log.page(AuditQuery(limit=3, before=first.next_before))
     assert [e.id for e in second.entries] == ids[3:0:-1]
@@ -90,7 +91,7 @@ async def test_paging_by_cursor_visits_every_entry_once_even_while_recording(log
 async def test_a_full_last_page_says_it_is_the_last(log):
     ids = [(await log.record(entry())).id for _ in range(4)]
     first = await log.page(AuditQuery(limit=2))
-    assert first.next_before == ids[2]
+    assert first.next_before == AuditCursor(AT, ids[2])
     last = await log.page(AuditQuery(limit=2, before=first.next_before))
     assert [e.id for e in last.entries] == [ids[1], ids[0]]
     assert last.next_before is None
@@ -107,9 +108,25 @@ async def test_a_user_filter_matches_the_actor_or_the_target(log):
     assert page.next_before is None
     paged = await log.page(AuditQuery(user="alice", limit=2))
     assert [e.id for e in paged.entries] == [c.id, b.id]
-    assert paged.next_before == b.id
-    rest = await log.page(AuditQuery(user="alice", limit=2, before=b.id))
+    assert paged.next_before == AuditCursor(AT, b.id)
+    rest = await log.page(AuditQuery(user="alice", limit=2, before=paged.next_before))
     assert ([e.id for e in rest.entries], rest.next_before) == ([a.id], None)
+
+
+async def test_pages_are_newest_first_by_time_then_id_whatever_order_they_came_in(log):
+    late = timedelta(microseconds=1)
+    first = await log.record(entry(at=AT))  # written first, but a moment after the next one
+    early = await log.record(entry(at=AT - late))
+    same = await log.record(entry(at=AT))
+    newer = await log.record(entry(at=AT + late))
+    page = await log.page(AuditQuery(limit=2))
+    assert [e.id for e in page.entries] == [newer.id, same.id]
+    assert page.next_before == AuditCursor(AT, same.id)
+    rest = await log.page(AuditQuery(limit=2, before=page.next_before))
+    assert [e.id for e in rest.entries] == [first.id, early.id]
+    assert rest.next_before is None
+    tail = await log.page(AuditQuery(before=AuditCursor(AT, first.id)))
+    assert [e.id for e in tail.entries] == [early.id]
 
 
 async def test_an_action_filter(log):
@@ -142,7 +159,7 @@ async def test_a_page_holds_at_most_the_largest_limit(log):
         await log.record(entry())
     page = await log.page(AuditQuery(limit=PAGE_LIMIT))
     assert len(page.entries) == PAGE_LIMIT
-    assert page.next_before == page.entries[-1].id
+    assert page.next_before == AuditCursor.of(page.entries[-1])
 
 
 async def test_counts_by_action_and_outcome(log):
@@ -183,7 +200,11 @@ _entries = st.lists(
 )
 
 
-@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15,
+    deadline=None,  # a fresh SQLite database per example
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(
     rows=_entries,
     user=_users | st.just(""),
@@ -207,7 +228,8 @@ async def test_paging_through_any_filter_lists_exactly_the_matching_entries(
             ]
             start = None if since is None else AT + timedelta(hours=since)
             query = AuditQuery(user=user, action=action, since=start, limit=limit)
-            expected = [e.id for e in reversed(recorded) if query.matches(e)]
+            newest_first = sorted(recorded, key=lambda e: (e.at, e.id), reverse=True)
+            expected = [e.id for e in newest_first if query.matches(e)]
             seen: list[int] = []
             page = await log.page(query)
             seen += [e.id for e in page.entries]

@@ -20,6 +20,7 @@ from stellars.domain.audit import (
     PAGE_LIMIT,
     RETENTION_BOUNDS,
     AuditAction,
+    AuditCursor,
     AuditEntry,
     AuditOutcome,
     AuditPage,
@@ -229,9 +230,54 @@ def test_since_is_inclusive_and_until_exclusive():
     assert not AuditQuery(until=AT).matches(entry(at=AT))
 
 
-def test_the_cursor_matches_smaller_ids_only():
-    assert AuditQuery(before=5).matches(entry(id=4))
-    assert not AuditQuery(before=5).matches(entry(id=5))
+def test_the_cursor_matches_what_comes_after_it_newest_first_by_time_then_id():
+    tick = timedelta(microseconds=1)
+    query = AuditQuery(before=AuditCursor(AT, 5))
+    assert query.matches(entry(at=AT, id=4))  # same instant, smaller id
+    assert not query.matches(entry(at=AT, id=5))  # the cursor's own entry
+    assert not query.matches(entry(at=AT, id=6))
+    assert query.matches(entry(at=AT - tick, id=99))  # older, whatever its id
+    assert not query.matches(entry(at=AT + tick, id=1))  # newer, whatever its id
+
+
+def test_a_cursor_is_a_time_and_an_id_and_reads_back_from_its_text():
+    cursor = AuditCursor(AT.astimezone(timezone(timedelta(hours=2))), 17)
+    assert cursor.at == AT and cursor.at.utcoffset() == timedelta(0)
+    assert cursor.text == "17-1777636800000000"
+    assert AuditCursor.parse(cursor.text) == cursor
+    assert AuditCursor.parse("1-0") == AuditCursor(datetime(1970, 1, 1, tzinfo=timezone.utc), 1)
+    assert AuditCursor.of(entry(id=3)) == AuditCursor(AT, 3)
+    assert field_of(lambda: AuditCursor(AT, 0)) == "before"
+    assert field_of(lambda: AuditCursor(AT.replace(tzinfo=None), 1)) == "before"
+    assert AuditCursor(AT, 2) < AuditCursor(AT, 3) < AuditCursor(AT + timedelta(1), 1)
+
+
+@given(st.integers(1, 2**62), st.integers(0, 2**50))
+def test_every_cursor_reads_back_from_its_text(entry_id, micros):
+    cursor = AuditCursor(
+        datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=micros), entry_id
+    )
+    assert AuditCursor.parse(cursor.text) == cursor
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "17",
+        "17-",
+        "-5",
+        "a-5",
+        "17-5-6",
+        "17--5",
+        "\u0661-5",  # a digit, but not an ASCII one
+        "0-5",
+        "1-" + "9" * 21,
+        "1-99999999999999999999",
+    ],
+)
+def test_anything_but_a_cursors_text_is_refused_as_before(text):
+    assert field_of(lambda: AuditCursor.parse(text)) == "before"
 
 
 def test_a_query_refuses_bad_values_naming_them():
@@ -239,8 +285,8 @@ def test_a_query_refuses_bad_values_naming_them():
     assert field_of(lambda: AuditQuery(limit=PAGE_LIMIT + 1)) == "limit"
     assert AuditQuery(limit=1).limit == 1
     assert AuditQuery(limit=PAGE_LIMIT).limit == PAGE_LIMIT
-    assert field_of(lambda: AuditQuery(before=0)) == "before"
-    assert AuditQuery(before=1).before == 1
+    assert field_of(lambda: AuditQuery(before=17)) == "before"
+    assert AuditQuery(before=AuditCursor(AT, 1)).before == AuditCursor(AT, 1)
     assert field_of(lambda: AuditQuery(since=AT.replace(tzinfo=None))) == "since"
     assert field_of(lambda: AuditQuery(until=AT.replace(tzinfo=None))) == "until"
     assert field_of(lambda: AuditQuery(since=AT, until=AT)) == "until"
@@ -256,7 +302,7 @@ def test_a_query_of_request_arguments():
             "action": "volume-reset",
             "since": "2026-05-01",
             "until": "2026-05-02T10:00:00+02:00",
-            "before": "17",
+            "before": "17-1777636800000000",
             "limit": "20",
             "format": "csv",
         }
@@ -266,7 +312,7 @@ def test_a_query_of_request_arguments():
         action=AuditAction.VOLUME_RESET,
         since=datetime(2026, 5, 1, tzinfo=timezone.utc),
         until=datetime(2026, 5, 2, 8, tzinfo=timezone.utc),
-        before=17,
+        before=AuditCursor(AT, 17),
         limit=20,
     )
     assert query_of({}) == AuditQuery()
@@ -282,7 +328,8 @@ def test_a_query_of_request_arguments():
         ({"since": "2026-05-01T10:00"}, "since"),  # no zone: a guess
         ({"until": "2026-13-01"}, "until"),
         ({"before": "-1"}, "before"),
-        ({"before": "0"}, "before"),
+        ({"before": "17"}, "before"),
+        ({"before": "0-1777636800000000"}, "before"),
         ({"limit": "1.5"}, "limit"),
         ({"limit": "١٢"}, "limit"),  # digits, but not ASCII ones
         ({"limit": "501"}, "limit"),
@@ -297,7 +344,7 @@ def test_a_bad_argument_is_named(arguments, field):
 def test_page_of_says_whether_another_page_follows():
     rows = [entry(id=n) for n in (9, 7, 4)]
     assert page_of(rows, 3) == AuditPage(tuple(rows), None)
-    assert page_of(rows, 2) == AuditPage(tuple(rows[:2]), 7)
+    assert page_of(rows, 2) == AuditPage(tuple(rows[:2]), AuditCursor(AT, 7))
     assert page_of([], 2) == AuditPage((), None)
 
 

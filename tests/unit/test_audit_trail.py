@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from stellars.adapters.memory import InMemoryAuditLog, ManualClock
-from stellars.domain.audit import AuditAction, AuditOutcome, AuditQuery
+from stellars.domain.audit import AuditAction, AuditCursor, AuditOutcome, AuditQuery
 from stellars.domain.errors import InvalidValue
 from stellars.domain.services import AuditTrail
 from stellars.domain.services import audit as audit_module
@@ -113,7 +113,7 @@ async def test_counts_and_pages_read_the_store(trail):
     }
     page = await trail.page(AuditQuery(limit=2))
     assert [entry.id for entry in page.entries] == [3, 2]
-    assert page.next_before == 2
+    assert page.next_before == AuditCursor(NOW, 2)
 
 
 async def test_broadcast_history_lists_only_broadcasts_newest_first(trail):

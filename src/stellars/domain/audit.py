@@ -17,13 +17,16 @@ An entry is:
   characters, longer ones clipped).
 - **details**: optional JSON-able facts, e.g. a broadcast's report counts; at most
   `DETAILS_LIMIT` characters once serialised.
-- **id**: given by the log when it records the entry (0 before); ids only grow, so the feed is
-  read newest first by id and a page's cursor is the id of its last entry.
+- **id**: given by the log when it records the entry (0 before); ids only grow and are never
+  reused, and break ties between entries of the same instant.
 
 A query filters by a user (as actor or as target), an action, and a time range (since
-inclusive, until exclusive), and pages newest first: `before` is the cursor (entries with a
-smaller id), `limit` is 1 to `PAGE_LIMIT`. Entries recorded while a reader pages never shift the
-pages after the first: the cursor is an id, not an offset.
+inclusive, until exclusive), and pages newest first, by time and then id: `before` is the
+cursor (`AuditCursor`, the time and id of the last entry of the page before: entries that come
+after it in that order), `limit` is 1 to `PAGE_LIMIT`. Entries recorded while a reader pages
+never shift the pages after the first: the cursor is a position in the order, not an offset.
+The order is by time first because every filter then reads one range of an index, the time
+range included (ids follow time only roughly: entries are written in the background).
 
 Names are kept as they were when the action happened: renaming or deleting a user rewrites
 nothing in the feed (it is a record of the past), and a query by user matches the name exactly.
@@ -191,6 +194,54 @@ def details_of(text: str) -> dict[str, Any]:
     return value
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class AuditCursor:
+    """A position in the feed's order (newest first by time, then id): the last entry of a
+    page. As text, "<id>-<microseconds since the epoch>": digits and a dash, safe in a URL."""
+
+    at: datetime
+    id: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "at", require_aware(self.at, "before"))
+        whole_number("before", self.id, 1)
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> AuditCursor:
+        return cls(entry.at, entry.id)
+
+    def passed(self, entry: AuditEntry) -> bool:
+        """Whether `entry` comes after this position, newest first (it is older)."""
+        return (entry.at, entry.id) < (self.at, self.id)
+
+    @property
+    def text(self) -> str:
+        micros = (self.at - EPOCH) // timedelta(microseconds=1)
+        return f"{self.id}-{micros}"
+
+    @classmethod
+    def parse(cls, text: str) -> AuditCursor:
+        """A cursor from its text (see the class); anything else is refused as `before`."""
+        entry_id, dash, micros = text.partition("-")
+        if not (dash and _digits(entry_id) and _digits(micros)):
+            raise InvalidValue(
+                "before", f"must be a cursor of the feed (a page's next_before), got {echo(text)}"
+            )
+        try:
+            at = EPOCH + timedelta(microseconds=int(micros))
+        except OverflowError:
+            raise InvalidValue("before", f"is out of range, got {echo(text)}") from None
+        return cls(at, int(entry_id))
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 20
+
+
+#: Where a cursor's microseconds count from.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AuditQuery:
     """A filtered page of the feed, newest first (see the module's rule)."""
@@ -199,7 +250,7 @@ class AuditQuery:
     action: AuditAction | None = None
     since: datetime | None = None  # inclusive
     until: datetime | None = None  # exclusive
-    before: int | None = None  # the cursor: only entries with a smaller id
+    before: AuditCursor | None = None  # only entries after it, newest first
     limit: int = DEFAULT_PAGE
 
     def __post_init__(self) -> None:
@@ -212,8 +263,8 @@ class AuditQuery:
             object.__setattr__(self, "until", require_aware(self.until, "until"))
         if self.since is not None and self.until is not None and self.until <= self.since:
             raise InvalidValue("until", "must be later than since")
-        if self.before is not None:
-            whole_number("before", self.before, 1)
+        if self.before is not None and not isinstance(self.before, AuditCursor):
+            raise InvalidValue("before", f"must be an AuditCursor, got {echo(self.before)}")
         whole_number("limit", self.limit, 1, PAGE_LIMIT)
 
     def matches(self, entry: AuditEntry) -> bool:
@@ -226,7 +277,7 @@ class AuditQuery:
             return False
         if self.until is not None and entry.at >= self.until:
             return False
-        return self.before is None or entry.id < self.before
+        return self.before is None or self.before.passed(entry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +286,7 @@ class AuditPage:
     when this page is the last."""
 
     entries: tuple[AuditEntry, ...]
-    next_before: int | None
+    next_before: AuditCursor | None
 
 
 def page_of(newest_first: Sequence[AuditEntry], limit: int) -> AuditPage:
@@ -244,7 +295,7 @@ def page_of(newest_first: Sequence[AuditEntry], limit: int) -> AuditPage:
     the last one says so."""
     entries = tuple(newest_first[:limit])
     more = len(newest_first) > limit
-    return AuditPage(entries, entries[-1].id if more and entries else None)
+    return AuditPage(entries, AuditCursor.of(entries[-1]) if more and entries else None)
 
 
 #: Query arguments a request may give, and nothing else.
@@ -272,7 +323,7 @@ def query_of(arguments: Mapping[str, str]) -> AuditQuery:
         action=action,
         since=_time("since", arguments.get("since", "")),
         until=_time("until", arguments.get("until", "")),
-        before=_count("before", arguments.get("before", "")),
+        before=AuditCursor.parse(arguments["before"]) if arguments.get("before") else None,
         limit=DEFAULT_PAGE if limit is None else limit,
     )
 

@@ -17,8 +17,8 @@ from stellars.domain.timeutil import require_aware
 
 
 class InMemoryAuditLog:
-    """Audit entries in a list, oldest first; `unavailable` makes every call raise
-    BackendUnavailable, as a store whose database is away."""
+    """Audit entries in a list, in the order they were recorded; `unavailable` makes every
+    call raise BackendUnavailable, as a store whose database is away."""
 
     def __init__(self) -> None:
         self.entries: list[AuditEntry] = []
@@ -38,7 +38,8 @@ class InMemoryAuditLog:
 
     async def page(self, query: AuditQuery) -> AuditPage:
         self._reachable()
-        matching = [entry for entry in reversed(self.entries) if query.matches(entry)]
+        newest_first = sorted(self.entries, key=lambda e: (e.at, e.id), reverse=True)
+        matching = [entry for entry in newest_first if query.matches(entry)]
         return page_of(matching[: query.limit + 1], query.limit)
 
     async def counts(self) -> dict[tuple[AuditAction, AuditOutcome], int]:

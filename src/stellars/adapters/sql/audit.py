@@ -1,11 +1,12 @@
 """AuditLog on SQL: the audit feed in `audit_entries`, one row per entry.
 
 Ids come from the table's key (AUTOINCREMENT on SQLite, a sequence on PostgreSQL), so they are
-never reused and a page's cursor stays valid. A page is read newest first by id: the filters
-by actor, target and action each have an index ending in the id, so the page is a backwards
-range read of an index, whatever the table's size. A user filter (actor or target) reads the
-two indexes apart, each at most one page and one more, and merges them: an OR on two columns
-would make the database scan one index whole or sort.
+never reused. A page is read newest first by (at, id): the filters by actor, target and action
+each have an index ending in (at, id), and the time filters and the cursor have (at, id) itself,
+so the page is a backwards range read of one index, whatever the table's size and whichever
+filters combine. A user filter (actor or target) reads the two indexes apart, each at most one
+page and one more, and merges them: an OR on two columns would make the database scan one
+index whole or sort.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, func, insert, select, union
+from sqlalchemy import Connection, Select, delete, func, insert, select, tuple_, union
 
 from stellars.domain.audit import (
     AuditAction,
@@ -71,8 +72,13 @@ def _filtered(statement: Select[Any], query: AuditQuery) -> Select[Any]:
     if query.until is not None:
         statement = statement.where(table.c.at < naive_utc(query.until, "until"))
     if query.before is not None:
-        statement = statement.where(table.c.id < query.before)
+        cursor = (naive_utc(query.before.at, "before"), query.before.id)
+        statement = statement.where(tuple_(table.c.at, table.c.id) < tuple_(*cursor))
     return statement
+
+
+def _newest_first(statement: Select[Any]) -> Select[Any]:
+    return statement.order_by(table.c.at.desc(), table.c.id.desc())
 
 
 class SqlAuditLog:
@@ -110,8 +116,7 @@ class SqlAuditLog:
         if query.user:
             # Each side a subquery of its own: SQLite takes no ORDER BY or LIMIT on a UNION's part.
             sides = [
-                _filtered(select(table.c.id).where(column == query.user), query)
-                .order_by(table.c.id.desc())
+                _newest_first(_filtered(select(table.c.id).where(column == query.user), query))
                 .limit(wanted)
                 .subquery()
                 for column in (table.c.actor, table.c.target)
@@ -120,7 +125,7 @@ class SqlAuditLog:
             statement = select(*_COLUMNS).where(table.c.id.in_(select(ids.c.id)))
         else:
             statement = _filtered(select(*_COLUMNS), query)
-        statement = statement.order_by(table.c.id.desc()).limit(wanted)
+        statement = _newest_first(statement).limit(wanted)
 
         def work(connection: Connection) -> list[AuditEntry]:
             return [_entry_of(row) for row in connection.execute(statement)]

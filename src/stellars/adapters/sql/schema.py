@@ -98,7 +98,8 @@ server_stops = Table(
 
 #: The audit feed (revision 0007), one row per entry; ids grow and are never reused
 #: (AUTOINCREMENT on SQLite). `details` is the entry's details as JSON text ("{}" when none).
-#: Each filter's index ends in the id, so a filtered page newest first is one backwards range.
+#: Each filter's index ends in the feed's order (at, id), so a filtered page newest first is one
+#: backwards range of it.
 audit_entries = Table(
     "audit_entries",
     metadata,
@@ -112,9 +113,9 @@ audit_entries = Table(
     Column("outcome", String(16), nullable=False),
     Column("detail", String(200), nullable=False),
     Column("details", Text, nullable=False),
-    Index("ix_audit_entries_actor_id", "actor", "id"),
-    Index("ix_audit_entries_target_id", "target", "id"),
-    Index("ix_audit_entries_action_id", "action", "id"),
-    Index("ix_audit_entries_at", "at"),
+    Index("ix_audit_entries_actor", "actor", "at", "id"),
+    Index("ix_audit_entries_target", "target", "at", "id"),
+    Index("ix_audit_entries_action", "action", "at", "id"),
+    Index("ix_audit_entries_at", "at", "id"),
     sqlite_autoincrement=True,
 )

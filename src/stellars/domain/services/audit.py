@@ -18,6 +18,7 @@ from typing import Any
 from stellars.domain.audit import (
     PAGE_LIMIT,
     AuditAction,
+    AuditCursor,
     AuditEntry,
     AuditOutcome,
     AuditPage,
@@ -128,7 +129,7 @@ class AuditTrail:
             if len(entries) >= CSV_LIMIT:
                 return render_csv(entries), False
 
-    async def broadcasts(self, *, before: int | None = None, limit: int = 20) -> AuditPage:
+    async def broadcasts(self, *, before: AuditCursor | None = None, limit: int = 20) -> AuditPage:
         """Past broadcasts with their reports, newest first."""
         return await self.log.page(
             AuditQuery(action=AuditAction.BROADCAST_SENT, before=before, limit=limit)

@@ -51,7 +51,7 @@ def entry_json(entry: AuditEntry) -> dict[str, Any]:
 def page_json(page: AuditPage) -> dict[str, Any]:
     return {
         "entries": [entry_json(entry) for entry in page.entries],
-        "next_before": page.next_before,
+        "next_before": None if page.next_before is None else page.next_before.text,
     }
 
 

@@ -1,8 +1,8 @@
 """The audit feed: who did what to whom, when, from which address, and how it ended.
 
-Indexes serve the feed's filters, each ending in the id so that a filtered page newest first
-is one index range read backwards: by actor, by target, by action; and the time index for the
-date filters and the retention prune.
+Indexes serve the feed's filters, each ending in the feed's order (time, then id) so that a
+filtered page newest first is one index range read backwards: by actor, by target, by action,
+and by time alone (the date filters, the cursor and the retention prune).
 
 Revision ID: 0007
 Revises: 0006
@@ -32,10 +32,10 @@ def upgrade() -> None:
         sa.Column("details", sa.Text, nullable=False),
         sqlite_autoincrement=True,
     )
-    op.create_index("ix_audit_entries_actor_id", "audit_entries", ["actor", "id"])
-    op.create_index("ix_audit_entries_target_id", "audit_entries", ["target", "id"])
-    op.create_index("ix_audit_entries_action_id", "audit_entries", ["action", "id"])
-    op.create_index("ix_audit_entries_at", "audit_entries", ["at"])
+    op.create_index("ix_audit_entries_actor", "audit_entries", ["actor", "at", "id"])
+    op.create_index("ix_audit_entries_target", "audit_entries", ["target", "at", "id"])
+    op.create_index("ix_audit_entries_action", "audit_entries", ["action", "at", "id"])
+    op.create_index("ix_audit_entries_at", "audit_entries", ["at", "id"])
 
 
 def downgrade() -> None:
