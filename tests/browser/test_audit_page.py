@@ -5,6 +5,7 @@ broadcasts with their reports, a new one included as soon as it is sent."""
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import pytest
 
@@ -13,6 +14,12 @@ from tests.backends.platform import ADMIN_PASSWORD, HubClient, start_platform
 pytestmark = [pytest.mark.real, pytest.mark.browser]
 
 USERS = [f"u{n:02d}" for n in range(60)]
+
+
+def position(row) -> tuple[datetime, int]:
+    """A row's place in the feed's order: its time, then its id."""
+    at = datetime.fromisoformat(row.get_attribute("data-at").replace("Z", "+00:00"))
+    return at, int(row.get_attribute("data-id"))
 
 
 def settled(admin: HubClient, count: int) -> None:
@@ -44,20 +51,20 @@ def test_the_admin_filters_and_pages_the_feed(hub, browser_page):
     rows = page.locator("#audit-entries tbody tr[data-id]")
     rows.first.wait_for()
     assert rows.count() == 50
-    newest = [int(rows.nth(n).get_attribute("data-id")) for n in range(50)]
-    assert newest == sorted(newest, reverse=True)
+    newest = [position(rows.nth(n)) for n in range(50)]
+    assert newest == sorted(newest, reverse=True)  # by time, then id
     assert page.is_disabled("#audit-newer")
     browser.snap("audit-first-page")
 
     page.click("#audit-older")
     page.wait_for_function("document.getElementById('audit-page-number').textContent === 'page 2'")
-    older = [int(rows.nth(n).get_attribute("data-id")) for n in range(rows.count())]
-    assert older and max(older) < min(newest)
+    older = [position(rows.nth(n)) for n in range(rows.count())]
+    assert older and older == sorted(older, reverse=True) and max(older) < min(newest)
     assert rows.count() == len(USERS) + 2 - 50  # the rest of the feed
     assert page.is_disabled("#audit-older")
     page.click("#audit-newer")
     page.wait_for_function("document.getElementById('audit-page-number').textContent === 'page 1'")
-    assert int(rows.first.get_attribute("data-id")) == newest[0]
+    assert position(rows.first) == newest[0]
 
     page.fill("#audit-user", "u07")
     page.click("#audit-apply")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -291,7 +292,9 @@ def test_filters_and_paging(admin):
     assert entries(admin, since="2000-01-01")  # every entry is later
     newest_first = entries(admin, limit=500)
     everything = [e["id"] for e in newest_first]
-    order = [(e["at"], e["id"]) for e in newest_first]  # ISO times in UTC sort as text
+    order = [
+        (datetime.fromisoformat(e["at"].replace("Z", "+00:00")), e["id"]) for e in newest_first
+    ]
     assert order == sorted(order, reverse=True)
     seen: list[int] = []
     before = None

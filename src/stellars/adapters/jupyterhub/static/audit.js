@@ -1,5 +1,5 @@
-// The audit page: filters (user, action, dates), pages newest first by the feed's cursor
-// (`next_before`), a stack of the cursors seen so "Newer" goes back, and the CSV link of the
+// The audit page: filters (user, action, dates), pages newest first (by time, then id) by the
+// feed's cursor (`next_before`), a stack of the cursors seen so "Newer" goes back, and the CSV link of the
 // same filters.
 (function () {
   "use strict";
@@ -31,7 +31,7 @@
   function row(entry) {
     return element(
       "tr",
-      { "data-id": entry.id, "data-action": entry.action, "data-outcome": entry.outcome },
+      { "data-id": entry.id, "data-at": entry.at, "data-action": entry.action, "data-outcome": entry.outcome },
       element("td", { text: entry.at.replace("T", " ").replace("Z", "").slice(0, 19) }),
       element("td", { text: entry.actor }),
       element("td", { text: entry.action }),
