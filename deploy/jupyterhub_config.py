@@ -45,6 +45,7 @@ from stellars.adapters.nvidia import HostNvidiaSmiProbe
 from stellars.adapters.passwords import XkcdPasswordGenerator
 from stellars.adapters.sql import (
     SqlActivityStore,
+    SqlAuditLog,
     SqlBusyStore,
     SqlDatabase,
     SqlEventLog,
@@ -226,6 +227,7 @@ try:
         event_log=SqlEventLog(DATABASE),
         policy_store=HubPolicyStore(HUB_HANDLE),  # group policies, in the groups' properties
         server_stops=SqlServerStopStore(DATABASE),
+        audit_log=SqlAuditLog(DATABASE),
         lab_limits=LAB_LIMITS,
         host_disk=HOST_DISK,
         gpu_read_back=LocalProcessGpus(HUB_HANDLE, SPAWNER.naming) if LOCAL_SERVERS else None,

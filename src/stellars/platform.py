@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from stellars.domain.activity import ActivityLevel
+from stellars.domain.audit import AuditAction, AuditOutcome
 from stellars.domain.containers import ContainerUsage
 from stellars.domain.disk import DiskMeasurement
 from stellars.domain.errors import InvalidValue
@@ -32,6 +33,7 @@ from stellars.domain.hub import HubUser
 from stellars.domain.limits import ResolvedLimits
 from stellars.domain.services import (
     ActivityService,
+    AuditTrail,
     BrandingService,
     BroadcastService,
     BusySample,
@@ -60,6 +62,7 @@ from stellars.domain.settings import PlatformSettings
 from stellars.domain.volumes import VolumeInfo, container_name
 from stellars.ports import (
     ActivityStore,
+    AuditLog,
     BusyStore,
     Clock,
     ContainerControl,
@@ -103,10 +106,13 @@ HOST_DISK_INTERVAL = timedelta(minutes=5)
 QUOTA_WARNING_INTERVAL = timedelta(seconds=30)
 #: How often running servers are checked for a missing favicon route.
 FAVICON_ROUTES_INTERVAL = timedelta(seconds=10)
+#: How often entries older than the audit feed's retention are pruned.
+AUDIT_PRUNE_INTERVAL = timedelta(hours=1)
 #: How long the hub's shutdown waits for user follow-ups still in flight.
 SHUTDOWN_GRACE_SECONDS = 3.0
 
 ContainerUsages = Mapping[str, ContainerUsage]
+AuditCounts = Mapping[tuple[AuditAction, AuditOutcome], int]
 VolumeSizes = Mapping[str, VolumeInfo]
 T = TypeVar("T")
 
@@ -145,6 +151,12 @@ class Platform:
     #: Storage quotas: usage against quota, the check at spawn, and the warnings' pass.
     quotas: QuotaService
     quota_warnings: Refresher[tuple[QuotaWarning, ...]]
+    #: The audit feed: recorded by the web layer, read by the admin page, API and metrics.
+    audit: AuditTrail
+    #: The feed's entries by (action, outcome), counted in the background for the metrics.
+    audit_counts: Refresher[AuditCounts]
+    #: The feed's periodic prune (entries older than the retention setting).
+    audit_prune: Refresher[int]
     facts: Mapping[str, str] = field(default_factory=dict)
     #: Reads every running server's load once a busy window (only when culling spares busy
     #: servers: `settings.busy`, with the culler on).
@@ -164,6 +176,8 @@ class Platform:
             self.gpu_holdings,
             self.host_disk,
             self.quota_warnings,
+            self.audit_counts,
+            self.audit_prune,
             *((self.gpu.readings,) if self.gpu.readings is not None else ()),
             *((self.busy_sampler,) if self.busy_sampler is not None else ()),
         )
@@ -219,6 +233,8 @@ class Platform:
         """Stop the refreshers and any probe still running; give user follow-ups in flight
         (a rename's activity, a deletion's volumes) `grace_seconds` to finish."""
         await self.users.stop(timeout_seconds=grace_seconds)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.audit.settle(), grace_seconds)
         for refresher in self.background:
             await refresher.stop()
         for task in self._tasks:
@@ -261,6 +277,7 @@ def build(
     event_log: EventLog,
     policy_store: PolicyStore,
     server_stops: ServerStopStore,
+    audit_log: AuditLog,
     lab_limits: ResolvedLimits,
     host_disk: HostDisk,
     gpu_read_back: GpuReadBack | None = None,
@@ -283,6 +300,9 @@ def build(
 
     `busy_store` keeps the busy records (`settings.busy`); without it, or with the culler or
     the busy rule off, no server is read for busy-ness and none is spared for it.
+
+    `audit_log` keeps the audit feed (entries older than `settings.audit.retention_days` are
+    pruned every `AUDIT_PRUNE_INTERVAL`).
 
     `facts` are what the composition root found at start (the spawner in use and why, the lab
     image, the lab limits); the settings page shows them beside the settings.
@@ -414,6 +434,11 @@ def build(
         hub_url=f"{settings.hub.base_path}hub/",
     )
 
+    audit = AuditTrail(log=audit_log, clock=clock, retention_days=settings.audit.retention_days)
+
+    async def audit_counts() -> AuditCounts:
+        return MappingProxyType(await audit.counts())
+
     return Platform(
         settings=settings,
         clock=clock,
@@ -469,6 +494,9 @@ def build(
         ),
         quotas=quotas,
         quota_warnings=every(QUOTA_WARNING_INTERVAL, "storage warnings", quotas.check, ()),
+        audit=audit,
+        audit_counts=every(METRICS_INTERVAL, "audit counts", audit_counts, MappingProxyType({})),
+        audit_prune=every(AUDIT_PRUNE_INTERVAL, "audit prune", audit.prune, 0),
         facts=MappingProxyType(dict(facts or {})),
         busy_sampler=None if busy is None else busy_refresher(busy, clock),
     )

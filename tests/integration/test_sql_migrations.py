@@ -281,6 +281,10 @@ def test_the_head_schema_has_the_indexes_the_fast_path_needs_and_no_more(db_url)
             event_key = inspector.get_pk_constraint("stellars_events")["constrained_columns"]
             stop_key = inspector.get_pk_constraint("server_stops")["constrained_columns"]
             stop_indexes = inspector.get_indexes("server_stops")
+            audit_indexes = {
+                i["name"]: i["column_names"] for i in inspector.get_indexes("audit_entries")
+            }
+            audit_key = inspector.get_pk_constraint("audit_entries")["constrained_columns"]
     finally:
         database.close()
     # Only the time index: one per user would make every tick write a page per user (0005).
@@ -291,6 +295,14 @@ def test_the_head_schema_has_the_indexes_the_fast_path_needs_and_no_more(db_url)
     assert event_key == ["id"]
     # One row per server, found by its key alone (0006).
     assert (stop_key, stop_indexes) == (["username", "server_name"], [])
+    # Each filter of the audit feed reads one range of an index in the feed's order (0007).
+    assert audit_key == ["id"]
+    assert audit_indexes == {
+        "ix_audit_entries_actor": ["actor", "at", "id"],
+        "ix_audit_entries_target": ["target", "at", "id"],
+        "ix_audit_entries_action": ["action", "at", "id"],
+        "ix_audit_entries_at": ["at", "id"],
+    }
 
 
 _FIRST_USE = """

@@ -132,6 +132,7 @@ EVERY_VARIABLE = {
     "STELLARS_ORPHAN_VOLUMES": ("DELETE", "orphan_volumes", OrphanVolumePolicy.DELETE),
     "STELLARS_BROADCAST_CONCURRENCY": ("20", "broadcast.concurrency", 20),
     "STELLARS_BROADCAST_TIMEOUT": ("10", "broadcast.timeout_seconds", 10),
+    "STELLARS_AUDIT_RETENTION_DAYS": ("30", "audit.retention_days", 30),
     "JUPYTERHUB_LOGO_URI": ("file:///srv/logo.png", "branding.logo_uri", "file:///srv/logo.png"),
     "JUPYTERHUB_FAVICON_URI": ("https://cdn/f.ico", "branding.favicon_uri", "https://cdn/f.ico"),
     "JUPYTERHUB_LAB_MAIN_ICON_URI": (

@@ -12,6 +12,7 @@ import pytest
 
 from stellars.adapters.memory import (
     InMemoryActivityStore,
+    InMemoryAuditLog,
     InMemoryBusyStore,
     InMemoryContainers,
     InMemoryCredentialStore,
@@ -82,6 +83,7 @@ class Fakes:
         self.events = InMemoryEventLog()
         self.policy_store = InMemoryPolicyStore()
         self.stops = InMemoryServerStopStore()
+        self.audit = InMemoryAuditLog()
         self.disk = StaticHostDisk(DiskMeasurement("/var/lib/docker", DiskSpace(400, 38)))
 
     def build(self, value: PlatformSettings, **extra: object) -> Platform:
@@ -105,6 +107,7 @@ class Fakes:
             event_log=self.events,
             policy_store=self.policy_store,
             server_stops=self.stops,
+            audit_log=self.audit,
             lab_limits=value.lab_limits.resolve(HOST),
             host_disk=self.disk,
             facts={"User servers": "docker"},
@@ -377,6 +380,7 @@ def test_gpus_of_local_servers_are_read_back_from_where_the_composition_root_say
         event_log=fakes.events,
         policy_store=fakes.policy_store,
         server_stops=fakes.stops,
+        audit_log=fakes.audit,
         lab_limits=settings().lab_limits.resolve(HOST),
         host_disk=fakes.disk,
         gpu_read_back=local,

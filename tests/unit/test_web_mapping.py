@@ -51,6 +51,7 @@ def test_custom_scopes_are_valid_custom_scope_definitions():
         "custom:stellars:settings",
         "custom:stellars:policies",
         "custom:stellars:resources",
+        "custom:stellars:audit",
     }
     assert all(definition["description"] for definition in definitions.values())
 

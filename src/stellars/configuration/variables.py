@@ -135,8 +135,20 @@ USERS = "Users and credentials"
 NOTIFICATIONS = "Notifications"
 BRANDING = "Branding"
 HUB_PROCESS = "Hub process"
+AUDIT = "Audit feed"
 
-CATEGORIES = (HUB, SPAWNER, GPU, CULLER, ACTIVITY, USERS, NOTIFICATIONS, BRANDING, HUB_PROCESS)
+CATEGORIES = (
+    HUB,
+    SPAWNER,
+    GPU,
+    CULLER,
+    ACTIVITY,
+    USERS,
+    NOTIFICATIONS,
+    AUDIT,
+    BRANDING,
+    HUB_PROCESS,
+)
 
 VARIABLES: tuple[Variable, ...] = (
     # --- JupyterHub ----------------------------------------------------------------------
@@ -637,6 +649,14 @@ VARIABLES: tuple[Variable, ...] = (
         NOTIFICATIONS,
         "broadcast.timeout_seconds",
         "Seconds a server may take to accept a notification.",
+        Kind.INTEGER,
+    ),
+    # --- audit feed ----------------------------------------------------------------------
+    Variable(
+        "STELLARS_AUDIT_RETENTION_DAYS",
+        AUDIT,
+        "audit.retention_days",
+        "Days an entry of the audit feed is kept; older ones are pruned every hour.",
         Kind.INTEGER,
     ),
     # --- branding ------------------------------------------------------------------------

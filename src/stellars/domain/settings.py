@@ -18,6 +18,7 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 from .activity import ActivityPolicy
+from .audit import RETENTION_BOUNDS
 from .branding import BrandingPlan, plan_branding
 from .busy import BusyPolicy
 from .credentials import PassphrasePolicy, VaultPolicy
@@ -272,6 +273,18 @@ class BroadcastPolicy:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AuditSettings:
+    """The audit feed: how many days an entry is kept before the periodic prune deletes it."""
+
+    LIMITS: ClassVar[Mapping[str, Bounds]] = MappingProxyType({"retention_days": RETENTION_BOUNDS})
+
+    retention_days: int = 365
+
+    def __post_init__(self) -> None:
+        check_bounds(self, self.LIMITS)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GpuSettings:
     """GPU mode, the image and time the container probe may use in auto mode, and what a
     server gets where no group policy decides, when auto mode gives GPUs out one by one.
@@ -381,6 +394,7 @@ class PlatformSettings:
     docker_access: DockerAccessGroups = field(default_factory=DockerAccessGroups)
     gpu: GpuSettings = field(default_factory=GpuSettings)
     broadcast: BroadcastPolicy = field(default_factory=BroadcastPolicy)
+    audit: AuditSettings = field(default_factory=AuditSettings)
     stats: StatsSettings = field(default_factory=StatsSettings)
     hub_process: HubProcessSettings = field(default_factory=HubProcessSettings)
     branding: BrandingSettings = field(default_factory=BrandingSettings)

@@ -6,6 +6,7 @@ errors of `stellars.domain.errors`.
 """
 
 from .activity_store import ActivityStore
+from .audit import AuditLog
 from .busy_store import BusyStore
 from .clock import Clock
 from .containers import ContainerControl, ContainerStats, GpuReadBack
@@ -25,6 +26,7 @@ from .volumes import VolumeStore
 
 __all__ = [
     "ActivityStore",
+    "AuditLog",
     "BusyStore",
     "Clock",
     "ContainerControl",

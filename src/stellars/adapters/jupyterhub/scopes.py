@@ -28,6 +28,7 @@ SESSIONS = "custom:stellars:sessions"
 SETTINGS = "custom:stellars:settings"
 POLICIES = "custom:stellars:policies"
 RESOURCES = "custom:stellars:resources"
+AUDIT = "custom:stellars:audit"
 
 #: JupyterHub's scope for its admin pages; the platform's admin pages check it too.
 ADMIN_UI = "admin-ui"
@@ -46,6 +47,7 @@ CUSTOM_SCOPES: Mapping[str, Mapping[str, str]] = MappingProxyType(
         SETTINGS: {"description": "Read the platform's effective settings (never its secrets)."},
         POLICIES: {"description": "Read, create, change, order and delete group policies."},
         RESOURCES: {"description": "Read what a user's servers get from their group policies."},
+        AUDIT: {"description": "Read the audit feed: who changed what, for whom, and how."},
     }
 )
 

@@ -2,6 +2,7 @@
 suites as the real adapters (tests/contract). Their state is public so tests can arrange it."""
 
 from .activity_store import InMemoryActivityStore
+from .audit import InMemoryAuditLog
 from .busy_store import InMemoryBusyStore
 from .clock import ManualClock
 from .containers import InMemoryContainers
@@ -21,6 +22,7 @@ from .volumes import InMemoryVolumeStore
 
 __all__ = [
     "InMemoryActivityStore",
+    "InMemoryAuditLog",
     "InMemoryBusyStore",
     "InMemoryContainers",
     "InMemoryCredentialStore",

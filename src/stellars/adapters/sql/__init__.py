@@ -13,6 +13,7 @@ versioned with alembic.
 """
 
 from .activity_store import SqlActivityStore
+from .audit import SqlAuditLog
 from .busy_store import SqlBusyStore
 from .database import SqlDatabase
 from .engine import create_store_engine
@@ -24,6 +25,7 @@ from .session_store import SqlSessionStore
 __all__ = [
     "SchemaMismatch",
     "SqlActivityStore",
+    "SqlAuditLog",
     "SqlBusyStore",
     "SqlDatabase",
     "SqlEventLog",

@@ -121,3 +121,27 @@ busy_readings = Table(
     Column("window_busy", Boolean, nullable=True),
     Column("busy_until", DateTime, nullable=True),
 )
+
+#: The audit feed (revision 0007), one row per entry; ids grow and are never reused
+#: (AUTOINCREMENT on SQLite). `details` is the entry's details as JSON text ("{}" when none).
+#: Each filter's index ends in the feed's order (at, id), so a filtered page newest first is one
+#: backwards range of it.
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("target", String(255), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("detail", String(200), nullable=False),
+    Column("details", Text, nullable=False),
+    Index("ix_audit_entries_actor", "actor", "at", "id"),
+    Index("ix_audit_entries_target", "target", "at", "id"),
+    Index("ix_audit_entries_action", "action", "at", "id"),
+    Index("ix_audit_entries_at", "at", "id"),
+    sqlite_autoincrement=True,
+)

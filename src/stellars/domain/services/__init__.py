@@ -5,6 +5,7 @@ Docker, SQL, Tornado or JupyterHub.
 """
 
 from .activity import ActivityService, TickSummary, UsageHistory, UserActivity
+from .audit import AuditTrail
 from .branding import BrandingService
 from .broadcast import BroadcastService
 from .busy import BusySample, BusyService
@@ -46,6 +47,7 @@ from .warnings import CullWarner, CullWarning
 
 __all__ = [
     "ActivityService",
+    "AuditTrail",
     "BrandingService",
     "BroadcastService",
     "BusySample",

@@ -8,8 +8,9 @@ carried by the hub's `HubPlugin` and register its routes, so the platform works 
 users log in (docs/decisions/0001-registering-routes.md explains the choice of hook).
 
 Attaching runs a few named steps on the hub's loop: `bind` the in-hub adapters to the
-application, `refuse_exposed_local_servers` (the command line may widen what the configuration
-checked), `sync_hub_objects` (roles, groups, user events, the admin's password),
+application, `record_audit` (the audit feed, at the end of every request),
+`refuse_exposed_local_servers` (the command line may widen what the configuration checked),
+`sync_hub_objects` (roles, groups, user events, the admin's password),
 `tune_process` (scheduling priority, garbage collection, the loop-lag monitor) and
 `start_background` (metrics, the platform's refreshers, the lab favicon handler and routes once
 the hub serves, and the platform's stop when the hub shuts down).
@@ -32,7 +33,7 @@ from stellars.adapters.jupyterhub.hub_process import (
     put_this_thread_ahead,
     settle_garbage_collection,
 )
-from stellars.adapters.jupyterhub.web import Turns, handlers, metrics
+from stellars.adapters.jupyterhub.web import Turns, audited, handlers, metrics
 from stellars.domain.settings import SpawnerKind, is_loopback
 
 from .favicon import LabFavicon
@@ -91,6 +92,18 @@ def bind(plugin: HubPlugin, app: Any) -> None:
     """Hand the running application to the in-hub adapters, and the hub's log to the platform."""
     plugin.hub.bind(app)
     share_hub_log(app)
+
+
+def record_audit(plugin: HubPlugin, app: Any) -> None:
+    """Record the audit feed at the end of every request the hub answers: its request log
+    function, wrapped (web/recording.py says why there). JupyterHub builds the application
+    from its tornado settings after asking for the platform's handlers, so the wrapped
+    function is the one it uses."""
+    settings = app.tornado_settings
+    logged = settings.get("log_function")
+    if logged is None or getattr(logged, "audit_trail", None) is not None:
+        return  # no log function to follow (not a hub), or already recorded
+    settings["log_function"] = audited(logged, plugin.platform.audit)
 
 
 def refuse_exposed_local_servers(plugin: HubPlugin, app: Any) -> None:
@@ -191,6 +204,7 @@ def attach_platform(app: Any) -> list[tuple[Any, ...]]:
         app.log.warning("stellars: no platform in tornado_settings; its routes are not served")
         return []
     bind(plugin, app)
+    record_audit(plugin, app)
     refuse_exposed_local_servers(plugin, app)
     sync_hub_objects(plugin, app)
     monitor = tune_process(plugin)

@@ -74,6 +74,58 @@
     );
   }
 
+  // Past broadcasts, newest first, from the audit feed; `older` appends the next page.
+  let historyNext = null;
+  let newestShown = null;
+
+  function historyRow(entry) {
+    const d = entry.details || {};
+    const report =
+      entry.outcome === "ok"
+        ? (d.successful ?? 0) + " of " + (d.total ?? 0) + " delivered" + (d.failed ? ", " + d.failed + " failed" : "") +
+          (d.skipped ? ", " + d.skipped + " skipped" : "")
+        : entry.outcome + (entry.detail ? ": " + entry.detail : "");
+    return element(
+      "tr",
+      { "data-id": entry.id, "data-outcome": entry.outcome },
+      element("td", { text: entry.at.replace("T", " ").replace("Z", "").slice(0, 19) }),
+      element("td", { text: entry.actor }),
+      element("td", { text: d.message || "-" }),
+      element("td", { text: report }),
+    );
+  }
+
+  async function loadHistory(older) {
+    const body = document.querySelector("#broadcast-history-entries tbody");
+    const query = older && historyNext !== null ? "?before=" + historyNext : "";
+    try {
+      const page = await api("GET", "/notifications/history" + query);
+      const rows = page.entries.map(historyRow);
+      if (older) body.append(...rows);
+      else {
+        newestShown = page.entries.length ? page.entries[0].id : null;
+        body.replaceChildren(
+          ...(rows.length ? rows : [element("tr", {}, element("td", { colspan: 4, class: "text-body-secondary", text: "No broadcast yet." }))]),
+        );
+      }
+      historyNext = page.next_before;
+    } catch (error) {
+      body.replaceChildren(element("tr", {}, element("td", { colspan: 4, class: "text-danger", text: "Could not list past broadcasts: " + error.message })));
+      historyNext = null;
+    }
+    document.getElementById("broadcast-history-older").classList.toggle("d-none", historyNext === null);
+  }
+
+  // A broadcast is recorded once its answer is sent: look again until it shows (a few tries).
+  async function refreshHistory() {
+    const before = newestShown;
+    for (let attempt = 0; attempt < 10; attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await loadHistory(false);
+      if (newestShown !== before) return;
+    }
+  }
+
   async function submit(event) {
     event.preventDefault();
     const box = document.getElementById("broadcast-error");
@@ -94,6 +146,7 @@
     try {
       showReport(await api("POST", "/notifications/broadcast", body));
       message.value = "";
+      refreshHistory();
     } catch (error) {
       box.textContent = error.message;
       box.classList.remove("d-none");
@@ -118,5 +171,7 @@
     updateButton();
   });
   document.getElementById("broadcast-form").addEventListener("submit", submit);
+  document.getElementById("broadcast-history-older").addEventListener("click", () => loadHistory(true));
   loadServers();
+  loadHistory(false);
 })();

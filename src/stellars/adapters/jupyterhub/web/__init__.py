@@ -2,6 +2,7 @@
 
 from .base import StellarsAPIHandler, StellarsPageHandler, status_for
 from .branding import branding_base
+from .recording import audited
 from .routes import handlers
 from .turns import Turns
 
@@ -9,6 +10,7 @@ __all__ = [
     "StellarsAPIHandler",
     "StellarsPageHandler",
     "Turns",
+    "audited",
     "branding_base",
     "handlers",
     "status_for",

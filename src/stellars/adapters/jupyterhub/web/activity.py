@@ -21,6 +21,7 @@ from jupyterhub.scopes import needs_scope
 from tornado import web
 
 from stellars.adapters.jupyterhub import scopes
+from stellars.domain.audit import AuditAction
 from stellars.domain.errors import InvalidValue
 from stellars.domain.services import DashboardRow, SnapshotState
 from stellars.domain.services.dashboard import Dashboard
@@ -209,8 +210,10 @@ class ActivityResetAPI(StellarsAPIHandler):
     """`POST /hub/api/activity/reset` (custom:stellars:activity): wipes samples and tallies."""
 
     async def post(self) -> None:
+        note = self.audit(AuditAction.ACTIVITY_RESET)
         self.require_scope(scopes.ACTIVITY)
         deleted = await self.platform.activity.reset()
+        note.details.update(deleted_samples=deleted)
         self.log.info(
             "activity data reset by %s: %d samples deleted", self.current_user.name, deleted
         )

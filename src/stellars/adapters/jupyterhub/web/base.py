@@ -38,6 +38,7 @@ from jupyterhub.scopes import has_scope
 from tornado import web
 from tornado.http1connection import HTTP1Connection
 
+from stellars.domain.audit import AuditAction
 from stellars.domain.errors import (
     BackendUnavailable,
     Conflict,
@@ -48,6 +49,7 @@ from stellars.domain.errors import (
 )
 from stellars.domain.validation import clip, echo
 
+from .recording import AuditNote
 from .turns import Turns
 
 if TYPE_CHECKING:
@@ -126,12 +128,27 @@ class PlatformMixin:
     preparing = True
     #: An answer given while preparing, held until the body is in (see the module's docstring).
     answer_held = False
+    #: What this request does to someone else's state or the platform, for the audit feed
+    #: (`audit`; recorded with the answer's outcome when the request ends: see `recording`).
+    audit_notes: list[AuditNote]
+    #: The message of the refusal or failure this request was answered with, for the feed.
+    audit_error = ""
 
     def initialize(self, platform: Platform, turns: Turns, **kwargs: Any) -> None:
         self.platform = platform
         self.turns = turns
         self.received_body = bytearray()
+        self.audit_notes = []
         super().initialize(**kwargs)  # type: ignore[misc]
+
+    def audit(
+        self, action: AuditAction, target: str = "", subject: str = "", **details: Any
+    ) -> AuditNote:
+        """Declare what this request does, before it checks scopes or acts, so that a refused
+        or failed attempt is recorded too; add what the work found to the note's `details`."""
+        note = AuditNote(action, target, subject, dict(details))
+        self.audit_notes.append(note)
+        return note
 
     async def prepare(self) -> None:
         """On the headers alone: the body's limit, who calls (JupyterHub's prepare), then a
@@ -235,6 +252,9 @@ class StellarsAPIHandler(PlatformMixin, APIHandler):
         error = _exception(kwargs)
         if isinstance(error, StellarsError):
             status_code = status_for(error)
+            self.audit_error = _message(error)
+        elif isinstance(error, web.HTTPError):
+            self.audit_error = error.log_message or error.reason or ""
         super().send_error(status_code, **kwargs)
 
     def error_fields(self, message: str) -> dict[str, Any]:

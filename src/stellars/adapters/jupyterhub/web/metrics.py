@@ -6,7 +6,8 @@ happens. Everything else is read at scrape time from memory: the refreshers' sna
 age and failures), the activity levels, the event totals and the free disk of the engine's data
 directory that the platform keeps fresh in the background (ticks of the sampler and culls of
 the idle culler happen in their own processes and reach the hub through the event log), and
-the event loop's worst lag. A scrape never waits on a database or on Docker.
+the event loop's worst lag, and the audit feed's counts. A scrape never waits on a database or
+on Docker.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from prometheus_client import REGISTRY, Counter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 
 from stellars.domain.activity import ActivityLevel
+from stellars.domain.audit import AuditAction, AuditOutcome
 from stellars.domain.disk import DiskMeasurement
 
 if TYPE_CHECKING:
@@ -106,12 +108,37 @@ class PlatformCollector:
             count_value=totals.count("sampler-tick"),
             sum_value=totals.seconds.get("sampler-tick", 0.0),
         )
+        yield from audit_metrics(platform)
         yield from host_disk_gauges(platform.host_disk.snapshot().value)
         yield GaugeMetricFamily(
             "stellars_event_loop_lag_max_seconds",
             "Worst lateness of the hub's event loop in the last minute",
             value=self._worst_loop_lag(),
         )
+
+
+def audit_metrics(platform: Platform) -> Iterator[Any]:
+    """The audit feed: its stored entries by action and outcome (counted in the background;
+    every action and outcome has a sample, 0 when none is stored), and the entries recorded
+    and lost (not stored: the store failed) by this hub since it started."""
+    stored = GaugeMetricFamily(
+        "stellars_audit_entries",
+        "Entries of the audit feed stored now, by action and outcome",
+        labels=["action", "outcome"],
+    )
+    counts = platform.audit_counts.snapshot().value
+    for action in AuditAction:
+        for outcome in AuditOutcome:
+            stored.add_metric([action.value, outcome.value], counts.get((action, outcome), 0))
+    yield stored
+    records = CounterMetricFamily(
+        "stellars_audit_records",
+        "Entries this hub handed the audit feed, by outcome (stored, failed)",
+        labels=["outcome"],
+    )
+    records.add_metric(["stored"], platform.audit.recorded)
+    records.add_metric(["failed"], platform.audit.failed)
+    yield records
 
 
 def host_disk_gauges(measurement: DiskMeasurement) -> Iterator[Any]:

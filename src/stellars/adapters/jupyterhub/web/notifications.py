@@ -14,6 +14,7 @@ from jupyterhub.scopes import needs_scope
 from tornado import web
 
 from stellars.adapters.jupyterhub import scopes
+from stellars.domain.audit import AuditAction
 from stellars.domain.notifications import MAX_MESSAGE_LENGTH, BroadcastReport, Variant
 
 from . import metrics
@@ -48,6 +49,16 @@ def report_json(report: BroadcastReport) -> dict[str, Any]:
         "skipped": len(report.unknown) + len(report.not_running),
         "message": report.message,
         "details": details,
+    }
+
+
+def broadcast_counts(report: BroadcastReport) -> dict[str, int]:
+    """A broadcast's report as counts, as the audit feed keeps it."""
+    return {
+        "total": report.total,
+        "successful": report.successful,
+        "failed": report.failed,
+        "skipped": len(report.unknown) + len(report.not_running),
     }
 
 
@@ -95,9 +106,12 @@ class BroadcastAPI(StellarsAPIHandler):
     max_body_bytes = NAME_LIST_BODY_BYTES  # the recipients may be every running server
 
     async def post(self) -> None:
+        note = self.audit(AuditAction.BROADCAST_SENT)
         self.require_scope(scopes.BROADCAST)
         message = broadcast(self.read_json_object())
+        note.details.update(message=message.message, variant=message.variant.value)
         report = await self.platform.broadcast.deliver(message)
+        note.details.update(broadcast_counts(report))
         metrics.BROADCAST_DELIVERIES.labels(outcome="delivered").inc(report.successful)
         metrics.BROADCAST_DELIVERIES.labels(outcome="failed").inc(report.failed)
         metrics.BROADCASTS.inc()

@@ -29,6 +29,7 @@ from jupyterhub.scopes import needs_scope
 from tornado import web
 
 from stellars.adapters.jupyterhub import scopes
+from stellars.domain.audit import AuditAction
 from stellars.domain.policies import GroupPolicy, PlatformDefaults
 from stellars.domain.policy_documents import policy_document, policy_from_document
 from stellars.domain.quotas import WARNING_PERCENT
@@ -36,6 +37,7 @@ from stellars.domain.services import PolicyOverview, UserResources, UserStorage
 
 from .base import NAME_LIST_BODY_BYTES, StellarsAPIHandler, StellarsPageHandler
 from .parsing import string_list
+from .recording import some_names
 from .wire import iso
 
 
@@ -128,8 +130,10 @@ class PoliciesAPI(StellarsAPIHandler):
         self.write_json(overview_json(await self.platform.policies.overview()))
 
     async def put(self) -> None:
+        note = self.audit(AuditAction.POLICY_CHANGED, subject="order")
         self.require_scope(scopes.POLICIES)
         order = string_list(self.read_json_object(), "order")
+        note.details.update(some_names("order", order))
         policies = await self.platform.policies.reorder(order)
         self.log.info("policies ordered by %s: %s", self.current_user.name, len(policies))
         self.write_json({"policies": [policy_json(policy) for policy in policies]})
@@ -144,6 +148,7 @@ class PolicyAPI(StellarsAPIHandler):
         self.write_json(policy_json(policy))
 
     async def put(self, group: str) -> None:
+        self.audit(AuditAction.POLICY_CHANGED, subject=group, change="saved")
         self.require_scope(scopes.POLICIES)
         policy = policy_from_document(group, self.read_json_object())
         stored = await self.platform.policies.put(policy)
@@ -153,6 +158,7 @@ class PolicyAPI(StellarsAPIHandler):
         )
 
     async def delete(self, group: str) -> None:
+        self.audit(AuditAction.POLICY_CHANGED, subject=group, change="removed")
         self.require_scope(scopes.POLICIES)
         await self.platform.policies.delete(group)
         self.log.info("policy of group %s removed by %s", group, self.current_user.name)

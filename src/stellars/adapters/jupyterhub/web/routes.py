@@ -19,6 +19,7 @@ from stellars.domain.validation import clip
 
 from . import (
     activity,
+    audit,
     branding,
     notifications,
     policies,
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 STATIC_ROUTE = "stellars/static"
 #: API paths that belong to the platform alone (JupyterHub has nothing under them).
-API_PREFIXES = ("activity", "notifications", "admin", "settings", "policies")
+API_PREFIXES = ("activity", "notifications", "admin", "settings", "policies", "audit")
 
 
 class UnknownRoute(StellarsAPIHandler):
@@ -78,6 +79,7 @@ def handlers(platform: Platform, *, turns: Turns, branding_dir: str) -> list[tup
                 *users.ROUTES,
                 *notifications.ROUTES,
                 *policies.ROUTES,
+                *audit.ROUTES,
             ],
             shared,
         ),

@@ -23,19 +23,23 @@ from typing import Any
 
 from stellars.adapters.jupyterhub import scopes
 from stellars.adapters.jupyterhub.hub_objects import acting_for
+from stellars.domain.audit import AuditAction
 from stellars.domain.validation import echo
 
 from .base import StellarsAPIHandler
 from .parsing import string_list
+from .recording import some_names
 from .wire import iso, volumes_json
 
 
 class RestartServerAPI(StellarsAPIHandler):
     async def post(self, user_name: str) -> None:
-        self.require_scope(scopes.SERVERS, user=user_name)
         server = self.get_argument("server", "")
+        note = self.audit(AuditAction.SERVER_RESTARTED, user_name, server)
+        self.require_scope(scopes.SERVERS, user=user_name)
         with acting_for(self.current_user):  # the restart is recorded as this requester's
             report = await self.platform.servers.restart(user_name, server)
+        note.details.update(moved=report.moved)
         self.log.info(
             "server %s of %s restarted by %s (%s, serving after %d check(s))",
             echo(server),
@@ -63,9 +67,12 @@ class ManageVolumesAPI(StellarsAPIHandler):
         )
 
     async def delete(self, user_name: str) -> None:
+        note = self.audit(AuditAction.VOLUME_RESET, user_name)
         self.require_scope(scopes.VOLUMES, user=user_name)
         labels = string_list(self.read_json_object(), "volumes")
+        note.details.update(some_names("volumes", labels))
         report = await self.platform.volumes.reset(user_name, labels)
+        note.details.update(some_names("reset", report.removed))
         self.log.info(
             "%s reset volumes of %s: %s", self.current_user.name, user_name, report.message
         )

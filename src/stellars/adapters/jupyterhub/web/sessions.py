@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from stellars.adapters.jupyterhub import scopes
+from stellars.domain.audit import AuditAction
 from stellars.domain.busy import BusyVerdict
 from stellars.domain.errors import InvalidValue, Refused
 from stellars.domain.services import SessionStatus
@@ -74,8 +75,9 @@ class ExtendSessionAPI(StellarsAPIHandler):
         return {"success": False, "error": message}
 
     async def post(self, user_name: str) -> None:
-        self.require_scope(scopes.SESSIONS, user=user_name)
         server = self.get_argument("server", "")
+        note = self.audit(AuditAction.EXTENSION_GRANTED, user_name, server)
+        self.require_scope(scopes.SESSIONS, user=user_name)
         try:
             hours = whole_number(self.read_json_object(), "hours")
             extended = await self.platform.sessions.extend_and_show(user_name, hours, server)
@@ -86,6 +88,9 @@ class ExtendSessionAPI(StellarsAPIHandler):
             metrics.EXTENSIONS.labels(outcome="refused").inc()
             raise
         extension = extended.extension
+        note.details.update(
+            requested_hours=extension.requested_hours, granted_hours=extension.granted_hours
+        )
         metrics.EXTENSIONS.labels(outcome="granted").inc()
         metrics.EXTENSION_HOURS.inc(extension.granted_hours)
         self.log.info(

@@ -20,11 +20,13 @@ from __future__ import annotations
 from typing import Any
 
 from stellars.adapters.jupyterhub import scopes
+from stellars.domain.audit import AuditAction
 from stellars.domain.errors import InvalidValue
 from stellars.domain.validation import clip
 
 from .base import LOGGED_MESSAGE_LIMIT, NAME_LIST_BODY_BYTES, StellarsAPIHandler
 from .parsing import string_list
+from .recording import some_names
 from .wire import iso, orphan_json, volumes_json
 
 #: The most names one request may carry (the admin page creates users in batches); their body
@@ -44,9 +46,13 @@ class CredentialsAPI(StellarsAPIHandler):
     max_body_bytes = NAME_LIST_BODY_BYTES
 
     async def post(self) -> None:
+        attempt = self.audit(AuditAction.PASSPHRASE_ISSUED)
         self.require_scope(scopes.CREDENTIALS)
         usernames = names_from(self.read_json_object(), "usernames")
         found = await self.platform.users.collect_passphrases(usernames)
+        self.audit_notes.remove(attempt)  # one entry per passphrase handed out instead
+        for name in sorted(found):
+            self.audit(AuditAction.PASSPHRASE_ISSUED, name)
         replaced = sorted(name for name, handed in found.items() if handed.replaced_sign_up)
         self.log.info(
             "%s collected the passphrases of %s (asked for %d user(s))%s",
@@ -106,9 +112,12 @@ class OrphanedVolumesAPI(StellarsAPIHandler):
         )
 
     async def delete(self) -> None:
+        note = self.audit(AuditAction.VOLUME_DELETED)
         self.require_scope(scopes.VOLUMES)
         names = names_from(self.read_json_object(), "volumes")
+        note.details.update(some_names("volumes", names))
         removal = await self.platform.volumes.remove_orphans(names)
+        note.details.update(some_names("deleted", removal.removed))
         self.log.info(
             "%s deleted orphaned volumes: %s",
             self.current_user.name,
