@@ -1,6 +1,6 @@
-"""Benchmark: a broadcast to 50 running servers, and the sequential pattern beside it.
+"""Benchmark: a broadcast to 50 (or 200) running servers, and the sequential pattern beside it.
 
-    .venv/bin/python bench/broadcast.py [--servers 50] [--repeats 5]
+    .venv/bin/python bench/broadcast.py [--servers 50] [--repeats 5] [--bar 2]
 
 Starts deploy/jupyterhub_config.py in a JupyterHub subprocess on loopback whose servers are
 lightweight local processes speaking the notifications extension's ingest API
@@ -10,8 +10,9 @@ through the platform's transport: a token of its own per server, minted and dele
 
 It prints the time until the whole report comes back for one broadcast to every server (median
 of REPEATS), and, in the same run, the sequential pattern: the same servers notified one after
-another (one broadcast per recipient). Bar: report complete <= 2 s. Traffic goes to 127.0.0.1
-only; the numbers are printed, never asserted.
+another (one broadcast per recipient). Bars: report complete <= 2 s for 50 servers (the first
+bar), <= 1 s for 200 (issue 22: `--servers 200 --bar 1`). Traffic goes to 127.0.0.1 only; the
+numbers are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--servers", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--bar", type=float, default=BAR_SECONDS, help="seconds the report may take"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="stellars-bench-broadcast-") as workdir:
         root = Path(workdir)
@@ -104,8 +108,10 @@ def main() -> int:
                 f"({sequential / median:.1f}x the broadcast)"
             )
             print(f"notifications received by the servers: {delivered}")
-            verdict = "met" if median <= BAR_SECONDS else "MISSED"
-            print(f"bar: report complete {median:.2f} s <= {BAR_SECONDS:.0f} s: {verdict}")
+            load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+            print(f"load average after the run: {load}")
+            verdict = "met" if median <= args.bar else "MISSED"
+            print(f"bar: report complete {median:.2f} s <= {args.bar:g} s: {verdict}")
             for name in names:
                 admin.api("DELETE", f"/users/{name}/server")
     return 0
