@@ -1,6 +1,6 @@
 """Benchmark: a broadcast to 50 (or 200) running servers, and the sequential pattern beside it.
 
-    .venv/bin/python bench/broadcast.py [--servers 50] [--repeats 5] [--bar 2]
+    .venv/bin/python bench/broadcast.py [--servers 50] [--repeats 5] [--bar 2] [--concurrency N]
 
 Starts deploy/jupyterhub_config.py in a JupyterHub subprocess on loopback whose servers are
 lightweight local processes speaking the notifications extension's ingest API
@@ -66,6 +66,12 @@ def main() -> int:
     parser.add_argument(
         "--bar", type=float, default=BAR_SECONDS, help="seconds the report may take"
     )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        help="STELLARS_BROADCAST_CONCURRENCY: servers contacted at once (the platform's default "
+        "when not given)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="stellars-bench-broadcast-") as workdir:
         root = Path(workdir)
@@ -75,6 +81,11 @@ def main() -> int:
             JUPYTERHUB_ADMIN_PASSWORD=ADMIN_PASSWORD,
             STELLARS_SPAWNER="local",
             JUPYTERHUB_ACTIVITYMON_SAMPLE_INTERVAL="86400",
+            **(
+                {"STELLARS_BROADCAST_CONCURRENCY": str(args.concurrency)}
+                if args.concurrency
+                else {}
+            ),
         )
         config = render_config(root / "config")
         with JupyterHubProcess(config, env, workdir=root / "hub", ready_timeout=120) as hub:
@@ -99,6 +110,8 @@ def main() -> int:
             delivered = sum(len(received(data, name)) for name in names)
             median = statistics.median(everyone)
             spread = f"min {min(everyone) * 1000:.0f}, max {max(everyone) * 1000:.0f}"
+            at_once = args.concurrency or "the default number of"
+            print(f"servers contacted at once: {at_once}")
             print(
                 f"broadcast to {args.servers} servers, report complete: "
                 f"median {median * 1000:.0f} ms ({spread}, n={args.repeats})"
