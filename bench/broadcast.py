@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -100,7 +101,9 @@ def main() -> int:
             everyone = []
             for repeat in range(args.repeats):
                 elapsed, report = broadcast(admin, {"message": f"to everyone {repeat}"})
-                assert report["successful"] == args.servers, report["message"]
+                if report["successful"] != args.servers:
+                    errors = Counter(d["error"] for d in report["details"] if d["error"])
+                    raise SystemExit(f"{report['message']} in {elapsed:.1f} s: {dict(errors)}")
                 everyone.append(elapsed)
             started = time.perf_counter()
             for name in names:
