@@ -1,6 +1,6 @@
-"""Benchmark: a broadcast to 50 running servers, and the sequential pattern beside it.
+"""Benchmark: a broadcast to 50 (or 200) running servers, and the sequential pattern beside it.
 
-    .venv/bin/python bench/broadcast.py [--servers 50] [--repeats 5]
+    .venv/bin/python bench/broadcast.py [--servers 50] [--repeats 5] [--bar 2] [--concurrency N]
 
 Starts deploy/jupyterhub_config.py in a JupyterHub subprocess on loopback whose servers are
 lightweight local processes speaking the notifications extension's ingest API
@@ -10,8 +10,9 @@ through the platform's transport: a token of its own per server, minted and dele
 
 It prints the time until the whole report comes back for one broadcast to every server (median
 of REPEATS), and, in the same run, the sequential pattern: the same servers notified one after
-another (one broadcast per recipient). Bar: report complete <= 2 s. Traffic goes to 127.0.0.1
-only; the numbers are printed, never asserted.
+another (one broadcast per recipient). Bars: report complete <= 2 s for 50 servers (the first
+bar), <= 1 s for 200 (issue 22: `--servers 200 --bar 1`). Traffic goes to 127.0.0.1 only; the
+numbers are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -62,6 +64,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--servers", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--bar", type=float, default=BAR_SECONDS, help="seconds the report may take"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        help="STELLARS_BROADCAST_CONCURRENCY: servers contacted at once (the platform's default "
+        "when not given)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="stellars-bench-broadcast-") as workdir:
         root = Path(workdir)
@@ -71,6 +82,11 @@ def main() -> int:
             JUPYTERHUB_ADMIN_PASSWORD=ADMIN_PASSWORD,
             STELLARS_SPAWNER="local",
             JUPYTERHUB_ACTIVITYMON_SAMPLE_INTERVAL="86400",
+            **(
+                {"STELLARS_BROADCAST_CONCURRENCY": str(args.concurrency)}
+                if args.concurrency
+                else {}
+            ),
         )
         config = render_config(root / "config")
         with JupyterHubProcess(config, env, workdir=root / "hub", ready_timeout=120) as hub:
@@ -85,7 +101,9 @@ def main() -> int:
             everyone = []
             for repeat in range(args.repeats):
                 elapsed, report = broadcast(admin, {"message": f"to everyone {repeat}"})
-                assert report["successful"] == args.servers, report["message"]
+                if report["successful"] != args.servers:
+                    errors = Counter(d["error"] for d in report["details"] if d["error"])
+                    raise SystemExit(f"{report['message']} in {elapsed:.1f} s: {dict(errors)}")
                 everyone.append(elapsed)
             started = time.perf_counter()
             for name in names:
@@ -95,6 +113,8 @@ def main() -> int:
             delivered = sum(len(received(data, name)) for name in names)
             median = statistics.median(everyone)
             spread = f"min {min(everyone) * 1000:.0f}, max {max(everyone) * 1000:.0f}"
+            at_once = args.concurrency or "the default number of"
+            print(f"servers contacted at once: {at_once}")
             print(
                 f"broadcast to {args.servers} servers, report complete: "
                 f"median {median * 1000:.0f} ms ({spread}, n={args.repeats})"
@@ -104,8 +124,10 @@ def main() -> int:
                 f"({sequential / median:.1f}x the broadcast)"
             )
             print(f"notifications received by the servers: {delivered}")
-            verdict = "met" if median <= BAR_SECONDS else "MISSED"
-            print(f"bar: report complete {median:.2f} s <= {BAR_SECONDS:.0f} s: {verdict}")
+            load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+            print(f"load average after the run: {load}")
+            verdict = "met" if median <= args.bar else "MISSED"
+            print(f"bar: report complete {median:.2f} s <= {args.bar:g} s: {verdict}")
             for name in names:
                 admin.api("DELETE", f"/users/{name}/server")
     return 0

@@ -144,8 +144,10 @@ async def test_a_user_without_a_server_has_no_servers(harness):
 
 
 async def test_listing_agrees_with_each_user_across_pages(harness, monkeypatch):
-    # Small pages, so the in-process listing reads several (it pages by name).
+    # Small pages and slices, so the in-process listing reads several (it pages by name) and
+    # makes the users of a page in more than one turn.
     monkeypatch.setattr("stellars.adapters.jupyterhub.hub_objects.directory.USERS_PER_PAGE", 3)
+    monkeypatch.setattr("stellars.adapters.jupyterhub.hub_objects.directory.USERS_PER_TURN", 2)
     names = [f"page-user-{index:02d}" for index in range(11)]
     for index, name in enumerate(names):
         await harness.add_user(name, admin=index % 4 == 0)

@@ -39,6 +39,7 @@ from stellars.domain.services import (
     VolumeService,
     users_by_level,
 )
+from stellars.domain.services.activity import SCORES_PER_TURN
 from stellars.domain.services.dashboard import ROWS_PER_TURN, combined_usage, status_of
 from stellars.domain.sessions import SessionPolicy
 from stellars.domain.volumes import DockerNaming, VolumeInfo, user_volumes
@@ -632,4 +633,52 @@ async def test_a_long_build_hands_the_loop_back_between_slices_without_waiting(w
     rows = (await world.dashboard.page()).rows
     assert len(rows) == ROWS_PER_TURN * 2 + 3
     # Three slices of at most ROWS_PER_TURN rows: the loop is handed back twice, for no time.
+    assert delays == [0, 0]
+
+
+async def test_each_users_volume_names_are_rendered_once_not_on_every_build(world, monkeypatch):
+    rendered: list[str] = []
+    names_for = world.volumes.names_for
+
+    def counting(username: str) -> dict[str, str]:
+        rendered.append(username)
+        return names_for(username)
+
+    monkeypatch.setattr(world.volumes, "names_for", counting)
+    await world.sizes.refresh_now()
+    first = await world.dashboard.page()
+    assert sorted(rendered) == ["ann", "bob", "cy"]
+    world.directory.put(HubUser(name="dee"))
+    world.dashboard.invalidate()
+    second = await world.dashboard.page()
+    assert second.build == first.build + 1
+    assert sorted(rendered) == ["ann", "bob", "cy", "dee"]  # only the new user's
+    assert second.rows[0].volume_sizes == {"home": 4 * 1024**2, "cache": None}
+    # A user deleted and created again is rendered again (the memo holds the latest build's).
+    del world.directory.users["dee"]
+    world.dashboard.invalidate()
+    await world.dashboard.page()
+    world.directory.put(HubUser(name="dee"))
+    world.dashboard.invalidate()
+    await world.dashboard.page()
+    assert sorted(rendered) == ["ann", "bob", "cy", "dee", "dee"]
+
+
+async def test_many_scores_hand_the_loop_back_between_slices(world, monkeypatch):
+    names = [f"u{index:05d}" for index in range(SCORES_PER_TURN * 2 + 1)]
+    await world.store.add(
+        [RecordedSample(name, NOW - timedelta(minutes=10), True) for name in names]
+    )
+    delays: list[float] = []
+    sleep = asyncio.sleep
+
+    async def recording_sleep(delay: float, result: object = None) -> object:
+        delays.append(delay)
+        return await sleep(delay, result)
+
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
+    scores = await world.activity.scores()
+    assert sorted(scores) == names
+    assert {score.sample_count for score in scores.values()} == {1}
+    # Three slices of at most SCORES_PER_TURN scores: the loop is handed back twice.
     assert delays == [0, 0]

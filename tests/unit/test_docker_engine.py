@@ -20,7 +20,7 @@ import docker.errors
 import pytest
 import requests
 
-from stellars.adapters.docker import DockerEngine
+from stellars.adapters.docker import DockerEngine, connect
 from stellars.adapters.docker.engine import describe, host_resources, probe_engine
 from stellars.domain.errors import BackendUnavailable, ContainerNotFound
 from stellars.domain.limits import HostResources
@@ -263,3 +263,15 @@ def test_a_probe_that_finds_no_engine_knows_no_host():
     probe = probe_engine(NOWHERE, "lab:latest", timeout_seconds=1)
     assert probe.problem is not None and probe.problem.startswith("no Docker engine answers")
     assert (probe.image_present, probe.host) == (False, None)
+
+
+def test_connect_keeps_as_many_connections_as_asked_and_the_sdks_ten_by_default():
+    # A fixed API version: no request is made, so no engine is needed.
+    pooled = connect(NOWHERE, version="1.41", max_pool_size=37)
+    default = connect(NOWHERE, version="1.41")
+    try:
+        assert pooled.api._custom_adapter.max_pool_size == 37
+        assert default.api._custom_adapter.max_pool_size == 10
+    finally:
+        pooled.close()
+        default.close()

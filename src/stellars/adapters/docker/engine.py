@@ -36,14 +36,25 @@ SDK_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def connect(
-    base_url: str = DEFAULT_SOCKET, *, timeout_seconds: float = 30.0, version: str = "auto"
+    base_url: str = DEFAULT_SOCKET,
+    *,
+    timeout_seconds: float = 30.0,
+    version: str = "auto",
+    max_pool_size: int = 10,
 ) -> docker.DockerClient:
-    """A docker SDK client for `base_url` (blocking: "auto" asks the engine for its API version).
+    """A docker SDK client for `base_url` (blocking: "auto" asks the engine for its API version)
+    that keeps up to `max_pool_size` connections open (the SDK's default is 10: a client used
+    by more threads at once opens more, and closes each extra one after its request).
 
     Raises BackendUnavailable when the engine does not answer.
     """
     try:
-        return docker.DockerClient(base_url=base_url, version=version, timeout=timeout_seconds)
+        return docker.DockerClient(
+            base_url=base_url,
+            version=version,
+            timeout=timeout_seconds,
+            max_pool_size=max_pool_size,
+        )
     except SDK_ERRORS as exc:
         raise BackendUnavailable(f"Docker engine at {base_url} unreachable: {exc}") from exc
 

@@ -161,6 +161,10 @@ class DashboardService:
         self._invalidations = 0
         # The latest complete build and what it was built from.
         self._latest: tuple[Dashboard, tuple[object, ...]] | None = None
+        # Each user's volume names (label -> engine name) as of the latest build: they depend
+        # only on the name and the volume settings (fixed for the service's life), and
+        # rendering them again costs about 45 µs a user, half a second at 10,000 users.
+        self._volume_names: dict[str, Mapping[str, str]] = {}
 
     def invalidate(self) -> None:
         """Something the dashboard shows changed (a user created, renamed or deleted): the
@@ -225,14 +229,23 @@ class DashboardService:
         authorized = self._credentials.authorized()
         usage_snapshot = self._container_stats.snapshot()
         sizes_snapshot = self._volume_sizes.snapshot()
+        known_names, volume_names = self._volume_names, {}
         rows: list[DashboardRow] = []
         for start in range(0, len(users), ROWS_PER_TURN):
             if start:  # thousands of rows: let other requests run between slices
                 await asyncio.sleep(0)
-            rows.extend(
-                self._row(user, now, scores, remaining, authorized, usage_snapshot, sizes_snapshot)
-                for user in users[start : start + ROWS_PER_TURN]
-            )
+            for user in users[start : start + ROWS_PER_TURN]:
+                names = known_names.get(user.name)
+                if names is None:
+                    names = self._volumes.names_for(user.name)
+                volume_names[user.name] = names
+                rows.append(
+                    self._row(
+                        user, now, scores, remaining, authorized, usage_snapshot,
+                        sizes_snapshot, names,
+                    )
+                )  # fmt: skip
+        self._volume_names = volume_names  # the users of this build only: the deleted go
         dashboard = Dashboard(
             rows=tuple(rows),
             total=len(users),
@@ -258,6 +271,7 @@ class DashboardService:
         authorized: frozenset[str] | None,
         usage: Snapshot[Mapping[str, ContainerUsage]],
         sizes: Snapshot[Mapping[str, VolumeInfo]],
+        volume_names: Mapping[str, str],
     ) -> DashboardRow:
         policy = self._activity.policy
         score = scores.get(user.name)
@@ -270,7 +284,7 @@ class DashboardService:
         left = [remaining[(user.name, n)] for n in user.servers if (user.name, n) in remaining]
         volume_sizes = {
             label: sizes.value[name].size_bytes
-            for label, name in self._volumes.names_for(user.name).items()
+            for label, name in volume_names.items()
             if name in sizes.value
         }
         return DashboardRow(
