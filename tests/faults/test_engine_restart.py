@@ -24,6 +24,7 @@ from pathlib import Path
 
 import docker
 import pytest
+import requests
 from tooling.images import SWARM_NODE_ENGINE_PORT, ensure_image, swarm_node_recipe
 from tooling.run import gateway
 
@@ -48,6 +49,8 @@ TICK = "stellars.activity_sampler] Tick: "
 #: The stand-in lab: busybox's httpd on the lab's port (extra arguments land in $0.. and are
 #: ignored), answering the hub's readiness check.
 STAND_IN_CMD = ["sh", "-c", "exec httpd -f -p 8888 -h /tmp", "stand-in"]
+#: What busybox's httpd answers for a missing file (no hub or proxy page says it).
+STAND_IN_404 = "The requested URL was not found"
 
 
 @pytest.fixture
@@ -114,6 +117,23 @@ def test_the_engine_restarted_under_five_labs_and_ten_pollers(
 
     for name in users:
         wait_for(lambda name=name: (server(name) or {}).get("ready"), 120, f"{name} ready")
+    token = admin.new_token("admin")
+
+    def lab_answers(name: str) -> bool:
+        """The stand-in itself answers through the proxy (busybox's own 404 page), not the
+        hub's page for a server that is not there."""
+        try:
+            answer = requests.get(
+                f"{hub.public_url}/user/{name}/",
+                headers={"Authorization": f"token {token}"},
+                allow_redirects=False,
+                timeout=10,
+            )
+        except requests.RequestException:
+            return False
+        return STAND_IN_404 in answer.text
+
+    assert all(lab_answers(name) for name in users)
     nested = node.client(engine)
     assert len(nested.containers.list(filters={"name": "jupyterlab-"})) == LABS
 
@@ -133,7 +153,6 @@ def test_the_engine_restarted_under_five_labs_and_ten_pollers(
     answers: list[Answer] = []
     polling = threading.Event()
     polling.set()
-    token = admin.new_token("admin")
 
     def poll() -> None:
         client = HubClient(hub.public_url, token)
@@ -157,7 +176,11 @@ def test_the_engine_restarted_under_five_labs_and_ten_pollers(
         host_node.start()
         wait_for(lambda: nested_ping(node), 90, "the nested engine back")
         # Each lab comes back, or the hub finds it gone at its next poll and stops it.
-        wait_for(lambda: all(settled(server(name)) for name in users), 120, "labs settled")
+        wait_for(
+            lambda: all(server(name) is None or lab_answers(name) for name in users),
+            120,
+            "each lab answering or stopped",
+        )
         tick()
     finally:
         polling.clear()
@@ -173,7 +196,8 @@ def test_the_engine_restarted_under_five_labs_and_ten_pollers(
     back, stopped = [], []
     for name in users:
         found = server(name)
-        if found and found["ready"]:
+        if found:
+            assert lab_answers(name), f"{name}: the hub says running, the lab does not answer"
             back.append(name)
             continue
         last = admin.api("GET", f"/users/{name}/last-stop")
@@ -183,6 +207,16 @@ def test_the_engine_restarted_under_five_labs_and_ten_pollers(
         stopped.append(f"{name}: {reason}")
     outcomes(FAULT, "labs", f"{len(back)} back, {len(stopped)} stopped with a reason")
     print("\n".join(stopped))
+    left = {found.name for found in nested.containers.list(all=True)}
+    orphans = [name for name in users if name not in back and f"jupyterlab-{name}" in left]
+    assert not orphans, f"stopped labs left their containers: {orphans}"
+    # The platform spawns again on the engine that came back.
+    again = users[0]
+    if again not in back:
+        answer = admin.api("POST", f"/users/{again}/server")
+        assert answer.status_code in {201, 202}, answer.text
+    wait_for(lambda: lab_answers(again), 120, f"{again} answering again")
+    outcomes(FAULT, "a spawn after it", "ready, answers through the proxy")
 
     rows = samples(database)
     assert len(set(rows)) == len(rows), "a sample written twice"
@@ -202,7 +236,3 @@ def nested_ping(node: SwarmCluster) -> bool:
         return bool(docker.DockerClient(base_url=node.manager.engine_url, timeout=5).ping())
     except Exception:
         return False
-
-
-def settled(server: dict | None) -> bool:
-    return server is None or (bool(server["ready"]) and not server["pending"])

@@ -19,6 +19,10 @@ DockerSpawner removes the container with the engine's account of its end, so the
 that account first (`State.OOMKilled`, `State.ExitCode`, `State.FinishedAt`,
 `HostConfig.Memory`) and hands it to the platform (`stellars.domain.stops` has the rule), which
 tells the user why on the home page and in the API. A new start forgets the last stop.
+
+JupyterHub calls a spawner's `stop` only for a server its poll finds running, so the stock
+DockerSpawner never removes a container that ended by itself (an engine restart ends them all):
+with `remove` on, the poll that finds it ended removes it, after reading its account.
 """
 
 from __future__ import annotations
@@ -104,7 +108,21 @@ class EngineTolerantDockerSpawner(DockerSpawner):
             ended = container_exit(self.inspected)
             if ended is not None:
                 await self.record_exit(ended)
+                await self.remove_ended()
         return status
+
+    async def remove_ended(self) -> None:
+        """Remove a container found ended, as `stop` would have: JupyterHub stops a server
+        whose poll reports an exit without calling the spawner's `stop` (the container is not
+        running), so DockerSpawner's `remove` never applied and the dead container kept the
+        user's volumes in use (a reset refused) until the next start. A failure is logged,
+        never raised (the hub must still learn that the server stopped)."""
+        if not self.remove:
+            return
+        try:
+            await self.remove_object()
+        except Exception:
+            self.log.exception("could not remove the ended container of %s", self._log_name)
 
     async def start(self) -> Any:
         stops = self.stop_service()
