@@ -8,6 +8,8 @@
   lab/Dockerfile builds it where a registry is reachable. uv installs the Python packages in
   the chroot when the host has it (pip otherwise), and the Debian packages of the last build
   are reused from a cache; neither changes the image or its tag.
+- swarm node: Debian's docker.io on a minbase rootfs (mmdebstrap), one engine per node of the
+  test swarm (tests/backends/swarm.py).
 
 ``ensure_image`` checks ``docker image inspect`` first and builds only when the tag is missing,
 under a file lock so that two pytest processes never build the same image at once.
@@ -435,6 +437,48 @@ def ensure_fake_cuda_image(client: docker.DockerClient, nvidia_smi_script: str) 
 def ensure_lab_image(client: docker.DockerClient, extra_pip: Sequence[str] = ()) -> str:
     """Tag of the user-server image (plus ``extra_pip``), built if missing (about 40 s)."""
     return ensure_image(client, lab_recipe(extra_pip)).tag
+
+
+# --- swarm node: a Docker engine in a container (tests/backends/swarm.py) ---------------------
+#
+# Each node of the test swarm is a container running its own dockerd, made from Debian's
+# docker.io on a minbase rootfs. Its engine listens on its socket and, for the test tooling on
+# the host, on plain TCP 2375: only ever on a network the test creates and removes again.
+
+SWARM_NODE_REPOSITORY = "stellars-test-swarmnode"
+SWARM_NODE_ENGINE_PORT = 2375
+_SWARM_NODE_INCLUDE = ("docker.io", "iptables", "ca-certificates", "procps", "iproute2")
+_SWARM_NODE_CHANGES = (
+    f"ENV PATH={_PATH}",
+    'CMD ["dockerd", "--host", "unix:///var/run/docker.sock", '
+    f'"--host", "tcp://0.0.0.0:{SWARM_NODE_ENGINE_PORT}"]',
+)
+
+
+def swarm_node_recipe() -> ImageRecipe:
+    """The node image of the test swarm: Debian bookworm minbase with docker.io (dockerd,
+    containerd, runc), iptables and iproute2; CMD runs dockerd on its socket and on TCP 2375."""
+    fingerprint = json.dumps(
+        {
+            "recipe": "swarmnode-v1",
+            "suite": LAB_SUITE,
+            "include": _SWARM_NODE_INCLUDE,
+            "changes": _SWARM_NODE_CHANGES,
+        },
+        sort_keys=True,
+    )
+
+    def build(client: docker.DockerClient, tag: str) -> None:
+        with tempfile.TemporaryDirectory(prefix="stellars-swarmnode-") as workdir:
+            rootfs = _debian_rootfs_tar(Path(workdir), _SWARM_NODE_INCLUDE, hooks=())
+            _import(client, rootfs, tag, _SWARM_NODE_CHANGES)
+
+    return ImageRecipe(SWARM_NODE_REPOSITORY, fingerprint, build)
+
+
+def ensure_swarm_node_image(client: docker.DockerClient) -> str:
+    """Tag of the swarm node image, built if missing (about half a minute, 450 MB)."""
+    return ensure_image(client, swarm_node_recipe()).tag
 
 
 # --- hub: the root Dockerfile, on a Debian base bootstrapped offline -------------------------

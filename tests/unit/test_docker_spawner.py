@@ -493,3 +493,52 @@ class TestAStopTheHubWasAskedFor:
         await spawner_of(stops.user()).record_restart("bob")
         stop = await stops.store.last("ada")
         assert (stop.reason, stop.message) == (StopReason.RESTARTED, "stopped: restarted by bob")
+
+
+class TestAnEndedContainerIsRemoved:
+    """JupyterHub calls `stop` only for a server its poll finds running: the poll that finds a
+    container ended removes it when the spawner removes its containers."""
+
+    def spawner(self, monkeypatch, container, stops, *, remove: bool) -> Any:
+        removed: list[str] = []
+
+        async def remove_object(self):
+            removed.append(self.container_name)
+
+        monkeypatch.setattr(DockerSpawner, "remove_object", remove_object)
+        spawner = spawner_finding(monkeypatch, container, stops.user())
+        spawner.remove = remove
+        spawner.removed = removed
+        return spawner
+
+    async def test_an_ended_container_is_removed_after_its_end_is_recorded(
+        self, monkeypatch, stops
+    ):
+        spawner = self.spawner(monkeypatch, inspected(), stops, remove=True)
+        assert (await spawner.poll()).startswith("ExitCode=137")
+        assert spawner.removed == [spawner.container_name]
+        assert (await stops.store.last("ada")).reason is StopReason.OUT_OF_MEMORY
+
+    async def test_kept_when_the_spawner_keeps_its_containers(self, monkeypatch, stops):
+        spawner = self.spawner(monkeypatch, inspected(), stops, remove=False)
+        await spawner.poll()
+        assert spawner.removed == []
+
+    @pytest.mark.parametrize("container", [inspected(running=True), None])
+    async def test_a_running_or_gone_container_is_left_alone(self, monkeypatch, stops, container):
+        spawner = self.spawner(monkeypatch, container, stops, remove=True)
+        await spawner.poll()
+        assert spawner.removed == []
+
+    async def test_a_removal_that_fails_is_logged_and_the_hub_still_learns_of_the_stop(
+        self, monkeypatch, stops, caplog
+    ):
+        async def fail(self):
+            raise requests.exceptions.ConnectionError("engine gone again")
+
+        spawner = spawner_finding(monkeypatch, inspected(), stops.user())
+        spawner.remove = True
+        monkeypatch.setattr(DockerSpawner, "remove_object", fail)
+        with caplog.at_level(logging.ERROR):
+            assert (await spawner.poll()).startswith("ExitCode=137")
+        assert "could not remove the ended container of ada" in caplog.text

@@ -46,6 +46,10 @@ missing, the engine refusing the container, the lab exiting or never answering) 
 HTTP error carrying the platform's reason and the log tail (`jupyterhub_message`, and its HTML,
 escaped, as `jupyterhub_html_message`), which JupyterHub puts in the stream's failure event, the
 spawn page and the start API's answer, and logs without a traceback.
+
+JupyterHub calls a spawner's `stop` only for a server its poll finds running, so the stock
+DockerSpawner never removes a container that ended by itself (an engine restart ends them all):
+with `remove` on, the poll that finds it ended removes it, after reading its account.
 """
 
 from __future__ import annotations
@@ -301,7 +305,21 @@ class EngineTolerantDockerSpawner(DockerSpawner):
                 ended = container_exit(self.inspected)
                 if ended is not None:
                     await self.record_exit(replace(ended, log=await self.log_tail()))
+                    await self.remove_ended()
         return status
+
+    async def remove_ended(self) -> None:
+        """Remove a container found ended, as `stop` would have: JupyterHub stops a server
+        whose poll reports an exit without calling the spawner's `stop` (the container is not
+        running), so DockerSpawner's `remove` never applied and the dead container kept the
+        user's volumes in use (a reset refused) until the next start. A failure is logged,
+        never raised (the hub must still learn that the server stopped)."""
+        if not self.remove:
+            return
+        try:
+            await self.remove_object()
+        except Exception:
+            self.log.exception("could not remove the ended container of %s", self._log_name)
 
     # --- progress ---------------------------------------------------------------------------
 

@@ -1,0 +1,58 @@
+"""The swarm-mode suite: one real two-node swarm per test session (tests.backends.swarm).
+
+Every test in this directory is marked `swarm` (run the single-host suite alone with
+`-m "not swarm"`); the cluster is started once, by the first test that asks for it, and torn
+down at the end of the session, which fails when anything under its prefix is left behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+from tooling.images import ensure_image, swarm_node_recipe
+
+from tests.backends.fixtures import backend
+from tests.backends.swarm import SwarmCluster, start_swarm
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "swarm: runs on a real multi-node Docker Swarm started by the test tooling"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.swarm)
+            item.add_marker(pytest.mark.real)
+
+
+@pytest.fixture(scope="session")
+def swarm_node_image(docker_client: docker.DockerClient) -> str:
+    """Tag of the node image (a Docker engine on Debian), built offline when missing."""
+    with backend("swarm node image"):
+        return ensure_image(docker_client, swarm_node_recipe()).tag
+
+
+@pytest.fixture(scope="session")
+def swarm(
+    docker_client: docker.DockerClient, swarm_node_image: str, tiny_image: str
+) -> Iterator[SwarmCluster]:
+    """A two-node swarm (node 1 the manager), the tiny image loaded into both nodes, an
+    attachable overlay network on it; removed completely at the end of the session."""
+    with backend("docker swarm"):
+        cluster = start_swarm(docker_client, swarm_node_image, nodes=2, images=[tiny_image])
+    try:
+        cluster.create_overlay()
+        yield cluster
+    finally:
+        cluster.teardown()
+    left = cluster.leftovers()
+    if left:
+        pytest.fail(f"the swarm's teardown left {left}", pytrace=False)
