@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import requests
 
 from tests.backends.hub import JupyterHubProcess, render_minimal_config
@@ -116,3 +117,14 @@ def wait_for(predicate: Any, timeout: float = 30.0, what: str = "condition") -> 
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} not met after {timeout} s")
         time.sleep(0.1)
+
+
+def ended_or_removed(box: Any) -> bool:
+    """Whether a container has exited, or is already gone: the hub's poll removes a container
+    it finds ended (after recording how it ended), so a test watching one may find it gone.
+    `box.attrs` keeps the last state the engine gave."""
+    try:
+        box.reload()
+    except docker.errors.NotFound:
+        return True
+    return box.attrs["State"]["Status"] == "exited"

@@ -20,7 +20,7 @@ from tooling.run import gateway
 
 from stellars.adapters.docker.engine import host_resources
 from stellars.domain.limits import derived_cpu_limit, derived_pids_limit, describe_cores
-from tests.backends.hub_helpers import wait_for
+from tests.backends.hub_helpers import ended_or_removed, wait_for
 from tests.backends.platform import ADMIN_PASSWORD, HubClient, signed_up_user, start_platform
 from tests.backends.processes import free_port
 
@@ -114,7 +114,7 @@ def test_the_user_sees_that_the_server_ran_out_of_memory(
     assert marked.exit_code == 0 and marked.output.startswith(b"marked"), marked.output
     with contextlib.suppress(docker.errors.APIError, requests.RequestException):
         box.exec_run(["timeout", "-s", "KILL", "120", "python3", "-c", ALLOCATE], user="1000")
-    wait_for(lambda: (box.reload() or box.attrs["State"]["Status"]) == "exited", 60, "the kill")
+    wait_for(lambda: ended_or_removed(box), 60, "the kill")
 
     page = browser_page(hub.public_url)
     page.log_in(USER, PASSWORD)  # lands on the home page, whose visit makes the hub look
