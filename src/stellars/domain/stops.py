@@ -11,6 +11,9 @@ ended before DockerSpawner removes it, and records the stop by this rule:
   shut down cleanly by itself is not blamed on memory. The message names the container's memory
   limit, when it had one.
 - **exited**: any other end the hub did not ask for, with its exit code.
+- **node unavailable** (swarm mode): the node that holds the server's volumes was drained,
+  paused or lost, so the swarm took the lab off it and no other node may run it
+  (stellars.domain.swarm); the message names the node and what became of it.
 
 A stop happened when the engine says the container finished, else when the platform saw it.
 One stop is kept per server, the last; the server's next start forgets it (it told about the
@@ -37,6 +40,7 @@ class StopReason(str, Enum):
 
     OUT_OF_MEMORY = "out_of_memory"
     EXITED = "exited"
+    NODE_UNAVAILABLE = "node_unavailable"  # swarm mode: its node was drained, paused or lost
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,6 +80,8 @@ class ServerStop:
             if self.memory_limit is None:
                 return "ran out of memory"
             return f"ran out of memory (limit {describe_bytes(self.memory_limit)})"
+        if self.reason is StopReason.NODE_UNAVAILABLE:
+            return self.detail
         return f"exited with code {self.exit_code}"
 
     @property
@@ -95,4 +101,19 @@ def stop_of(username: str, server: str, ended: ContainerExit, *, seen_at: dateti
         exit_code=ended.exit_code,
         memory_limit=ended.memory_limit,
         detail=ended.error,
+    )
+
+
+def stop_on_node(
+    username: str, server: str, node: str, why_not: str, *, seen_at: datetime
+) -> ServerStop:
+    """The stop of `username`'s `server` taken off swarm node `node`, which `why_not` ("is
+    drained", as `SwarmNode.why_not` says), seen at `seen_at`."""
+    return ServerStop(
+        username=username,
+        server=server,
+        at=seen_at,
+        reason=StopReason.NODE_UNAVAILABLE,
+        detail=f"its node {node} {why_not}; it starts again there once an admin makes the node "
+        "available",
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stellars.domain.hub import DEFAULT_SERVER
-from stellars.domain.stops import ContainerExit, ServerStop, stop_of
+from stellars.domain.stops import ContainerExit, ServerStop, stop_of, stop_on_node
 from stellars.ports.clock import Clock
 from stellars.ports.hub_directory import HubDirectory
 from stellars.ports.server_stops import ServerStopStore
@@ -38,6 +38,15 @@ class ServerStopService:
     async def exited(self, username: str, server: str, ended: ContainerExit) -> ServerStop:
         """Record that `username`'s `server` ended as `ended`, unasked; returns the stop."""
         stop = stop_of(username, server, ended, seen_at=self.clock.now())
+        await self.store.record(stop)
+        return stop
+
+    async def node_unavailable(
+        self, username: str, server: str, node: str, why_not: str
+    ) -> ServerStop:
+        """Record that `username`'s `server` was taken off swarm node `node`, which `why_not`
+        ("is drained"); returns the stop."""
+        stop = stop_on_node(username, server, node, why_not, seen_at=self.clock.now())
         await self.store.record(stop)
         return stop
 
