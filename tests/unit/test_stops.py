@@ -102,7 +102,7 @@ class TestWhatTheUserReads:
         assert got.message == "stopped: exited with code 3"
 
     def test_the_reasons_are_stable_names(self):
-        assert [reason.value for reason in StopReason] == ["out_of_memory", "exited"]
+        assert [reason.value for reason in StopReason] == ["out_of_memory", "exited", "node_unavailable"]
 
 
 class TestTheValue:

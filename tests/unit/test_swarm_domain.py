@@ -205,3 +205,20 @@ def test_swarm_with_the_default_sqlite_names_the_database_variable():
         {"STELLARS_SPAWNER": "swarm", "STELLARS_DB_URL": "postgresql://st:pw@db/st"}, cwd="/srv"
     )
     assert settings.spawner.kind is SpawnerKind.SWARM
+
+
+def test_a_stop_on_an_unavailable_node_names_the_node_and_what_became_of_it():
+    from datetime import datetime, timezone
+
+    from stellars.domain.stops import StopReason, stop_on_node
+
+    seen = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
+    stop = stop_on_node("ann", "", "n2", "is drained", seen_at=seen)
+    assert (stop.username, stop.server, stop.at) == ("ann", "", seen)
+    assert stop.reason is StopReason.NODE_UNAVAILABLE
+    assert (stop.exit_code, stop.memory_limit) == (None, None)
+    assert stop.explanation == (
+        "its node n2 is drained; it starts again there once an admin makes the node available"
+    )
+    assert stop.message == f"stopped: {stop.explanation}"
+    assert StopReason.NODE_UNAVAILABLE.value == "node_unavailable"
