@@ -102,7 +102,11 @@ class TestWhatTheUserReads:
         assert got.message == "stopped: exited with code 3"
 
     def test_the_reasons_are_stable_names(self):
-        assert [reason.value for reason in StopReason] == ["out_of_memory", "exited", "node_unavailable"]
+        assert [reason.value for reason in StopReason] == [
+            "out_of_memory",
+            "exited",
+            "node_unavailable",
+        ]
 
 
 class TestTheValue:
