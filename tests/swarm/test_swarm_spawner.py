@@ -227,3 +227,18 @@ async def test_a_drained_node_stops_its_labs_with_the_reason_and_refuses_their_s
     set_availability(swarm, worker, "active")
     await start(again)
     assert node_of(swarm, again) == worker
+
+
+def test_the_hub_reads_the_nodes_from_the_manager_and_refuses_a_worker(swarm):
+    from stellars.domain.errors import InvalidValue
+    from stellars.entrypoints.hub import swarm_probe
+
+    nodes = swarm_probe(swarm.manager.engine_url)
+    assert sorted((node.hostname, node.manager, node.takes_labs) for node in nodes) == [
+        (swarm.manager.hostname, True, True),
+        (swarm.workers[0].hostname, False, True),
+    ]
+    with pytest.raises(InvalidValue) as refused:
+        swarm_probe(swarm.workers[0].engine_url)
+    assert refused.value.field == "kind"
+    assert "is no swarm manager" in refused.value.message
