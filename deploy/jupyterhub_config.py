@@ -17,6 +17,7 @@ from stellars.adapters.docker import (
     DockerEngine,
     DockerVolumeStore,
     EngineDataDisk,
+    SwarmServiceControl,
     connect,
 )
 from stellars.adapters.files import StaticDirectoryAssets
@@ -213,7 +214,8 @@ try:
         activity_store=SqlActivityStore(DATABASE, half_life=SETTINGS.activity.half_life),
         session_store=SqlSessionStore(DATABASE),
         volume_store=DockerVolumeStore(DOCKER),
-        containers=DockerContainerControl(DOCKER),
+        # Swarm mode: labs are services, restarted by a forced update through the manager.
+        containers=SwarmServiceControl(DOCKER) if SWARM else DockerContainerControl(DOCKER),
         container_stats=DockerContainerStats(DOCKER),
         gpu_probe=GPU_PROBE,
         transport=LabNotificationTransport(HUB_HANDLE),

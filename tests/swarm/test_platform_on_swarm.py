@@ -205,3 +205,20 @@ def test_a_drained_node_stops_its_lab_with_the_reason_and_starts_it_only_there(s
     start(bob, "bob")
     assert lab_node(site, "bob") == node
     assert lab_answers(site, bob, "bob")
+
+
+def test_a_restart_on_the_worker_is_a_forced_update_answered_once_the_lab_serves(site):
+    bob = site.user("bob")
+    if server_of(bob, "bob") is None:
+        start(bob, "bob")
+    node = lab_node(site, "bob")
+    before = site.swarm.client().api.inspect_service("jupyterlab-bob")
+    restarted = bob.api("POST", "/users/bob/restart-server", timeout=LAB_SECONDS)
+    assert restarted.status_code == 200, restarted.text
+    assert restarted.json()["message"] == "The server of bob restarted and answers again."
+    after = site.swarm.client().api.inspect_service("jupyterlab-bob")
+    assert after["ID"] == before["ID"]  # the same service, a new task
+    force = after["Spec"]["TaskTemplate"]["ForceUpdate"]
+    assert force == before["Spec"]["TaskTemplate"].get("ForceUpdate", 0) + 1
+    assert lab_node(site, "bob") == node  # still on the node with the volumes
+    assert lab_answers(site, bob, "bob")
