@@ -222,3 +222,17 @@ def test_a_restart_on_the_worker_is_a_forced_update_answered_once_the_lab_serves
     assert force == before["Spec"]["TaskTemplate"].get("ForceUpdate", 0) + 1
     assert lab_node(site, "bob") == node  # still on the node with the volumes
     assert lab_answers(site, bob, "bob")
+
+
+def test_a_broadcast_reaches_the_labs_on_both_nodes(site):
+    for name in ("ann", "bob"):
+        if server_of(site.user(name), name) is None:
+            start(site.user(name), name)
+    assert {lab_node(site, "ann"), lab_node(site, "bob")} == set(site.swarm.nodes)
+    body = {"message": "Maintenance at noon", "recipients": ["ann", "bob"]}
+    report = site.admin.api("POST", "/notifications/broadcast", json=body).json()
+    assert (report["total"], report["successful"], report["failed"]) == (2, 2, 0), report
+    assert {d["username"]: d["outcome"] for d in report["details"]} == {
+        "ann": "delivered",
+        "bob": "delivered",
+    }
