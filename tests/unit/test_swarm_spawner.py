@@ -274,3 +274,38 @@ class TestPoll:
         await stops.node_unavailable("ann", "", "n1", "is drained")
         assert await spawner(stops=stops).start() == ("ann-lab", 8888)
         assert await stops.store.last("ann", "") is None
+
+
+class TestUnsupported:
+    @pytest.mark.parametrize(
+        ("host_config", "volumes", "missing"),
+        [
+            ({}, {"jupyterlab-{username}_home": "/home/jovyan"}, []),
+            ({"pids_limit": 512, "memswap_limit": 2**30}, {}, []),
+            ({"privileged": True}, {}, ["a privileged container"]),
+            ({"device_requests": [{"Driver": "nvidia"}]}, {}, ["GPUs"]),
+            (
+                {},
+                {"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}},
+                ["host paths mounted (/var/run/docker.sock)"],
+            ),
+        ],
+    )
+    def test_what_a_service_cannot_have(self, host_config, volumes, missing):
+        lab = spawner()
+        lab.extra_host_config = host_config
+        lab.volumes = volumes
+        assert lab.unsupported() == missing
+
+    async def test_such_a_start_is_refused_before_any_placement(self):
+        lab = spawner()
+        lab.extra_host_config = {"privileged": True, "device_requests": [{"Driver": "nvidia"}]}
+        lab.docker = FakeManager([engine_node("id1", "n1")])  # type: ignore[method-assign]
+        with pytest.raises(web.HTTPError) as refused:
+            await lab.create_object()
+        assert refused.value.status_code == 409
+        assert refused.value.jupyterhub_message == (  # type: ignore[attr-defined]
+            "The server of ann cannot start: swarm mode cannot give it a privileged container "
+            "or GPUs yet; an admin can change the user's groups"
+        )
+        assert lab.docker.calls == [] and lab.swarm_node is None

@@ -20,6 +20,9 @@ What it changes in the stock SwarmSpawner, and why:
   swarm then holds the lab's task pending, since no other node may run it) reports the server
   stopped and records why for its user; a poll while the manager does not answer keeps the
   server as running (as EngineTolerantDockerSpawner does); a new start forgets the last stop.
+- **what a service cannot have** (a privileged container, GPUs, host paths such as the Docker
+  socket of a Docker-access group): the start is refused with a 409 saying so, never a lab
+  started without what its user's groups give.
 """
 
 from __future__ import annotations
@@ -174,7 +177,29 @@ class PlatformSwarmSpawner(SwarmSpawner):
         )  # fmt: skip
         return placement
 
+    def unsupported(self) -> list[str]:
+        """What this spawn asks for that a Swarm service cannot have (yet): a privileged
+        container, GPUs, host paths mounted (the Docker socket of a Docker-access group, a
+        policy's bind mount). Empty: nothing."""
+        traits: Any = self  # DockerSpawner's Dict trait, which mypy cannot type
+        host_config = traits.extra_host_config or {}
+        missing = []
+        if host_config.get("privileged"):
+            missing.append("a privileged container")
+        if host_config.get("device_requests"):
+            missing.append("GPUs")
+        paths = sorted(name for name in self.volume_binds if name.startswith("/"))
+        if paths:
+            missing.append(f"host paths mounted ({', '.join(paths)})")
+        return missing
+
     async def create_object(self) -> Any:
+        missing = self.unsupported()
+        if missing:  # never a lab without what its user's groups give, nor a failing service
+            raise spawn_refusal(
+                f"The server of {self.user.name} cannot start: swarm mode cannot give it "
+                f"{' or '.join(missing)} yet; an admin can change the user's groups"
+            )
         self.placement = await self.place()
         traits: Any = self  # SwarmSpawner's Dict traits, which mypy cannot type
         placement_spec: dict[str, Any] = dict(traits.extra_placement_spec)
