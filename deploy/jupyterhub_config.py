@@ -46,6 +46,7 @@ from stellars.adapters.nvidia import HostNvidiaSmiProbe
 from stellars.adapters.passwords import XkcdPasswordGenerator
 from stellars.adapters.sql import (
     SqlActivityStore,
+    SqlBusyStore,
     SqlDatabase,
     SqlEventLog,
     SqlServerStopStore,
@@ -236,6 +237,9 @@ try:
         lab_limits=LAB_LIMITS,
         host_disk=HOST_DISK,
         gpu_read_back=LocalProcessGpus(HUB_HANDLE, SPAWNER.naming) if LOCAL_SERVERS else None,
+        # Busy servers' load readings (STELLARS_CULL_SPARE_BUSY): container counters, so none
+        # for servers that run as local processes.
+        busy_store=None if LOCAL_SERVERS else SqlBusyStore(DATABASE),
         facts={
             "Logins": (
                 "NativeAuthenticator: sign-up, the admin's password, generated passphrases"
@@ -429,7 +433,9 @@ if SETTINGS.sessions.enabled:  # jupyterhub-idle-culler, deciding with the platf
     c.JupyterHub.services.append(
         {
             "name": CULLER_SERVICE,
-            "command": idle_culler.command(SETTINGS.sessions, python=sys.executable),
+            "command": idle_culler.command(
+                SETTINGS.sessions, busy=SETTINGS.busy, python=sys.executable
+            ),
             "environment": service_environment(HUB.effective_stellars_db_url),
         }
     )

@@ -34,6 +34,8 @@ from stellars.domain.services import (
     ActivityService,
     BrandingService,
     BroadcastService,
+    BusySample,
+    BusyService,
     CredentialService,
     CullWarner,
     CullWarning,
@@ -58,6 +60,7 @@ from stellars.domain.settings import PlatformSettings
 from stellars.domain.volumes import VolumeInfo, container_name
 from stellars.ports import (
     ActivityStore,
+    BusyStore,
     Clock,
     ContainerControl,
     ContainerStats,
@@ -143,6 +146,9 @@ class Platform:
     quotas: QuotaService
     quota_warnings: Refresher[tuple[QuotaWarning, ...]]
     facts: Mapping[str, str] = field(default_factory=dict)
+    #: Reads every running server's load once a busy window (only when culling spares busy
+    #: servers: `settings.busy`, with the culler on).
+    busy_sampler: Refresher[BusySample | None] | None = None
     _tasks: list[asyncio.Task[object]] = field(default_factory=list, repr=False)
 
     @property
@@ -159,6 +165,7 @@ class Platform:
             self.host_disk,
             self.quota_warnings,
             *((self.gpu.readings,) if self.gpu.readings is not None else ()),
+            *((self.busy_sampler,) if self.busy_sampler is not None else ()),
         )
 
     @property
@@ -258,6 +265,7 @@ def build(
     host_disk: HostDisk,
     gpu_read_back: GpuReadBack | None = None,
     facts: Mapping[str, str] | None = None,
+    busy_store: BusyStore | None = None,
 ) -> Platform:
     """Every service of the platform from `settings` and one adapter per port.
 
@@ -272,6 +280,9 @@ def build(
 
     `gpu_read_back` is where the GPUs of running servers are read back from: their containers
     (`containers`, the default) or, for servers that run as local processes, their processes.
+
+    `busy_store` keeps the busy records (`settings.busy`); without it, or with the culler or
+    the busy rule off, no server is read for busy-ness and none is spared for it.
 
     `facts` are what the composition root found at start (the spawner in use and why, the lab
     image, the lab limits); the settings page shows them beside the settings.
@@ -316,12 +327,26 @@ def build(
         volumes=settings.spawner.volumes,
         access_groups=settings.docker_access,
     )
+    busy = (
+        BusyService(
+            store=busy_store,
+            clock=clock,
+            policy=settings.busy,
+            directory=directory,
+            stats=container_stats,
+            naming=settings.spawner.naming,
+            gpus=lambda: gpu,  # the GPU service built below
+        )
+        if busy_store is not None and settings.busy.enabled and settings.sessions.enabled
+        else None
+    )
     sessions = SessionService(
         store=session_store,
         directory=directory,
         clock=clock,
         policy=settings.sessions,
         policies=policies,
+        busy=busy,
     )
     volumes = VolumeService(
         store=volume_store,
@@ -445,4 +470,18 @@ def build(
         quotas=quotas,
         quota_warnings=every(QUOTA_WARNING_INTERVAL, "storage warnings", quotas.check, ()),
         facts=MappingProxyType(dict(facts or {})),
+        busy_sampler=None if busy is None else busy_refresher(busy, clock),
+    )
+
+
+def busy_refresher(busy: BusyService, clock: Clock) -> Refresher[BusySample | None]:
+    """The busy sampler: a pass now and every busy window, each logged in one line."""
+
+    async def sample() -> BusySample:
+        summary = await busy.sample()
+        log.info(summary.line)
+        return summary
+
+    return Refresher(
+        sample, empty=None, interval=busy.policy.window, clock=clock, name="busy readings"
     )

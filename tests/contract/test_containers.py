@@ -22,7 +22,7 @@ import pytest
 from stellars.adapters.docker import DockerContainerControl, DockerContainerStats
 from stellars.adapters.jupyterhub.plugin.spawn_hook import ALL_GPUS_REQUEST, gpus_request
 from stellars.adapters.memory import InMemoryContainers
-from stellars.domain.containers import ContainerUsage
+from stellars.domain.containers import ContainerUsage, cpu_percent
 from stellars.domain.docker_access import DockerAccess, DockerAccessGroups
 from stellars.domain.errors import ContainerNotFound
 from stellars.domain.gpu_allocation import ContainerGpus, GpuAssignment
@@ -249,6 +249,30 @@ async def test_usage_covers_running_containers_only(harness):
 
 async def test_usage_of_nothing_is_empty(harness):
     assert await harness.stats.usage([]) == {}
+
+
+async def test_readings_are_cumulative_counters_of_running_containers_only(harness):
+    busy, idle, missing = harness.name("busy"), harness.name("idle"), harness.name("missing")
+    await harness.start(busy, busy=True)
+    await harness.start(idle)
+    first = await harness.stats.readings([busy, idle, missing])
+    assert set(first) == {busy, idle}
+    await asyncio.sleep(1.5)  # the engine's counters move with time
+    second = await harness.stats.readings([busy, idle, missing])
+    assert set(second) == {busy, idle}
+    for name in (busy, idle):
+        assert second[name].system_cpu_ns > first[name].system_cpu_ns
+        assert second[name].cpu_total_ns >= first[name].cpu_total_ns
+        assert second[name].online_cpus >= 1
+    spun = cpu_percent(first[busy], second[busy])
+    assert spun > 50  # a busy loop keeps about one core busy
+    assert cpu_percent(first[idle], second[idle]) < spun
+    await harness.stop(busy)
+    assert set(await harness.stats.readings([busy, idle])) == {idle}
+
+
+async def test_readings_of_nothing_are_empty(harness):
+    assert await harness.stats.readings([]) == {}
 
 
 TWO_GPUS = ("GPU-5a3c1f0e-8d2b-4e61-9a7f-0c1d2e3f4a5b", "GPU-0b9e8d7c-6a5f-4e3d-8c2b-1a0f9e8d7c6b")

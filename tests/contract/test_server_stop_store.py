@@ -10,11 +10,20 @@ import pytest
 from stellars.adapters.memory import InMemoryServerStopStore
 from stellars.adapters.sql import SqlServerStopStore
 from stellars.domain.errors import InvalidValue
-from stellars.domain.stops import DETAIL_LIMIT, ServerStop, StopReason
+from stellars.domain.stops import (
+    ACTOR_LIMIT,
+    DETAIL_LIMIT,
+    LOG_LINE_LIMIT,
+    LOG_TAIL_LINES,
+    ServerStop,
+    StopReason,
+)
 from tests.contract.sql import SQL_KINDS, sql_database
 from tests.strategies import EPOCH
 
 AT = EPOCH + timedelta(days=3, microseconds=123_456)
+#: The longest log tail a stop keeps: every line at its limit, as many as it keeps.
+FULL_LOG = "\n".join(chr(ord("a") + n % 26) * LOG_LINE_LIMIT for n in range(LOG_TAIL_LINES))
 
 
 @pytest.fixture(params=["memory", *SQL_KINDS])
@@ -52,11 +61,38 @@ async def test_an_unknown_server_has_no_stop(store):
         {"reason": StopReason.EXITED, "exit_code": -1, "detail": "é" * DETAIL_LIMIT},
         {"exit_code": None, "memory_limit": 2**50},  # a limit past 32 bits
         {"exit_code": 2**31 - 1, "memory_limit": 1},
+        # 0008: who asked, since when idle, the log's tail
+        {"reason": StopReason.STOPPED_BY_ADMIN, "exit_code": None, "actor": "b" * ACTOR_LIMIT},
+        {"reason": StopReason.STOPPED_BY_USER, "actor": "alice", "memory_limit": None},
+        {"reason": StopReason.STOPPED_BY_SERVICE, "actor": "idle-culler"},
+        {"reason": StopReason.RESTARTED, "actor": "ré"},
+        {"reason": StopReason.CULLED, "idle_since": AT - timedelta(days=1, microseconds=7)},
+        {"reason": StopReason.CULLED, "idle_since": None},
+        {"reason": StopReason.MAX_AGE, "exit_code": None, "memory_limit": None},
+        {"reason": StopReason.ENGINE_LOST, "exit_code": None, "detail": "gone"},
+        {"reason": StopReason.EXITED, "exit_code": 1, "log_tail": FULL_LOG},
+        {"reason": StopReason.EXITED, "exit_code": 1, "log_tail": "<b>&\n\n'x'\t\u00e9"},
     ],
 )
 async def test_a_stop_round_trips_exactly(store, fields):
     await store.record(stop(**fields))
     assert await store.last("alice") == stop(**fields)
+
+
+async def test_the_longest_log_tail_is_kept_whole(store):
+    await store.record(stop(reason=StopReason.EXITED, log_tail=FULL_LOG))
+    kept = await store.last("alice")
+    assert kept.log_tail == FULL_LOG and len(kept.log_tail) == 50 * 301 - 1
+
+
+async def test_a_replacing_stop_leaves_nothing_of_the_last(store):
+    await store.record(
+        stop(reason=StopReason.CULLED, idle_since=AT - timedelta(hours=2), detail="d")
+    )
+    await store.record(stop(reason=StopReason.STOPPED_BY_ADMIN, actor="bob"))
+    assert await store.last("alice") == stop(reason=StopReason.STOPPED_BY_ADMIN, actor="bob")
+    await store.record(stop(reason=StopReason.EXITED, log_tail="x"))
+    assert await store.last("alice") == stop(reason=StopReason.EXITED, log_tail="x")
 
 
 async def test_the_next_stop_replaces_the_last(store):
@@ -73,6 +109,20 @@ async def test_servers_and_users_are_kept_apart(store):
     assert (await store.last("alice")).exit_code == 137
     assert (await store.last("alice", "gpu")).exit_code == 1
     assert (await store.last("bob")).exit_code == 2
+
+
+async def test_every_last_stop_of_one_server_name_by_username(store):
+    assert await store.every_last() == []
+    await store.record(stop("carol", "", exit_code=3))
+    await store.record(stop("alice", "", reason=StopReason.STOPPED_BY_USER, actor="alice"))
+    await store.record(stop("alice", "gpu", exit_code=1))
+    await store.record(stop("bob", "gpu"))
+    assert await store.every_last() == [
+        stop("alice", "", reason=StopReason.STOPPED_BY_USER, actor="alice"),
+        stop("carol", "", exit_code=3),
+    ]
+    assert await store.every_last("gpu") == [stop("alice", "gpu", exit_code=1), stop("bob", "gpu")]
+    assert await store.every_last("other") == []
 
 
 async def test_forget_says_whether_there_was_one(store):

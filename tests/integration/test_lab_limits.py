@@ -12,7 +12,7 @@ account of how a container ended:
 - a server the OOM killer takes is told to its user as "stopped: ran out of memory (limit 384
   MiB)" by the API (the home page's browser test is tests/browser/test_last_stop.py), which
   only the user, an admin and tokens with `read:servers` on the user may read; its next start
-  forgets it.
+  forgets it (and the user's own stop after it is told as theirs).
 
 The hungry code runs as the lab's user through `docker exec`, each piece under `timeout`; the
 fork bomb is held by the process limit and its lab is stopped by the hub afterwards. Every
@@ -347,10 +347,11 @@ class TestTheUserLearnsWhy:
         assert (body["server_active"], body["last_stop"]) == (True, None)
         attrs = container(docker_client, CAROL).attrs  # a new container, with the limits
         assert (attrs["State"]["Running"], attrs["HostConfig"]["Memory"]) == (True, MEMORY)
-        answer = carol.api("DELETE", f"/users/{CAROL}/server")  # asked for: nothing to tell
+        answer = carol.api("DELETE", f"/users/{CAROL}/server")  # asked for: by whom is told
         assert answer.status_code in {202, 204}
         wait_for(lambda: server_of(carol, CAROL) is None, 120, "the stop")
-        assert carol.api("GET", f"/users/{CAROL}/last-stop").json()["last_stop"] is None
+        stop = carol.api("GET", f"/users/{CAROL}/last-stop").json()["last_stop"]
+        assert (stop["reason"], stop["actor"]) == ("stopped_by_user", CAROL)
 
 
 def engine_seconds(stamp: str) -> float:

@@ -31,6 +31,7 @@ from stellars.adapters.sql import (
     SqlActivityStore,
     SqlDatabase,
     SqlEventLog,
+    SqlServerStopStore,
     SqlSessionStore,
     create_store_engine,
     head_revision,
@@ -39,6 +40,7 @@ from stellars.adapters.sql.migrations import VERSION_TABLE
 from stellars.domain.activity import ActivityPolicy, RecordedSample, score_samples, tally_samples
 from stellars.domain.events import PlatformEvent
 from stellars.domain.sessions import SessionDeadline
+from stellars.domain.stops import ServerStop, StopReason
 
 POLICY = ActivityPolicy()
 NOW = datetime(2026, 5, 1, 12, tzinfo=timezone.utc)
@@ -320,5 +322,43 @@ def test_processes_starting_together_on_a_new_database_migrate_it_once(db_url):
         with database.reading() as connection:
             assert connection.execute(text("SELECT count(*) FROM activity_samples")).scalar() == 4
             assert connection.execute(text(f"SELECT count(*) FROM {VERSION_TABLE}")).scalar() == 1
+    finally:
+        database.close()
+
+
+async def test_an_upgrade_from_revision_0006_keeps_each_stop_with_no_details(db_url):
+    database = SqlDatabase(create_store_engine(db_url))
+    try:
+        database.upgrade_schema("0006")
+        with database.writing() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO server_stops (username, server_name, at, reason, exit_code, "
+                    "memory_limit, detail) VALUES ('alice', 'gpu', :at, 'out_of_memory', 137, "
+                    "1024, 'oom')"
+                ),
+                {"at": NOW.replace(tzinfo=None)},
+            )
+        assert database.upgrade_schema() == "0006"
+        assert database.revision() == head_revision()
+        stops = SqlServerStopStore(database)
+        assert await stops.last("alice", "gpu") == ServerStop(
+            username="alice",
+            server="gpu",
+            at=NOW,
+            reason=StopReason.OUT_OF_MEMORY,
+            exit_code=137,
+            memory_limit=1024,
+            detail="oom",
+        )
+        culled = ServerStop(
+            username="bob",
+            server="",
+            at=NOW,
+            reason=StopReason.CULLED,
+            idle_since=NOW - timedelta(hours=1),
+        )
+        await stops.record(culled)
+        assert await stops.last("bob") == culled
     finally:
         database.close()

@@ -5,9 +5,10 @@ memory, an exit code) before the hub removes it, and a new start forgets it."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,6 +17,7 @@ import requests
 from dockerspawner import DockerSpawner
 
 from stellars.adapters.jupyterhub import PLUGIN_SETTING
+from stellars.adapters.jupyterhub.hub_objects import acting_for
 from stellars.adapters.jupyterhub.plugin.docker_spawner import (
     EngineTolerantDockerSpawner,
     container_exit,
@@ -151,6 +153,23 @@ def stops() -> Stops:
     return Stops()
 
 
+@pytest.fixture(autouse=True)
+def engine_logs(monkeypatch) -> dict[str, Any]:
+    """The engine's answer to a spawner's `docker("logs", ...)` (never the real engine's):
+    `logs["answer"]` (bytes, or an exception to raise), and the calls made."""
+    logs: dict[str, Any] = {"answer": b"", "calls": []}
+
+    async def docker(self, method, *args, **kwargs):
+        assert method == "logs", method
+        logs["calls"].append((args, kwargs))
+        if isinstance(logs["answer"], BaseException):
+            raise logs["answer"]
+        return logs["answer"]
+
+    monkeypatch.setattr(EngineTolerantDockerSpawner, "docker", docker)
+    return logs
+
+
 def spawner_finding(monkeypatch, container, user, server="") -> EngineTolerantDockerSpawner:
     """A spawner whose engine shows `container` (None: gone)."""
 
@@ -159,6 +178,18 @@ def spawner_finding(monkeypatch, container, user, server="") -> EngineTolerantDo
 
     monkeypatch.setattr(DockerSpawner, "get_object", get_object)
     return spawner_of(user, server)
+
+
+def serving_at_once(monkeypatch) -> list[tuple[str, int]]:
+    """Labs that answer as soon as their container starts (the wait for them is tested in
+    tests/unit/test_spawn_progress_spawner.py); returns where each was asked."""
+    asked: list[tuple[str, int]] = []
+
+    async def until_serving(self, ip, port, began):
+        asked.append((ip, port))
+
+    monkeypatch.setattr(EngineTolerantDockerSpawner, "until_serving", until_serving)
+    return asked
 
 
 def spawner_of(user: Any, server: str = "") -> EngineTolerantDockerSpawner:
@@ -194,6 +225,7 @@ class TestAnEndedContainerIsRecorded:
             return ("10.0.0.2", 8888)
 
         monkeypatch.setattr(DockerSpawner, "start", start)
+        serving_at_once(monkeypatch)
         await stops.service.exited("ada", "", container_exit(inspected()))
         await stops.service.exited("ada", "gpu", container_exit(inspected()))
         await spawner_of(stops.user(), "gpu").start()
@@ -244,6 +276,7 @@ class TestANewStartForgetsTheLastStop:
             return ("10.0.0.2", 8888)
 
         monkeypatch.setattr(DockerSpawner, "start", start)
+        serving_at_once(monkeypatch)
         return calls
 
     async def test_the_start_forgets_its_servers_stop_only(self, stops, started):
@@ -266,3 +299,197 @@ class TestANewStartForgetsTheLastStop:
         with caplog.at_level(logging.WARNING):
             assert await spawner.start() == ("10.0.0.2", 8888)
         assert "could not forget the last stop of ada: database is locked" in caplog.text
+
+
+# --- issue 21: every reason ------------------------------------------------------------------
+
+
+class TestTheLogOfAnExitIsKept:
+    async def test_the_last_lines_are_read_and_kept(self, monkeypatch, stops, engine_logs):
+        engine_logs["answer"] = b"starting\r\nTraceback: boom\n"
+        spawner = spawner_finding(monkeypatch, inspected(code=1, oom=False), stops.user())
+        await spawner.poll()
+        stop = await stops.store.last("ada")
+        assert (stop.reason, stop.exit_code) == (StopReason.EXITED, 1)
+        assert stop.log_tail == "starting\nTraceback: boom"
+        assert engine_logs["calls"] == [(("c0ffee",), {"stdout": True, "stderr": True, "tail": 50})]
+
+    async def test_an_endless_line_is_read_from_its_end_only(self, monkeypatch, stops, engine_logs):
+        engine_logs["answer"] = b"x" * (300 * 1024) + b"\nlast"
+        spawner = spawner_finding(monkeypatch, inspected(code=1, oom=False), stops.user())
+        await spawner.poll()
+        kept = (await stops.store.last("ada")).log_tail.split("\n")
+        assert kept[-1] == "last" and len(kept[0]) == 300
+
+    async def test_bytes_that_are_not_utf8_are_replaced(self, monkeypatch, stops, engine_logs):
+        engine_logs["answer"] = b"caf\xe9\n"
+        spawner = spawner_finding(monkeypatch, inspected(code=1, oom=False), stops.user())
+        await spawner.poll()
+        assert (await stops.store.last("ada")).log_tail == "caf\ufffd"
+
+    async def test_a_log_the_engine_refuses_leaves_the_stop_without(
+        self, monkeypatch, stops, engine_logs, caplog
+    ):
+        engine_logs["answer"] = RuntimeError("no such container")
+        spawner = spawner_finding(monkeypatch, inspected(code=2, oom=False), stops.user())
+        with caplog.at_level(logging.WARNING):
+            await spawner.poll()
+        stop = await stops.store.last("ada")
+        assert (stop.exit_code, stop.log_tail) == (2, "")
+        assert "could not read the log of ada: no such container" in caplog.text
+
+    async def test_a_container_without_an_id_is_not_asked_for_its_log(
+        self, monkeypatch, stops, engine_logs
+    ):
+        container = inspected(code=2, oom=False)
+        del container["Id"]
+        await spawner_finding(monkeypatch, container, stops.user()).poll()
+        assert engine_logs["calls"] == []
+        assert (await stops.store.last("ada")).exit_code == 2
+
+
+class TestAContainerGoneIsLostByTheEngine:
+    async def test_a_container_removed_behind_the_hubs_back(self, monkeypatch, stops, caplog):
+        spawner = spawner_finding(monkeypatch, None, stops.user(), "gpu")
+        spawner.object_id = "c0ffee"  # the container it started
+        with caplog.at_level(logging.WARNING):
+            assert await spawner.poll() == 0
+        stop = await stops.store.last("ada", "gpu")
+        assert (stop.reason, stop.detail) == (StopReason.ENGINE_LOST, "its container is gone")
+        assert "stopped: lost by the engine (its container is gone)" in caplog.text
+
+    async def test_a_second_poll_keeps_the_first_account(self, monkeypatch, stops):
+        # The engine's end of the container is undated: it was seen when the clock says.
+        ended = inspected(code=1, oom=False, finished="")
+        spawner = spawner_finding(monkeypatch, ended, stops.user())
+        spawner.object_id = "c0ffee"
+        await spawner.poll()
+        monkeypatch.setattr(DockerSpawner, "get_object", _gone)
+        spawner.object_id = "c0ffee"
+        await spawner.poll()
+        assert (await stops.store.last("ada")).reason is StopReason.EXITED
+
+
+async def _gone(self):
+    return None
+
+
+class Stopped:
+    """DockerSpawner's own stop, counted."""
+
+    def __init__(self, monkeypatch, fails: bool = False) -> None:
+        self.calls: list[bool] = []
+
+        async def stop(spawner, now=False):
+            self.calls.append(now)
+            if fails:
+                raise RuntimeError("engine refused")
+
+        monkeypatch.setattr(DockerSpawner, "stop", stop)
+
+
+def someone(name: str, kind: str = "user") -> SimpleNamespace:
+    return SimpleNamespace(name=name, kind=kind)
+
+
+class TestAStopTheHubWasAskedFor:
+    @pytest.mark.parametrize(
+        ("who", "reason", "message"),
+        [
+            (someone("ada"), StopReason.STOPPED_BY_USER, "stopped: stopped by its user ada"),
+            (someone("bob"), StopReason.STOPPED_BY_ADMIN, "stopped: stopped by the admin bob"),
+            (
+                someone("idle-culler", "service"),
+                StopReason.STOPPED_BY_SERVICE,
+                "stopped: stopped by the service idle-culler",
+            ),
+        ],
+    )
+    async def test_the_requester_is_recorded(self, monkeypatch, stops, who, reason, message):
+        stopped = Stopped(monkeypatch)
+        spawner = spawner_of(stops.user(), "gpu")
+        with acting_for(who):
+            await spawner.stop(now=True)
+        assert stopped.calls == [True]
+        stop = await stops.store.last("ada", "gpu")
+        assert (stop.reason, stop.actor, stop.message) == (reason, who.name, message)
+
+    async def test_a_chosen_stop_is_logged_as_information_not_as_a_warning(
+        self, monkeypatch, stops, caplog
+    ):
+        Stopped(monkeypatch)
+        with caplog.at_level(logging.INFO), acting_for(someone("bob")):
+            await spawner_of(stops.user()).stop()
+        [line] = [r for r in caplog.records if "stopped by the admin bob" in r.getMessage()]
+        assert line.levelno == logging.INFO
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            await spawner_of(stops.user()).record_restart("bob")
+        [line] = [r for r in caplog.records if "restarted by bob" in r.getMessage()]
+        assert line.levelno == logging.INFO
+
+    async def test_a_stop_run_in_a_task_of_its_own_knows_its_requester(self, monkeypatch, stops):
+        # JupyterHub stops a server in a task it starts from the request (ensure_future).
+        Stopped(monkeypatch)
+        spawner = spawner_of(stops.user())
+        with acting_for(someone("bob")):
+            task = asyncio.ensure_future(spawner.stop())
+        await task
+        assert (await stops.store.last("ada")).actor == "bob"
+
+    async def test_the_stop_is_dated_when_it_began_so_the_exit_it_leaves_follows_it(
+        self, monkeypatch, stops
+    ):
+        clock = stops.service.clock
+        began = clock.now()
+
+        async def slow_stop(spawner, now=False):
+            clock.advance(timedelta(seconds=8))  # the container takes its time to stop
+
+        monkeypatch.setattr(DockerSpawner, "stop", slow_stop)
+        stopped_at = (began + timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S.000000000Z")
+        spawner = spawner_finding(
+            monkeypatch, inspected(code=137, oom=False, finished=stopped_at), stops.user()
+        )
+        with acting_for(someone("bob")):
+            await spawner.stop()
+        assert (await stops.store.last("ada")).at == began
+        await spawner.poll()  # the engine dates the end within the stop: a consequence
+        stop = await stops.store.last("ada")
+        assert (stop.reason, stop.at) == (StopReason.STOPPED_BY_ADMIN, began)
+
+    async def test_a_stop_outside_any_request_records_nothing(self, monkeypatch, stops):
+        stopped = Stopped(monkeypatch)
+        await spawner_of(stops.user()).stop()
+        assert stopped.calls == [False]
+        assert stops.store.stops == {}
+
+    async def test_a_stop_that_failed_records_nothing(self, monkeypatch, stops):
+        Stopped(monkeypatch, fails=True)
+        with acting_for(someone("bob")), pytest.raises(RuntimeError, match="engine refused"):
+            await spawner_of(stops.user()).stop()
+        assert stops.store.stops == {}
+
+    async def test_the_cullers_reason_stays_when_its_request_arrives(self, monkeypatch, stops):
+        Stopped(monkeypatch)
+        culled = await stops.service.culled("ada", "", max_age=False, idle_since=None)
+        with acting_for(someone("idle-culler", "service")):
+            await spawner_of(stops.user()).stop()
+        assert await stops.store.last("ada") == culled
+
+    async def test_an_admins_stop_is_not_overwritten_by_the_exit_the_hub_then_polls(
+        self, monkeypatch, stops
+    ):
+        Stopped(monkeypatch)
+        ended = inspected(code=137, oom=False, finished="")  # seen now, after the request
+        spawner = spawner_finding(monkeypatch, ended, stops.user())
+        with acting_for(someone("bob")):
+            await spawner.stop()
+        await spawner.poll()
+        stop = await stops.store.last("ada")
+        assert (stop.reason, stop.actor) == (StopReason.STOPPED_BY_ADMIN, "bob")
+
+    async def test_a_restart_is_recorded_with_who_asked(self, stops):
+        await spawner_of(stops.user()).record_restart("bob")
+        stop = await stops.store.last("ada")
+        assert (stop.reason, stop.message) == (StopReason.RESTARTED, "stopped: restarted by bob")

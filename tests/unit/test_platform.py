@@ -12,6 +12,7 @@ import pytest
 
 from stellars.adapters.memory import (
     InMemoryActivityStore,
+    InMemoryBusyStore,
     InMemoryContainers,
     InMemoryCredentialStore,
     InMemoryEventLog,
@@ -30,6 +31,7 @@ from stellars.adapters.memory import (
     StaticHostDisk,
 )
 from stellars.adapters.vault import ProcessMemoryVault
+from stellars.domain.busy import BusyPolicy
 from stellars.domain.containers import ContainerUsage
 from stellars.domain.credentials import PassphrasePolicy
 from stellars.domain.disk import DiskMeasurement, DiskSpace
@@ -40,6 +42,7 @@ from stellars.domain.hub import HubUser, ServerSnapshot
 from stellars.domain.limits import HostResources
 from stellars.domain.policies import GpuSharing
 from stellars.domain.quotas import QuotaSettings, QuotaState
+from stellars.domain.sessions import SessionPolicy
 from stellars.domain.settings import (
     BrandingSettings,
     GpuSettings,
@@ -81,7 +84,7 @@ class Fakes:
         self.stops = InMemoryServerStopStore()
         self.disk = StaticHostDisk(DiskMeasurement("/var/lib/docker", DiskSpace(400, 38)))
 
-    def build(self, value: PlatformSettings) -> Platform:
+    def build(self, value: PlatformSettings, **extra: object) -> Platform:
         return build(
             value,
             clock=self.clock,
@@ -105,6 +108,7 @@ class Fakes:
             lab_limits=value.lab_limits.resolve(HOST),
             host_disk=self.disk,
             facts={"User servers": "docker"},
+            **extra,
         )
 
 
@@ -205,6 +209,27 @@ def test_the_refresh_intervals_come_from_the_settings(fakes):
     assert platform.volumes.sizes.interval == timedelta(seconds=3600)
     assert platform.favicon_reconciler.interval == FAVICON_ROUTES_INTERVAL
     assert platform.container_stats.snapshot().value == MappingProxyType({})
+
+
+async def test_the_busy_sampler_runs_only_with_its_store_the_rule_and_the_culler_on(fakes):
+    spare = BusyPolicy(enabled=True, window_seconds=120)
+    culling = SessionPolicy(enabled=True)
+    store = InMemoryBusyStore()
+    on = fakes.build(settings(busy=spare, sessions=culling), busy_store=store)
+    assert on.busy_sampler is not None and on.busy_sampler in on.background
+    assert on.busy_sampler.interval == timedelta(seconds=120)
+    fakes.directory.put(running("ann"))
+    fakes.containers.start("lab-ann")
+    assert (await on.busy_sampler.refresh_now()).error is None
+    kept = await store.get("ann")
+    assert kept is not None and kept.reading.taken_at == EPOCH
+    for off in (
+        fakes.build(settings(busy=spare, sessions=culling)),  # no store
+        fakes.build(settings(sessions=culling), busy_store=store),  # rule off
+        fakes.build(settings(busy=spare), busy_store=store),  # culler off
+    ):
+        assert off.busy_sampler is None
+        assert all(r.name != "busy readings" for r in off.background)
 
 
 async def test_the_dashboard_reuses_a_build_until_a_user_comes_or_goes(fakes):

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stellars.domain.activity import ActivityPolicy
+from stellars.domain.busy import BusyPolicy
 from stellars.domain.sessions import SessionPolicy
 from stellars.entrypoints import activity_sampler, idle_culler
 from stellars.entrypoints.service_options import (
@@ -100,6 +101,52 @@ class TestTheHubsCommandLineIsWhatTheServiceReads:
             "--max-extension-hours=24",
             "--max-age=0",
         ]
+
+
+class TestTheCullersBusyRule:
+    @given(
+        st.builds(
+            BusyPolicy,
+            enabled=st.booleans(),
+            cpu_percent=within(BusyPolicy.LIMITS["cpu_percent"]),
+            gpu_percent=within(BusyPolicy.LIMITS["gpu_percent"]),
+            window_seconds=within(BusyPolicy.LIMITS["window_seconds"]),
+        )
+    )
+    def test_the_culler_reads_back_the_busy_rule_it_was_given(self, busy: BusyPolicy):
+        policy = SessionPolicy(enabled=True)
+        settings = idle_culler.parse_settings(idle_culler.command(policy, busy=busy)[3:], ENV)
+        # Off, only the switch matters: the thresholds are left at their defaults.
+        assert settings.busy == (busy if busy.enabled else BusyPolicy())
+        assert settings.policy == policy
+
+    def test_the_busy_options_are_spelt_once_and_only_when_the_rule_is_on(self):
+        policy = SessionPolicy(enabled=True)
+        plain = idle_culler.command(policy)
+        assert idle_culler.command(policy, busy=BusyPolicy(cpu_percent=80)) == plain
+        busy = BusyPolicy(enabled=True, cpu_percent=80, gpu_percent=30, window_seconds=60)
+        assert idle_culler.command(policy, busy=busy) == [
+            *plain,
+            "--spare-busy",
+            "--busy-cpu-percent=80",
+            "--busy-gpu-percent=30",
+            "--busy-window-seconds=60",
+        ]
+        assert idle_culler.parse_settings([], ENV).busy == BusyPolicy()
+
+    @pytest.mark.parametrize(
+        ("argv", "message"),
+        [
+            (["--busy-cpu-percent", "0"], "argument --busy-cpu-percent: must be between 1 and"),
+            (["--busy-gpu-percent", "101"], "argument --busy-gpu-percent: must be between 1 and"),
+            (["--busy-window-seconds", "9"], "argument --busy-window-seconds: must be between"),
+        ],
+    )
+    def test_a_bad_busy_setting_stops_the_culler_naming_the_option(self, argv, message, capsys):
+        with pytest.raises(SystemExit) as stopped:
+            idle_culler.parse_settings(["--spare-busy", *argv], ENV)
+        assert stopped.value.code == 2
+        assert message in capsys.readouterr().err
 
 
 class TestTheDatabaseUrl:

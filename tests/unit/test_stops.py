@@ -105,6 +105,13 @@ class TestWhatTheUserReads:
         assert [reason.value for reason in StopReason] == [
             "out_of_memory",
             "exited",
+            "culled",
+            "max_age",
+            "stopped_by_user",
+            "stopped_by_admin",
+            "stopped_by_service",
+            "restarted",
+            "engine_lost",
             "node_unavailable",
         ]
 

@@ -511,6 +511,40 @@ VARIABLES: tuple[Variable, ...] = (
         "extend the session (0: no warning).",
         Kind.INTEGER,
     ),
+    Variable(
+        "STELLARS_CULL_SPARE_BUSY",
+        CULLER,
+        "busy.enabled",
+        "Count a server that is computing as active for culling: one whose CPU (or GPU, when "
+        "it holds one) stayed at or above its threshold over the last busy window is kept "
+        "alive, and its idle timeout runs from the end of its last busy window.",
+        Kind.FLAG,
+    ),
+    Variable(
+        "STELLARS_CULL_BUSY_CPU_PERCENT",
+        CULLER,
+        "busy.cpu_percent",
+        "Average CPU over a busy window, in percent of ONE core (from the container's "
+        "cumulative CPU time), at or above which a server is busy: 100 is one core busy the "
+        "whole window; a lab limited to 0.5 CPU never exceeds 50.",
+        Kind.INTEGER,
+    ),
+    Variable(
+        "STELLARS_CULL_BUSY_GPU_PERCENT",
+        CULLER,
+        "busy.gpu_percent",
+        "GPU utilisation in percent (the busiest of the server's GPUs, nvidia-smi) at or above "
+        "which, at both ends of a busy window, a server holding GPUs is busy.",
+        Kind.INTEGER,
+    ),
+    Variable(
+        "STELLARS_CULL_BUSY_WINDOW_SECONDS",
+        CULLER,
+        "busy.window_seconds",
+        "Seconds between two readings of every running server's load: the window busy-ness is "
+        "measured over. A busy window keeps its server active for two windows after its end.",
+        Kind.INTEGER,
+    ),
     # --- activity ------------------------------------------------------------------------
     Variable(
         "JUPYTERHUB_ACTIVITYMON_RETENTION_DAYS",

@@ -138,6 +138,8 @@ def extension_hours_used(
 class CullDecision:
     cull: bool
     reason: str
+    #: Kept because it is computing (`stellars.domain.busy`), though idle by the hub's record.
+    kept_busy: bool = False
 
 
 def cull_decision(

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from .activity import ActivityPolicy
 from .branding import BrandingPlan, plan_branding
+from .busy import BusyPolicy
 from .credentials import PassphrasePolicy, VaultPolicy
 from .docker_access import DockerAccessGroups
 from .errors import InvalidValue
@@ -381,6 +382,8 @@ class PlatformSettings:
     quotas: QuotaSettings = field(default_factory=QuotaSettings)
     activity: ActivityPolicy = field(default_factory=ActivityPolicy)
     sessions: SessionPolicy = field(default_factory=SessionPolicy)
+    #: Whether the culler spares servers that are computing, and how busy counts.
+    busy: BusyPolicy = field(default_factory=BusyPolicy)
     passphrases: PassphrasePolicy = field(default_factory=PassphrasePolicy)
     vault: VaultPolicy = field(default_factory=VaultPolicy)
     logins: LoginPolicy = field(default_factory=LoginPolicy)

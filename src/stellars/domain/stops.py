@@ -1,30 +1,49 @@
 """Why a server stopped: the stop the platform saw last, with its reason, for the user's home
-page and the API, so that a server the kernel's OOM killer took reads "stopped: ran out of
-memory (limit 4 GiB)" instead of vanishing.
+page, the activity page and the API, so that a server that vanished reads "stopped: ran out of
+memory (limit 4 GiB)", "culled for idleness (idle since 2026-05-01 12:00 UTC)" or "stopped by
+the admin bob" instead of leaving its user guessing.
 
-When JupyterHub finds a server gone (its spawner's poll), the platform reads how the container
-ended before DockerSpawner removes it, and records the stop by this rule:
+The reasons come in three kinds, by who learns them:
 
-- **out of memory**: the engine says the kernel's OOM killer struck in the container, and the
-  server did not exit cleanly (an exit code other than 0). The engine marks a container so when
-  the OOM killer killed any process in it, a notebook's kernel included, so a server that later
-  shut down cleanly by itself is not blamed on memory. The message names the container's memory
-  limit, when it had one.
-- **exited**: any other end the hub did not ask for, with its exit code.
-- **node unavailable** (swarm mode): the node that holds the server's volumes was drained,
-  paused or lost, so the swarm took the lab off it and no other node may run it
-  (stellars.domain.swarm); the message names the node and what became of it.
+- **asked for** (`REQUESTED`): the idle culler stopped the server for idleness (`culled`, with
+  the server's last activity: idle since when) or because it reached its maximum age
+  (`max_age`); its user stopped it (`stopped_by_user`); another user, an admin, stopped it
+  (`stopped_by_admin`, naming them); a JupyterHub service other than the culler's own record
+  did (`stopped_by_service`, naming it). Whoever asks records it (`requested_stop`).
+- **found** (`FOUND`): the hub's poll found the container ended unasked. It is **out of
+  memory** when the engine says the kernel's OOM killer struck in the container and the server
+  did not exit cleanly (an exit code other than 0): the engine marks a container so when the OOM
+  killer killed any process in it, a notebook's kernel included, so a server that later shut
+  down cleanly by itself is not blamed on memory; the message names the container's memory
+  limit, when it had one. Any other end is **exited** with its exit code and the last lines of
+  its log (`log_tail`: at most `LOG_TAIL_LINES` lines of at most `LOG_LINE_LIMIT` characters).
+  A container that is gone altogether (removed behind the hub's back, an engine that lost it)
+  is **engine lost**. In swarm mode, a lab whose node was drained, paused or lost (the swarm
+  took its task off that node and may run it on no other: `stellars.domain.swarm`) is **node
+  unavailable**, naming the node and what became of it (`stop_on_node`).
+- **restarted**: the platform restarted the container in place (naming who asked); the server
+  runs on, and the record tells about the restart until the server's next stop.
+
+One stop is kept per server, the last, by this rule (`prevails`): a stop that follows the one
+kept within `FOLLOW_UP` (at or after it, at most that much later) is a consequence of it, not
+news, and the kept one stays. So a stop an admin asked for is not overwritten by the exit code
+(137, 0) the poll may then find, nor the culler's "culled" by its own request arriving at the
+hub as a service's stop, nor an exit by the "engine lost" of the same container removed
+afterwards. Only a found end following a found end replaces it within `FOLLOW_UP` (the engine's
+later account of the same end), unless it is "engine lost", which knows less. A stop that
+happened before the one kept (an exit the engine dates before a cull that came too late) is
+the real cause and replaces it; so does anything later than `FOLLOW_UP` (a request whose stop
+never came is stale). A restart replaces anything, and anything replaces
+a restart: it describes a server that ran again.
 
 A stop happened when the engine says the container finished, else when the platform saw it.
-One stop is kept per server, the last; the server's next start forgets it (it told about the
-run before). The reasons are an enumeration that grows: stops the hub asks for itself (the
-user, an admin, the idle culler) are for the next issue to add.
+The server's next start forgets its last stop (it told about the run before).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from enum import Enum
 
 from .errors import InvalidValue
@@ -33,6 +52,14 @@ from .validation import clip, echo
 
 #: The most characters of the engine's own words about a stop that are kept.
 DETAIL_LIMIT = 500
+#: The most lines of a container's log kept with its exit, the last ones.
+LOG_TAIL_LINES = 50
+#: The most characters of one log line kept (longer lines end in "...").
+LOG_LINE_LIMIT = 300
+#: The most characters of a name (who asked) kept.
+ACTOR_LIMIT = 255
+#: How long after a stop another one is taken as its consequence (see the module's rule).
+FOLLOW_UP = timedelta(minutes=10)
 
 
 class StopReason(str, Enum):
@@ -40,7 +67,53 @@ class StopReason(str, Enum):
 
     OUT_OF_MEMORY = "out_of_memory"
     EXITED = "exited"
+    CULLED = "culled"
+    MAX_AGE = "max_age"
+    STOPPED_BY_USER = "stopped_by_user"
+    STOPPED_BY_ADMIN = "stopped_by_admin"
+    STOPPED_BY_SERVICE = "stopped_by_service"
+    RESTARTED = "restarted"
+    ENGINE_LOST = "engine_lost"
     NODE_UNAVAILABLE = "node_unavailable"  # swarm mode: its node was drained, paused or lost
+
+
+#: Stops somebody asked the hub for.
+REQUESTED = frozenset(
+    {
+        StopReason.CULLED,
+        StopReason.MAX_AGE,
+        StopReason.STOPPED_BY_USER,
+        StopReason.STOPPED_BY_ADMIN,
+        StopReason.STOPPED_BY_SERVICE,
+    }
+)
+#: Ends the hub's poll found.
+FOUND = frozenset(
+    {
+        StopReason.OUT_OF_MEMORY,
+        StopReason.EXITED,
+        StopReason.ENGINE_LOST,
+        StopReason.NODE_UNAVAILABLE,
+    }
+)
+#: Reasons that name who asked (`actor` is required).
+_NAMED = frozenset(
+    {
+        StopReason.STOPPED_BY_USER,
+        StopReason.STOPPED_BY_ADMIN,
+        StopReason.STOPPED_BY_SERVICE,
+        StopReason.RESTARTED,
+    }
+)
+
+
+def log_tail(text: str) -> str:
+    """The last `LOG_TAIL_LINES` lines of a log, each cut to `LOG_LINE_LIMIT` characters,
+    joined by newlines (carriage returns and trailing blank lines dropped)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n").split("\n")
+    if lines == [""]:
+        return ""
+    return "\n".join(clip(line, LOG_LINE_LIMIT) for line in lines[-LOG_TAIL_LINES:])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +125,11 @@ class ContainerExit:
     finished_at: datetime | None = None  # None: the engine does not say
     memory_limit: int | None = None  # the container's memory limit in bytes; None: none
     error: str = ""  # the engine's own message, usually empty
+    log: str = ""  # the end of the container's log, as read (cut by `log_tail`)
+
+
+def _utc_minute(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,24 +143,56 @@ class ServerStop:
     exit_code: int | None = None
     memory_limit: int | None = None
     detail: str = ""
+    actor: str = ""  # who asked: the user, the admin, the service; "" for a found end
+    idle_since: datetime | None = None  # culled: the server's last activity
+    log_tail: str = ""  # exited, out of memory: the last lines of the container's log
 
     def __post_init__(self) -> None:
         if not isinstance(self.reason, StopReason):
             raise InvalidValue("reason", f"must be a StopReason, got {echo(self.reason)}")
         if self.at.tzinfo is None:
             raise InvalidValue("at", "must be timezone-aware")
+        if self.idle_since is not None and self.idle_since.tzinfo is None:
+            raise InvalidValue("idle_since", "must be timezone-aware")
+        if self.reason in _NAMED and not self.actor:
+            raise InvalidValue("actor", f"must name who asked for a {self.reason.value} stop")
         object.__setattr__(self, "detail", clip(self.detail, DETAIL_LIMIT))
+        object.__setattr__(self, "actor", clip(self.actor, ACTOR_LIMIT))
+        object.__setattr__(self, "log_tail", log_tail(self.log_tail))
+
+    @property
+    def requested(self) -> bool:
+        """Whether somebody asked for this stop."""
+        return self.reason in REQUESTED
 
     @property
     def explanation(self) -> str:
-        """What happened, in words: "ran out of memory (limit 4 GiB)", "exited with code 1"."""
-        if self.reason is StopReason.OUT_OF_MEMORY:
+        """What happened, in words: "ran out of memory (limit 4 GiB)", "exited with code 1",
+        "stopped by the admin bob"."""
+        reason = self.reason
+        if reason is StopReason.OUT_OF_MEMORY:
             if self.memory_limit is None:
                 return "ran out of memory"
             return f"ran out of memory (limit {describe_bytes(self.memory_limit)})"
-        if self.reason is StopReason.NODE_UNAVAILABLE:
+        if reason is StopReason.EXITED:
+            return f"exited with code {self.exit_code}"
+        if reason is StopReason.CULLED:
+            if self.idle_since is None:
+                return "culled for idleness"
+            return f"culled for idleness (idle since {_utc_minute(self.idle_since)})"
+        if reason is StopReason.MAX_AGE:
+            return "reached its maximum age"
+        if reason is StopReason.STOPPED_BY_USER:
+            return f"stopped by its user {self.actor}"
+        if reason is StopReason.STOPPED_BY_ADMIN:
+            return f"stopped by the admin {self.actor}"
+        if reason is StopReason.STOPPED_BY_SERVICE:
+            return f"stopped by the service {self.actor}"
+        if reason is StopReason.RESTARTED:
+            return f"restarted by {self.actor}"
+        if reason is StopReason.NODE_UNAVAILABLE:
             return self.detail
-        return f"exited with code {self.exit_code}"
+        return f"lost by the engine ({self.detail})" if self.detail else "lost by the engine"
 
     @property
     def message(self) -> str:
@@ -101,6 +211,48 @@ def stop_of(username: str, server: str, ended: ContainerExit, *, seen_at: dateti
         exit_code=ended.exit_code,
         memory_limit=ended.memory_limit,
         detail=ended.error,
+        log_tail=ended.log,
+    )
+
+
+def lost_stop(username: str, server: str, *, detail: str, seen_at: datetime) -> ServerStop:
+    """The stop of a server whose container the engine no longer has (`detail` says how it
+    was found so), seen at `seen_at`."""
+    return ServerStop(
+        username=username, server=server, at=seen_at, reason=StopReason.ENGINE_LOST, detail=detail
+    )
+
+
+def requested_stop(
+    username: str, server: str, *, by: str, by_service: bool, at: datetime
+) -> ServerStop:
+    """The stop of `username`'s `server` that `by` asked the hub for: a service's (when
+    `by_service`), its user's own, or another user's (an admin's)."""
+    if by_service:
+        reason = StopReason.STOPPED_BY_SERVICE
+    elif by == username:
+        reason = StopReason.STOPPED_BY_USER
+    else:
+        reason = StopReason.STOPPED_BY_ADMIN
+    return ServerStop(username=username, server=server, at=at, reason=reason, actor=by)
+
+
+def culled_stop(
+    username: str, server: str, *, max_age: bool, idle_since: datetime | None, at: datetime
+) -> ServerStop:
+    """The idle culler's stop: for the server's maximum age, else for idleness since
+    `idle_since` (the server's last activity; None: never active)."""
+    if max_age:
+        return ServerStop(username=username, server=server, at=at, reason=StopReason.MAX_AGE)
+    return ServerStop(
+        username=username, server=server, at=at, reason=StopReason.CULLED, idle_since=idle_since
+    )
+
+
+def restarted_stop(username: str, server: str, *, by: str, at: datetime) -> ServerStop:
+    """A restart in place of `username`'s `server` that `by` asked for."""
+    return ServerStop(
+        username=username, server=server, at=at, reason=StopReason.RESTARTED, actor=by
     )
 
 
@@ -117,3 +269,15 @@ def stop_on_node(
         detail=f"its node {node} {why_not}; it starts again there once an admin makes the node "
         "available",
     )
+
+
+def prevails(new: ServerStop, kept: ServerStop | None) -> bool:
+    """Whether `new` replaces `kept` as its server's last stop (the module's rule)."""
+    if kept is None or StopReason.RESTARTED in (new.reason, kept.reason):
+        return True
+    if not kept.at <= new.at <= kept.at + FOLLOW_UP:
+        return True  # before the kept one (its real cause), or long after it (news)
+    # A consequence of the kept stop, unless both are the engine's accounts of one end and the
+    # new one knows as much: a later reading of an exit replaces an earlier one, but "gone"
+    # does not replace the exit of the container that was then removed.
+    return kept.reason in FOUND and new.reason in FOUND and new.reason is not StopReason.ENGINE_LOST

@@ -15,8 +15,16 @@ The culler lists users and servers through the hub API as usual; for each ready 
 `cull_arbiter_hook`, which applies `SessionService.decide` with the deadlines in the stellars
 database and the user's own idle timeout and maximum extension (their groups' policies, read
 from the groups' properties through the hub API: the service's role has list:groups and
-read:groups), and records every cull as an event the hub's metrics count. The culler's own
+read:groups), and records every cull as an event the hub's metrics count, and as the server's
+last stop with its reason (idle since the server's last activity, or its maximum age) in the
+shared stop store, before the culler asks the hub to stop it: the hub then records the stop as
+the culler service's, and the stop rule keeps the earlier, more precise reason. The culler's own
 inactivity and max-age checks are not used: the arbiter decides (it is given no --max-age).
+
+With `--spare-busy` (STELLARS_CULL_SPARE_BUSY), a server that is computing counts as active
+(`stellars.domain.busy`): the arbiter reads the busy record the hub's busy sampler keeps for it
+in the same database (one read, only for a server the plain rule would stop) and keeps it with
+the reason "kept alive: busy computing (...)" in its log.
 
 SIGINT (what JupyterHub sends a managed service first) and SIGTERM stop it at once: the pass in
 flight is cancelled, whatever signal dispositions the process inherited.
@@ -38,13 +46,20 @@ from typing import Any
 from jupyterhub_idle_culler import IdleCuller
 
 from stellars.adapters.hub import RestHubDirectory, RestPolicyReader, server_from_model
-from stellars.adapters.sql import SqlEventLog, SqlSessionStore
+from stellars.adapters.sql import SqlBusyStore, SqlEventLog, SqlServerStopStore, SqlSessionStore
 from stellars.adapters.system import SystemClock
+from stellars.domain.busy import BusyPolicy
 from stellars.domain.docker_access import DockerAccessGroups
 from stellars.domain.errors import StellarsError
 from stellars.domain.events import PlatformEvent
+from stellars.domain.hub import ServerSnapshot
 from stellars.domain.policies import PlatformDefaults
-from stellars.domain.services import PolicyResolver, SessionService
+from stellars.domain.services import (
+    BusyService,
+    PolicyResolver,
+    ServerStopService,
+    SessionService,
+)
 from stellars.domain.sessions import SessionPolicy
 from stellars.ports import Clock, EventLog
 
@@ -72,6 +87,17 @@ _OPTIONS: OptionTable = {
     "max_extension_hours": ("--max-extension-hours", "hours a session may be extended"),
     "max_age_seconds": ("--max-age", "seconds after which any server is stopped (0: never)"),
 }
+# What counts as busy; `--spare-busy` switches the rule on (the hub then keeps the readings).
+_BUSY_OPTIONS: OptionTable = {
+    "cpu_percent": (
+        "--busy-cpu-percent",
+        "average CPU, in percent of one core, that counts as busy",
+    ),
+    "gpu_percent": ("--busy-gpu-percent", "GPU utilisation, in percent, that counts as busy"),
+    "window_seconds": ("--busy-window-seconds", "seconds between two load readings"),
+}
+SPARE_BUSY_OPTION = "--spare-busy"
+NOT_SPARED = BusyPolicy()  # the default: busy servers are not spared
 
 
 def cull_reason(reason: str) -> str:
@@ -92,10 +118,17 @@ def username_of(server: Mapping[str, Any]) -> str | None:
 class SessionArbiter:
     """`IdleCuller.cull_arbiter_hook`: the platform's session rule for one server model."""
 
-    def __init__(self, sessions: SessionService, events: EventLog, clock: Clock) -> None:
+    def __init__(
+        self,
+        sessions: SessionService,
+        events: EventLog,
+        clock: Clock,
+        stops: ServerStopService | None = None,
+    ) -> None:
         self._sessions = sessions
         self._events = events
         self._clock = clock
+        self._stops = stops
 
     async def __call__(
         self, *, inactive: Any, inactive_limit: Any, server: Mapping[str, Any], **_: Any
@@ -111,6 +144,8 @@ class SessionArbiter:
             # The rule cannot be applied (database down, odd model): keep the server running.
             log.error("not culling %s: %s", server.get("full_name"), error)
             return False
+        if decision.kept_busy:  # reported to the culler as active: it computes
+            log.info("not culling %s: %s", server.get("full_name"), decision.reason)
         if decision.cull:
             log.info("culling %s: %s", server.get("full_name"), decision.reason)
             try:
@@ -121,7 +156,23 @@ class SessionArbiter:
                 )
             except StellarsError as error:  # counting must not stop the cull
                 log.warning("could not record the cull of %s: %s", server.get("full_name"), error)
+            await self._record_stop(snapshot, cull_reason(decision.reason))
         return decision.cull
+
+    async def _record_stop(self, snapshot: ServerSnapshot, reason: str) -> None:
+        """The server's last stop: culled for idleness since its last activity, or for its
+        age; a failure is logged, and the cull goes on."""
+        if self._stops is None:
+            return
+        try:
+            await self._stops.culled(
+                snapshot.username,
+                snapshot.name,
+                max_age=reason == "max-age",
+                idle_since=snapshot.last_activity,
+            )
+        except StellarsError as error:
+            log.warning("could not record why %s was culled: %s", snapshot.username, error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,15 +183,19 @@ class CullerSettings:
     policy: SessionPolicy
     api_url: str
     api_token: str
+    busy: BusyPolicy = NOT_SPARED
     concurrency: int = DEFAULT_CONCURRENCY
     db_url_origin: str = "argument --db-url"  # where the URL came from, for error messages
 
 
-def command(policy: SessionPolicy, *, python: str = sys.executable) -> list[str]:
-    """How the hub starts the culler for `policy` (an enabled one): the options of the one
-    table the parser reads. Nothing secret: the database URL goes in the service's
-    environment (`service_options.service_environment`)."""
-    return [python, "-m", MODULE, *policy_arguments(policy, _OPTIONS)]
+def command(
+    policy: SessionPolicy, *, busy: BusyPolicy = NOT_SPARED, python: str = sys.executable
+) -> list[str]:
+    """How the hub starts the culler for `policy` (an enabled one) and the busy rule `busy`:
+    the options of the tables the parser reads. Nothing secret: the database URL goes in the
+    service's environment (`service_options.service_environment`)."""
+    spare = [SPARE_BUSY_OPTION, *policy_arguments(busy, _BUSY_OPTIONS)] if busy.enabled else []
+    return [python, "-m", MODULE, *policy_arguments(policy, _OPTIONS), *spare]
 
 
 def stop_on_signals(loop: asyncio.AbstractEventLoop) -> None:
@@ -181,6 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="servers handled at once"
     )
+    parser.add_argument(
+        SPARE_BUSY_OPTION,
+        action="store_true",
+        help="count a server that is computing as active (the hub keeps its load readings)",
+    )
+    add_policy_options(parser, _BUSY_OPTIONS, BusyPolicy)
     return parser
 
 
@@ -194,6 +255,7 @@ def parse_settings(
     parser = parser or build_parser()
     args = parser.parse_args(argv)
     policy = policy_from_args(SessionPolicy, args, _OPTIONS, parser, enabled=True)
+    busy = policy_from_args(BusyPolicy, args, _BUSY_OPTIONS, parser, enabled=args.spare_busy)
     db_url, db_url_origin = database_url(args, environ, parser)
     token = environ.get("JUPYTERHUB_API_TOKEN", "")
     if not token:
@@ -207,6 +269,7 @@ def parse_settings(
         api_token=token,
         concurrency=args.concurrency,
         db_url_origin=db_url_origin,
+        busy=busy,
     )
 
 
@@ -244,8 +307,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         clock=clock,
         policy=policy,
         policies=session_policies(settings, directory),
+        # Reads only the records the hub's busy sampler keeps: a decision never waits for one.
+        busy=BusyService(store=SqlBusyStore(database), clock=clock, policy=settings.busy),
     )
-    arbiter = SessionArbiter(sessions, SqlEventLog(database), clock)
+    stops = ServerStopService(store=SqlServerStopStore(database), directory=directory, clock=clock)
+    arbiter = SessionArbiter(sessions, SqlEventLog(database), clock, stops)
     culler = IdleCuller()
     culler.initialize(
         [
@@ -257,12 +323,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # Set on the instance, not through its Config, which traitlets would deep-copy.
     culler.cull_arbiter_hook = arbiter
+    busy = settings.busy
     log.info(
-        "idle culler started: timeout %s, every %d s, extensions up to %d h, max age %s",
+        "idle culler started: timeout %s, every %d s, extensions up to %d h, max age %s, %s",
         timedelta(seconds=policy.idle_timeout_seconds),
         policy.cull_every_seconds,
         policy.max_extension_hours,
         policy.max_age or "none",
+        f"busy servers spared (CPU {busy.cpu_percent} % of a core, GPU {busy.gpu_percent} %, "
+        f"over {busy.window_seconds} s)"
+        if busy.enabled
+        else "busy servers not spared",
     )
     loop = asyncio.new_event_loop()  # the loop culler.start() runs (tornado's current loop)
     asyncio.set_event_loop(loop)

@@ -6,6 +6,7 @@ errors of `stellars.domain.errors`.
 """
 
 from .activity_store import ActivityStore
+from .busy_store import BusyStore
 from .clock import Clock
 from .containers import ContainerControl, ContainerStats, GpuReadBack
 from .credentials import CredentialStore, CredentialVault, PasswordGenerator
@@ -24,6 +25,7 @@ from .volumes import VolumeStore
 
 __all__ = [
     "ActivityStore",
+    "BusyStore",
     "Clock",
     "ContainerControl",
     "ContainerStats",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Protocol
 
-from stellars.domain.containers import ContainerUsage
+from stellars.domain.containers import ContainerReading, ContainerUsage
 from stellars.domain.docker_access import DockerAccess
 from stellars.domain.gpu_allocation import ContainerGpus
 
@@ -45,4 +45,10 @@ class ContainerStats(Protocol):
     async def usage(self, names: Collection[str]) -> Mapping[str, ContainerUsage]:
         """Usage of each running container among `names`; absent ones are left out.
         Raises BackendUnavailable."""
+        ...
+
+    async def readings(self, names: Collection[str]) -> Mapping[str, ContainerReading]:
+        """One reading of the cumulative counters of each running container among `names`
+        (its CPU time and the host's, which only grow while it runs); absent ones are left
+        out. Raises BackendUnavailable."""
         ...

@@ -14,6 +14,10 @@ class ServerStopStore(Protocol):
 
     async def last(self, username: str, server_name: str = "") -> ServerStop | None: ...
 
+    async def every_last(self, server_name: str = "") -> list[ServerStop]:
+        """The last stop of every user's server named `server_name`, by username."""
+        ...
+
     async def forget(self, username: str, server_name: str = "") -> bool:
         """Forget one server's last stop; True if there was one."""
         ...

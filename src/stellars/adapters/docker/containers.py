@@ -273,6 +273,28 @@ class DockerContainerStats:
             name: usage for name, usage in zip(targets, measured, strict=True) if usage is not None
         }
 
+    async def readings(self, names: Collection[str]) -> dict[str, ContainerReading]:
+        """One one-shot reading of the cumulative counters of each running container among
+        `names`; others are left out. Raises BackendUnavailable."""
+        wanted = set(names)
+        if not wanted:
+            return {}
+        running = await self._engine.run(self._running, what="the container list")
+        targets = {name: running[name] for name in sorted(wanted) if name in running}
+        limit = asyncio.Semaphore(self._max_parallel)
+
+        async def read(container_id: str) -> ContainerReading | None:
+            async with limit:
+                pair = await self._read(container_id, one_shot=True)
+            return None if pair is None else pair[1]
+
+        found = await asyncio.gather(*(read(cid) for cid in targets.values()))
+        return {
+            name: reading
+            for name, reading in zip(targets, found, strict=True)
+            if reading is not None
+        }
+
     def _running(self) -> dict[str, str]:
         return running_names(self._engine.api.containers(filters={"status": "running"}))
 

@@ -2,6 +2,7 @@
 suites as the real adapters (tests/contract). Their state is public so tests can arrange it."""
 
 from .activity_store import InMemoryActivityStore
+from .busy_store import InMemoryBusyStore
 from .clock import ManualClock
 from .containers import InMemoryContainers
 from .credentials import InMemoryCredentialStore, SequencePasswordGenerator
@@ -20,6 +21,7 @@ from .volumes import InMemoryVolumeStore
 
 __all__ = [
     "InMemoryActivityStore",
+    "InMemoryBusyStore",
     "InMemoryContainers",
     "InMemoryCredentialStore",
     "InMemoryEventLog",

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 
-from stellars.domain.containers import ContainerUsage
+from stellars.domain.containers import ContainerReading, ContainerUsage
 from stellars.domain.docker_access import DockerAccess
 from stellars.domain.errors import ContainerNotFound
 from stellars.domain.gpu_allocation import ContainerGpus
@@ -20,6 +21,9 @@ class InMemoryContainers:
         self.restarts: dict[str, int] = {}
         self.access: dict[str, DockerAccess] = {}
         self.gpus: dict[str, ContainerGpus] = {}
+        #: The cumulative counters of each container, advanced by one second of the host's
+        #: time (on one CPU) at each reading, by the container's CPU share of its usage.
+        self.counters: dict[str, ContainerReading] = {}
 
     def start(
         self,
@@ -48,6 +52,7 @@ class InMemoryContainers:
         self.stopped.discard(name)
         self.access.pop(name, None)
         self.gpus.pop(name, None)
+        self.counters.pop(name, None)
 
     def stop(self, name: str) -> None:
         if self.running.pop(name, None) is not None:
@@ -74,3 +79,24 @@ class InMemoryContainers:
 
     async def usage(self, names: Collection[str]) -> Mapping[str, ContainerUsage]:
         return {name: self.running[name] for name in names if name in self.running}
+
+    async def readings(self, names: Collection[str]) -> Mapping[str, ContainerReading]:
+        found: dict[str, ContainerReading] = {}
+        for name in names:
+            if name not in self.running:
+                continue
+            usage = self.running[name]
+            before = self.counters.get(name) or ContainerReading(
+                cpu_total_ns=0,
+                system_cpu_ns=0,
+                online_cpus=1,
+                memory_usage_bytes=usage.memory_bytes,
+                memory_limit_bytes=usage.memory_limit_bytes,
+            )
+            second = 1_000_000_000
+            found[name] = self.counters[name] = replace(
+                before,
+                cpu_total_ns=before.cpu_total_ns + round(second * usage.cpu_percent / 100),
+                system_cpu_ns=before.system_cpu_ns + second,
+            )
+        return found

@@ -17,6 +17,12 @@ class InMemoryServerStopStore:
     async def last(self, username: str, server_name: str = "") -> ServerStop | None:
         return self.stops.get((username, server_name))
 
+    async def every_last(self, server_name: str = "") -> list[ServerStop]:
+        return sorted(
+            (stop for (_, server), stop in self.stops.items() if server == server_name),
+            key=lambda stop: stop.username,
+        )
+
     async def forget(self, username: str, server_name: str = "") -> bool:
         return self.stops.pop((username, server_name), None) is not None
 

@@ -13,6 +13,7 @@ versioned with alembic.
 """
 
 from .activity_store import SqlActivityStore
+from .busy_store import SqlBusyStore
 from .database import SqlDatabase
 from .engine import create_store_engine
 from .events import SqlEventLog
@@ -23,6 +24,7 @@ from .session_store import SqlSessionStore
 __all__ = [
     "SchemaMismatch",
     "SqlActivityStore",
+    "SqlBusyStore",
     "SqlDatabase",
     "SqlEventLog",
     "SqlServerStopStore",

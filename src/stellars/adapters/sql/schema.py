@@ -18,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 
 metadata = MetaData()
@@ -93,4 +94,30 @@ server_stops = Table(
     Column("exit_code", Integer, nullable=True),
     Column("memory_limit", BigInteger, nullable=True),
     Column("detail", String(500), nullable=False),
+    Column("actor", String(255), nullable=False, server_default=""),  # 0008
+    Column("idle_since", DateTime, nullable=True),  # 0008
+    Column("log_tail", Text, nullable=False, server_default=""),  # 0008
+)
+
+#: The busy record of each running server, one per (user, server name) (revision 0009): its
+#: latest load reading (`started` identifies the server instance; cumulative CPU counters in
+#: nanoseconds; the highest GPU utilisation among its GPUs), its latest complete window (all
+#: `window_*` columns set, or all null) and the end of its latest busy window.
+busy_readings = Table(
+    "busy_readings",
+    metadata,
+    Column("username", String(255), primary_key=True),
+    Column("server_name", String(255), primary_key=True),
+    Column("started", DateTime, nullable=True),
+    Column("taken_at", DateTime, nullable=False),
+    Column("cpu_total_ns", BigInteger, nullable=False),
+    Column("system_cpu_ns", BigInteger, nullable=False),
+    Column("online_cpus", Integer, nullable=False),
+    Column("gpu_percent", Integer, nullable=True),
+    Column("window_start", DateTime, nullable=True),
+    Column("window_end", DateTime, nullable=True),
+    Column("window_cpu_percent", Double, nullable=True),
+    Column("window_gpu_percent", Integer, nullable=True),
+    Column("window_busy", Boolean, nullable=True),
+    Column("busy_until", DateTime, nullable=True),
 )

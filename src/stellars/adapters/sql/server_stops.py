@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, select, update
@@ -27,11 +26,25 @@ _COLUMNS = (
     table.c.exit_code,
     table.c.memory_limit,
     table.c.detail,
+    table.c.actor,
+    table.c.idle_since,
+    table.c.log_tail,
 )
 
 
-def _stop_of(row: tuple[str, str, datetime, str, int | None, int | None, str]) -> ServerStop:
-    username, server_name, at, reason, exit_code, memory_limit, detail = row
+def _stop_of(row: Any) -> ServerStop:
+    (
+        username,
+        server_name,
+        at,
+        reason,
+        exit_code,
+        memory_limit,
+        detail,
+        actor,
+        idle_since,
+        log_tail,
+    ) = row
     return ServerStop(
         username=username,
         server=server_name,
@@ -40,6 +53,9 @@ def _stop_of(row: tuple[str, str, datetime, str, int | None, int | None, str]) -
         exit_code=exit_code,
         memory_limit=memory_limit,
         detail=detail,
+        actor=actor,
+        idle_since=None if idle_since is None else aware(idle_since),
+        log_tail=log_tail,
     )
 
 
@@ -60,6 +76,11 @@ class SqlServerStopStore:
             "exit_code": stop.exit_code,
             "memory_limit": stop.memory_limit,
             "detail": stop.detail,
+            "actor": stop.actor,
+            "idle_since": None
+            if stop.idle_since is None
+            else naive_utc(stop.idle_since, "idle_since"),
+            "log_tail": stop.log_tail,
         }
         dialect_insert = sqlite_insert if self.database.sqlite else postgresql_insert
         changing = {name: value for name, value in values.items() if name not in _KEY}
@@ -82,6 +103,19 @@ class SqlServerStopStore:
                 select(*_COLUMNS).where(self._key(username, server_name))
             ).one_or_none()
             return _stop_of(row) if row is not None else None
+
+        return await self.database.transaction(work, write=False)
+
+    async def every_last(self, server_name: str = "") -> list[ServerStop]:
+        """The last stop of every user's server named `server_name`, by username."""
+
+        def work(connection: Connection) -> list[ServerStop]:
+            rows = connection.execute(
+                select(*_COLUMNS)
+                .where(table.c.server_name == server_name)
+                .order_by(table.c.username)
+            ).all()
+            return [_stop_of(row) for row in rows]
 
         return await self.database.transaction(work, write=False)
 

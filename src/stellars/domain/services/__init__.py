@@ -7,6 +7,7 @@ Docker, SQL, Tornado or JupyterHub.
 from .activity import ActivityService, TickSummary, UsageHistory, UserActivity
 from .branding import BrandingService
 from .broadcast import BroadcastService
+from .busy import BusySample, BusyService
 from .credentials import CredentialService
 from .dashboard import (
     Dashboard,
@@ -47,6 +48,8 @@ __all__ = [
     "ActivityService",
     "BrandingService",
     "BroadcastService",
+    "BusySample",
+    "BusyService",
     "CredentialService",
     "CullWarner",
     "CullWarning",

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from stellars.domain import sessions as rules
+from stellars.domain.busy import NOT_BUSY, BusyVerdict, with_activity
 from stellars.domain.errors import Refused
 from stellars.domain.hub import DEFAULT_SERVER, HubUser, ServerSnapshot
 from stellars.domain.sessions import CullDecision, Extension, SessionDeadline, SessionPolicy
@@ -26,6 +27,7 @@ from stellars.ports.session_store import SessionStore
 from .lookup import existing_user
 
 if TYPE_CHECKING:
+    from .busy import BusyService
     from .policies import PolicyResolver
 
 
@@ -44,6 +46,9 @@ class SessionStatus:
     extended_hours: int = 0
     cull_at: datetime | None = None
     last_activity: datetime | None = None
+    #: What busy-ness says of the server (NOT_BUSY while the rule is off): the countdown above
+    #: already counts the activity it gives.
+    busy: BusyVerdict = NOT_BUSY
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +68,9 @@ class SessionService:
     """Session countdowns and extensions, with deadlines kept in our own store.
 
     `policy` is the platform's session policy; with `policies`, each user's idle timeout and
-    maximum extension come from the policies of the user's groups (module docstring).
+    maximum extension come from the policies of the user's groups (module docstring). With
+    `busy`, a server that is computing counts as active (`stellars.domain.busy`): the activity
+    its busy-ness gives it is its last activity for the countdown, the culler and the warnings.
     """
 
     def __init__(
@@ -74,8 +81,10 @@ class SessionService:
         clock: Clock,
         policy: SessionPolicy,
         policies: PolicyResolver | None = None,
+        busy: BusyService | None = None,
     ) -> None:
         self._store = store
+        self._busy = busy
         self._directory = directory
         self._clock = clock
         self.policy = policy
@@ -114,6 +123,9 @@ class SessionService:
             return base
         now = self._clock.now()
         cull_at = await self.deadline_for(server)
+        busy = NOT_BUSY if self._busy is None else await self._busy.verdict(server)
+        last_activity = server.last_activity
+        server = with_activity(server, busy.activity_at)
         return replace(
             base,
             remaining=rules.remaining(server, cull_at=cull_at, now=now, policy=policy),
@@ -122,7 +134,8 @@ class SessionService:
                 server, cull_at=cull_at, now=now, policy=policy
             ),
             cull_at=cull_at,
-            last_activity=server.last_activity,
+            last_activity=last_activity,
+            busy=busy,
         )
 
     async def extend(
@@ -142,6 +155,8 @@ class SessionService:
         rules.check_hours(hours, policy)  # against the user's own maximum
         if server is None:
             raise Refused("The server is not running.")
+        if self._busy is not None:  # the hours on offer are those the card shows
+            server = with_activity(server, (await self._busy.verdict(server)).activity_at)
         now = self._clock.now()
         cull_at = await self.deadline_for(server)
         extension = rules.extend(server, hours, cull_at=cull_at, now=now, policy=policy)
@@ -166,7 +181,15 @@ class SessionService:
         user = await self._directory.get_user(server.username)
         policy = self.policy if user is None else await self.policy_for(user)
         cull_at = await self.deadline_for(server)
-        return rules.cull_decision(server, cull_at=cull_at, now=self._clock.now(), policy=policy)
+        now = self._clock.now()
+        plain = rules.cull_decision(server, cull_at=cull_at, now=now, policy=policy)
+        if not plain.cull or self._busy is None:
+            return plain  # the records are read only for a server the plain rule would stop
+        busy = await self._busy.verdict(server)
+        spared = rules.cull_decision(
+            with_activity(server, busy.activity_at), cull_at=cull_at, now=now, policy=policy
+        )
+        return spared if spared.cull else CullDecision(False, busy.message, kept_busy=True)
 
     async def policies_for(
         self, usernames: Iterable[str], groups_of: Mapping[str, Iterable[str]] | None = None
@@ -193,8 +216,9 @@ class SessionService:
         groups_of: Mapping[str, Iterable[str]] | None = None,
     ) -> dict[tuple[str, str], timedelta]:
         """Remaining time of many servers at `now` (default: the clock's), each by its user's
-        session policy, with one read of the deadlines and one of the policies (for the
-        activity table and the warnings). `groups_of`: see `policies_for`."""
+        session policy and with the activity busy-ness gives it, with one read of the
+        deadlines, one of the policies and one of the busy records (for the activity table and
+        the warnings). `groups_of`: see `policies_for`."""
         if not self.policy.enabled:
             return {}
         if now is None:
@@ -202,9 +226,12 @@ class SessionService:
         active = [server for server in servers if server.active]
         policies = await self.policies_for({s.username for s in active}, groups_of)
         deadlines = {(d.username, d.server_name): d for d in await self._store.all_deadlines()}
+        busy = {} if self._busy is None else await self._busy.verdicts(active, now=now)
         return {
             (server.username, server.name): rules.remaining(
-                server,
+                with_activity(
+                    server, busy.get((server.username, server.name), NOT_BUSY).activity_at
+                ),
                 cull_at=_deadline_for(server, deadlines.get((server.username, server.name))),
                 now=now,
                 policy=policies[server.username],

@@ -9,6 +9,7 @@ from .local_gpus import LocalProcessGpus
 from .notifications import LabNotificationTransport
 from .policies import HubPolicyStore
 from .proxy import HubProxyRoutes
+from .requester import Requester, acting_for, current_requester, requester_of
 
 __all__ = [
     "HubHandle",
@@ -18,4 +19,8 @@ __all__ = [
     "InProcessHubDirectory",
     "LabNotificationTransport",
     "LocalProcessGpus",
+    "Requester",
+    "acting_for",
+    "current_requester",
+    "requester_of",
 ]

@@ -8,7 +8,9 @@ updates the hub's record of the server and the proxy route, as JupyterHub does a
 `answers` sends one request to the server's API at that address (jupyter_server answers
 `GET {server}/api` with its version, without authentication). `restarting` marks the spawner
 (`restart_in_progress`, which the platform's DockerSpawner reads in `poll`) so that JupyterHub's
-periodic poll does not take the restart for an exit.
+periodic poll does not take the restart for an exit, and once the restart is done, tells the
+spawner who asked for it (the request's requester, `requester`), which records it as the
+server's last stop.
 
 While a restart holds a server, `reconnect` and `answers` use the spawner `restarting` found
 instead of looking the user up again: finding a user through JupyterHub's ORM loads the user's
@@ -28,6 +30,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from stellars.domain.errors import BackendUnavailable, NotFound
 
 from .handle import HubHandle
+from .requester import current_requester
 
 
 class HubLabServers:
@@ -64,10 +67,22 @@ class HubLabServers:
             self._held[key] = found
         try:
             yield
+            if found is not None:
+                await self._record_restart(found[1])
         finally:
             if found is not None:
                 found[1].restart_in_progress = False
                 self._held.pop(key, None)
+
+    @staticmethod
+    async def _record_restart(spawner: Any) -> None:
+        """Tell the platform's spawner who restarted its server (the requester of the request
+        that asked: `requester`), so the server's last stop says so; a spawner that does not
+        record stops, or a restart outside a request, records nothing."""
+        record = getattr(spawner, "record_restart", None)
+        asked = current_requester()
+        if record is not None and asked is not None:
+            await record(asked.name)
 
     async def reconnect(self, username: str, server_name: str = "") -> bool:
         user, spawner = self._spawner(username, server_name)

@@ -38,6 +38,10 @@ mount another account's volumes is refused, see `stellars.domain.volume_ownershi
 the start of a user whose volumes are over their storage quota with a 409 offering the volume
 reset (`QuotaService.check_spawn`; before any GPU is taken), and it keeps the lab's favicon
 route when a favicon is configured.
+
+It reports its steps to the spawn's progress stream where the spawner reports progress (the
+platform's DockerSpawner, `docker_spawner`): the volumes prepared (once the quota let the start
+go on), then the GPUs assigned.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ from stellars.domain.services import (
 )
 from stellars.domain.services.policies import docker_access_of
 from stellars.domain.settings import SharedVolumeMode
+from stellars.domain.spawn_progress import ProgressEvent, gpus_assigned, volumes_prepared
 from stellars.domain.validation import echo
 
 log = logging.getLogger(__name__)
@@ -239,6 +244,14 @@ def spawn_refusal(reason: str, status: int = 409) -> web.HTTPError:
     error = web.HTTPError(status, reason)
     error.jupyterhub_message = reason  # type: ignore[attr-defined]
     return error
+
+
+def report_progress(spawner: Any, event: ProgressEvent) -> None:
+    """Tell the spawn's progress stream that a step happened, where the spawner reports
+    progress (the platform's DockerSpawner); other spawners keep JupyterHub's own events."""
+    report = getattr(spawner, "report_progress", None)
+    if report is not None:
+        report(event)
 
 
 def group_names(spawner: Any) -> Iterable[str]:
@@ -437,7 +450,9 @@ class PreSpawnHook:
                 except Refused as refused:  # volumes of an earlier user of the same name
                     raise spawn_refusal(refused.reason) from None
             await self.check_quota(spawner, resources)
+            report_progress(spawner, volumes_prepared())
         gpus = await self.assign_gpus(spawner, resources)
+        report_progress(spawner, gpus_assigned(len(gpus.devices), every_gpu=gpus.every_gpu))
         settings = self.settings_for(spawner, resources, gpus)
         if docker:
             spawner.volumes = settings.volumes

@@ -27,7 +27,7 @@ What it changes in the stock SwarmSpawner, and why:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import requests
@@ -37,6 +37,7 @@ from traitlets import Bool, default
 
 from stellars.domain.errors import Refused
 from stellars.domain.services import ServerStopService
+from stellars.domain.stops import ServerStop
 from stellars.domain.swarm import Placement, SwarmNode, lab_node_counts, place_lab
 
 from .attach import PLUGIN_SETTING
@@ -254,12 +255,24 @@ class PlatformSwarmSpawner(SwarmSpawner):
         return "is no longer in the swarm"
 
     async def record_node_stop(self, why_not: str) -> None:
-        """Hand the platform why the lab stopped; a failure is logged, never raised."""
+        """Hand the platform why the lab stopped (see `record`)."""
+        node = self.swarm_node or ""
+        await self.record(
+            lambda stops: stops.node_unavailable(self.user.name, self.name, node, why_not)
+        )
+
+    async def record_restart(self, by: str) -> None:
+        """Hand the platform a restart that `by` asked for (see `record`)."""
+        await self.record(lambda stops: stops.restarted(self.user.name, self.name, by=by))
+
+    async def record(self, recording: Callable[[ServerStopService], Awaitable[ServerStop]]) -> None:
+        """Record a stop through the platform's stop service; a failure is logged, never
+        raised (the hub must still learn that the server stopped)."""
         stops = self.stop_service()
-        if stops is None or not self.swarm_node:
+        if stops is None:
             return
         try:
-            stop = await stops.node_unavailable(self.user.name, self.name, self.swarm_node, why_not)
+            stop = await recording(stops)
         except Exception:
             self.log.exception("could not record how %s stopped", self._log_name)
             return

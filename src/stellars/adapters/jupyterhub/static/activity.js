@@ -1,5 +1,5 @@
-// The activity dashboard: loads GET /hub/api/activity (every page of it), renders a sortable
-// table, refreshes itself, resets after a confirmation, and links the usage history CSV. The
+// The activity dashboard: loads GET /hub/api/activity (every page of it) and each user's last
+// stop (GET /hub/api/activity/last-stops), renders a sortable table, refreshes itself, resets after a confirmation, and links the usage history CSV. The
 // GPUs (GET /hub/api/activity/gpus) get a table of their own, shown when the host has some; the
 // free disk of the engine's data directory is one line, a warning when it is low.
 (function () {
@@ -20,7 +20,7 @@
     idle: ["text-warning", "Online (idle)"],
     offline: ["text-danger", "Offline"],
   };
-  const state = { users: [], sort: null, direction: 0, loaded: null };
+  const state = { users: [], sort: null, direction: 0, loaded: null, stops: new Map() };
 
   async function loadAll() {
     let offset = 0;
@@ -35,12 +35,24 @@
     return { users, answer: last };
   }
 
+  // Each user's last stop (GET /hub/api/activity/last-stops), by username; the table works
+  // without it (the column then says nothing).
+  async function loadStops() {
+    try {
+      const answer = await api("GET", "/activity/last-stops");
+      return new Map(answer.stops.map((stop) => [stop.username, stop]));
+    } catch (error) {
+      return new Map();
+    }
+  }
+
   async function refresh() {
     refreshGpus();
     try {
-      const { users, answer } = await loadAll();
+      const [{ users, answer }, stops] = await Promise.all([loadAll(), loadStops()]);
       state.users = users;
       state.loaded = answer;
+      state.stops = stops;
       document.getElementById("activity-error").classList.add("d-none");
       render();
     } catch (error) {
@@ -104,6 +116,21 @@
     return element("span", { text: duration(seconds) });
   }
 
+  function lastStop(user, now) {
+    const stop = state.stops.get(user.username);
+    if (!stop) return element("span", { class: "text-body-secondary", text: "--" });
+    return element(
+      "span",
+      {
+        class: stop.requested ? null : "text-danger", // nobody asked for it
+        title: stop.message + " (" + new Date(stop.at).toLocaleString() + ")",
+        "data-reason": stop.reason,
+      },
+      stop.explanation,
+      element("span", { class: "text-body-secondary small", text: " · " + ago(stop.at, now) })
+    );
+  }
+
   function row(user, now) {
     const [statusClass, statusText] = STATUS_TEXT[user.status];
     return element(
@@ -126,6 +153,7 @@
       element("td", {}, timeLeft(user.time_remaining_seconds)),
       element("td", { title: user.last_activity || "", text: ago(user.last_activity, now) }),
       element("td", {}, activityBar(user)),
+      element("td", { class: "stellars-last-stop" }, lastStop(user, now)),
     );
   }
 

@@ -1,6 +1,8 @@
 // The home page's server card: restart a running server (the answer comes once JupyterLab
 // serves again, so the reload lands in a working lab), reset volumes of a stopped one, and say
-// why a stopped one stopped when nobody asked it to ("stopped: ran out of memory (limit 4 GiB)").
+// why a stopped one stopped ("stopped: ran out of memory (limit 4 GiB)", "stopped: culled for
+// idleness (idle since ...)", "stopped: stopped by the admin bob"), with the last lines of its
+// log when it exited by itself.
 // Requests go through window.stellars.api (JupyterHub's XSRF token; the hub's JSON message on
 // errors).
 (function () {
@@ -24,6 +26,20 @@
 
   const lastStop = document.getElementById("stellars-last-stop");
 
+  // What the user can do about each reason (none: the message says it all).
+  const ADVICE = {
+    out_of_memory:
+      "Your work on disk is kept; what was only in memory is lost. Use less memory at once, " +
+      "or ask an admin for a larger limit.",
+    culled:
+      "Servers left idle are stopped to free the machine for others; your files are kept. " +
+      "Extend your session when you need it to run unattended.",
+    max_age: "Servers are stopped after running this long; your files are kept.",
+    exited: "Your files are kept. The last lines of its log may say why.",
+    engine_lost:
+      "The container of your server disappeared from the engine; your files in volumes are kept.",
+  };
+
   async function showLastStop() {
     let answer;
     try {
@@ -33,19 +49,36 @@
     }
     const stop = answer.last_stop;
     if (!stop || answer.server_active) return;
+    const advice = ADVICE[stop.reason];
     lastStop.replaceChildren(
       element("strong", { text: "Your server " + stop.message + "." }),
       element("div", {
         class: "small",
-        text:
-          new Date(stop.at).toLocaleString() +
-          (stop.reason === "out_of_memory"
-            ? " · Your work on disk is kept; what was only in memory is lost. Use less memory " +
-              "at once, or ask an admin for a larger limit."
-            : ""),
+        text: new Date(stop.at).toLocaleString() + (advice ? " · " + advice : ""),
       })
     );
+    if (stop.log_tail.length) {
+      // The log is the container's own text: shown as text, never as markup; opened at its
+      // end, the lines closest to the stop.
+      const lines = element("pre", {
+        class: "mb-0 mt-1 stellars-log-tail",
+        text: stop.log_tail.join("\n"),
+      });
+      const log = element(
+        "details",
+        { class: "small mt-1", id: "stellars-last-stop-log" },
+        element("summary", { text: "Last lines of its log (" + stop.log_tail.length + ")" }),
+        lines
+      );
+      log.addEventListener("toggle", () => {
+        lines.scrollTop = lines.scrollHeight;
+      });
+      lastStop.append(log);
+    }
     lastStop.dataset.reason = stop.reason;
+    if (stop.requested && stop.reason !== "culled" && stop.reason !== "max_age") {
+      lastStop.classList.replace("alert-warning", "alert-secondary"); // somebody chose it
+    }
     lastStop.classList.remove("d-none");
   }
 

@@ -1,5 +1,5 @@
-// The home page's idle-session card: a live countdown from the hub's session rule, and an
-// extend control whose limits come from the hub. After an extension the countdown moves at
+// The home page's idle-session card: a live countdown from the hub's session rule, what the
+// busy rule says of the server, and an extend control whose limits come from the hub. After an extension the countdown moves at
 // once, from the session-info in the answer.
 (function () {
   "use strict";
@@ -46,6 +46,10 @@
       offer < 1
         ? "No more hours available for now (limit: " + duration(info.ceiling_seconds) + " from now)."
         : "You can add up to " + offer + " hour(s).";
+    // The busy rule's word: kept alive while it computes, with the figures (textContent only).
+    const busy = document.getElementById("session-busy");
+    busy.textContent = info.busy ? info.busy.message : "";
+    busy.classList.toggle("d-none", !info.busy);
     document.getElementById("session-deadline").textContent = info.cull_at
       ? "(extended until " + new Date(info.cull_at).toLocaleString() + ")"
       : "";

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from stellars.adapters.jupyterhub import scopes
+from stellars.adapters.jupyterhub.hub_objects import acting_for
 from stellars.domain.validation import echo
 
 from .base import StellarsAPIHandler
@@ -33,7 +34,8 @@ class RestartServerAPI(StellarsAPIHandler):
     async def post(self, user_name: str) -> None:
         self.require_scope(scopes.SERVERS, user=user_name)
         server = self.get_argument("server", "")
-        report = await self.platform.servers.restart(user_name, server)
+        with acting_for(self.current_user):  # the restart is recorded as this requester's
+            report = await self.platform.servers.restart(user_name, server)
         self.log.info(
             "server %s of %s restarted by %s (%s, serving after %d check(s))",
             echo(server),
