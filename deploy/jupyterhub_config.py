@@ -17,6 +17,7 @@ from stellars.adapters.docker import (
     DockerEngine,
     DockerVolumeStore,
     EngineDataDisk,
+    SwarmServiceControl,
     connect,
 )
 from stellars.adapters.files import StaticDirectoryAssets
@@ -60,7 +61,12 @@ from stellars.domain.errors import InvalidValue
 from stellars.domain.limits import LabLimitSettings
 from stellars.domain.settings import SpawnerKind
 from stellars.entrypoints import activity_sampler, idle_culler
-from stellars.entrypoints.hub import authenticator_class, choose_spawner, local_lab_available
+from stellars.entrypoints.hub import (
+    authenticator_class,
+    choose_spawner,
+    describe_nodes,
+    local_lab_available,
+)
 from stellars.entrypoints.service_options import service_environment
 from stellars.platform import build
 
@@ -170,7 +176,8 @@ elif CHOICE.image_present is False:
 # The memory, CPU and process limits of every lab: the deployer's (STELLARS_LAB_*), else derived
 # from the engine's host as the engine reported it just now; said here and on the settings page.
 # Local processes run without them (and users' resources say "no limit").
-if CHOICE.kind is SpawnerKind.DOCKER:
+SWARM = CHOICE.kind is SpawnerKind.SWARM
+if CHOICE.kind in (SpawnerKind.DOCKER, SpawnerKind.SWARM):
     LAB_LIMITS = SETTINGS.lab_limits.resolve(CHOICE.host)
     LIMIT_FACTS = dict(LAB_LIMITS.lines())
     for LIMIT, TEXT in LIMIT_FACTS.items():
@@ -218,7 +225,8 @@ try:
         activity_store=SqlActivityStore(DATABASE, half_life=SETTINGS.activity.half_life),
         session_store=SqlSessionStore(DATABASE),
         volume_store=DockerVolumeStore(DOCKER),
-        containers=DockerContainerControl(DOCKER),
+        # Swarm mode: labs are services, restarted by a forced update through the manager.
+        containers=SwarmServiceControl(DOCKER) if SWARM else DockerContainerControl(DOCKER),
         container_stats=DockerContainerStats(STATS_DOCKER, max_parallel=CONTAINER_STATS_PARALLEL),
         gpu_probe=GPU_PROBE,
         transport=LabNotificationTransport(HUB_HANDLE),
@@ -254,6 +262,8 @@ try:
             "Lab image": SPAWNER.image
             + ("" if CHOICE.image_present is not False else " (not on the engine)"),
             **LIMIT_FACTS,
+            # Swarm mode: the nodes as the manager reported them at the hub's start.
+            **({"Swarm nodes": describe_nodes(CHOICE.nodes)} if SWARM else {}),
         },
     )
 except InvalidValue as error:
@@ -272,10 +282,12 @@ SPAWN_HOOK = PreSpawnHook(
     gpu=PLATFORM.gpu,
     limits=LAB_LIMITS.limits,
     lab_environment=PLATFORM.branding.lab_environment(BRANDING_URL),
-    volumes=PLATFORM.volumes,
+    # Swarm mode: the volumes live on the lab's node, which the hub's engine (the manager's)
+    # neither provisions nor sizes; the node's engine creates them at the lab's first start.
+    volumes=None if SWARM else PLATFORM.volumes,
     favicon_routes=PLATFORM.favicon_routes,
     policies=PLATFORM.policies,  # what the user's group policies give, at each spawn
-    quotas=PLATFORM.quotas,  # over the storage quota, a start is refused (volume reset offered)
+    quotas=None if SWARM else PLATFORM.quotas,  # over quota, a start is refused (reset offered)
 )
 IMAGE_OPTIONS = ImageOptions(PLATFORM.policies)
 
@@ -393,6 +405,21 @@ if CHOICE.kind is SpawnerKind.DOCKER:
     c.DockerSpawner.use_internal_ip = SPAWNER.network_name != "bridge"  # bridge: publish port
     c.DockerSpawner.host_ip = "127.0.0.1"  # a published port stays on loopback
     c.DockerSpawner.remove = True
+elif SWARM:
+    # One Swarm service per lab through the manager at DOCKER_HOST, on the attachable overlay
+    # network the hub shares with the labs, each on the node that holds its user's volumes
+    # (stellars.domain.swarm); the images must be on every node (no pull).
+    c.JupyterHub.spawner_class = (
+        "stellars.adapters.jupyterhub.plugin.swarm_spawner.PlatformSwarmSpawner"
+    )
+    c.SwarmSpawner.client_kwargs = {"base_url": SPAWNER.docker_url}
+    c.SwarmSpawner.image = SPAWNER.image
+    c.SwarmSpawner.options_form = image_options_form
+    c.SwarmSpawner.prefix = SPAWNER.prefix
+    c.SwarmSpawner.name_template = SPAWNER.name_template
+    c.SwarmSpawner.volumes = DOCKER_SPAWNER_VOLUMES
+    c.SwarmSpawner.network_name = SPAWNER.network_name
+    c.PlatformSwarmSpawner.pin_volumes = SPAWNER.swarm_pin_volumes
 else:
     c.JupyterHub.spawner_class = "simple"  # processes on this machine, as the hub's user
     c.SimpleLocalProcessSpawner.home_dir_template = str(DATA_DIR / "homes" / "{username}")

@@ -299,3 +299,25 @@ def browser_page(request: pytest.FixtureRequest) -> Iterator[Callable[[str], Bro
         manager.__exit__(None, None, None)
     if errors and not _test_failed(request):
         pytest.fail("JavaScript errors on the pages:\n" + "\n".join(errors), pytrace=False)
+
+
+# --- pytest-xdist -------------------------------------------------------------------------------
+
+#: Test files under this folder share one real swarm per process (tests/swarm/conftest.py), so
+#: under `--dist loadfile` they go to one worker together instead of one swarm per file.
+SWARM_TESTS = "tests/swarm/"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist", None) != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SwarmTestsTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith(SWARM_TESTS):
+                return SWARM_TESTS
+            return super()._split_scope(nodeid)
+
+    return SwarmTestsTogether(config, log)

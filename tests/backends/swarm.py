@@ -233,31 +233,39 @@ def _pipe_image(tag: str, engine_url: str) -> None:
         )
 
 
+def _prefixed_containers(host: docker.DockerClient, prefix: str) -> list[tuple[str, str]]:
+    """(id, name) of the containers (also stopped) named `prefix...`. The low-level list: the
+    high-level one inspects every container of the engine, and other processes remove theirs
+    meanwhile."""
+    found = host.api.containers(all=True, filters={"name": prefix})
+    named = ((c["Id"], name.lstrip("/")) for c in found for name in c.get("Names") or ())
+    return [(cid, name) for cid, name in named if name.startswith(prefix)]
+
+
 def prefixed(host: docker.DockerClient, prefix: str) -> list[str]:
     """Containers (also stopped), volumes and networks on `host` whose name starts with
     `prefix`, as `kind: name`."""
-    found = [
-        f"container: {c.name}" for c in host.containers.list(all=True) if c.name.startswith(prefix)
-    ]
-    found += [f"volume: {v.name}" for v in host.volumes.list() if v.name.startswith(prefix)]
-    found += [f"network: {n.name}" for n in host.networks.list() if n.name.startswith(prefix)]
+    found = [f"container: {name}" for _, name in _prefixed_containers(host, prefix)]
+    volumes = host.api.volumes(filters={"name": prefix}).get("Volumes") or []
+    found += [f"volume: {v['Name']}" for v in volumes if v["Name"].startswith(prefix)]
+    networks = host.api.networks(names=[prefix])
+    found += [f"network: {n['Name']}" for n in networks if n["Name"].startswith(prefix)]
     return found
 
 
 def remove_prefixed(host: docker.DockerClient, prefix: str) -> None:
     """Remove the containers, then the volumes and networks, named `prefix...` on `host`."""
-    for container in host.containers.list(all=True):
-        if container.name.startswith(prefix):
+    for cid, _ in _prefixed_containers(host, prefix):
+        with contextlib.suppress(docker.errors.NotFound):
+            host.api.remove_container(cid, force=True, v=True)
+    for volume in host.api.volumes(filters={"name": prefix}).get("Volumes") or []:
+        if volume["Name"].startswith(prefix):
             with contextlib.suppress(docker.errors.NotFound):
-                container.remove(force=True, v=True)
-    for volume in host.volumes.list():
-        if volume.name.startswith(prefix):
+                host.api.remove_volume(volume["Name"], force=True)
+    for network in host.api.networks(names=[prefix]):
+        if network["Name"].startswith(prefix):
             with contextlib.suppress(docker.errors.NotFound):
-                volume.remove(force=True)
-    for network in host.networks.list():
-        if network.name.startswith(prefix):
-            with contextlib.suppress(docker.errors.NotFound):
-                network.remove()
+                host.api.remove_network(network["Id"])
 
 
 def _start_node(

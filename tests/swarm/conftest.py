@@ -20,12 +20,6 @@ from tests.backends.swarm import SwarmCluster, start_swarm
 HERE = Path(__file__).resolve().parent
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "swarm: runs on a real multi-node Docker Swarm started by the test tooling"
-    )
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in Path(str(item.fspath)).resolve().parents:

@@ -32,7 +32,7 @@ def test_defaults_and_ranges_come_from_the_settings():
     text = config_docs.render()
     assert "| `JUPYTERHUB_PORT` | integer | `8000` | 1-65535 |" in text
     assert "| `JUPYTERHUB_ACTIVITYMON_RETENTION_DAYS` | integer | `7` | 1-365 |" in text
-    assert "| `STELLARS_SPAWNER` | choice | `auto` | `auto`, `docker`, `local` |" in text
+    assert "| `STELLARS_SPAWNER` | choice | `auto` | `auto`, `docker`, `local`, `swarm` |" in text
     assert "| `JUPYTERHUB_PROXY_API_PORT` | integer | JUPYTERHUB_PORT + 1 | 1-65535 |" in text
 
 

@@ -174,7 +174,7 @@ def test_the_admin_password_comes_from_a_secret_file(monkeypatch, tmp_path):
         ("JUPYTERHUB_ADMIN_PASSWORD", "short", "at least 8 characters"),
         ("JUPYTERHUB_ADMIN_PASSWORD_FILE", "/nonexistent/secret", "cannot read"),
         ("JUPYTERHUB_LOGO_URI", "ftp://x/logo.png", "file:///absolute/path or an http(s)"),
-        ("STELLARS_SPAWNER", "kubernetes", "must be one of auto, docker, local"),
+        ("STELLARS_SPAWNER", "kubernetes", "must be one of auto, docker, local, swarm"),
     ],
 )
 def test_a_bad_value_stops_the_hub_naming_the_variable(

@@ -63,7 +63,7 @@ class TestPlatform:
 
     def test_choice_names(self):
         assert [p.value for p in OrphanVolumePolicy] == ["keep", "delete"]
-        assert [k.value for k in SpawnerKind] == ["auto", "docker", "local"]
+        assert [k.value for k in SpawnerKind] == ["auto", "docker", "local", "swarm"]
         assert [m.value for m in SharedVolumeMode] == ["off", "read-only", "read-write"]
         assert (HUB_DB_FILE, STELLARS_DB_FILE) == ("jupyterhub.sqlite", "stellars.sqlite")
 
@@ -221,7 +221,7 @@ class TestSpawner:
     @pytest.mark.parametrize(
         ("kwargs", "text"),
         [
-            ({"kind": "docker"}, "kind: must be one of auto, docker, local"),
+            ({"kind": "docker"}, "kind: must be one of auto, docker, local, swarm"),
             ({"shared_volume": "read-only"},
              "shared_volume: must be one of off, read-only, read-write"),
             ({"image": ""}, "image: must be a non-empty string"),

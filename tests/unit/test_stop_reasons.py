@@ -59,7 +59,12 @@ class TestKinds:
             StopReason.STOPPED_BY_ADMIN,
             StopReason.STOPPED_BY_SERVICE,
         } == REQUESTED
-        assert {StopReason.OUT_OF_MEMORY, StopReason.EXITED, StopReason.ENGINE_LOST} == FOUND
+        assert {
+            StopReason.OUT_OF_MEMORY,
+            StopReason.EXITED,
+            StopReason.ENGINE_LOST,
+            StopReason.NODE_UNAVAILABLE,
+        } == FOUND
         assert set(StopReason) - REQUESTED - FOUND == {StopReason.RESTARTED}
 
     @pytest.mark.parametrize("reason", list(StopReason))

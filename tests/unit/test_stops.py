@@ -112,6 +112,7 @@ class TestWhatTheUserReads:
             "stopped_by_service",
             "restarted",
             "engine_lost",
+            "node_unavailable",
         ]
 
 

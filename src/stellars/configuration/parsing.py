@@ -139,4 +139,7 @@ def _build(
     try:
         return PlatformSettings(**sections, **top)
     except InvalidValue as error:
-        raise SettingsError(owner.get(error.field, error.field), error.message) from None
+        # A rule across settings may be about one the environment left at its default (swarm
+        # mode with the default SQLite file): the message still names that one's variable.
+        variable = owner.get(error.field) or variable_for(error.field)
+        raise SettingsError(variable, error.message) from None

@@ -309,7 +309,10 @@ VARIABLES: tuple[Variable, ...] = (
         "auto: Docker containers, and the hub refuses to start when no engine answers; docker: "
         "Docker containers, and the hub starts even when the engine does not answer yet (spawns "
         "say why); local: processes on the hub's machine, as the hub's own user, only for a hub "
-        "that listens on loopback alone and does not run as root (make run's fallback).",
+        "that listens on loopback alone and does not run as root (make run's fallback); "
+        "swarm: Docker Swarm services through the manager at DOCKER_HOST, on the attachable "
+        "overlay network JUPYTERHUB_NETWORK_NAME, each user's lab on the node that holds their "
+        "volumes; needs a PostgreSQL STELLARS_DB_URL (docs/deploy.md).",
         Kind.CHOICE,
         choices=tuple(kind.value for kind in SpawnerKind),
         parse=_choice(SpawnerKind),
@@ -320,6 +323,16 @@ VARIABLES: tuple[Variable, ...] = (
         "spawner.local_as_root",
         "Let local servers run under a hub that runs as root, and so as root on this machine: "
         "for throwaway test machines only.",
+        Kind.FLAG,
+    ),
+    Variable(
+        "STELLARS_SWARM_PIN_VOLUMES",
+        SPAWNER,
+        "spawner.swarm_pin_volumes",
+        "Swarm mode: start each user's lab on the node that holds their volumes (chosen at "
+        "their first start: the node with the fewest labs). Turn off only where the volumes "
+        "live on storage every node reaches (an NFS server through the local driver's "
+        "options): labs then go to any node.",
         Kind.FLAG,
     ),
     Variable(

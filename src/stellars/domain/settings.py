@@ -73,6 +73,12 @@ class SpawnerKind(str, Enum):
     AUTO = "auto"  # Docker; with no engine answering at start the hub refuses to start
     DOCKER = "docker"  # Docker; the hub starts anyway, spawns say what is wrong
     LOCAL = "local"
+    SWARM = "swarm"  # Swarm services on the manager at `docker_url`; PostgreSQL only
+
+
+def is_sqlite(url: str) -> bool:
+    """Whether a database URL names SQLite (any driver: sqlite://, sqlite+pysqlite://)."""
+    return url.strip().lower().split(":", 1)[0].split("+", 1)[0] == "sqlite"
 
 
 def is_loopback(host: str) -> bool:
@@ -225,6 +231,9 @@ class SpawnerSettings:
     shared_volume: SharedVolumeMode = SharedVolumeMode.READ_ONLY
     #: The images group policies may give (separated by commas or spaces); empty: `image`.
     allowed_images: str = ""
+    #: Swarm mode: each user's lab on the node holding their volumes (stellars.domain.swarm);
+    #: False only where the volumes are on storage every node reaches.
+    swarm_pin_volumes: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, SpawnerKind):
@@ -407,6 +416,12 @@ class PlatformSettings:
                 "local servers run as the hub's own user, so only a hub that nobody else "
                 "can reach may have them: the proxy and the hub must both listen on loopback "
                 "only; use docker",
+            )
+        if self.spawner.kind is SpawnerKind.SWARM and is_sqlite(self.hub.effective_stellars_db_url):
+            raise InvalidValue(
+                "hub.stellars_db_url",
+                "swarm mode needs a database every node reaches (the sampler runs on each "
+                "node): set a postgresql:// URL, SQLite is a file on the hub's machine",
             )
         least = self.logins.password_min_length
         if self.hub.admin_password and len(self.hub.admin_password) < least:

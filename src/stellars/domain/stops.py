@@ -18,7 +18,9 @@ The reasons come in three kinds, by who learns them:
   limit, when it had one. Any other end is **exited** with its exit code and the last lines of
   its log (`log_tail`: at most `LOG_TAIL_LINES` lines of at most `LOG_LINE_LIMIT` characters).
   A container that is gone altogether (removed behind the hub's back, an engine that lost it)
-  is **engine lost**.
+  is **engine lost**. In swarm mode, a lab whose node was drained, paused or lost (the swarm
+  took its task off that node and may run it on no other: `stellars.domain.swarm`) is **node
+  unavailable**, naming the node and what became of it (`stop_on_node`).
 - **restarted**: the platform restarted the container in place (naming who asked); the server
   runs on, and the record tells about the restart until the server's next stop.
 
@@ -72,6 +74,7 @@ class StopReason(str, Enum):
     STOPPED_BY_SERVICE = "stopped_by_service"
     RESTARTED = "restarted"
     ENGINE_LOST = "engine_lost"
+    NODE_UNAVAILABLE = "node_unavailable"  # swarm mode: its node was drained, paused or lost
 
 
 #: Stops somebody asked the hub for.
@@ -85,7 +88,14 @@ REQUESTED = frozenset(
     }
 )
 #: Ends the hub's poll found.
-FOUND = frozenset({StopReason.OUT_OF_MEMORY, StopReason.EXITED, StopReason.ENGINE_LOST})
+FOUND = frozenset(
+    {
+        StopReason.OUT_OF_MEMORY,
+        StopReason.EXITED,
+        StopReason.ENGINE_LOST,
+        StopReason.NODE_UNAVAILABLE,
+    }
+)
 #: Reasons that name who asked (`actor` is required).
 _NAMED = frozenset(
     {
@@ -180,6 +190,8 @@ class ServerStop:
             return f"stopped by the service {self.actor}"
         if reason is StopReason.RESTARTED:
             return f"restarted by {self.actor}"
+        if reason is StopReason.NODE_UNAVAILABLE:
+            return self.detail
         return f"lost by the engine ({self.detail})" if self.detail else "lost by the engine"
 
     @property
@@ -241,6 +253,21 @@ def restarted_stop(username: str, server: str, *, by: str, at: datetime) -> Serv
     """A restart in place of `username`'s `server` that `by` asked for."""
     return ServerStop(
         username=username, server=server, at=at, reason=StopReason.RESTARTED, actor=by
+    )
+
+
+def stop_on_node(
+    username: str, server: str, node: str, why_not: str, *, seen_at: datetime
+) -> ServerStop:
+    """The stop of `username`'s `server` taken off swarm node `node`, which `why_not` ("is
+    drained", as `SwarmNode.why_not` says), seen at `seen_at`."""
+    return ServerStop(
+        username=username,
+        server=server,
+        at=seen_at,
+        reason=StopReason.NODE_UNAVAILABLE,
+        detail=f"its node {node} {why_not}; it starts again there once an admin makes the node "
+        "available",
     )
 
 

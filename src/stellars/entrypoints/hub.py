@@ -21,10 +21,13 @@ from importlib.metadata import entry_points
 from jupyterhub.auth import Authenticator
 
 from stellars.adapters.auth import StellarsNativeAuthenticator
-from stellars.adapters.docker import EngineProbe, probe_engine
-from stellars.domain.errors import InvalidValue
+from stellars.adapters.docker import EngineProbe, connect, probe_engine
+from stellars.adapters.docker.engine import SDK_ERRORS
+from stellars.adapters.jupyterhub.plugin.swarm_spawner import LAB_LABEL, swarm_nodes
+from stellars.domain.errors import BackendUnavailable, InvalidValue
 from stellars.domain.limits import HostResources
 from stellars.domain.settings import NATIVE_AUTHENTICATOR, SpawnerKind, SpawnerSettings
+from stellars.domain.swarm import SwarmNode
 
 #: JupyterHub's entry-point group of authenticators (its own, NativeAuthenticator's, OAuth's...).
 AUTHENTICATOR_ENTRY_POINTS = "jupyterhub.authenticators"
@@ -71,6 +74,7 @@ class SpawnerChoice:
     reason: str
     image_present: bool | None = None  # Docker only: whether the engine has the lab image
     host: HostResources | None = None  # Docker only: the engine's host, when it answered
+    nodes: tuple[SwarmNode, ...] = ()  # Swarm only: the swarm's nodes as the manager said
 
 
 def docker_probe(url: str, image: str) -> EngineProbe:
@@ -89,6 +93,8 @@ def choose_spawner(settings: SpawnerSettings) -> SpawnerChoice:
     as its own user."""
     if settings.kind is SpawnerKind.LOCAL:
         return SpawnerChoice(SpawnerKind.LOCAL, "STELLARS_SPAWNER=local")
+    if settings.kind is SpawnerKind.SWARM:
+        return choose_swarm(settings)
     probe = docker_probe(settings.docker_url, settings.image)
     if probe.problem is None:
         why = "STELLARS_SPAWNER=docker" if settings.kind is SpawnerKind.DOCKER else "auto"
@@ -103,4 +109,61 @@ def choose_spawner(settings: SpawnerSettings) -> SpawnerChoice:
         "kind",
         f"auto: {probe.problem}. Start the Docker engine (or set docker to start anyway and spawn "
         "once it answers); local processes are never chosen for a hub",
+    )
+
+
+def swarm_probe(url: str) -> tuple[SwarmNode, ...]:
+    """The swarm's nodes and the labs on each, as the manager at `url` reports them. Blocking.
+
+    Raises InvalidValue("kind", why) when the engine does not answer or is no swarm manager.
+    """
+    try:
+        client = connect(url, timeout_seconds=_PING_SECONDS)
+    except BackendUnavailable as error:
+        raise InvalidValue("kind", f"swarm: no Docker engine answers at {url} ({error})") from None
+    try:
+        info = client.info()
+        if not (info.get("Swarm") or {}).get("ControlAvailable"):
+            raise InvalidValue(
+                "kind",
+                f"swarm: the Docker engine at {url} is no swarm manager (docker swarm init, or "
+                "point DOCKER_HOST at a manager)",
+            )
+        nodes = client.api.nodes()
+        tasks = client.api.tasks(filters={"desired-state": "running"})
+        services = client.api.services(filters={"label": LAB_LABEL})
+    except SDK_ERRORS as error:
+        raise InvalidValue(
+            "kind", f"swarm: the manager at {url} does not answer ({error})"
+        ) from None
+    finally:
+        client.close()
+    return tuple(swarm_nodes(nodes, tasks, [service["ID"] for service in services]))
+
+
+def choose_swarm(settings: SpawnerSettings) -> SpawnerChoice:
+    """Swarm services through the manager at `docker_url`: the hub starts only when it answers
+    as a manager (InvalidValue("kind", why) otherwise), with its nodes for the settings page."""
+    probe = docker_probe(settings.docker_url, settings.image)
+    nodes = swarm_probe(settings.docker_url)
+    ready = sum(node.takes_labs for node in nodes)
+    return SpawnerChoice(
+        SpawnerKind.SWARM,
+        f"STELLARS_SPAWNER=swarm: {len(nodes)} nodes, {ready} taking labs",
+        probe.image_present,
+        probe.host,
+        nodes,
+    )
+
+
+def describe_nodes(nodes: tuple[SwarmNode, ...]) -> str:
+    """The swarm's nodes in one line for the settings page: "n1 (manager, ready, active, 2
+    labs), n2 (worker, ready, drain, 0 labs)"."""
+    return (
+        ", ".join(
+            f"{node.hostname} ({'manager' if node.manager else 'worker'}, {node.state}, "
+            f"{node.availability}, {node.labs} labs)"
+            for node in nodes
+        )
+        or "none"
     )

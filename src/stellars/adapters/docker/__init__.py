@@ -12,6 +12,7 @@ from .containers import (
 from .engine import DEFAULT_SOCKET, DockerEngine, EngineProbe, connect, probe_engine
 from .gpu_probe import ContainerNvidiaSmiProbe
 from .host_disk import EngineDataDisk, space_from_stat
+from .services import SwarmServiceControl
 from .volumes import DockerVolumeStore, volumes_from_disk_usage
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "DockerVolumeStore",
     "EngineDataDisk",
     "EngineProbe",
+    "SwarmServiceControl",
     "connect",
     "gpus_of",
     "probe_engine",

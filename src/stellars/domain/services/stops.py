@@ -33,6 +33,7 @@ from stellars.domain.stops import (
     requested_stop,
     restarted_stop,
     stop_of,
+    stop_on_node,
 )
 from stellars.ports.clock import Clock
 from stellars.ports.hub_directory import HubDirectory
@@ -109,6 +110,15 @@ class ServerStopService:
     async def restarted(self, username: str, server: str, *, by: str) -> ServerStop:
         """Record a restart in place that `by` asked for; returns the stop kept."""
         return await self.record(restarted_stop(username, server, by=by, at=self.clock.now()))
+
+    async def node_unavailable(
+        self, username: str, server: str, node: str, why_not: str
+    ) -> ServerStop:
+        """Record that `username`'s `server` was taken off swarm node `node`, which `why_not`
+        ("is drained"); returns the stop kept."""
+        return await self.record(
+            stop_on_node(username, server, node, why_not, seen_at=self.clock.now())
+        )
 
     async def starting(self, username: str, server: str) -> None:
         """A new start of the server: its last stop told about the run before, so it goes."""

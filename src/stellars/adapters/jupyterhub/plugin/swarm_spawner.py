@@ -1,0 +1,286 @@
+"""DockerSpawner's SwarmSpawner as the platform runs it (STELLARS_SPAWNER=swarm): each lab a
+one-replica Swarm service, started through the manager's engine, on the node that holds its
+user's volumes.
+
+What it changes in the stock SwarmSpawner, and why:
+
+- **volumes as named volumes**: SwarmSpawner mounts `volumes` as bind mounts of host paths, and a
+  named volume's name is no host path, so the task fails. Here each entry is a `volume` mount,
+  created by the node's engine at the first start with the platform's labels (`stellars.user`,
+  and `stellars.node` where the lab is pinned) and kept when the service goes.
+- **placement** (`stellars.domain.swarm.place_lab`): the first start picks the Ready, active node
+  with the fewest labs; the chosen node is recorded in the spawner's state (the hub's database,
+  kept across stops and hub restarts: `clear_state` keeps it) and every later start is pinned
+  there by a `node.hostname` constraint, or refused saying why when that node cannot take it.
+  `pin_volumes` False (volumes on shared storage) lets the swarm choose any node.
+- **reached by DNS, no virtual IP**: the service's endpoint mode is `dnsrr`, so the service's
+  name on the overlay resolves straight to its one task (a virtual IP needs the kernel's IPVS on
+  every node, which a one-replica lab does not need).
+- **the platform's stop records**: a poll that finds the lab's node drained, paused or down (the
+  swarm then holds the lab's task pending, since no other node may run it) reports the server
+  stopped and records why for its user; a poll while the manager does not answer keeps the
+  server as running (as EngineTolerantDockerSpawner does); a new start forgets the last stop.
+- **what a service cannot have** (a privileged container, GPUs, host paths such as the Docker
+  socket of a Docker-access group): the start is refused with a 409 saying so, never a lab
+  started without what its user's groups give.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import requests
+from docker.types import Mount
+from dockerspawner import SwarmSpawner
+from traitlets import Bool, default
+
+from stellars.domain.errors import Refused
+from stellars.domain.services import ServerStopService
+from stellars.domain.stops import ServerStop
+from stellars.domain.swarm import Placement, SwarmNode, lab_node_counts, place_lab
+
+from .attach import PLUGIN_SETTING
+from .spawn_hook import spawn_refusal
+
+#: The label every lab service carries (its value: the user's name); the labs per node are
+#: counted from the running tasks of the services that carry it.
+LAB_LABEL = "stellars.lab"
+#: Labels the node's engine puts on the volumes it creates for a lab.
+USER_LABEL = "stellars.user"
+NODE_LABEL = "stellars.node"
+#: Where the recorded node lives in the spawner's state.
+NODE_STATE_KEY = "swarm_node"
+#: Task states in which the swarm is still trying to run a lab (SwarmSpawner's own list).
+_WAITING_STATES = frozenset({"new", "pending", "assigned", "accepted", "preparing", "starting"})
+
+
+def swarm_nodes(nodes: Sequence[Mapping[str, Any]], tasks: Sequence[Mapping[str, Any]],
+                lab_services: Sequence[str]) -> list[SwarmNode]:  # fmt: skip
+    """The swarm's nodes as the placement rule sees them, from the manager's `node ls`, its
+    running tasks and the ids of the lab services (the labs per node)."""
+    labs = set(lab_services)
+    counts = lab_node_counts(
+        str(task.get("NodeID") or "")
+        for task in tasks
+        if task.get("ServiceID") in labs and task.get("DesiredState") == "running"
+    )
+    return [
+        SwarmNode(
+            hostname=str(node["Description"]["Hostname"]),
+            state=str(node["Status"]["State"]),
+            availability=str(node["Spec"]["Availability"]),
+            labs=counts.get(str(node["ID"]), 0),
+            manager=node["Spec"].get("Role") == "manager",
+        )
+        for node in nodes
+    ]
+
+
+def volume_mounts(
+    binds: Mapping[str, Mapping[str, str]],
+    *,
+    username: str,
+    node: str | None,
+    driver_config: Any = None,
+) -> list[Mount]:
+    """DockerSpawner's `volume_binds` (volume name -> {"bind": path, "mode": "rw"|"ro"}) as
+    named-volume mounts, labelled with the user and the node they are pinned to (if any)."""
+    labels = {USER_LABEL: username, **({NODE_LABEL: node} if node else {})}
+    return [
+        Mount(
+            target=bind["bind"],
+            source=name,
+            type="volume",
+            read_only=bind.get("mode") == "ro",
+            driver_config=driver_config,
+            labels=labels,
+        )
+        for name, bind in binds.items()
+    ]
+
+
+class PlatformSwarmSpawner(SwarmSpawner):
+    """SwarmSpawner with named-volume mounts, the platform's node placement and stop records
+    (see the module's docstring)."""
+
+    pin_volumes = Bool(
+        True,
+        config=True,
+        help="Start each user's lab on the node that holds their volumes; False only where the "
+        "volumes are on storage every node reaches.",
+    )
+
+    #: The node that holds this user's volumes (None: not chosen yet, or the pin is lifted).
+    swarm_node: str | None = None
+    #: The placement of the start in progress (None outside `create_object`).
+    placement: Placement | None = None
+    #: Set by the platform while it restarts the lab (a forced service update).
+    restart_in_progress = False
+
+    @default("extra_endpoint_spec")
+    def _default_endpoint_spec(self) -> dict[str, Any]:
+        return {"mode": "dnsrr"}
+
+    @default("use_internal_ip")
+    def _default_use_internal_ip(self) -> bool:
+        return True
+
+    # --- state: the recorded node survives stops and hub restarts ---------------------------
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        super().load_state(state)
+        self.swarm_node = state.get(NODE_STATE_KEY) or self.swarm_node
+
+    def get_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = super().get_state()
+        if self.swarm_node:
+            state[NODE_STATE_KEY] = self.swarm_node
+        return state
+
+    def clear_state(self) -> None:
+        node = self.swarm_node
+        super().clear_state()
+        self.swarm_node = node  # the volumes stay on that node after the lab stops
+
+    # --- volumes and placement --------------------------------------------------------------
+
+    @property
+    def mounts(self) -> list[Mount]:
+        node = self.placement.node if self.placement is not None else self.swarm_node
+        return volume_mounts(
+            self.volume_binds,
+            username=self.user.name,
+            node=node if self.pin_volumes else None,
+            driver_config=self.mount_driver_config,
+        )
+
+    async def read_nodes(self) -> list[SwarmNode]:
+        """The swarm's nodes with the labs running on each, from the manager (off the loop)."""
+        nodes = await self.docker("nodes")
+        tasks = await self.docker("tasks", filters={"desired-state": "running"})
+        services = await self.docker("services", filters={"label": LAB_LABEL})
+        return swarm_nodes(nodes, tasks, [service["ID"] for service in services])
+
+    async def place(self) -> Placement:
+        """Where this start goes (stellars.domain.swarm); records a newly chosen node. A start
+        the rule refuses is a 409 whose message the user reads."""
+        nodes = await self.read_nodes()
+        try:
+            placement = place_lab(self.user.name, self.swarm_node, nodes, pinned=self.pin_volumes)
+        except Refused as refused:
+            raise spawn_refusal(refused.reason) from None
+        if placement.node is not None:
+            self.swarm_node = placement.node
+        self.log.info(
+            "lab of %s goes to %s (%s)", self._log_name, placement.node or "any node",
+            placement.reason,
+        )  # fmt: skip
+        return placement
+
+    def unsupported(self) -> list[str]:
+        """What this spawn asks for that a Swarm service cannot have (yet): a privileged
+        container, GPUs, host paths mounted (the Docker socket of a Docker-access group, a
+        policy's bind mount). Empty: nothing."""
+        traits: Any = self  # DockerSpawner's Dict trait, which mypy cannot type
+        host_config = traits.extra_host_config or {}
+        missing = []
+        if host_config.get("privileged"):
+            missing.append("a privileged container")
+        if host_config.get("device_requests"):
+            missing.append("GPUs")
+        paths = sorted(name for name in self.volume_binds if name.startswith("/"))
+        if paths:
+            missing.append(f"host paths mounted ({', '.join(paths)})")
+        return missing
+
+    async def create_object(self) -> Any:
+        missing = self.unsupported()
+        if missing:  # never a lab without what its user's groups give, nor a failing service
+            raise spawn_refusal(
+                f"The server of {self.user.name} cannot start: swarm mode cannot give it "
+                f"{' or '.join(missing)} yet; an admin can change the user's groups"
+            )
+        self.placement = await self.place()
+        traits: Any = self  # SwarmSpawner's Dict traits, which mypy cannot type
+        placement_spec: dict[str, Any] = dict(traits.extra_placement_spec)
+        placement_spec["constraints"] = self.placement.constraints or None
+        traits.extra_placement_spec = placement_spec
+        create_kwargs: dict[str, Any] = dict(traits.extra_create_kwargs)
+        create_kwargs["labels"] = {**create_kwargs.get("labels", {}), LAB_LABEL: self.user.name}
+        traits.extra_create_kwargs = create_kwargs
+        try:
+            return await super().create_object()
+        finally:
+            self.placement = None
+
+    # --- start, poll and the platform's stop records ----------------------------------------
+
+    async def start(self) -> Any:
+        stops = self.stop_service()
+        if stops is not None:
+            try:
+                await stops.starting(self.user.name, self.name)
+            except Exception as error:  # a stale message must never keep a lab from starting
+                self.log.warning("could not forget the last stop of %s: %s", self._log_name, error)
+        return await super().start()
+
+    async def poll(self) -> int | str | None:
+        if self.restart_in_progress:
+            return None
+        try:
+            task = await self.get_task()
+            if task is None:
+                return await super().poll()
+            state = str(task["Status"]["State"]).lower()
+            if state in _WAITING_STATES and self.swarm_node and self.pin_volumes:
+                unavailable = await self.node_unavailable()
+                if unavailable:
+                    await self.record_node_stop(unavailable)
+                    return f"node {self.swarm_node} {unavailable}"
+            return await super().poll()
+        except requests.exceptions.ConnectionError as error:
+            self.log.warning(
+                "Swarm manager unreachable while polling %s; keeping its server as running: %s",
+                self.service_name,
+                error,
+            )
+            return None
+
+    async def node_unavailable(self) -> str:
+        """Why the recorded node takes no labs now ("is drained"), or "" when it takes them."""
+        for node in await self.read_nodes():
+            if node.hostname == self.swarm_node:
+                return node.why_not
+        return "is no longer in the swarm"
+
+    async def record_node_stop(self, why_not: str) -> None:
+        """Hand the platform why the lab stopped (see `record`)."""
+        node = self.swarm_node or ""
+        await self.record(
+            lambda stops: stops.node_unavailable(self.user.name, self.name, node, why_not)
+        )
+
+    async def record_restart(self, by: str) -> None:
+        """Hand the platform a restart that `by` asked for (see `record`)."""
+        await self.record(lambda stops: stops.restarted(self.user.name, self.name, by=by))
+
+    async def record(self, recording: Callable[[ServerStopService], Awaitable[ServerStop]]) -> None:
+        """Record a stop through the platform's stop service; a failure is logged, never
+        raised (the hub must still learn that the server stopped)."""
+        stops = self.stop_service()
+        if stops is None:
+            return
+        try:
+            stop = await recording(stops)
+        except Exception:
+            self.log.exception("could not record how %s stopped", self._log_name)
+            return
+        self.log.warning("server %s %s", self._log_name, stop.message)
+
+    def stop_service(self) -> ServerStopService | None:
+        """The platform's stop service, reached through the hub's settings (None outside a
+        hub that runs the platform)."""
+        settings = getattr(self.user, "settings", None) or {}
+        plugin = settings.get(PLUGIN_SETTING)
+        return plugin.platform.stops if plugin is not None else None

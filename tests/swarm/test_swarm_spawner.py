@@ -1,0 +1,244 @@
+"""The platform's SwarmSpawner on a real two-node swarm: where labs land, what stays where,
+and what a drained node does to its labs. The spawner's service calls run as the hub would make
+them (create, wait for the task, poll, remove); the hub itself is not in these tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from tornado import web
+
+from stellars.adapters.jupyterhub import PLUGIN_SETTING
+from stellars.adapters.jupyterhub.plugin.swarm_spawner import (
+    LAB_LABEL,
+    NODE_LABEL,
+    USER_LABEL,
+    PlatformSwarmSpawner,
+)
+from stellars.adapters.memory import InMemoryHubDirectory, InMemoryServerStopStore, ManualClock
+from stellars.domain.services import ServerStopService
+from stellars.domain.stops import StopReason
+from tests.backends.swarm import SwarmCluster, SwarmNode, wait_for
+
+pytestmark = [pytest.mark.swarm, pytest.mark.real]
+
+WORK = "/home/user/work"
+#: Seconds a lab's task may take to run on its node.
+TASK_SECONDS = 120.0
+
+
+class Platform:
+    """The platform's stop service on the fakes, as the hub's settings carry it."""
+
+    def __init__(self) -> None:
+        self.store = InMemoryServerStopStore()
+        self.stops = ServerStopService(
+            store=self.store,
+            directory=InMemoryHubDirectory(),
+            clock=ManualClock(datetime(2026, 6, 1, tzinfo=timezone.utc)),
+        )
+
+
+@pytest.fixture
+def platform() -> Platform:
+    return Platform()
+
+
+@pytest.fixture
+def spawner_for(
+    swarm: SwarmCluster, tiny_image: str, platform: Platform
+) -> Iterator[Callable[..., PlatformSwarmSpawner]]:
+    """Factory: a spawner of `username`'s lab (the tiny image, sleeping) on the swarm, its
+    volume named under the cluster's prefix; every service made is removed at the end."""
+    # DockerSpawner keeps one client per class: a class of our own for this cluster's manager.
+    cls: Any = type("TestSwarmSpawner", (PlatformSwarmSpawner,), {"_client": None})
+    made: list[PlatformSwarmSpawner] = []
+
+    async def get_command(self: Any) -> list[str]:
+        return ["sleep", "3600"]
+
+    def get_env(self: Any) -> dict[str, str]:
+        return {"LAB_USER": self.user.name}
+
+    cls.get_command, cls.get_env = get_command, get_env
+
+    def make(username: str, state: dict[str, Any] | None = None) -> PlatformSwarmSpawner:
+        user = SimpleNamespace(
+            name=username,
+            id=len(made) + 1,
+            settings={PLUGIN_SETTING: SimpleNamespace(platform=platform)},
+        )
+        spawner = cls(
+            user=user,
+            client_kwargs={"base_url": swarm.manager.engine_url},
+            image=tiny_image,
+            prefix=swarm.name("lab"),
+            name_template="{prefix}-{username}",
+            network_name=swarm.overlay,
+            volumes={swarm.name("{username}-work"): WORK},
+        )
+        if state is not None:
+            spawner.load_state(state)
+        made.append(spawner)
+        return spawner
+
+    yield make
+    services = swarm.client().services.list(filters={"label": LAB_LABEL})
+    for service in services:
+        service.remove()
+    for node in swarm.nodes:
+        node_spec = next(
+            n
+            for n in swarm.client().nodes.list()
+            if n.attrs["Description"]["Hostname"] == node.hostname
+        )
+        if node_spec.attrs["Spec"]["Availability"] != "active":
+            spec = dict(node_spec.attrs["Spec"], Availability="active")
+            node_spec.update(spec)
+
+
+async def start(spawner: PlatformSwarmSpawner) -> None:
+    """What DockerSpawner's start does with the service: create it, wait until it runs."""
+    await spawner.create_object()
+    await spawner.start_object()
+
+
+async def stop(spawner: PlatformSwarmSpawner) -> dict[str, Any]:
+    """The hub's stop (the service removed); the state the hub keeps afterwards."""
+    await spawner.stop()
+    return spawner.get_state()
+
+
+def node_of(swarm: SwarmCluster, spawner: PlatformSwarmSpawner) -> SwarmNode:
+    """The node the spawner's running task is on."""
+
+    def running() -> list[dict[str, Any]]:
+        return [
+            task
+            for task in swarm.client().api.tasks(filters={"service": spawner.service_name})
+            if task["Status"]["State"] == "running"
+        ]
+
+    task = wait_for(f"{spawner.service_name} running", running, TASK_SECONDS)[0]
+    hostname = next(
+        n["Description"]["Hostname"] for n in swarm.swarm_nodes() if n["ID"] == task["NodeID"]
+    )
+    return swarm.node(hostname)
+
+
+def lab_container(swarm: SwarmCluster, spawner: PlatformSwarmSpawner, node: SwarmNode) -> Any:
+    return wait_for(
+        f"{spawner.service_name}'s container on {node.hostname}",
+        lambda: swarm.task_containers(spawner.service_name, node),
+        TASK_SECONDS,
+    )[0]
+
+
+async def poll_until_stopped(spawner: PlatformSwarmSpawner, timeout: float) -> Any:
+    """Poll as the hub does until the poll says the server stopped; its answer."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (status := await spawner.poll()) is None:
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"{spawner.service_name} still running after {timeout:.0f} s")
+        await asyncio.sleep(1)
+    return status
+
+
+def set_availability(swarm: SwarmCluster, node: SwarmNode, availability: str) -> None:
+    found = next(
+        n
+        for n in swarm.client().nodes.list()
+        if n.attrs["Description"]["Hostname"] == node.hostname
+    )
+    found.update(dict(found.attrs["Spec"], Availability=availability))
+
+
+async def test_two_users_labs_land_on_different_nodes(swarm, spawner_for):
+    ann, bob = spawner_for("ann"), spawner_for("bob")
+    await start(ann)
+    first = node_of(swarm, ann)
+    await start(bob)
+    second = node_of(swarm, bob)
+    assert {first.hostname, second.hostname} == {node.hostname for node in swarm.nodes}
+    assert first is swarm.manager  # a tie of empty nodes goes to the first hostname
+    assert ann.get_state()["swarm_node"] == first.hostname
+    assert bob.get_state()["swarm_node"] == second.hostname
+    # Each lab's volume is a named volume on its own node, labelled with its user and node.
+    for spawner, node in ((ann, first), (bob, second)):
+        volume = swarm.client(node).volumes.get(swarm.name(f"{spawner.user.name}-work"))
+        labels = volume.attrs["Labels"]
+        assert (labels[USER_LABEL], labels[NODE_LABEL]) == (spawner.user.name, node.hostname)
+    assert await ann.poll() is None and await bob.poll() is None
+
+
+async def test_a_second_start_lands_on_the_node_with_the_volumes_and_reads_back_a_file(
+    swarm, spawner_for
+):
+    cid = spawner_for("cid")
+    await start(cid)
+    home = node_of(swarm, cid)
+    wrote = lab_container(swarm, cid, home).exec_run(["sh", "-c", f"echo kept > {WORK}/note"])
+    assert wrote.exit_code == 0
+    state = await stop(cid)
+    assert state == {"swarm_node": home.hostname}
+    # Crowd the user's node so that the fewest-labs rule alone would choose the other one.
+    crowd = [spawner_for(f"crowd{i}") for i in range(2)]
+    for spawner in crowd:
+        spawner.swarm_node = home.hostname
+        await start(spawner)
+    again = spawner_for("cid", state)  # a new spawner object: as after a hub restart
+    await start(again)
+    assert node_of(swarm, again) == home
+    read = lab_container(swarm, again, home).exec_run(["cat", f"{WORK}/note"])
+    assert (read.exit_code, read.output.decode().strip()) == (0, "kept")
+
+
+async def test_a_drained_node_stops_its_labs_with_the_reason_and_refuses_their_start(
+    swarm, spawner_for, platform
+):
+    dee = spawner_for("dee")
+    dee.swarm_node = swarm.workers[0].hostname
+    await start(dee)
+    worker = node_of(swarm, dee)
+    assert worker == swarm.workers[0]
+    set_availability(swarm, worker, "drain")
+    why = f"node {worker.hostname} is drained"
+    status = await poll_until_stopped(dee, TASK_SECONDS)
+    assert status == why
+    stop_record = await platform.store.last("dee", "")
+    assert stop_record is not None
+    assert stop_record.reason is StopReason.NODE_UNAVAILABLE
+    assert stop_record.message == (
+        f"stopped: its node {worker.hostname} is drained; it starts again there once an admin "
+        "makes the node available"
+    )
+    state = await stop(dee)
+    again = spawner_for("dee", state)
+    with pytest.raises(web.HTTPError) as refused:
+        await start(again)
+    assert refused.value.status_code == 409
+    assert f"are on node '{worker.hostname}', which is drained" in refused.value.log_message
+    assert not swarm.client().services.list(filters={"name": again.service_name})
+    set_availability(swarm, worker, "active")
+    await start(again)
+    assert node_of(swarm, again) == worker
+
+
+def test_the_hub_reads_the_nodes_from_the_manager_and_refuses_a_worker(swarm):
+    from stellars.domain.errors import InvalidValue
+    from stellars.entrypoints.hub import swarm_probe
+
+    nodes = swarm_probe(swarm.manager.engine_url)
+    assert sorted((node.hostname, node.manager, node.takes_labs) for node in nodes) == [
+        (swarm.manager.hostname, True, True),
+        (swarm.workers[0].hostname, False, True),
+    ]
+    with pytest.raises(InvalidValue) as refused:
+        swarm_probe(swarm.workers[0].engine_url)
+    assert refused.value.field == "kind"
+    assert "is no swarm manager" in refused.value.message

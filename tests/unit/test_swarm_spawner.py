@@ -1,0 +1,311 @@
+"""The platform's SwarmSpawner without a swarm: the nodes it reads, the mounts it makes, the node
+it keeps in its state, and its polls (the real-swarm tests are in tests/swarm)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import requests
+from docker.types import DriverConfig
+from dockerspawner import SwarmSpawner
+from tornado import web
+
+from stellars.adapters.jupyterhub import PLUGIN_SETTING
+from stellars.adapters.jupyterhub.plugin.swarm_spawner import (
+    LAB_LABEL,
+    PlatformSwarmSpawner,
+    swarm_nodes,
+    volume_mounts,
+)
+from stellars.adapters.memory import InMemoryHubDirectory, InMemoryServerStopStore, ManualClock
+from stellars.domain.services import ServerStopService
+from stellars.domain.stops import StopReason
+from stellars.domain.swarm import SwarmNode
+
+
+def engine_node(node_id: str, hostname: str, state="ready", availability="active", role="worker"):
+    return {
+        "ID": node_id,
+        "Description": {"Hostname": hostname},
+        "Status": {"State": state},
+        "Spec": {"Availability": availability, "Role": role},
+    }
+
+
+def task(node_id: str, service: str, desired: str = "running") -> dict[str, Any]:
+    return {"NodeID": node_id, "ServiceID": service, "DesiredState": desired}
+
+
+class TestSwarmNodes:
+    def test_labs_are_the_running_tasks_of_lab_services_per_node(self):
+        nodes = [
+            engine_node("id1", "n1", role="manager"),
+            engine_node("id2", "n2", availability="drain"),
+            engine_node("id3", "n3", state="down"),
+        ]
+        tasks = [
+            task("id1", "lab-a"),
+            task("id1", "lab-b"),
+            task("id1", "other"),  # not a lab
+            task("id2", "lab-c"),
+            task("id2", "lab-d", desired="shutdown"),  # going away
+            task("", "lab-e"),  # not placed yet
+        ]
+        assert swarm_nodes(nodes, tasks, ["lab-a", "lab-b", "lab-c", "lab-d", "lab-e"]) == [
+            SwarmNode(hostname="n1", state="ready", availability="active", labs=2, manager=True),
+            SwarmNode(hostname="n2", state="ready", availability="drain", labs=1),
+            SwarmNode(hostname="n3", state="down", availability="active", labs=0),
+        ]
+
+
+class TestVolumeMounts:
+    BINDS = {
+        "jupyterlab-ann_home": {"bind": "/home/jovyan", "mode": "rw"},
+        "jupyterhub_shared": {"bind": "/mnt/shared", "mode": "ro"},
+    }
+
+    def test_named_volumes_labelled_with_user_and_node(self):
+        home, shared = volume_mounts(self.BINDS, username="ann", node="n2")
+        assert home == {
+            "Target": "/home/jovyan",
+            "Source": "jupyterlab-ann_home",
+            "Type": "volume",
+            "ReadOnly": False,
+            "VolumeOptions": {"Labels": {"stellars.user": "ann", "stellars.node": "n2"}},
+        }
+        assert (shared["Type"], shared["ReadOnly"], shared["Source"]) == (
+            "volume",
+            True,
+            "jupyterhub_shared",
+        )
+
+    def test_without_a_pin_no_node_label_and_the_driver_is_passed(self):
+        driver = DriverConfig("local", {"type": "nfs"})
+        (home, _) = volume_mounts(self.BINDS, username="ann", node=None, driver_config=driver)
+        assert home["VolumeOptions"] == {
+            "Labels": {"stellars.user": "ann"},
+            "DriverConfig": {"Name": "local", "Options": {"type": "nfs"}},
+        }
+
+
+def stops_service() -> ServerStopService:
+    return ServerStopService(
+        store=InMemoryServerStopStore(),
+        directory=InMemoryHubDirectory(),
+        clock=ManualClock(datetime(2026, 6, 1, tzinfo=timezone.utc)),
+    )
+
+
+def spawner(name: str = "ann", stops: ServerStopService | None = None) -> PlatformSwarmSpawner:
+    settings = (
+        {}
+        if stops is None
+        else {PLUGIN_SETTING: SimpleNamespace(platform=SimpleNamespace(stops=stops))}
+    )
+    return PlatformSwarmSpawner(user=SimpleNamespace(name=name, id=1, settings=settings))
+
+
+class FakeManager:
+    """The manager's answers to the spawner's `docker(...)` calls."""
+
+    def __init__(self, nodes, tasks=(), services=()):
+        self.answers = {"nodes": list(nodes), "tasks": list(tasks), "services": list(services)}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    async def __call__(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append((method, kwargs))
+        if isinstance(self.answers[method], BaseException):
+            raise self.answers[method]
+        return self.answers[method]
+
+
+def test_defaults_reach_the_lab_by_dns_on_the_overlay():
+    lab = spawner()
+    assert lab.extra_endpoint_spec == {"mode": "dnsrr"}
+    assert lab.use_internal_ip is True
+    assert lab.pin_volumes is True
+
+
+class TestState:
+    def test_the_node_survives_a_stop_and_a_hub_restart(self):
+        lab = spawner()
+        lab.swarm_node = "n2"
+        lab.object_id = "svc1"
+        assert lab.get_state()["swarm_node"] == "n2"
+        lab.clear_state()
+        assert lab.get_state() == {
+            "object_id": "svc1",
+            "object_name": lab.object_name,
+            "swarm_node": "n2",
+        }
+        restarted = spawner()
+        restarted.load_state({"swarm_node": "n2"})
+        assert restarted.swarm_node == "n2"
+
+    def test_no_node_no_key(self):
+        assert "swarm_node" not in spawner().get_state()
+        lab = spawner()
+        lab.load_state({})
+        assert lab.swarm_node is None
+
+
+class TestPlacement:
+    async def test_a_first_start_records_the_least_loaded_node(self):
+        lab = spawner()
+        lab.docker = FakeManager(  # type: ignore[method-assign]
+            [engine_node("id1", "n1"), engine_node("id2", "n2")],
+            tasks=[task("id1", "lab-x")],
+            services=[{"ID": "lab-x"}],
+        )
+        placement = await lab.place()
+        assert (placement.node, lab.swarm_node) == ("n2", "n2")
+        assert lab.docker.calls == [
+            ("nodes", {}),
+            ("tasks", {"filters": {"desired-state": "running"}}),
+            ("services", {"filters": {"label": LAB_LABEL}}),
+        ]
+
+    async def test_a_refused_start_is_a_409_with_the_reason(self):
+        lab = spawner()
+        lab.swarm_node = "n1"
+        lab.docker = FakeManager([engine_node("id1", "n1", availability="drain")])  # type: ignore[method-assign]
+        with pytest.raises(web.HTTPError) as refused:
+            await lab.place()
+        assert refused.value.status_code == 409
+        assert "which is drained" in refused.value.jupyterhub_message  # type: ignore[attr-defined]
+        assert lab.swarm_node == "n1"
+
+    async def test_without_the_pin_nothing_is_recorded(self):
+        lab = spawner()
+        lab.pin_volumes = False
+        lab.docker = FakeManager([engine_node("id1", "n1")])  # type: ignore[method-assign]
+        assert (await lab.place()).node is None
+        assert lab.swarm_node is None
+
+    async def test_create_object_pins_and_labels_the_service(self, monkeypatch):
+        seen: dict[str, Any] = {}
+
+        async def create_object(self):
+            seen.update(
+                placement=dict(self.extra_placement_spec),
+                create=dict(self.extra_create_kwargs),
+                mounts=self.mounts,
+            )
+            return {"ID": "svc"}
+
+        monkeypatch.setattr(SwarmSpawner, "create_object", create_object)
+        lab = spawner()
+        lab.volumes = {"jupyterlab-{username}_home": "/home/jovyan"}
+        lab.docker = FakeManager([engine_node("id1", "n1")])  # type: ignore[method-assign]
+        assert await lab.create_object() == {"ID": "svc"}
+        assert seen["placement"]["constraints"] == ["node.hostname==n1"]
+        assert seen["create"]["labels"] == {LAB_LABEL: "ann"}
+        assert seen["mounts"][0]["VolumeOptions"]["Labels"]["stellars.node"] == "n1"
+        assert lab.placement is None
+
+
+class TestPoll:
+    def with_task(self, lab, state: str, node_availability: str = "active") -> None:
+        async def get_task():
+            return {"Status": {"State": state}}
+
+        lab.get_task = get_task
+        lab.docker = FakeManager([engine_node("id1", "n1", availability=node_availability)])
+
+    async def test_a_pending_lab_on_a_drained_node_is_stopped_with_the_reason(self, monkeypatch):
+        async def poll(self):
+            return None  # stock SwarmSpawner: "pending" reads as running
+
+        monkeypatch.setattr(SwarmSpawner, "poll", poll)
+        stops = stops_service()
+        lab = spawner(stops=stops)
+        lab.swarm_node = "n1"
+        self.with_task(lab, "pending", "drain")
+        assert await lab.poll() == "node n1 is drained"
+        stop = await stops.store.last("ann", "")
+        assert stop is not None and stop.reason is StopReason.NODE_UNAVAILABLE
+        assert stop.message == (
+            "stopped: its node n1 is drained; it starts again there once an admin makes the "
+            "node available"
+        )
+
+    @pytest.mark.parametrize(
+        ("state", "availability"), [("pending", "active"), ("running", "drain")]
+    )
+    async def test_otherwise_the_stock_answer(self, monkeypatch, state, availability):
+        async def poll(self):
+            return "stock"
+
+        monkeypatch.setattr(SwarmSpawner, "poll", poll)
+        lab = spawner(stops=stops_service())
+        lab.swarm_node = "n1"
+        self.with_task(lab, state, availability)
+        assert await lab.poll() == "stock"
+
+    async def test_a_node_gone_from_the_swarm(self, monkeypatch):
+        lab = spawner()
+        lab.swarm_node = "n9"
+        self.with_task(lab, "pending")
+        assert await lab.poll() == "node n9 is no longer in the swarm"
+
+    async def test_an_unreachable_manager_keeps_the_server_running(self):
+        lab = spawner()
+
+        async def get_task():
+            raise requests.exceptions.ConnectionError("refused")
+
+        lab.get_task = get_task  # type: ignore[method-assign]
+        assert await lab.poll() is None
+
+    async def test_during_a_restart_a_poll_says_running(self):
+        lab = spawner()
+        lab.restart_in_progress = True
+        assert await lab.poll() is None
+
+    async def test_a_start_forgets_the_last_stop(self, monkeypatch):
+        async def start(self):
+            return ("ann-lab", 8888)
+
+        monkeypatch.setattr(SwarmSpawner, "start", start)
+        stops = stops_service()
+        await stops.node_unavailable("ann", "", "n1", "is drained")
+        assert await spawner(stops=stops).start() == ("ann-lab", 8888)
+        assert await stops.store.last("ann", "") is None
+
+
+class TestUnsupported:
+    @pytest.mark.parametrize(
+        ("host_config", "volumes", "missing"),
+        [
+            ({}, {"jupyterlab-{username}_home": "/home/jovyan"}, []),
+            ({"pids_limit": 512, "memswap_limit": 2**30}, {}, []),
+            ({"privileged": True}, {}, ["a privileged container"]),
+            ({"device_requests": [{"Driver": "nvidia"}]}, {}, ["GPUs"]),
+            (
+                {},
+                {"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}},
+                ["host paths mounted (/var/run/docker.sock)"],
+            ),
+        ],
+    )
+    def test_what_a_service_cannot_have(self, host_config, volumes, missing):
+        lab = spawner()
+        lab.extra_host_config = host_config
+        lab.volumes = volumes
+        assert lab.unsupported() == missing
+
+    async def test_such_a_start_is_refused_before_any_placement(self):
+        lab = spawner()
+        lab.extra_host_config = {"privileged": True, "device_requests": [{"Driver": "nvidia"}]}
+        lab.docker = FakeManager([engine_node("id1", "n1")])  # type: ignore[method-assign]
+        with pytest.raises(web.HTTPError) as refused:
+            await lab.create_object()
+        assert refused.value.status_code == 409
+        assert refused.value.jupyterhub_message == (  # type: ignore[attr-defined]
+            "The server of ann cannot start: swarm mode cannot give it a privileged container "
+            "or GPUs yet; an admin can change the user's groups"
+        )
+        assert lab.docker.calls == [] and lab.swarm_node is None
