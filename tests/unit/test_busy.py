@@ -115,21 +115,31 @@ def test_enabled_must_be_a_boolean():
     with pytest.raises(InvalidValue) as caught:
         BusyPolicy(enabled=1)  # type: ignore[arg-type]
     assert caught.value.field == "enabled"
+    assert str(caught.value) == "enabled: must be true or false, got 1"
 
 
 # --- readings ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
-    [("cpu_total_ns", -1), ("system_cpu_ns", -1), ("online_cpus", 0), ("gpu_percent", -1)],
+    ("field", "value", "message"),
+    [
+        ("cpu_total_ns", -1, "must be at least 0, got -1"),
+        ("system_cpu_ns", -1, "must be at least 0, got -1"),
+        ("online_cpus", 0, "must be at least 1, got 0"),
+        ("gpu_percent", -1, "must be 0 to 100, got -1"),
+        ("gpu_percent", 101, "must be 0 to 100, got 101"),
+    ],
 )
-def test_a_reading_refuses_impossible_counters(field, value):
+def test_a_reading_refuses_impossible_counters_naming_the_field_and_the_value(
+    field, value, message
+):
     values = {"taken_at": NOW, "cpu_total_ns": 0, "system_cpu_ns": 0, "online_cpus": 1}
     values[field] = value
     with pytest.raises(InvalidValue) as caught:
         LoadReading(**values)  # type: ignore[arg-type]
     assert caught.value.field == field
+    assert caught.value.message == message
 
 
 def test_a_reading_accepts_the_ends_of_its_ranges():

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from stellars.adapters.memory import (
     InMemoryBusyStore,
     InMemoryContainers,
@@ -307,3 +309,53 @@ async def test_a_lab_computing_on_its_gpus_with_an_idle_cpu_is_busy():
     assert kept is not None and kept.window is not None
     assert kept.window.cpu_percent == 0.0 and kept.window.gpu_percent == 80
     assert kept.reading.gpu_percent == 80
+
+
+@pytest.mark.parametrize("missing", ["directory", "stats", "naming"])
+async def test_sampling_without_what_it_reads_is_refused_by_name(missing):
+    world = World()
+    reads = {"directory": world.directory, "stats": world.containers, "naming": NAMING}
+    reads[missing] = None
+    busy = BusyService(store=world.store, clock=world.clock, policy=BUSY, **reads)  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError) as caught:
+        await busy.sample()
+    assert str(caught.value) == "BusyService.sample needs the directory, stats and naming"
+    assert await world.store.all() == []
+
+
+async def test_a_named_server_is_read_from_its_own_container_and_judged_by_its_own_record():
+    world = World()
+    named = ServerSnapshot(
+        username="cruncher",
+        name="big",
+        ready=True,
+        started=STARTED,
+        last_activity=NOW - timedelta(hours=1),
+    )
+    world.directory.put(HubUser(name="cruncher", servers={"big": named}))
+    world.containers.remove(container_name("cruncher", NAMING))  # only "big" runs
+    world.containers.start(container_name("cruncher", NAMING, "big"), usage(95.0))
+    summary = await world.windows(1)
+    assert (summary.servers, summary.read, summary.windows, summary.busy) == (3, 2, 2, 1)
+    kept = await world.store.get("cruncher", "big")
+    assert kept is not None and kept.window is not None and kept.window.busy
+    assert await world.store.get("cruncher") is None  # the default server does not run
+    verdict = await world.busy.verdict(named)
+    assert verdict.active_now and verdict.activity_at == world.clock.now()
+
+
+async def test_the_activity_table_counts_a_busy_lab_as_active_without_any_extension():
+    world = World()
+    await world.windows(1)
+    labs = [World.lab("cruncher"), World.lab("napper")]
+    left = await world.sessions.remaining_for(labs)
+    assert left == {("cruncher", ""): SESSIONS.idle_timeout, ("napper", ""): timedelta(0)}
+
+
+async def test_the_activity_table_judges_busy_ness_at_the_time_it_is_asked_for():
+    world = World()
+    await world.windows(1)
+    later = world.clock.now() + timedelta(minutes=1)  # the window is still fresh then
+    left = await world.sessions.remaining_for([World.lab("cruncher")], now=later)
+    # Active at `later` itself, not at the clock's now a minute before.
+    assert left == {("cruncher", ""): SESSIONS.idle_timeout}
