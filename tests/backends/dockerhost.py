@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -21,6 +21,12 @@ LABEL = "stellars-test"
 # One value per pytest process: "<pid>-<random>". The pid lets a later session tell leftovers of
 # a crashed run (pid gone) from the objects of a session that is still running beside it.
 SESSION_ID = f"{os.getpid()}-{secrets.token_hex(4)}"
+
+
+#: Marks a harness's long-lived objects (a swarm's node containers, their volumes and network):
+#: they belong to the session, for the clean-up of a crashed run, but not to any one test, so a
+#: test's check that it left nothing behind does not count them.
+HARNESS_LABEL = "stellars-test-harness"
 
 
 def session_labels(session_id: str = SESSION_ID) -> dict[str, str]:
@@ -63,13 +69,26 @@ def _label_filter(session_id: str | None) -> dict[str, str]:
     return {"label": LABEL if session_id is None else f"{LABEL}={session_id}"}
 
 
-def list_labelled(client: docker.DockerClient, session_id: str | None = None) -> Labelled:
-    """Containers (also stopped), volumes and networks labelled for ``session_id`` (None: any)."""
+def list_labelled(
+    client: docker.DockerClient, session_id: str | None = None, *, harnesses: bool = False
+) -> Labelled:
+    """Containers (also stopped), volumes and networks labelled for ``session_id`` (None: any);
+    a harness's objects (HARNESS_LABEL) only with ``harnesses``."""
     filters = _label_filter(session_id)
+
+    def kept(labels: Mapping[str, str] | None) -> bool:
+        return harnesses or HARNESS_LABEL not in (labels or {})
+
     return Labelled(
-        containers=[c.name for c in client.containers.list(all=True, filters=filters)],
-        volumes=[v.name for v in client.volumes.list(filters=filters)],
-        networks=[n.name for n in client.networks.list(filters=filters)],
+        containers=[
+            c.name for c in client.containers.list(all=True, filters=filters) if kept(c.labels)
+        ],
+        volumes=[
+            v.name for v in client.volumes.list(filters=filters) if kept(v.attrs.get("Labels"))
+        ],
+        networks=[
+            n.name for n in client.networks.list(filters=filters) if kept(n.attrs.get("Labels"))
+        ],
     )
 
 

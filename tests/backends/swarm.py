@@ -33,7 +33,7 @@ import docker.types
 import requests
 from tooling.images import SWARM_NODE_ENGINE_PORT
 
-from tests.backends.dockerhost import session_labels
+from tests.backends.dockerhost import HARNESS_LABEL, session_labels
 from tests.backends.errors import BackendMissing
 
 #: Every name on the host engine starts with this, then a random part per cluster.
@@ -318,7 +318,7 @@ def start_swarm(
     """
     if nodes < 1:
         raise ValueError("a swarm needs at least one node")
-    labels = dict(labels if labels is not None else session_labels())
+    labels = {**(labels if labels is not None else session_labels()), HARNESS_LABEL: "swarm"}
     prefix = prefix or new_prefix()
     network = f"{prefix}-net"
     host.networks.create(network, driver="bridge", labels=labels)

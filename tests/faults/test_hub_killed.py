@@ -44,7 +44,14 @@ def engine_cleanup(docker_client):
     shared_existed = bool(docker_client.volumes.list(filters={"name": SHARED_VOLUME}))
     yield
     for found in docker_client.containers.list(all=True, filters={"name": TAG}):
-        found.remove(force=True)
+        # The hub's poll may be removing an ended one already (409 "already in progress").
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            found.remove(force=True)
+    wait_for(
+        lambda: not docker_client.containers.list(all=True, filters={"name": TAG}),
+        60,
+        "the test's containers removed",
+    )
     doomed = [v for v in docker_client.volumes.list(filters={"name": TAG}) if TAG in v.name]
     if not shared_existed:
         doomed += docker_client.volumes.list(filters={"name": SHARED_VOLUME})
