@@ -425,3 +425,124 @@ def test_csv_reads_back_as_the_rows(rows):
     assert read[0] == list(CSV_COLUMNS)
     assert read[1:] == [csv_row(made) for made in entries]
     assert text.endswith("\r\n")
+
+
+# --- exact messages --------------------------------------------------------------------------
+# A refusal reaches the admin as "<field>: <message>"; each one names the rule and echoes the
+# value that broke it.
+
+
+def message_of(call) -> str:
+    with pytest.raises(InvalidValue) as raised:
+        call()
+    return str(raised.value)
+
+
+NAIVE = AT.replace(tzinfo=None)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"actor": 5}, "actor: must be text, got 5"),
+        ({"actor": " "}, "actor: must be a non-empty string"),
+        ({"target": 5}, "target: must be text, got 5"),
+        ({"subject": "n" * 256}, "subject: must be at most 255 characters, got 256"),
+        ({"action": "volume-reset"}, "action: must be an AuditAction, got 'volume-reset'"),
+        ({"outcome": "ok"}, "outcome: must be an AuditOutcome, got 'ok'"),
+        ({"at": NAIVE}, "at: must be a timezone-aware datetime"),
+        ({"address": 7}, "address: must be text, got 7"),
+        ({"address": "localhost"}, "address: must be an IP address, got 'localhost'"),
+        ({"detail": 3}, "detail: must be text, got 3"),
+        ({"details": [1, 2]}, "details: must be a mapping, got [1, 2]"),
+        # the JSON encoder's own words, clipped to an echo's width
+        (
+            {"details": {"x": float("nan")}},
+            "details: must be JSON-able: Out of range float values are not JSO...",
+        ),
+        (
+            {"details": {"x": object()}},
+            "details: must be JSON-able: Object of type object is not JSON ser...",
+        ),
+        (
+            {"details": {"x": "y" * 3992}},
+            "details: must be at most 4000 characters as JSON, got 4001",
+        ),
+        ({"id": -1}, "id: must be at least 0, got -1"),
+    ],
+)
+def test_a_bad_entry_is_refused_with_its_exact_message(fields, message):
+    assert message_of(lambda: entry(**fields)) == message
+
+
+def test_details_that_are_not_an_object_read_back_with_their_exact_message():
+    assert message_of(lambda: details_of("[1]")) == "details: must be a JSON object"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"user": 5}, "user: must be text, got 5"),
+        ({"action": "volume-reset"}, "action: must be an AuditAction, got 'volume-reset'"),
+        ({"since": AT, "until": AT}, "until: must be later than since"),
+        ({"before": 17}, "before: must be an AuditCursor, got 17"),
+        ({"limit": 0}, "limit: must be between 1 and 500, got 0"),
+    ],
+)
+def test_a_bad_query_is_refused_with_its_exact_message(fields, message):
+    assert message_of(lambda: AuditQuery(**fields)) == message  # type: ignore[arg-type]
+
+
+def test_a_bad_cursor_is_refused_with_its_exact_message():
+    assert message_of(lambda: AuditCursor.parse("17")) == (
+        "before: must be a cursor of the feed (a page's next_before), got '17'"
+    )
+    assert message_of(lambda: AuditCursor.parse("1-99999999999999999999")) == (
+        "before: is out of range, got '1-99999999999999999999'"
+    )
+
+
+def test_a_cursors_numbers_are_at_most_twenty_digits():
+    twenty, twenty_one = "9" * 20, "9" * 21
+    assert AuditCursor.parse(f"{twenty}-0") == AuditCursor(
+        datetime(1970, 1, 1, tzinfo=timezone.utc), int(twenty)
+    )
+    not_a_cursor = "before: must be a cursor of the feed (a page's next_before), got "
+    assert message_of(lambda: AuditCursor.parse(f"{twenty_one}-0")) == (
+        f"{not_a_cursor}'{twenty_one}-0'"
+    )
+    # 21 digits are refused as no cursor at all, before their size is ever computed
+    assert message_of(lambda: AuditCursor.parse(f"1-{twenty_one}")) == (
+        f"{not_a_cursor}'1-{twenty_one}'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"colour": "red"}, "colour: is not a filter of the audit feed"),
+        ({"zone": "utc", "colour": "red"}, "colour: is not a filter of the audit feed"),
+        (
+            {"action": "explode"},
+            "action: must be one of signup-authorised, signup-discarded, user-created, "
+            "user-renamed, user-deleted, passphrase-issued, password-changed, admin-changed, "
+            "server-started, server-stopped, server-restarted, volume-reset, volume-deleted, "
+            "extension-granted, broadcast-sent, policy-changed, group-changed, activity-reset",
+        ),
+        ({"since": "yesterday"}, "since: must be an ISO 8601 date or time, got 'yesterday'"),
+        ({"until": "2026-13-01"}, "until: must be an ISO 8601 date or time, got '2026-13-01'"),
+        ({"limit": "1.5"}, "limit: must be a whole number, got '1.5'"),
+        ({"before": "17"}, "before: must be a cursor of the feed (a page's next_before), got '17'"),
+    ],
+)
+def test_a_bad_argument_is_refused_with_its_exact_message(arguments, message):
+    assert message_of(lambda: query_of(arguments)) == message
+
+
+def test_a_bad_retention_is_refused_with_its_exact_message():
+    assert message_of(lambda: retention_cutoff(AT, 0)) == (
+        "retention days: must be between 1 and 36500, got 0"
+    )
+    assert message_of(lambda: retention_cutoff(NAIVE, 30)) == (
+        "now: must be a timezone-aware datetime"
+    )

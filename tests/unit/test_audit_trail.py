@@ -3,8 +3,10 @@ feed reads back as pages, CSV and broadcast history, and the prune keeps the ret
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import logging
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -145,3 +147,122 @@ async def test_the_csv_holds_every_match_across_pages_and_says_when_it_was_cut(t
     text, complete = await trail.csv(AuditQuery())
     assert complete is True
     assert len(list(csv.reader(io.StringIO(text, newline="")))) == 8
+
+
+LOGGER = "stellars.domain.services.audit"
+
+
+def logged(caplog) -> list[tuple[str, str]]:
+    return [(r.levelname, r.getMessage()) for r in caplog.records if r.name == LOGGER]
+
+
+async def test_a_noted_action_without_its_optional_parts_leaves_them_empty(trail, store):
+    trail.note(actor="admin", action=AuditAction.POLICY_CHANGED)
+    await trail.settle()
+    [entry] = store.entries
+    assert (entry.target, entry.subject, entry.address, entry.detail) == ("", "", "", "")
+    assert (entry.outcome, entry.details) == (AuditOutcome.OK, {})
+
+
+async def test_every_stored_and_every_failed_entry_is_counted(trail, store):
+    for _ in range(3):
+        trail.note(actor="admin", action=AuditAction.USER_CREATED, target="bob")
+    await trail.settle()
+    assert (trail.recorded, trail.failed) == (3, 0)
+    store.unavailable = True
+    for _ in range(2):
+        trail.note(actor="admin", action=AuditAction.USER_CREATED, target="bob")
+    await trail.settle()
+    assert (trail.recorded, trail.failed) == (3, 2)
+
+
+async def test_an_entry_that_cannot_be_built_is_logged_with_the_reason(trail, caplog):
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        trail.note(actor="admin", action=AuditAction.USER_DELETED, address="nowhere")
+        await trail.settle()
+    assert logged(caplog) == [
+        (
+            "WARNING",
+            f"audit: {AuditAction.USER_DELETED!s} by 'admin' not recorded: "
+            "address: must be an IP address, got 'nowhere'",
+        )
+    ]
+
+
+async def test_a_store_failure_is_logged_with_the_action_its_users_and_the_error(
+    trail, store, caplog
+):
+    store.unavailable = True
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        trail.note(actor="admin", action=AuditAction.USER_DELETED, target="bob")
+        await trail.settle()
+    assert logged(caplog) == [
+        ("WARNING", "audit: user-deleted by 'admin' on 'bob' not stored: audit log unavailable")
+    ]
+
+
+class CancelledLog(InMemoryAuditLog):
+    """A store whose write is cancelled under it (the hub shutting down mid-write)."""
+
+    async def record(self, entry):
+        raise asyncio.CancelledError
+
+
+async def test_settling_returns_when_a_write_was_cancelled(clock):
+    trail = AuditTrail(log=CancelledLog(), clock=clock, retention_days=30)
+    trail.note(actor="admin", action=AuditAction.USER_DELETED)
+    try:
+        await trail.settle()
+    except asyncio.CancelledError:
+        pytest.fail("settle passed a cancelled write's cancellation on to its caller")
+
+
+async def test_the_prune_logs_how_many_it_deleted_and_nothing_when_none(trail, clock, caplog):
+    for age in (40, 31):
+        clock.set(NOW - timedelta(days=age))
+        trail.note(actor="admin", action=AuditAction.POLICY_CHANGED)
+    await trail.settle()
+    clock.set(NOW)
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        assert await trail.prune() == 2
+        assert await trail.prune() == 0
+    assert logged(caplog) == [("INFO", "audit: 2 entries older than 30 days pruned")]
+
+
+async def test_the_csv_keeps_every_filter_and_the_cursor_of_its_query(trail, clock):
+    notes = [  # id: minutes before NOW, action
+        (40, AuditAction.USER_CREATED),  # 1: before since
+        (30, AuditAction.USER_CREATED),  # 2
+        (20, AuditAction.USER_DELETED),  # 3: another action
+        (10, AuditAction.USER_CREATED),  # 4
+        (5, AuditAction.USER_CREATED),  # 5: at until, which is exclusive
+        (0, AuditAction.USER_CREATED),  # 6: after until
+    ]
+    for minutes, action in notes:
+        clock.set(NOW - timedelta(minutes=minutes))
+        trail.note(actor="admin", action=action)
+    await trail.settle()
+
+    def ids(text: str) -> list[str]:
+        return [row[0] for row in csv.reader(io.StringIO(text, newline=""))][1:]
+
+    filtered = AuditQuery(
+        action=AuditAction.USER_CREATED,
+        since=NOW - timedelta(minutes=30),
+        until=NOW - timedelta(minutes=5),
+        limit=1,
+    )
+    text, complete = await trail.csv(filtered)
+    assert (ids(text), complete) == (["4", "2"], True)
+    after_cursor = AuditQuery(before=AuditCursor(NOW - timedelta(minutes=10), 4), limit=1)
+    text, complete = await trail.csv(after_cursor)
+    assert (ids(text), complete) == (["3", "2", "1"], True)
+
+
+async def test_broadcast_history_pages_twenty_at_a_time_by_default(trail):
+    for n in range(21):
+        trail.note(actor="admin", action=AuditAction.BROADCAST_SENT, details={"n": n})
+    await trail.settle()
+    page = await trail.broadcasts()
+    assert [entry.details["n"] for entry in page.entries] == list(range(20, 0, -1))
+    assert page.next_before == AuditCursor(NOW, 2)
