@@ -4,6 +4,8 @@ control characters and terminal escapes removed)."""
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -89,6 +91,10 @@ def test_a_pull_goes_from_its_first_to_its_last_percentage_with_the_bytes():
     assert image_pulling("i", -5, 100).message == "Pulling the image i: 0 bytes of 100 bytes."
     assert image_pulling("i", 50, 0).percent == IMAGE_FIRST  # total unknown
     assert image_pulling("i", 50, -1).message == "Pulling the image i..."
+    # The bytes done default to none: a total announced before any byte came.
+    assert image_pulling("i", total=100) == ProgressEvent(
+        SpawnStep.IMAGE, IMAGE_FIRST, "Pulling the image i: 0 bytes of 100 bytes."
+    )
 
 
 @given(st.integers(-10, 10**12), st.integers(1, 10**12))
@@ -110,13 +116,17 @@ def test_an_event_is_checked_and_travels_as_jupyterhub_carries_it():
     for bad in (-1, 101):
         with pytest.raises(InvalidValue) as raised:
             ProgressEvent(SpawnStep.VOLUMES, bad, "")
-        assert raised.value.field == "percent"
+        assert (raised.value.field, raised.value.message) == (
+            "percent",
+            f"must be between 0 and 100, got {bad}",
+        )
     for bad in (True, 5.0, "5"):
-        with pytest.raises(InvalidValue, match="whole number"):
+        with pytest.raises(InvalidValue) as raised:
             ProgressEvent(SpawnStep.VOLUMES, bad, "")  # type: ignore[arg-type]
+        assert (raised.value.field, raised.value.message) == ("percent", "must be a whole number")
     with pytest.raises(InvalidValue) as raised:
         ProgressEvent("volumes", 5, "")  # type: ignore[arg-type]
-    assert raised.value.field == "step"
+    assert (raised.value.field, raised.value.message) == ("step", "must be a SpawnStep")
 
 
 def test_the_trail_never_shows_a_percentage_going_back():
@@ -162,6 +172,14 @@ def test_the_pull_tally_sums_its_layers_as_they_grow():
     assert tally.with_layer("c", 0, 0).completed("c").layers["c"] == (0, 0)
 
 
+def test_a_layer_never_records_negative_bytes_whatever_the_tally_held():
+    # A tally built with a negative figure (not by `with_layer`): the next word of the engine
+    # still counts a negative done as 0, not as the higher of the two negatives.
+    held = PullTally(MappingProxyType({"a": (-5, 10)}))
+    assert held.with_layer("a", -3, 10).layers["a"] == (0, 10)
+    assert held.with_layer("a", 4, 10).layers["a"] == (4, 10)
+
+
 def test_a_log_line_loses_its_escapes_and_controls_and_is_clipped():
     assert clean_line("\x1b[31mred\x1b[0m text") == "red text"
     assert clean_line("\x1b]0;title\x07after") == "after"
@@ -188,6 +206,7 @@ def test_the_log_tail_keeps_the_last_fifty_lines_without_trailing_blanks():
     assert log_tail("a\n\nb") == ("a", "", "b")  # blank lines inside are kept
     assert log_tail("a\nb\nc", lines=2) == ("b", "c")
     assert log_tail("a\nb", lines=0) == ()
+    assert log_tail("a\nb", lines=1) == ("b",)
     assert log_tail("abcdef", width=4) == ("a...",)
 
 
@@ -227,7 +246,10 @@ def test_a_failure_reason_is_one_clean_clipped_sentence():
     for empty in ("", "  \n", "\x1b[0m"):
         with pytest.raises(InvalidValue) as raised:
             StartFailure(empty)
-        assert raised.value.field == "reason"
+        assert (raised.value.field, raised.value.message) == (
+            "reason",
+            "must say why the start failed",
+        )
 
 
 def test_a_failure_log_is_cleaned_and_bounded():
@@ -235,7 +257,7 @@ def test_a_failure_log_is_cleaned_and_bounded():
     assert len(StartFailure("r", ("l",) * LOG_LINES).log) == LOG_LINES
     with pytest.raises(InvalidValue) as raised:
         StartFailure("r", ("l",) * (LOG_LINES + 1))
-    assert raised.value.field == "log"
+    assert (raised.value.field, raised.value.message) == ("log", "must be at most 50 lines, got 51")
 
 
 def test_every_kind_of_escape_sequence_goes_whole():

@@ -5,6 +5,7 @@ several are seen (a requested stop is not hidden by the exit its own stop leaves
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -35,6 +36,19 @@ from stellars.domain.stops import (
 from tests.strategies import EPOCH
 
 AT = EPOCH + timedelta(hours=3)
+
+
+@pytest.fixture
+def far_local_zone(monkeypatch):
+    """The process's local time zone set to UTC+05:30 (a POSIX rule, no zone database needed),
+    and put back after the test."""
+    monkeypatch.setenv("TZ", "STL-05:30")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 IDLE = datetime(2026, 5, 1, 12, 0, 59, tzinfo=timezone.utc)
 
 
@@ -135,6 +149,10 @@ class TestTheCuller:
         got = culled_stop("ada", "", max_age=False, idle_since=paris, at=AT)
         assert got.explanation == "culled for idleness (idle since 2026-05-01 12:00 UTC)"
 
+    def test_idle_since_is_told_in_utc_whatever_the_machine_zone(self, far_local_zone):
+        got = culled_stop("ada", "", max_age=False, idle_since=IDLE, at=AT)
+        assert got.explanation == "culled for idleness (idle since 2026-05-01 12:00 UTC)"
+
     def test_idle_without_any_activity_says_only_that(self):
         got = culled_stop("ada", "", max_age=False, idle_since=None, at=AT)
         assert got.explanation == "culled for idleness"
@@ -197,6 +215,11 @@ class TestTheLogTail:
     def test_carriage_returns_and_trailing_blank_lines_go(self):
         assert log_tail("a\r\nb\rc\n\n\n") == "a\nb\nc"
         assert log_tail("") == "" and log_tail("\n\n") == ""
+
+    def test_only_line_ends_go_from_the_end_the_text_stays_as_written(self):
+        assert log_tail("done. \t\n") == "done. \t"
+        assert log_tail("XXXX") == "XXXX"
+        assert log_tail("aX\nX\n") == "aX\nX"
 
     def test_blank_lines_inside_stay(self):
         assert log_tail("a\n\nb") == "a\n\nb"
