@@ -205,7 +205,9 @@ def start_failed(failure: StartFailure, status: int = 502) -> web.HTTPError:
     """A failed start as JupyterHub relays it (logged without a traceback): the reason and the
     log tail as the message of the progress stream's failure event, the spawn page and the
     start API's answer; `status` 502 where the lab failed, 503 where the engine did."""
-    error = web.HTTPError(status, "%s", failure.reason)
+    # The whole message as the error's own too: JupyterHub 5's API answers with that one, not
+    # with `jupyterhub_message`.
+    error = web.HTTPError(status, "%s", failure.message)
     error.jupyterhub_message = failure.message  # type: ignore[attr-defined]
     error.jupyterhub_html_message = failure_html(failure)  # type: ignore[attr-defined]
     return error
