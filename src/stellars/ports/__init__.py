@@ -15,6 +15,7 @@ from .event_log import EventLog
 from .gpu import GpuProbe
 from .host_disk import HostDisk
 from .hub_directory import HubDirectory
+from .node_reports import NodeReportStore
 from .notifications import NotificationTransport
 from .policies import PolicyReader, PolicyStore
 from .proxy import ProxyRoutes
@@ -39,6 +40,7 @@ __all__ = [
     "HostDisk",
     "HubDirectory",
     "LabServers",
+    "NodeReportStore",
     "NotificationTransport",
     "PasswordGenerator",
     "PolicyReader",
