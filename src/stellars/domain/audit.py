@@ -358,7 +358,9 @@ def retention_cutoff(now: datetime, days: int) -> datetime:
 
 def csv_cell(text: str) -> str:
     """`text` as a CSV cell a spreadsheet shows as text: a leading apostrophe when it starts
-    like a formula."""
+    like a formula, and each NUL as U+FFFD (no CSV reader keeps a NUL, and Python 3.10's csv
+    module cannot write one; the JSON feed keeps the text as it was)."""
+    text = text.replace("\x00", "\ufffd")
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
