@@ -2,7 +2,7 @@
 the platform composes it, and what the Docker engine's own process spends between refreshes.
 
     .venv/bin/python bench/docker_scale.py [--containers 100] [--cycles 4] [--interval 10]
-        [--parallel 100] [--baseline-passes 2]
+        [--parallel 100] [--baseline-passes 2] [--alone-passes 2]
 
 It starts CONTAINERS idle containers of the tiny test image (tests.backends), each with a named
 volume of its own mounted as a lab's home is (volume i holds i * 64 KiB), then drives the
@@ -12,8 +12,9 @@ engine client of its own (PARALLEL threads, connections and requests at a time),
 volume sizes together, INTERVAL seconds apart (the platform's container-stats interval), and
 prints per refresh the wall time of each pass and of both, and dockerd's CPU time (utime +
 stime in /proc/PID/stat) over the refresh and over the quiet interval after it, as a share of
-one core. Baselines in the same run: the docker CLI's own `docker stats --no-stream` over the
-same containers, the stats passes of the composition before issue 22 (the shared engine, 8 at
+one core; then ALONE_PASSES passes of each half on its own, to see which one dominates.
+Baselines in the same run: the docker CLI's own `docker stats --no-stream` over the same
+containers, the stats passes of the composition before issue 22 (the shared engine, 8 at
 a time), and dockerd's CPU over an interval before the containers started and after.
 
 Bars (issue 22, 2-core machine): a refresh <= 3 s; dockerd under 10 % of one core between
@@ -214,6 +215,34 @@ async def refresh_cycles(
     return figures
 
 
+async def halves_alone(
+    names: list[str], volume_names: list[str], passes: int, parallel: int, pause: float
+) -> list[tuple[float, float]]:
+    """Which half of a refresh dominates: `passes` times, a stats pass alone, then a sizes pass
+    alone, `pause` seconds apart (adapters composed as in `refresh_cycles`, readings memoized
+    by one warm-up pass first, as in the refreshes after the first)."""
+    stats_engine = engine_with(parallel)
+    engine = DockerEngine(lambda: docker_client())
+    stats = DockerContainerStats(stats_engine, max_parallel=parallel)
+    store = DockerVolumeStore(engine)
+    figures = []
+    try:
+        await stats.usage(names)
+        for _ in range(passes):
+            await asyncio.sleep(pause)
+            started = time.perf_counter()
+            await stats.usage(names)
+            stats_seconds = time.perf_counter() - started
+            await asyncio.sleep(pause)
+            started = time.perf_counter()
+            await store.volumes(volume_names)
+            figures.append((stats_seconds, time.perf_counter() - started))
+    finally:
+        engine.close()
+        stats_engine.close()
+    return figures
+
+
 def print_table(rows: list[tuple[str, str, str, str]]) -> None:
     header = ("figure", "value", "bar", "verdict")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
@@ -244,6 +273,12 @@ def main() -> int:
         default=2,
         help="stats passes with the shared engine, 8 at a time (0: none)",
     )
+    parser.add_argument(
+        "--alone-passes",
+        type=int,
+        default=2,
+        help="passes of each half of a refresh alone, to see which dominates (0: none)",
+    )
     args = parser.parse_args()
     client = docker_client()
     image = ensure_tiny_image(client)
@@ -262,6 +297,9 @@ def main() -> int:
         figures = asyncio.run(
             refresh_cycles(names, volume_names, args.cycles, args.interval, cpu, args.parallel)
         )
+        alone = asyncio.run(
+            halves_alone(names, volume_names, args.alone_passes, args.parallel, pause=2.0)
+        )
         before = asyncio.run(stats_passes(names, 8, args.baseline_passes))
         if cpu.pid != dockerd_pid():
             print("WARNING: dockerd restarted during the run; its CPU figures are not valid")
@@ -279,6 +317,11 @@ def main() -> int:
                 f"{number:>7} {figure['stats']:8.2f} {figure['sizes']:8.2f} {figure['both']:7.2f} "
                 f"{figure['measured']:8.0f} {figure['sized']:6.0f} {figure['during']:17.1f} "
                 f"{figure['between']:10.1f}"
+            )
+        for stats_seconds, sizes_seconds in alone:
+            print(
+                f"each half alone: stats pass {stats_seconds:.2f} s, "
+                f"volume sizes pass {sizes_seconds:.2f} s"
             )
         if cli is not None:
             print(f"baseline: docker stats --no-stream over the same containers: {cli:.2f} s")

@@ -1,8 +1,8 @@
 """Lightweight user servers for tests and benchmarks of broadcasts: a few lines of standard-library
 HTTP that answer the hub's readiness check and speak the notifications extension's ingest API.
 
-A server records each ingest it receives (the Authorization header, the scopes the hub says that
-credential has, and the body) as a JSON line
+A server records each ingest it receives (the Authorization header, whether that is the server's
+own API token, the scopes the hub says that credential has, and the body) as a JSON line
 in `stellars-ingest.jsonl` in its working directory, the user's home under the hub's data
 directory. Users whose name starts with "noext" answer 404, as a JupyterLab without the
 extension does.
@@ -56,7 +56,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except Exception as error:
             scopes = "error: " + str(error)
         with open(records, "a") as out:
+            own = "token " + os.environ.get("JUPYTERHUB_API_TOKEN", "")
             out.write(json.dumps({"authorization": self.headers.get("Authorization"),
+                                  "own_token": self.headers.get("Authorization") == own,
                                   "scopes": scopes, "body": json.loads(body)}) + "\\n")
         self.answer(200, {"success": True, "notification_id": "stand-in"})
 

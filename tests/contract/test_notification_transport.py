@@ -1,6 +1,8 @@
 """Contract of the NotificationTransport port: one Delivery per call, never an exception; what
 is delivered is shown in the lab as it was sent; a server that is stopped or does not answer
-gets a failed Delivery with the reason; no credential outlives its delivery.
+gets a failed Delivery with the reason; no credential minted for a delivery outlives it; a server
+whose own credential cannot be used (the hub no longer holds it, or the lab refuses it) still gets
+the notification.
 
 Two implementations:
 - `RecordingTransport`, the in-memory fake (failures are arranged through its `failures`);
@@ -71,6 +73,10 @@ class TransportHarness(Protocol):
 
     async def credentials_left(self, server: ServerSnapshot) -> int: ...
 
+    def own_credential_unusable(
+        self, how: str
+    ) -> contextlib.AbstractAsyncContextManager[ServerSnapshot]: ...
+
 
 # --- the in-memory fake ---------------------------------------------------------------------
 
@@ -100,6 +106,10 @@ class MemoryHarness:
 
     async def credentials_left(self, server: ServerSnapshot) -> int:
         return 0  # the fake uses no credentials
+
+    @contextlib.asynccontextmanager
+    async def own_credential_unusable(self, how: str) -> AsyncIterator[ServerSnapshot]:
+        yield self.running()  # the fake uses no credentials
 
 
 # --- JupyterHub in this process, a lab in Docker -------------------------------------------------
@@ -250,6 +260,29 @@ class LabHarness:
         orm_user = orm.User.find(self.hub.app.db, server.username)
         return sum(token.note == TOKEN_NOTE for token in orm_user.api_tokens)
 
+    @contextlib.asynccontextmanager
+    async def own_credential_unusable(self, how: str) -> AsyncIterator[ServerSnapshot]:
+        """ann's lab, with the hub holding no token of the server's own ("forgotten": as after
+        a hub restart, when JupyterHub keeps only its hash) or one the lab refuses ("refused":
+        a server token without `access:servers`, as `server_token_scopes` can make it)."""
+        spawner = self.hub.spawner(self.hub.running_user)
+        own, replacement = spawner.api_token, ""
+        if how == "refused":
+            user = self.hub.app.users[orm.User.find(self.hub.app.db, self.hub.running_user)]
+            replacement = user.new_api_token(
+                note="contract test: a server token without access",
+                scopes=[f"users:activity!user={self.hub.running_user}"],
+            )
+        spawner.api_token = replacement
+        try:
+            yield self.running()
+        finally:
+            spawner.api_token = own
+            if replacement:
+                found = orm.APIToken.find(self.hub.app.db, replacement)
+                self.hub.app.db.delete(found)
+                self.hub.app.db.commit()
+
 
 @pytest.fixture(params=["memory", pytest.param("lab", marks=[pytest.mark.real, pytest.mark.hub])])
 def harness(request) -> TransportHarness:
@@ -310,3 +343,14 @@ async def test_a_server_that_does_not_answer_gets_a_failed_delivery_not_an_excep
     assert delivery.ok is False
     assert "did not answer" in (delivery.error or "")
     assert await harness.credentials_left(server) == 0
+
+
+@pytest.mark.parametrize("how", ["forgotten", "refused"])
+async def test_a_server_whose_own_credential_is_unusable_still_gets_the_notification(harness, how):
+    async with harness.own_credential_unusable(how) as server:
+        await harness.shown(server)  # take what earlier tests left there
+        delivery = await harness.transport.deliver(server, BROADCAST)
+        assert_names(delivery, server)
+        assert delivery.ok is True, delivery.error
+        assert await harness.shown(server) == [shown_as_sent(BROADCAST)]
+        assert await harness.credentials_left(server) == 0

@@ -287,8 +287,19 @@ def test_a_lab_without_the_extension_is_reported_failed_with_the_reason(stand_in
     assert received(data, "lab1")[-1]["body"]["message"] == "hello"
 
 
-def test_each_delivery_uses_a_credential_for_that_server_only_and_it_dies_after_use(stand_ins):
+def test_each_delivery_uses_the_servers_own_credential_for_that_server_only_and_mints_none(
+    stand_ins,
+):
+    """The credential a delivery presents is the one JupyterHub gave the server when it started
+    it: the recipient holds it already, it reaches that one server, a broadcast mints and
+    leaves no token, and the credential dies with the server."""
     hub, admin, data = stand_ins
+
+    def tokens() -> list[tuple[str, str]]:
+        listed = admin.api("GET", "/users/lab1/tokens").json()["api_tokens"]
+        return sorted((t["id"], t["note"]) for t in listed)
+
+    before = tokens()
     for message in ("one", "two"):
         answer = admin.api(
             "POST", "/notifications/broadcast", json={"message": message, "recipients": ["lab1"]}
@@ -300,16 +311,29 @@ def test_each_delivery_uses_a_credential_for_that_server_only_and_it_dies_after_
     # The lab's last two ingests are these two deliveries, not ones of earlier tests.
     records = received(data, "lab1")[-2:]
     assert [r["body"]["message"] for r in records] == ["one", "two"]
+    assert [r["own_token"] for r in records] == [True, True]  # $JUPYTERHUB_API_TOKEN
     first, second = (r["authorization"] for r in records)
-    assert first != second  # a credential per delivery
-    # While it lived, it could reach this one server and nothing else (JupyterHub adds only
-    # the right to read the owner's own name and groups, which every token has).
+    assert first == second
+    # It reaches this one server and posts (so reads) its owner's activity (JupyterHub's
+    # `server` role), nothing else (JupyterHub adds only the right to read the owner's own name
+    # and groups, which every token has).
     identity = {"read:users:name!user=lab1", "read:users:groups!user=lab1"}
+    server_role = {
+        "access:servers!server=lab1/",
+        "users:activity!user=lab1",
+        "read:users:activity!user=lab1",
+    }
     for record in records:
         assert "access:servers!server=lab1/" in record["scopes"]
-        assert set(record["scopes"]) <= {"access:servers!server=lab1/", *identity}
-    for header in (first, second):
-        answer = requests.get(f"{hub.api_url}/user", headers={"Authorization": header}, timeout=30)
-        assert answer.status_code == 403  # the hub no longer knows it
-    tokens = admin.api("GET", "/users/lab1/tokens").json()["api_tokens"]
-    assert not [t for t in tokens if t["note"] == "stellars: one notification"]
+        assert set(record["scopes"]) <= server_role | identity
+    assert requests.get(
+        f"{hub.api_url}/users/noext1", headers={"Authorization": first}, timeout=30
+    ).status_code in {403, 404}
+    assert tokens() == before  # no token minted for a delivery, none left over
+    # It dies with the server.
+    assert admin.api("DELETE", "/users/lab1/server").status_code in {202, 204}
+    wait_for(lambda: not admin.api("GET", "/users/lab1").json()["servers"], 60, "lab1 stopped")
+    answer = requests.get(f"{hub.api_url}/user", headers={"Authorization": first}, timeout=30)
+    assert answer.status_code == 403  # the hub no longer knows it
+    assert admin.api("POST", "/users/lab1/server").status_code in {201, 202}
+    wait_for(lambda: ready(admin, "lab1"), 60, "lab1's server again")
