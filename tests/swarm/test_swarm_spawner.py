@@ -14,6 +14,7 @@ import pytest
 from tornado import web
 
 from stellars.adapters.jupyterhub import PLUGIN_SETTING
+from stellars.adapters.jupyterhub.hub_objects import acting_for
 from stellars.adapters.jupyterhub.plugin.swarm_spawner import (
     LAB_LABEL,
     NODE_LABEL,
@@ -24,6 +25,7 @@ from stellars.adapters.memory import InMemoryHubDirectory, InMemoryServerStopSto
 from stellars.domain.services import ServerStopService
 from stellars.domain.stops import StopReason
 from tests.backends.swarm import SwarmCluster, SwarmNode, wait_for
+from tests.swarm.published import PublishedSwarmSpawner
 
 pytestmark = [pytest.mark.swarm, pytest.mark.real]
 
@@ -66,17 +68,33 @@ def spawner_for(
         return {"LAB_USER": self.user.name}
 
     cls.get_command, cls.get_env = get_command, get_env
+    # A lab that serves HTTP (busybox's httpd on the lab's port), published on its node so
+    # that this test process, outside the overlay, reaches it as a hub on the overlay would.
+    serving_cls: Any = type("TestServingSwarmSpawner", (PublishedSwarmSpawner,), {"_client": None})
 
-    def make(username: str, state: dict[str, Any] | None = None) -> PlatformSwarmSpawner:
+    async def get_serving_command(self: Any) -> list[str]:
+        return ["httpd", "-f", "-p", str(self.port), "-h", "/tmp"]
+
+    serving_cls.get_command, serving_cls.get_env = get_serving_command, get_env
+
+    def make(
+        username: str,
+        state: dict[str, Any] | None = None,
+        *,
+        serving: bool = False,
+        image: str | None = None,
+    ) -> PlatformSwarmSpawner:
         user = SimpleNamespace(
             name=username,
             id=len(made) + 1,
             settings={PLUGIN_SETTING: SimpleNamespace(platform=platform)},
         )
-        spawner = cls(
+        spawner = (serving_cls if serving else cls)(
             user=user,
             client_kwargs={"base_url": swarm.manager.engine_url},
-            image=tiny_image,
+            image=image or tiny_image,
+            start_timeout=TASK_SECONDS * 2,
+            http_timeout=TASK_SECONDS,
             prefix=swarm.name("lab"),
             name_template="{prefix}-{username}",
             network_name=swarm.overlay,
@@ -242,3 +260,46 @@ def test_the_hub_reads_the_nodes_from_the_manager_and_refuses_a_worker(swarm):
         swarm_probe(swarm.workers[0].engine_url)
     assert refused.value.field == "kind"
     assert "is no swarm manager" in refused.value.message
+
+
+async def test_a_start_reports_its_steps_in_order_and_an_admins_stop_is_recorded(
+    swarm, spawner_for, platform
+):
+    eve = spawner_for("eve", serving=True)
+    eve.swarm_node = swarm.workers[0].hostname
+    eve.run_pre_spawn_hook()  # where a start's events begin (the hook itself reports none here)
+    await eve.start()
+    worker = swarm.workers[0].hostname
+    messages = [(event["progress"], event["message"]) for event in eve.feed.events]
+    assert messages == [
+        (30, f"Your server goes to node {worker} (the node with the user's volumes)."),
+        (45, f"The service {eve.service_name} was created; its node prepares the task."),
+        (70, f"The task of your server runs on node {worker}."),
+        (80, "Waiting for JupyterLab to answer..."),
+        (100, "JupyterLab is serving at /."),
+    ]
+    assert node_of(swarm, eve).hostname == worker
+    with acting_for(SimpleNamespace(name="root", kind="user")):
+        await eve.stop()
+    stop_record = await platform.store.last("eve", "")
+    assert stop_record is not None
+    assert (stop_record.reason, stop_record.message) == (
+        StopReason.STOPPED_BY_ADMIN,
+        "stopped: stopped by the admin root",
+    )
+    assert not swarm.client().services.list(filters={"name": eve.service_name})
+    assert eve.feed.events == []
+
+
+async def test_an_image_missing_on_the_node_fails_the_start_with_the_tasks_words(
+    swarm, spawner_for
+):
+    fay = spawner_for("fay", image=swarm.name("missing") + ":nowhere")
+    with pytest.raises(web.HTTPError) as failed:
+        await fay.start()
+    assert failed.value.status_code == 503
+    said = failed.value.jupyterhub_message  # type: ignore[attr-defined]
+    assert said.startswith("The swarm could not run your server (rejected): ")
+    assert swarm.name("missing") in said
+    await fay.stop()  # what JupyterHub does after a failed start: the service goes
+    assert not swarm.client().services.list(filters={"name": fay.service_name})

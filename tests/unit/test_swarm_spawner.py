@@ -14,10 +14,13 @@ from dockerspawner import SwarmSpawner
 from tornado import web
 
 from stellars.adapters.jupyterhub import PLUGIN_SETTING
+from stellars.adapters.jupyterhub.hub_objects import acting_for
+from stellars.adapters.jupyterhub.plugin import swarm_spawner as swarm_module
 from stellars.adapters.jupyterhub.plugin.swarm_spawner import (
     LAB_LABEL,
     PlatformSwarmSpawner,
     swarm_nodes,
+    task_failure,
     volume_mounts,
 )
 from stellars.adapters.memory import InMemoryHubDirectory, InMemoryServerStopStore, ManualClock
@@ -269,7 +272,11 @@ class TestPoll:
         async def start(self):
             return ("ann-lab", 8888)
 
+        async def until_serving(self, ip, port, began):
+            return None
+
         monkeypatch.setattr(SwarmSpawner, "start", start)
+        monkeypatch.setattr(PlatformSwarmSpawner, "until_serving", until_serving)
         stops = stops_service()
         await stops.node_unavailable("ann", "", "n1", "is drained")
         assert await spawner(stops=stops).start() == ("ann-lab", 8888)
@@ -309,3 +316,221 @@ class TestUnsupported:
             "or GPUs yet; an admin can change the user's groups"
         )
         assert lab.docker.calls == [] and lab.swarm_node is None
+
+
+def swarm_task(state: str, err: str = "", node: str = "id1", created: str = "2026-06-01T00:00:01Z"):
+    return {"NodeID": node, "CreatedAt": created, "Status": {"State": state, "Err": err}}
+
+
+class TestTaskFailure:
+    def test_none_while_the_task_is_on_its_way_or_running(self):
+        assert task_failure([]) is None
+        assert task_failure([swarm_task("preparing"), swarm_task("running")]) is None
+        assert task_failure([swarm_task("pending", "waiting for the node")]) is None
+
+    def test_a_rejected_task_in_its_own_words(self):
+        tasks = [swarm_task("rejected", "No such image: lab:9")]
+        assert (
+            task_failure(tasks)
+            == "The swarm could not run your server (rejected): No such image: lab:9"
+        )
+
+    def test_the_newest_failure_speaks(self):
+        tasks = [
+            swarm_task("failed", "task: non-zero exit (1)", created="2026-06-01T00:00:01Z"),
+            swarm_task("rejected", "invalid mount\n config", created="2026-06-01T00:00:09Z"),
+        ]
+        assert task_failure(tasks) == (
+            "The swarm could not run your server (rejected): invalid mount config"
+        )
+
+    def test_a_task_no_node_can_take(self):
+        tasks = [swarm_task("pending", "no suitable node (insufficient resources on 2 nodes)")]
+        assert task_failure(tasks) == (
+            "No node of the swarm can run your server now: no suitable node (insufficient "
+            "resources on 2 nodes)"
+        )
+
+
+class FakeStart:
+    """The manager through a whole start: the service's tasks answer in turn (the last one
+    repeats), the lab answers HTTP from a given ask on."""
+
+    def __init__(self, monkeypatch, tasks: list[list[dict[str, Any]]], answers_from: int = 1):
+        self.tasks = tasks
+        self.asks = 0
+        self.answers_from = answers_from
+        self.calls: list[str] = []
+
+        async def get_object(spawner):
+            return None
+
+        async def create_object(spawner):
+            return {"ID": "svc1"}
+
+        async def get_ip_and_port(spawner):
+            return spawner.service_name, 8888
+
+        async def lab_answers(url, timeout=5.0):
+            self.asks += 1
+            self.urls.append(url)
+            return self.asks >= self.answers_from
+
+        self.urls: list[str] = []
+        monkeypatch.setattr(SwarmSpawner, "get_object", get_object)
+        monkeypatch.setattr(SwarmSpawner, "create_object", create_object)
+        monkeypatch.setattr(SwarmSpawner, "get_ip_and_port", get_ip_and_port)
+        monkeypatch.setattr(swarm_module, "lab_answers", lab_answers)
+        monkeypatch.setattr(swarm_module, "TASK_POLL_SECONDS", 0.01)
+        monkeypatch.setattr(swarm_module, "SERVE_POLL_SECONDS", 0.01)
+
+    async def __call__(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append(method)
+        if method == "nodes":
+            return [engine_node("id1", "n1"), engine_node("id2", "n2")]
+        if method in ("services",):
+            return []
+        if method == "tasks":
+            if kwargs.get("filters") == {"desired-state": "running"}:
+                return []
+            return self.tasks.pop(0) if len(self.tasks) > 1 else self.tasks[0]
+        if method == "inspect_node":
+            return {"Description": {"Hostname": {"id1": "n1", "id2": "n2"}[args[0]]}}
+        raise AssertionError(f"unexpected call {method}")
+
+
+class TestTheStart:
+    async def test_the_steps_in_order_and_ready_only_once_serving(self, monkeypatch):
+        fake = FakeStart(
+            monkeypatch,
+            [
+                [swarm_task("pending")],
+                [swarm_task("preparing")],
+                [swarm_task("running", node="id2")],
+            ],
+            answers_from=3,
+        )
+        lab = spawner()
+        lab.docker = fake  # type: ignore[method-assign]
+        assert await lab.start() == (lab.service_name, 8888)
+        events = [(event["progress"], event["message"]) for event in lab.feed.events]
+        assert events == [
+            (30, "Your server goes to node n1 (first start: the node with the fewest labs)."),
+            (45, f"The service {lab.service_name} was created; its node prepares the task."),
+            (70, "The task of your server runs on node n2."),
+            (80, "Waiting for JupyterLab to answer..."),
+            (100, "JupyterLab is serving at /."),
+        ]
+        assert (lab.swarm_node, lab.task_node) == ("n1", "n2")
+        assert fake.asks == 3 and fake.urls[0] == f"http://{lab.service_name}:8888/api"
+
+    @pytest.mark.parametrize(
+        ("task", "message"),
+        [
+            (
+                swarm_task("rejected", "No such image: stellars-lab:missing"),
+                "The swarm could not run your server (rejected): No such image: "
+                "stellars-lab:missing",
+            ),
+            (
+                swarm_task("pending", "no suitable node (insufficient resources on 1 node)"),
+                "No node of the swarm can run your server now: no suitable node (insufficient "
+                "resources on 1 node)",
+            ),
+        ],
+    )
+    async def test_a_task_the_swarm_cannot_run_fails_the_start_at_once(
+        self, monkeypatch, task, message
+    ):
+        fake = FakeStart(monkeypatch, [[swarm_task("pending")], [task]])
+        lab = spawner()
+        lab.docker = fake  # type: ignore[method-assign]
+        with pytest.raises(web.HTTPError) as failed:
+            await lab.start()
+        assert failed.value.status_code == 503
+        assert failed.value.jupyterhub_message == message  # type: ignore[attr-defined]
+        assert fake.asks == 0 and fake.calls.count("tasks") == 3  # placement's, then two polls
+
+    async def test_a_task_that_ends_before_the_lab_serves_fails_with_its_words(self, monkeypatch):
+        fake = FakeStart(
+            monkeypatch,
+            [[swarm_task("running")], [swarm_task("failed", "task: non-zero exit (1)")]],
+            answers_from=99,
+        )
+        lab = spawner()
+        lab.docker = fake  # type: ignore[method-assign]
+        with pytest.raises(web.HTTPError) as failed:
+            await lab.start()
+        assert failed.value.status_code == 502
+        assert failed.value.jupyterhub_message == (  # type: ignore[attr-defined]
+            "The swarm could not run your server (failed): task: non-zero exit (1)"
+        )
+        assert [event["progress"] for event in lab.feed.events][-1] == 80
+
+    async def test_a_lab_that_never_answers_fails_before_jupyterhubs_timeout(self, monkeypatch):
+        lab = spawner()
+        lab.docker = FakeStart(monkeypatch, [[swarm_task("running")]], answers_from=10**9)  # type: ignore[method-assign]
+        lab.start_timeout = 3
+        lab.http_timeout = 30
+        with pytest.raises(web.HTTPError) as failed:
+            await lab.start()
+        assert failed.value.status_code == 502
+        assert failed.value.jupyterhub_message.startswith(  # type: ignore[attr-defined]
+            "JupyterLab did not answer within 0 s of its task's start on node n1"
+        )
+
+
+class TestAStopTheHubWasAskedFor:
+    @pytest.mark.parametrize(
+        ("who", "reason", "message"),
+        [
+            (
+                SimpleNamespace(name="ann", kind="user"),
+                StopReason.STOPPED_BY_USER,
+                "stopped: stopped by its user ann",
+            ),
+            (
+                SimpleNamespace(name="root", kind="user"),
+                StopReason.STOPPED_BY_ADMIN,
+                "stopped: stopped by the admin root",
+            ),
+            (
+                SimpleNamespace(name="idle-culler", kind="service"),
+                StopReason.STOPPED_BY_SERVICE,
+                "stopped: stopped by the service idle-culler",
+            ),
+        ],
+    )
+    async def test_the_requester_is_recorded_and_the_feed_cleared(
+        self, monkeypatch, who, reason, message
+    ):
+        removed: list[str] = []
+
+        async def stop(self, now=False):
+            removed.append(self.service_name)
+
+        monkeypatch.setattr(SwarmSpawner, "stop", stop)
+        stops = stops_service()
+        lab = spawner(stops=stops)
+        lab.report_progress(swarm_module.task_running("n1"))
+        with acting_for(who):
+            await lab.stop()
+        assert removed == [lab.service_name] and lab.feed.events == []
+        stop_record = await stops.store.last("ann", "")
+        assert stop_record is not None
+        assert (stop_record.reason, stop_record.message) == (reason, message)
+
+    async def test_a_stop_outside_a_request_records_nothing(self, monkeypatch):
+        async def stop(self, now=False):
+            return None
+
+        monkeypatch.setattr(SwarmSpawner, "stop", stop)
+        stops = stops_service()
+        await spawner(stops=stops).stop()
+        assert await stops.store.last("ann", "") is None
+
+    async def test_a_restart_is_recorded(self):
+        stops = stops_service()
+        await spawner(stops=stops).record_restart("root")
+        stop_record = await stops.store.last("ann", "")
+        assert stop_record is not None and stop_record.reason is StopReason.RESTARTED

@@ -20,6 +20,14 @@ What it changes in the stock SwarmSpawner, and why:
   swarm then holds the lab's task pending, since no other node may run it) reports the server
   stopped and records why for its user; a poll while the manager does not answer keeps the
   server as running (as EngineTolerantDockerSpawner does); a new start forgets the last stop.
+  A stop the hub is asked for records who asked (its user, an admin, a service), as on one
+  host (`lab_records.LabRecords`, which both spawners share).
+- **progress and "ready means serving"**: a start reports its steps through JupyterHub's
+  progress stream as on one host: the node chosen (and why), the service created, the task
+  running on its node, the wait for JupyterLab, serving; `start` returns only once the lab
+  answers HTTP. A task the swarm cannot run (its image missing on the node, rejected, exited,
+  no node with what it asks for) fails the start at once with the task's own words as an HTTP
+  error, never a timeout.
 - **what a service cannot have** (a privileged container, GPUs, host paths such as the Docker
   socket of a Docker-access group): the start is refused with a 409 saying so, never a lab
   started without what its user's groups give.
@@ -27,20 +35,40 @@ What it changes in the stock SwarmSpawner, and why:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import asyncio
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import docker.errors
 import requests
 from docker.types import Mount
 from dockerspawner import SwarmSpawner
+from tornado import web
 from traitlets import Bool, default
 
 from stellars.domain.errors import Refused
-from stellars.domain.services import ServerStopService
-from stellars.domain.stops import ServerStop
+from stellars.domain.spawn_progress import (
+    IMAGE_FIRST,
+    IMAGE_LAST,
+    STEP_PERCENT,
+    ProgressEvent,
+    SpawnStep,
+    StartFailure,
+    serving,
+    waiting_for_lab,
+)
 from stellars.domain.swarm import Placement, SwarmNode, lab_node_counts, place_lab
+from stellars.domain.validation import clip
 
-from .attach import PLUGIN_SETTING
+from .docker_spawner import (
+    ASK_SECONDS,
+    ENGINE_WORDS,
+    SERVE_POLL_SECONDS,
+    START_TIMEOUT_MARGIN_SECONDS,
+    engine_words,
+    lab_answers,
+)
+from .lab_records import LabRecords, start_failed
 from .spawn_hook import spawn_refusal
 
 #: The label every lab service carries (its value: the user's name); the labs per node are
@@ -53,6 +81,69 @@ NODE_LABEL = "stellars.node"
 NODE_STATE_KEY = "swarm_node"
 #: Task states in which the swarm is still trying to run a lab (SwarmSpawner's own list).
 _WAITING_STATES = frozenset({"new", "pending", "assigned", "accepted", "preparing", "starting"})
+#: Task states of a task the swarm could not run.
+_FAILED_STATES = frozenset({"failed", "rejected"})
+#: What the scheduler says of a task no node can take (constraints, resources).
+_NO_NODE = "no suitable node"
+#: How often a start first looks at its service's task, and at most (SwarmSpawner's backoff).
+TASK_POLL_SECONDS = 1.0
+TASK_POLL_MAX_SECONDS = 5.0
+
+
+def task_state(task: Mapping[str, Any]) -> str:
+    return str((task.get("Status") or {}).get("State") or "").lower()
+
+
+def task_failure(tasks: Sequence[Mapping[str, Any]]) -> str | None:
+    """Why the swarm cannot run a lab's task, in the task's own words (its `Err`): the newest
+    task that failed or was rejected (an image missing on the node, a container that exited),
+    or a pending one for which the scheduler finds no node (constraints, resources such as
+    GPUs); None while none of its tasks says so."""
+    for task in sorted(tasks, key=lambda t: str(t.get("CreatedAt") or ""), reverse=True):
+        status = task.get("Status") or {}
+        state = task_state(task)
+        words = clip(" ".join(str(status.get("Err") or status.get("Message") or "").split()),
+                     ENGINE_WORDS)  # fmt: skip
+        if state in _FAILED_STATES:
+            return f"The swarm could not run your server ({state}): {words or 'no reason given'}"
+        if state == "pending" and _NO_NODE in words:
+            return f"No node of the swarm can run your server now: {words}"
+    return None
+
+
+def serve_seconds(start_timeout: float, http_timeout: float, spent: float) -> float:
+    """How long the lab has to answer: JupyterHub's HTTP timeout, within what its start timeout
+    leaves of a start that has taken `spent` seconds (less a margin for the failure)."""
+    left = start_timeout - spent
+    return max(0.0, min(float(http_timeout), left - START_TIMEOUT_MARGIN_SECONDS))
+
+
+# The steps of a swarm start (the domain's steps, spawn_progress, in swarm's words): where the
+# lab goes and its service stand where one host readies the image (the node's engine readies it
+# while the task prepares), the task running where the container starts.
+
+
+def node_chosen(placement: Placement) -> ProgressEvent:
+    where = f"node {placement.node}" if placement.node else "the node the swarm chooses"
+    return ProgressEvent(
+        SpawnStep.IMAGE, IMAGE_FIRST, f"Your server goes to {where} ({placement.reason})."
+    )
+
+
+def service_created(service: str) -> ProgressEvent:
+    return ProgressEvent(
+        SpawnStep.IMAGE,
+        (IMAGE_FIRST + IMAGE_LAST) // 2,
+        f"The service {service} was created; its node prepares the task.",
+    )
+
+
+def task_running(node: str) -> ProgressEvent:
+    return ProgressEvent(
+        SpawnStep.CONTAINER,
+        STEP_PERCENT[SpawnStep.CONTAINER],
+        f"The task of your server runs on node {node}.",
+    )
 
 
 def swarm_nodes(nodes: Sequence[Mapping[str, Any]], tasks: Sequence[Mapping[str, Any]],
@@ -100,9 +191,9 @@ def volume_mounts(
     ]
 
 
-class PlatformSwarmSpawner(SwarmSpawner):
-    """SwarmSpawner with named-volume mounts, the platform's node placement and stop records
-    (see the module's docstring)."""
+class PlatformSwarmSpawner(LabRecords, SwarmSpawner):
+    """SwarmSpawner with named-volume mounts, the platform's node placement, its progress
+    steps and stop records (`LabRecords`; see the module's docstring)."""
 
     pin_volumes = Bool(
         True,
@@ -117,6 +208,8 @@ class PlatformSwarmSpawner(SwarmSpawner):
     placement: Placement | None = None
     #: Set by the platform while it restarts the lab (a forced service update).
     restart_in_progress = False
+    #: The node the task of the current start runs on (None before it runs).
+    task_node: str | None = None
 
     @default("extra_endpoint_spec")
     def _default_endpoint_spec(self) -> dict[str, Any]:
@@ -209,21 +302,85 @@ class PlatformSwarmSpawner(SwarmSpawner):
         create_kwargs: dict[str, Any] = dict(traits.extra_create_kwargs)
         create_kwargs["labels"] = {**create_kwargs.get("labels", {}), LAB_LABEL: self.user.name}
         traits.extra_create_kwargs = create_kwargs
+        self.report_progress(node_chosen(self.placement))
         try:
-            return await super().create_object()
+            created = await super().create_object()
         finally:
             self.placement = None
+        self.report_progress(service_created(self.service_name))
+        return created
 
     # --- start, poll and the platform's stop records ----------------------------------------
 
     async def start(self) -> Any:
-        stops = self.stop_service()
-        if stops is not None:
-            try:
-                await stops.starting(self.user.name, self.name)
-            except Exception as error:  # a stale message must never keep a lab from starting
-                self.log.warning("could not forget the last stop of %s: %s", self._log_name, error)
-        return await super().start()
+        began = asyncio.get_running_loop().time()
+        await self.forget_last_stop()
+        try:
+            ip, port = await super().start()
+        except web.HTTPError:
+            raise
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
+            raise start_failed(
+                StartFailure(f"The swarm could not start your server: {engine_words(error)}"),
+                503,
+            ) from None
+        self.report_progress(waiting_for_lab())
+        if self.internal_ssl:  # JupyterHub's own check, with its certificates, decides then
+            return ip, port
+        await self.until_serving(ip, port, began)
+        self.report_progress(serving(self.server.base_url if self.server else "/"))
+        return ip, port
+
+    async def start_object(self) -> None:
+        """Wait until the service's task runs (SwarmSpawner's `start_object`), reporting the
+        node it runs on; a task the swarm could not run (its image missing on the node, a
+        rejection, an exit, no node with what it asks for) fails the start at once with the
+        task's own words, instead of JupyterHub waiting its whole start timeout."""
+        # DockerSpawner's start has recorded the service's id; a caller that created the service
+        # itself has it looked up (DockerSpawner's lookup records it, as the stock wait's does).
+        if not self.object_id and await self.get_object() is None:
+            raise start_failed(StartFailure(f"The service {self.service_name} is gone."), 503)
+        delay = TASK_POLL_SECONDS
+        while True:
+            tasks = await self.docker("tasks", filters={"service": self.service_name})
+            failure = task_failure(tasks)
+            if failure is not None:
+                raise start_failed(StartFailure(failure), 503)
+            running = next((t for t in tasks if task_state(t) == "running"), None)
+            if running is not None:
+                node = await self.docker("inspect_node", running["NodeID"])
+                self.task_node = str(node["Description"]["Hostname"])
+                self.report_progress(task_running(self.task_node))
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, TASK_POLL_MAX_SECONDS)
+
+    async def until_serving(self, ip: str, port: int, began: float) -> None:
+        """Return once the lab answers HTTP at its API (ready means serving, as on one host);
+        fail the start when its task ends first (with the task's words) or the lab does not
+        answer in time."""
+        base_url = self.server.base_url if self.server else "/"
+        url = f"http://{ip}:{port}{base_url}api"
+        loop = asyncio.get_running_loop()
+        seconds = serve_seconds(self.start_timeout, self.http_timeout, loop.time() - began)
+        deadline = loop.time() + seconds
+        while True:
+            tasks = await self.docker("tasks", filters={"service": self.service_name})
+            failure = task_failure(tasks)
+            if failure is not None:
+                raise start_failed(StartFailure(failure))
+            if await lab_answers(
+                url, max(SERVE_POLL_SECONDS, min(ASK_SECONDS, deadline - loop.time()))
+            ):
+                return
+            if loop.time() >= deadline:
+                raise start_failed(
+                    StartFailure(
+                        f"JupyterLab did not answer within {seconds:.0f} s of its task's start "
+                        f"on node {self.task_node or '?'}."
+                    )
+                )
+            await asyncio.sleep(SERVE_POLL_SECONDS)
 
     async def poll(self) -> int | str | None:
         if self.restart_in_progress:
@@ -260,27 +417,3 @@ class PlatformSwarmSpawner(SwarmSpawner):
         await self.record(
             lambda stops: stops.node_unavailable(self.user.name, self.name, node, why_not)
         )
-
-    async def record_restart(self, by: str) -> None:
-        """Hand the platform a restart that `by` asked for (see `record`)."""
-        await self.record(lambda stops: stops.restarted(self.user.name, self.name, by=by))
-
-    async def record(self, recording: Callable[[ServerStopService], Awaitable[ServerStop]]) -> None:
-        """Record a stop through the platform's stop service; a failure is logged, never
-        raised (the hub must still learn that the server stopped)."""
-        stops = self.stop_service()
-        if stops is None:
-            return
-        try:
-            stop = await recording(stops)
-        except Exception:
-            self.log.exception("could not record how %s stopped", self._log_name)
-            return
-        self.log.warning("server %s %s", self._log_name, stop.message)
-
-    def stop_service(self) -> ServerStopService | None:
-        """The platform's stop service, reached through the hub's settings (None outside a
-        hub that runs the platform)."""
-        settings = getattr(self.user, "settings", None) or {}
-        plugin = settings.get(PLUGIN_SETTING)
-        return plugin.platform.stops if plugin is not None else None
