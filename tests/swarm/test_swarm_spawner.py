@@ -303,3 +303,40 @@ async def test_an_image_missing_on_the_node_fails_the_start_with_the_tasks_words
     assert swarm.name("missing") in said
     await fay.stop()  # what JupyterHub does after a failed start: the service goes
     assert not swarm.client().services.list(filters={"name": fay.service_name})
+
+
+SOCKET = "/var/run/docker.sock"
+
+
+async def test_a_docker_access_lab_gets_its_nodes_socket_with_the_sockets_group(swarm, spawner_for):
+    worker = swarm.workers[0]
+    on_node = swarm.host.containers.get(worker.container).exec_run(
+        ["stat", "-c", "%g %i %a", SOCKET]
+    )
+    assert on_node.exit_code == 0, on_node.output
+    gid, inode, mode = on_node.output.decode().split()
+    assert int(mode, 8) & 0o006 == 0  # only root and the socket's group may use it
+    gus = spawner_for("gus")
+    gus.swarm_node = worker.hostname
+    # What the spawn hook gives a member of a Docker-access group (spawn_settings).
+    gus.volumes = {**gus.volumes, SOCKET: {"bind": SOCKET, "mode": "rw"}}
+    gus.docker_socket_gid = int(gid)
+    gus.extra_container_spec = {"user": "1000"}  # the lab's user is no root, as the lab image's
+
+    async def get_command() -> list[str]:
+        # The lab's own process says what it is and may do (an exec into a container whose
+        # process is no root does not start in the nested engines, so its log tells).
+        report = f"id -u; id -G; stat -c '%F %g %i' {SOCKET}"
+        usable = f"test -r {SOCKET} && test -w {SOCKET} && echo usable"
+        return ["sh", "-c", f"{report}; {usable}; exec sleep 3600"]
+
+    gus.get_command = get_command  # type: ignore[method-assign]
+    await start(gus)
+    container = lab_container(swarm, gus, worker)
+    said = wait_for(
+        "the lab's report", lambda: container.logs().decode().split("\n")[3:4], TASK_SECONDS
+    )
+    uid, groups, socket, usable = container.logs().decode().splitlines()[:4]
+    assert uid == "1000" and gid in groups.split()
+    assert socket.split() == ["socket", gid, inode]  # the node's own socket
+    assert (usable, said) == ("usable", ["usable"])

@@ -294,7 +294,15 @@ class TestUnsupported:
             (
                 {},
                 {"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}},
-                ["host paths mounted (/var/run/docker.sock)"],
+                [],  # the Docker socket of a Docker-access group: every node has it
+            ),
+            (
+                {},
+                {
+                    "/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"},
+                    "/srv/teams/physics": {"bind": "/mnt/physics", "mode": "ro"},
+                },
+                ["host paths mounted (/srv/teams/physics)"],
             ),
         ],
     )
@@ -534,3 +542,60 @@ class TestAStopTheHubWasAskedFor:
         await spawner(stops=stops).record_restart("root")
         stop_record = await stops.store.last("ann", "")
         assert stop_record is not None and stop_record.reason is StopReason.RESTARTED
+
+
+SOCKET_BIND = {"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}}
+
+
+class TestTheDockerSocket:
+    def test_a_bind_mount_of_the_nodes_socket_beside_the_named_volumes(self):
+        lab = spawner()
+        lab.volumes = {"jupyterlab-{username}_home": "/home/jovyan", **SOCKET_BIND}
+        home, sock = lab.mounts
+        assert home["Type"] == "volume"
+        assert sock == {
+            "Target": "/var/run/docker.sock",
+            "Source": "/var/run/docker.sock",
+            "Type": "bind",
+            "ReadOnly": False,
+        }
+
+    def test_the_sockets_group_for_a_lab_that_mounts_it_only(self):
+        lab = spawner()
+        lab.docker_socket_gid = 998
+        assert lab.socket_groups() == []
+        lab.volumes = dict(SOCKET_BIND)
+        assert lab.socket_groups() == ["998"]
+        lab.docker_socket_gid = None
+        assert lab.socket_groups() == []
+
+    def test_the_default_group_is_the_sockets_as_the_hub_sees_it(self, tmp_path):
+        path = tmp_path / "docker.sock"
+        path.write_text("")
+        lab = PlatformSwarmSpawner(
+            user=SimpleNamespace(name="ann", id=1, settings={}), docker_socket=str(path)
+        )
+        assert lab.docker_socket_gid == path.stat().st_gid
+        gone = PlatformSwarmSpawner(
+            user=SimpleNamespace(name="ann", id=1, settings={}),
+            docker_socket=str(tmp_path / "none.sock"),
+        )
+        assert gone.docker_socket_gid is None
+
+    async def test_the_service_gets_the_group_and_keeps_configured_ones(self, monkeypatch):
+        seen: dict[str, Any] = {}
+
+        async def create_object(self):
+            seen.update(container=dict(self.extra_container_spec), mounts=self.mounts)
+            return {"ID": "svc"}
+
+        monkeypatch.setattr(SwarmSpawner, "create_object", create_object)
+        monkeypatch.setattr(swarm_module, "TASK_POLL_SECONDS", 0.01)
+        lab = spawner()
+        lab.volumes = dict(SOCKET_BIND)
+        lab.docker_socket_gid = 998
+        lab.extra_container_spec = {"user": "1000", "groups": ["100"]}
+        lab.docker = FakeManager([engine_node("id1", "n1")])  # type: ignore[method-assign]
+        await lab.create_object()
+        assert seen["container"] == {"user": "1000", "groups": ["100", "998"]}
+        assert [mount["Type"] for mount in seen["mounts"]] == ["bind"]

@@ -28,14 +28,20 @@ What it changes in the stock SwarmSpawner, and why:
   answers HTTP. A task the swarm cannot run (its image missing on the node, rejected, exited,
   no node with what it asks for) fails the start at once with the task's own words as an HTTP
   error, never a timeout.
-- **what a service cannot have** (a privileged container, GPUs, host paths such as the Docker
-  socket of a Docker-access group): the start is refused with a 409 saying so, never a lab
-  started without what its user's groups give.
+- **the Docker socket of a Docker-access group**: bind-mounted from the lab's node (a path
+  every node has), with the socket's group id as a supplementary group of the lab's user
+  (the service's `ContainerSpec.Groups`, which engines since API 1.25 take: `docker_socket_gid`),
+  so that a lab running as a non-root user can use it.
+- **what a service cannot have** (a privileged container, GPUs, host paths other than the
+  socket: a policy's bind mount of a directory that may be missing on the lab's node): the
+  start is refused with a 409 saying so, never a lab started without what its user's groups
+  give.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,7 +50,7 @@ import requests
 from docker.types import Mount
 from dockerspawner import SwarmSpawner
 from tornado import web
-from traitlets import Bool, default
+from traitlets import Bool, Integer, Unicode, default
 
 from stellars.domain.errors import Refused
 from stellars.domain.spawn_progress import (
@@ -168,6 +174,12 @@ def swarm_nodes(nodes: Sequence[Mapping[str, Any]], tasks: Sequence[Mapping[str,
     ]
 
 
+def socket_mount(path: str, bind: Mapping[str, str]) -> Mount:
+    """The Docker socket at `path` on the lab's node, bound where DockerSpawner's `volume_binds`
+    entry says (a bind mount: a path every node has)."""
+    return Mount(target=bind["bind"], source=path, type="bind", read_only=bind.get("mode") == "ro")
+
+
 def volume_mounts(
     binds: Mapping[str, Mapping[str, str]],
     *,
@@ -201,6 +213,30 @@ class PlatformSwarmSpawner(LabRecords, SwarmSpawner):
         help="Start each user's lab on the node that holds their volumes; False only where the "
         "volumes are on storage every node reaches.",
     )
+
+    docker_socket = Unicode(
+        "/var/run/docker.sock",
+        config=True,
+        help="The nodes' Docker socket, which the Docker-access groups mount into a lab "
+        "(the platform's socket path; the same path on every node).",
+    )
+    docker_socket_gid = Integer(
+        None,
+        allow_none=True,
+        config=True,
+        help="The group id of the Docker socket on the nodes (`stat -c %g /var/run/docker.sock`, "
+        "the same on every node), given to a lab that mounts the socket as a supplementary "
+        "group so that its user may use it. Default: the group of the socket at "
+        "`docker_socket` as the hub sees it (the stack file mounts its manager's socket "
+        "there); None where the hub has none.",
+    )
+
+    @default("docker_socket_gid")
+    def _default_socket_gid(self) -> int | None:
+        try:
+            return os.stat(self.docker_socket).st_gid
+        except OSError:
+            return None
 
     #: The node that holds this user's volumes (None: not chosen yet, or the pin is lifted).
     swarm_node: str | None = None
@@ -241,12 +277,21 @@ class PlatformSwarmSpawner(LabRecords, SwarmSpawner):
     @property
     def mounts(self) -> list[Mount]:
         node = self.placement.node if self.placement is not None else self.swarm_node
+        binds = dict(self.volume_binds)
+        socket = binds.pop(self.docker_socket, None)
         return volume_mounts(
-            self.volume_binds,
+            binds,
             username=self.user.name,
             node=node if self.pin_volumes else None,
             driver_config=self.mount_driver_config,
-        )
+        ) + ([socket_mount(self.docker_socket, socket)] if socket is not None else [])
+
+    def socket_groups(self) -> list[str]:
+        """The supplementary groups of a lab that mounts the Docker socket: the socket's group
+        id (`docker_socket_gid`), none where it is unknown or the lab has no socket."""
+        if self.docker_socket not in self.volume_binds or self.docker_socket_gid is None:
+            return []
+        return [str(self.docker_socket_gid)]
 
     async def read_nodes(self) -> list[SwarmNode]:
         """The swarm's nodes with the labs running on each, from the manager (off the loop)."""
@@ -273,8 +318,8 @@ class PlatformSwarmSpawner(LabRecords, SwarmSpawner):
 
     def unsupported(self) -> list[str]:
         """What this spawn asks for that a Swarm service cannot have (yet): a privileged
-        container, GPUs, host paths mounted (the Docker socket of a Docker-access group, a
-        policy's bind mount). Empty: nothing."""
+        container, GPUs, host paths mounted other than the Docker socket (a policy's bind
+        mount: a host directory missing on the lab's node fails its task). Empty: nothing."""
         traits: Any = self  # DockerSpawner's Dict trait, which mypy cannot type
         host_config = traits.extra_host_config or {}
         missing = []
@@ -282,7 +327,11 @@ class PlatformSwarmSpawner(LabRecords, SwarmSpawner):
             missing.append("a privileged container")
         if host_config.get("device_requests"):
             missing.append("GPUs")
-        paths = sorted(name for name in self.volume_binds if name.startswith("/"))
+        paths = sorted(
+            name
+            for name in self.volume_binds
+            if name.startswith("/") and name != self.docker_socket
+        )
         if paths:
             missing.append(f"host paths mounted ({', '.join(paths)})")
         return missing
@@ -299,6 +348,11 @@ class PlatformSwarmSpawner(LabRecords, SwarmSpawner):
         placement_spec: dict[str, Any] = dict(traits.extra_placement_spec)
         placement_spec["constraints"] = self.placement.constraints or None
         traits.extra_placement_spec = placement_spec
+        groups = self.socket_groups()
+        if groups:
+            container_spec: dict[str, Any] = dict(traits.extra_container_spec)
+            container_spec["groups"] = sorted({*container_spec.get("groups", []), *groups})
+            traits.extra_container_spec = container_spec
         create_kwargs: dict[str, Any] = dict(traits.extra_create_kwargs)
         create_kwargs["labels"] = {**create_kwargs.get("labels", {}), LAB_LABEL: self.user.name}
         traits.extra_create_kwargs = create_kwargs
