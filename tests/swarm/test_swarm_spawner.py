@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any
 
+import docker.types
 import pytest
 from tornado import web
 
@@ -24,7 +25,8 @@ from stellars.adapters.jupyterhub.plugin.swarm_spawner import (
 from stellars.adapters.memory import InMemoryHubDirectory, InMemoryServerStopStore, ManualClock
 from stellars.domain.services import ServerStopService
 from stellars.domain.stops import StopReason
-from tests.backends.swarm import SwarmCluster, SwarmNode, wait_for
+from tests.backends.fixtures import backend
+from tests.backends.swarm import SwarmCluster, SwarmNode, start_swarm, wait_for
 from tests.swarm.published import PublishedSwarmSpawner
 
 pytestmark = [pytest.mark.swarm, pytest.mark.real]
@@ -57,6 +59,76 @@ def spawner_for(
 ) -> Iterator[Callable[..., PlatformSwarmSpawner]]:
     """Factory: a spawner of `username`'s lab (the tiny image, sleeping) on the swarm, its
     volume named under the cluster's prefix; every service made is removed at the end."""
+    yield from spawners_on(swarm, tiny_image, platform)
+
+
+#: The GPUs each node of the GPU swarm advertises (node 1 the manager): fake ids, as a
+#: deployer's daemon config names the real ones.
+NODE_GPUS = {1: ("GPU-m1",), 2: ("GPU-w1", "GPU-w2")}
+
+
+@pytest.fixture(scope="module")
+def gpu_swarm(docker_client: Any, swarm_node_image: str, tiny_image: str) -> Iterator[SwarmCluster]:
+    """A second two-node swarm whose nodes advertise GPUs (`NODE_GPUS`) as generic resources;
+    removed completely at the end of the module."""
+    with backend("docker swarm"):
+        cluster = start_swarm(
+            docker_client,
+            swarm_node_image,
+            nodes=2,
+            images=[tiny_image],
+            node_resources={
+                index: [f"{GPU_KIND}={gpu}" for gpu in gpus] for index, gpus in NODE_GPUS.items()
+            },
+        )
+    try:
+        overlay = cluster.create_overlay()
+        # Every node attached to the labs' overlay before any lab, as the stack's global sampler
+        # on that network does: the attachment is a node update, and at a node update swarmkit
+        # rejects the GPU tasks of the node (docs/deploy.md, "GPUs in swarm mode").
+        cluster.client().services.create(
+            tiny_image,
+            command=["sleep", "3600"],
+            name=cluster.name("anchor"),
+            networks=[overlay],
+            mode=docker.types.ServiceMode("global"),
+        )
+        wait_for(
+            "the global service on every node",
+            lambda: (
+                len(
+                    [
+                        task
+                        for task in cluster.client().api.tasks(
+                            filters={"service": cluster.name("anchor")}
+                        )
+                        if task["Status"]["State"] == "running"
+                    ]
+                )
+                == len(cluster.nodes)
+            ),
+            TASK_SECONDS,
+        )
+        yield cluster
+    finally:
+        cluster.teardown()
+    left = cluster.leftovers()
+    if left:
+        pytest.fail(f"the GPU swarm's teardown left {left}", pytrace=False)
+
+
+@pytest.fixture
+def gpu_spawner_for(
+    gpu_swarm: SwarmCluster, tiny_image: str, platform: Platform
+) -> Iterator[Callable[..., PlatformSwarmSpawner]]:
+    """`spawner_for` on the GPU swarm."""
+    yield from spawners_on(gpu_swarm, tiny_image, platform)
+
+
+def spawners_on(
+    swarm: SwarmCluster, tiny_image: str, platform: Platform
+) -> Iterator[Callable[..., PlatformSwarmSpawner]]:
+    """The factory of `spawner_for` on `swarm`, and its clean-up once the test is done."""
     # DockerSpawner keeps one client per class: a class of our own for this cluster's manager.
     cls: Any = type("TestSwarmSpawner", (PlatformSwarmSpawner,), {"_client": None})
     made: list[PlatformSwarmSpawner] = []
@@ -340,3 +412,52 @@ async def test_a_docker_access_lab_gets_its_nodes_socket_with_the_sockets_group(
     assert uid == "1000" and gid in groups.split()
     assert socket.split() == ["socket", gid, inode]  # the node's own socket
     assert (usable, said) == ("usable", ["usable"])
+
+
+GPU_KIND = "NVIDIA-GPU"
+
+
+async def test_gpus_come_from_the_nodes_generic_resources_and_never_twice(
+    gpu_swarm, gpu_spawner_for
+):
+    manager, worker = gpu_swarm.manager, gpu_swarm.workers[0]
+
+    def lab_with_gpus(username: str, node: SwarmNode, gpus: int) -> PlatformSwarmSpawner:
+        lab = gpu_spawner_for(username)
+        lab.swarm_node, lab.gpus_wanted = node.hostname, gpus  # as the spawn hook sets them
+        return lab
+
+    ann = lab_with_gpus("ann", manager, 1)
+    await start(ann)
+    assert (ann.task_node, ann.task_gpus) == (manager.hostname, NODE_GPUS[1])
+    env = lab_container(gpu_swarm, ann, manager).attrs["Config"]["Env"]
+    assert f"DOCKER_RESOURCE_{GPU_KIND}=GPU-m1" in env  # what the NVIDIA runtime reads
+    # The manager's one GPU is held: a second lab pinned there is refused at once.
+    bob = lab_with_gpus("bob", manager, 1)
+    with pytest.raises(web.HTTPError) as refused:
+        await start(bob)
+    assert refused.value.status_code == 503
+    said = refused.value.jupyterhub_message  # type: ignore[attr-defined]
+    assert said.startswith("No GPU is free for your server now: it asks for 1 GPU")
+    assert "insufficient resources" in said
+    await stop(bob)  # what JupyterHub does after a failed start: its pending task goes
+    # The worker's two GPUs: one lab takes one, the next the other, the third none.
+    cy, dee, eve = (lab_with_gpus(name, worker, 1) for name in ("cy", "dee", "eve"))
+    await start(cy)
+    await start(dee)
+    assert {cy.task_gpus, dee.task_gpus} == {("GPU-w1",), ("GPU-w2",)}
+    with pytest.raises(web.HTTPError) as refused:
+        await start(eve)
+    assert "No GPU is free" in refused.value.jupyterhub_message  # type: ignore[attr-defined]
+    await stop(eve)
+    # A stopped lab's GPU is free again, once its task has ended (its process, which ignores
+    # SIGTERM, is killed after the stop grace period).
+    await stop(cy)
+    wait_for(
+        f"{cy.service_name}'s task ended",
+        lambda: not gpu_swarm.task_containers(cy.service_name, worker),
+        TASK_SECONDS,
+    )
+    fay = lab_with_gpus("fay", worker, 1)
+    await start(fay)
+    assert fay.task_gpus == cy.task_gpus

@@ -13,7 +13,7 @@ from docker.types import DriverConfig
 from dockerspawner import SwarmSpawner
 from tornado import web
 
-from stellars.adapters.jupyterhub import PLUGIN_SETTING
+from stellars.adapters.jupyterhub import PLUGIN_SETTING, PreSpawnHook, SpawnBase
 from stellars.adapters.jupyterhub.hub_objects import acting_for
 from stellars.adapters.jupyterhub.plugin import swarm_spawner as swarm_module
 from stellars.adapters.jupyterhub.plugin.swarm_spawner import (
@@ -21,10 +21,21 @@ from stellars.adapters.jupyterhub.plugin.swarm_spawner import (
     PlatformSwarmSpawner,
     swarm_nodes,
     task_failure,
+    task_unplaced,
     volume_mounts,
 )
-from stellars.adapters.memory import InMemoryHubDirectory, InMemoryServerStopStore, ManualClock
-from stellars.domain.services import ServerStopService
+from stellars.adapters.memory import (
+    InMemoryHubDirectory,
+    InMemoryPolicyStore,
+    InMemoryServerStopStore,
+    ManualClock,
+    StaticGpuProbe,
+)
+from stellars.domain.docker_access import DockerAccessGroups
+from stellars.domain.gpu import Gpu, GpuMode, GpuProbeResult
+from stellars.domain.limits import LabLimits
+from stellars.domain.policies import GroupPolicy, PlatformDefaults
+from stellars.domain.services import GpuService, PolicyResolver, ServerStopService
 from stellars.domain.stops import StopReason
 from stellars.domain.swarm import SwarmNode
 
@@ -352,12 +363,21 @@ class TestTaskFailure:
             "The swarm could not run your server (rejected): invalid mount config"
         )
 
-    def test_a_task_no_node_can_take(self):
+    def test_a_task_no_node_can_take_is_no_failure_but_unplaced(self):
         tasks = [swarm_task("pending", "no suitable node (insufficient resources on 2 nodes)")]
-        assert task_failure(tasks) == (
+        assert task_failure(tasks) is None
+        assert task_unplaced(tasks) == (
             "No node of the swarm can run your server now: no suitable node (insufficient "
             "resources on 2 nodes)"
         )
+
+    def test_only_the_newest_task_is_unplaced(self):
+        unplaced = swarm_task("pending", "no suitable node (x)", created="2026-06-01T00:00:01Z")
+        assert (
+            task_unplaced([unplaced, swarm_task("running", created="2026-06-01T00:00:02Z")]) is None
+        )
+        assert task_unplaced([]) is None
+        assert task_unplaced([swarm_task("pending", "waiting")]) is None
 
 
 class FakeStart:
@@ -432,32 +452,44 @@ class TestTheStart:
         assert (lab.swarm_node, lab.task_node) == ("n1", "n2")
         assert fake.asks == 3 and fake.urls[0] == f"http://{lab.service_name}:8888/api"
 
-    @pytest.mark.parametrize(
-        ("task", "message"),
-        [
-            (
-                swarm_task("rejected", "No such image: stellars-lab:missing"),
-                "The swarm could not run your server (rejected): No such image: "
-                "stellars-lab:missing",
-            ),
-            (
-                swarm_task("pending", "no suitable node (insufficient resources on 1 node)"),
-                "No node of the swarm can run your server now: no suitable node (insufficient "
-                "resources on 1 node)",
-            ),
-        ],
-    )
-    async def test_a_task_the_swarm_cannot_run_fails_the_start_at_once(
-        self, monkeypatch, task, message
-    ):
-        fake = FakeStart(monkeypatch, [[swarm_task("pending")], [task]])
+    async def test_a_task_the_swarm_cannot_run_fails_the_start_at_once(self, monkeypatch):
+        missing = swarm_task("rejected", "No such image: stellars-lab:missing")
+        fake = FakeStart(monkeypatch, [[swarm_task("pending")], [missing]])
         lab = spawner()
         lab.docker = fake  # type: ignore[method-assign]
         with pytest.raises(web.HTTPError) as failed:
             await lab.start()
         assert failed.value.status_code == 503
-        assert failed.value.jupyterhub_message == message  # type: ignore[attr-defined]
+        assert failed.value.jupyterhub_message == (  # type: ignore[attr-defined]
+            "The swarm could not run your server (rejected): No such image: stellars-lab:missing"
+        )
         assert fake.asks == 0 and fake.calls.count("tasks") == 3  # placement's, then two polls
+
+    async def test_a_task_no_node_takes_fails_once_the_scheduler_has_said_so_a_while(
+        self, monkeypatch
+    ):
+        unplaced = swarm_task("pending", "no suitable node (insufficient resources on 1 node)")
+        fake = FakeStart(monkeypatch, [[unplaced]])
+        monkeypatch.setattr(swarm_module, "UNPLACED_SECONDS", 0.05)
+        monkeypatch.setattr(swarm_module, "TASK_POLL_MAX_SECONDS", 0.01)
+        lab = spawner()
+        lab.docker = fake  # type: ignore[method-assign]
+        with pytest.raises(web.HTTPError) as failed:
+            await lab.start()
+        assert fake.calls.count("tasks") >= 3  # placement's, then never at the first sight
+        assert failed.value.status_code == 503
+        assert failed.value.jupyterhub_message == (  # type: ignore[attr-defined]
+            "No node of the swarm can run your server now: no suitable node (insufficient "
+            "resources on 1 node)"
+        )
+
+    async def test_a_task_placed_within_the_while_starts(self, monkeypatch):
+        unplaced = swarm_task("pending", "no suitable node (insufficient resources on 1 node)")
+        fake = FakeStart(monkeypatch, [[unplaced], [unplaced], [swarm_task("running")]])
+        monkeypatch.setattr(swarm_module, "TASK_POLL_MAX_SECONDS", 0.01)
+        lab = spawner()
+        lab.docker = fake  # type: ignore[method-assign]
+        assert await lab.start() == (lab.service_name, 8888)
 
     async def test_a_task_that_ends_before_the_lab_serves_fails_with_its_words(self, monkeypatch):
         fake = FakeStart(
@@ -599,3 +631,129 @@ class TestTheDockerSocket:
         await lab.create_object()
         assert seen["container"] == {"user": "1000", "groups": ["100", "998"]}
         assert [mount["Type"] for mount in seen["mounts"]] == ["bind"]
+
+
+class TestGpusFromTheSwarm:
+    """The spawn hook hands a swarm lab the GPU count of its user's policy (the hub gives out
+    none), and the spawner reserves that many of the nodes' generic resources."""
+
+    @staticmethod
+    async def hook(mode: GpuMode = GpuMode.AUTO) -> tuple[PreSpawnHook, GpuService]:
+        store = InMemoryPolicyStore(["ml", "viz"])
+        await store.put(GroupPolicy(group="ml", gpus=2))
+        await store.put(GroupPolicy(group="viz", gpus=0))
+        gpus = GpuService(
+            probe=StaticGpuProbe(
+                GpuProbeResult((Gpu(index=0, name="A100", memory_mib=1, uuid="GPU-0hub"),))
+            ),
+            mode=mode,
+        )
+        resolver = PolicyResolver(
+            reader=store,
+            directory=InMemoryHubDirectory(),
+            defaults=lambda: PlatformDefaults(image="lab", gpus=1),
+            allowed_images=None,
+            volumes={},
+            access_groups=DockerAccessGroups(),
+        )
+        hook = PreSpawnHook(
+            base=SpawnBase(), groups=DockerAccessGroups(), gpu=gpus, limits=LabLimits(),
+            policies=resolver,
+        )  # fmt: skip
+        return hook, gpus
+
+    @staticmethod
+    def member(name: str, *groups: str) -> PlatformSwarmSpawner:
+        lab = spawner(name)
+        lab.user.groups = [SimpleNamespace(name=group) for group in groups]
+        return lab
+
+    async def test_the_policys_count_goes_to_the_spawner_not_to_the_hubs_gpus(self):
+        hook, gpus = await self.hook()
+        ml, plain, viz = self.member("ann", "ml"), self.member("bob"), self.member("cy", "viz")
+        for lab in (ml, plain, viz):
+            lab.feed.begin()
+            await hook(lab)
+        assert [lab.gpus_wanted for lab in (ml, plain, viz)] == [2, 1, 0]
+        assert all("device_requests" not in lab.extra_host_config for lab in (ml, plain, viz))
+        assert dict(gpus.holdings) == {}  # the hub holds none of its own GPUs for them
+        assert ml.feed.events[-1]["message"] == "2 GPUs asked of the swarm for your server."
+        assert plain.feed.events[-1]["message"] == "1 GPU asked of the swarm for your server."
+        assert viz.feed.events[-1]["message"] == "No GPU for this server."
+
+    async def test_none_while_gpus_are_off(self):
+        hook, _ = await self.hook(GpuMode.OFF)
+        lab = self.member("ann", "ml")
+        await hook(lab)
+        assert lab.gpus_wanted == 0
+
+    async def test_the_service_reserves_them_for_this_start_only(self, monkeypatch):
+        seen: list[dict[str, Any]] = []
+
+        async def create_object(self):
+            seen.append(dict(self.extra_resources_spec))
+            return {"ID": "svc"}
+
+        monkeypatch.setattr(SwarmSpawner, "create_object", create_object)
+        lab = spawner()
+        lab.extra_resources_spec = {"mem_reservation": 2**30}
+        lab.docker = FakeManager([engine_node("id1", "n1")])  # type: ignore[method-assign]
+        lab.gpus_wanted = 2
+        await lab.create_object()
+        lab.gpus_wanted = 0
+        await lab.create_object()
+        assert seen == [
+            {"mem_reservation": 2**30, "generic_resources": {"NVIDIA-GPU": 2}},
+            {"mem_reservation": 2**30},
+        ]
+        assert lab.extra_resources_spec == {"mem_reservation": 2**30}
+
+    def test_the_labs_gpu_variables(self):
+        hub_said = {"ENABLE_GPU_SUPPORT": "0", "NVIDIA_DETECTED": "0", "TZ": "UTC"}
+        assert swarm_module.gpu_environment(hub_said, 0) == {
+            **hub_said,
+            "NVIDIA_VISIBLE_DEVICES": "void",
+        }
+        assert swarm_module.gpu_environment(
+            {**hub_said, "NVIDIA_VISIBLE_DEVICES": "void", "CUDA_VISIBLE_DEVICES": ""}, 1
+        ) == {"ENABLE_GPU_SUPPORT": "1", "ENABLE_GPUSTAT": "1", "NVIDIA_DETECTED": "1", "TZ": "UTC"}
+
+    def test_no_free_gpu_says_so(self):
+        words = "no suitable node (insufficient resources on 2 nodes)"
+        assert task_unplaced([swarm_task("pending", words)], gpus=1) == (
+            "No GPU is free for your server now: it asks for 1 GPU, and no node it may run on "
+            f"has that many free (the swarm says: {words})"
+        )
+        # Not about resources: the scheduler's own words.
+        other = "no suitable node (scheduling constraints not satisfied on 2 nodes)"
+        assert task_unplaced([swarm_task("pending", other)], gpus=1) == (
+            f"No node of the swarm can run your server now: {other}"
+        )
+
+    async def test_the_start_names_the_gpus_the_swarm_assigned(self, monkeypatch):
+        running = swarm_task("running", node="id2")
+        running["GenericResources"] = [
+            {"NamedResourceSpec": {"Kind": "NVIDIA-GPU", "Value": "GPU-b1"}},
+            {"NamedResourceSpec": {"Kind": "OTHER", "Value": "x"}},
+            {"DiscreteResourceSpec": {"Kind": "NVIDIA-GPU", "Value": 1}},
+            {"NamedResourceSpec": {"Kind": "NVIDIA-GPU", "Value": "GPU-b2"}},
+        ]
+        lab = spawner()
+        lab.docker = FakeStart(monkeypatch, [[running]])  # type: ignore[method-assign]
+        await lab.start()
+        assert lab.task_gpus == ("GPU-b1", "GPU-b2")
+        assert lab.feed.events[2]["message"] == (
+            "The task of your server runs on node n2 with GPUs GPU-b1, GPU-b2."
+        )
+
+
+def test_a_task_the_constraint_enforcer_rejected_is_replaced_not_a_failure():
+    rejected = swarm_task(
+        "rejected", "assigned node no longer meets constraints", created="2026-06-01T00:00:01Z"
+    )
+    assert task_failure([rejected, swarm_task("pending", created="2026-06-01T00:00:02Z")]) is None
+    assert task_failure([rejected]) is None
+    missing = swarm_task("rejected", "No such image: x:1", created="2026-06-01T00:00:00Z")
+    assert task_failure([rejected, missing]) == (
+        "The swarm could not run your server (rejected): No such image: x:1"
+    )

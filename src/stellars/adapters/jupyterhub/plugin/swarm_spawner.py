@@ -25,17 +25,23 @@ What it changes in the stock SwarmSpawner, and why:
 - **progress and "ready means serving"**: a start reports its steps through JupyterHub's
   progress stream as on one host: the node chosen (and why), the service created, the task
   running on its node, the wait for JupyterLab, serving; `start` returns only once the lab
-  answers HTTP. A task the swarm cannot run (its image missing on the node, rejected, exited,
-  no node with what it asks for) fails the start at once with the task's own words as an HTTP
-  error, never a timeout.
+  answers HTTP. A task the swarm cannot run (its image missing on the node, rejected, exited)
+  fails the start at once with the task's own words as an HTTP error, never a timeout; one no
+  node can take (no GPU free) once the scheduler has said so for `UNPLACED_SECONDS`.
 - **the Docker socket of a Docker-access group**: bind-mounted from the lab's node (a path
   every node has), with the socket's group id as a supplementary group of the lab's user
   (the service's `ContainerSpec.Groups`, which engines since API 1.25 take: `docker_socket_gid`),
   so that a lab running as a non-root user can use it.
-- **what a service cannot have** (a privileged container, GPUs, host paths other than the
-  socket: a policy's bind mount of a directory that may be missing on the lab's node): the
-  start is refused with a 409 saying so, never a lab started without what its user's groups
-  give.
+- **GPUs through the nodes' generic resources**: the nodes advertise their GPUs
+  (`node-generic-resources`, kind `gpu_resource`); a lab whose user's policy grants GPUs
+  reserves that many (`Resources.generic_resources`), the swarm places it on a node with that
+  many free and names them in the task (its `GenericResources`, and the task's
+  `DOCKER_RESOURCE_<kind>`, which the NVIDIA runtime reads); the start reports them. No free
+  GPU on the lab's node fails the start saying so; two labs never share an id.
+- **what a service cannot have** (a privileged container, device requests, host paths
+  other than the socket: a policy's bind mount of a directory that may be missing on the lab's
+  node): the start is refused with a 409 saying so, never a lab started without what its
+  user's groups give.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ from tornado import web
 from traitlets import Bool, Integer, Unicode, default
 
 from stellars.domain.errors import Refused
+from stellars.domain.gpu_allocation import CUDA_VISIBLE_DEVICES, NO_GPU, NVIDIA_VISIBLE_DEVICES
 from stellars.domain.spawn_progress import (
     IMAGE_FIRST,
     IMAGE_LAST,
@@ -91,30 +98,69 @@ _WAITING_STATES = frozenset({"new", "pending", "assigned", "accepted", "preparin
 _FAILED_STATES = frozenset({"failed", "rejected"})
 #: What the scheduler says of a task no node can take (constraints, resources).
 _NO_NODE = "no suitable node"
+#: What swarmkit's constraint enforcer says of a task it rejects. On any update of a node it
+#: rejects every task there that holds a named generic resource (a GPU), although the node
+#: still has it (swarmkit's check is inverted; engine 20.10 has it), and the swarm replaces
+#: the task. It fails no start (the start waits for the replacement); docs/deploy.md says how a
+#: deployment avoids the update that comes with a lab (the node's first attachment to the
+#: labs' overlay network).
+_ENFORCER = "assigned node no longer meets constraints"
+#: What the scheduler adds when no node has the resources a task reserves.
+_NO_RESOURCES = "insufficient resources"
 #: How often a start first looks at its service's task, and at most (SwarmSpawner's backoff).
 TASK_POLL_SECONDS = 1.0
 TASK_POLL_MAX_SECONDS = 5.0
+#: How long the scheduler may find no node for a starting lab before the start fails: a lab
+#: that just stopped holds its GPUs until its task has ended (up to its stop grace period,
+#: 10 s by default, when its process ignores SIGTERM).
+UNPLACED_SECONDS = 20.0
 
 
 def task_state(task: Mapping[str, Any]) -> str:
     return str((task.get("Status") or {}).get("State") or "").lower()
 
 
+def task_words(task: Mapping[str, Any]) -> str:
+    """What the swarm says of a task (its `Err`, else its `Message`), short and on one line."""
+    status = task.get("Status") or {}
+    said = " ".join(str(status.get("Err") or status.get("Message") or "").split())
+    return clip(said, ENGINE_WORDS)
+
+
+def newest_first(tasks: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return sorted(tasks, key=lambda t: str(t.get("CreatedAt") or ""), reverse=True)
+
+
 def task_failure(tasks: Sequence[Mapping[str, Any]]) -> str | None:
-    """Why the swarm cannot run a lab's task, in the task's own words (its `Err`): the newest
-    task that failed or was rejected (an image missing on the node, a container that exited),
-    or a pending one for which the scheduler finds no node (constraints, resources such as
-    GPUs); None while none of its tasks says so."""
-    for task in sorted(tasks, key=lambda t: str(t.get("CreatedAt") or ""), reverse=True):
-        status = task.get("Status") or {}
-        state = task_state(task)
-        words = clip(" ".join(str(status.get("Err") or status.get("Message") or "").split()),
-                     ENGINE_WORDS)  # fmt: skip
+    """Why the swarm could not run a lab's task, in the task's own words: the newest task that
+    failed or was rejected (an image missing on the node, a container that exited); None while
+    none did."""
+    for task in newest_first(tasks):
+        state, words = task_state(task), task_words(task)
+        if state == "rejected" and _ENFORCER in words:
+            continue  # the swarm replaces it (see _ENFORCER)
         if state in _FAILED_STATES:
             return f"The swarm could not run your server ({state}): {words or 'no reason given'}"
-        if state == "pending" and _NO_NODE in words:
-            return f"No node of the swarm can run your server now: {words}"
     return None
+
+
+def task_unplaced(tasks: Sequence[Mapping[str, Any]], *, gpus: int = 0) -> str | None:
+    """Why the scheduler finds no node for a lab's newest task (its constraints, or the
+    resources it reserves: for a lab that asks for `gpus`, no GPU free), in its words; None
+    when it has found one or has not said."""
+    newest = next(iter(newest_first(tasks)), None)
+    if newest is None or task_state(newest) != "pending":
+        return None
+    words = task_words(newest)
+    if _NO_NODE not in words:
+        return None
+    if gpus > 0 and _NO_RESOURCES in words:
+        asked = f"{gpus} GPU{'s' if gpus > 1 else ''}"
+        return (
+            f"No GPU is free for your server now: it asks for {asked}, and no node it may run "
+            f"on has that many free (the swarm says: {words})"
+        )
+    return f"No node of the swarm can run your server now: {words}"
 
 
 def serve_seconds(start_timeout: float, http_timeout: float, spent: float) -> float:
@@ -144,12 +190,39 @@ def service_created(service: str) -> ProgressEvent:
     )
 
 
-def task_running(node: str) -> ProgressEvent:
+def task_running(node: str, gpus: Sequence[str] = ()) -> ProgressEvent:
+    named = f" with GPU{'s' if len(gpus) > 1 else ''} {', '.join(gpus)}" if gpus else ""
     return ProgressEvent(
         SpawnStep.CONTAINER,
         STEP_PERCENT[SpawnStep.CONTAINER],
-        f"The task of your server runs on node {node}.",
+        f"The task of your server runs on node {node}{named}.",
     )
+
+
+def assigned_resources(task: Mapping[str, Any], kind: str) -> tuple[str, ...]:
+    """The ids of the generic resources of `kind` the swarm assigned to a task (its node's, as
+    the task's environment has them in `DOCKER_RESOURCE_<kind>`), in their order: the Engine
+    API's `GenericResources` of the task (swarmkit's `AssignedGenericResources`)."""
+    return tuple(
+        str(named["Value"])
+        for resource in task.get("GenericResources") or []
+        if (named := resource.get("NamedResourceSpec") or {}).get("Kind") == kind
+    )
+
+
+def gpu_environment(environment: Mapping[str, str], gpus: int) -> dict[str, str]:
+    """A swarm lab's environment with its GPU variables: the NVIDIA runtime takes the GPUs the
+    swarm assigned from `DOCKER_RESOURCE_<kind>` (its `swarm-resource` setting), so a lab that
+    asks for some has its GPU tooling on and no device list of the hub's; one that asks for
+    none sees no GPU (`NVIDIA_VISIBLE_DEVICES=void`, over an image's "all")."""
+    result = dict(environment)
+    if gpus <= 0:
+        result[NVIDIA_VISIBLE_DEVICES] = NO_GPU
+        return result
+    result.pop(NVIDIA_VISIBLE_DEVICES, None)
+    result.pop(CUDA_VISIBLE_DEVICES, None)
+    result.update(ENABLE_GPU_SUPPORT="1", ENABLE_GPUSTAT="1", NVIDIA_DETECTED="1")
+    return result
 
 
 def swarm_nodes(nodes: Sequence[Mapping[str, Any]], tasks: Sequence[Mapping[str, Any]],
@@ -246,6 +319,19 @@ class PlatformSwarmSpawner(LabRecords, SwarmSpawner):
     restart_in_progress = False
     #: The node the task of the current start runs on (None before it runs).
     task_node: str | None = None
+    #: GPUs come from the swarm (the spawn hook reads this, and sets `gpus_wanted`).
+    gpus_from_swarm = True
+    #: How many GPUs this start asks the swarm for (the user's policy, from the spawn hook).
+    gpus_wanted = 0
+    #: The ids of the GPUs the swarm assigned to the running task.
+    task_gpus: tuple[str, ...] = ()
+
+    gpu_resource = Unicode(
+        "NVIDIA-GPU",
+        config=True,
+        help="The kind of generic resource the nodes advertise their GPUs as "
+        "(`node-generic-resources` in their daemon config: KIND=GPU-uuid).",
+    )
 
     @default("extra_endpoint_spec")
     def _default_endpoint_spec(self) -> dict[str, Any]:
@@ -348,21 +434,30 @@ class PlatformSwarmSpawner(LabRecords, SwarmSpawner):
         placement_spec: dict[str, Any] = dict(traits.extra_placement_spec)
         placement_spec["constraints"] = self.placement.constraints or None
         traits.extra_placement_spec = placement_spec
-        groups = self.socket_groups()
-        if groups:
-            container_spec: dict[str, Any] = dict(traits.extra_container_spec)
-            container_spec["groups"] = sorted({*container_spec.get("groups", []), *groups})
-            traits.extra_container_spec = container_spec
         create_kwargs: dict[str, Any] = dict(traits.extra_create_kwargs)
         create_kwargs["labels"] = {**create_kwargs.get("labels", {}), LAB_LABEL: self.user.name}
         traits.extra_create_kwargs = create_kwargs
+        # This start's socket group and GPUs over the configured specs, for this start only
+        # (the spawner is reused: the next start may have neither).
+        configured = (dict(traits.extra_container_spec), dict(traits.extra_resources_spec))
+        container_spec, resources_spec = dict(configured[0]), dict(configured[1])
+        groups = self.socket_groups()
+        if groups:
+            container_spec["groups"] = sorted({*container_spec.get("groups", []), *groups})
+        if self.gpus_wanted > 0:
+            resources_spec["generic_resources"] = {self.gpu_resource: self.gpus_wanted}
+        traits.extra_container_spec, traits.extra_resources_spec = container_spec, resources_spec
         self.report_progress(node_chosen(self.placement))
         try:
             created = await super().create_object()
         finally:
             self.placement = None
+            traits.extra_container_spec, traits.extra_resources_spec = configured
         self.report_progress(service_created(self.service_name))
         return created
+
+    def get_env(self) -> dict[str, str]:
+        return gpu_environment(super().get_env(), self.gpus_wanted)
 
     # --- start, poll and the platform's stop records ----------------------------------------
 
@@ -395,16 +490,29 @@ class PlatformSwarmSpawner(LabRecords, SwarmSpawner):
         if not self.object_id and await self.get_object() is None:
             raise start_failed(StartFailure(f"The service {self.service_name} is gone."), 503)
         delay = TASK_POLL_SECONDS
+        unplaced_since: float | None = None
         while True:
             tasks = await self.docker("tasks", filters={"service": self.service_name})
             failure = task_failure(tasks)
             if failure is not None:
                 raise start_failed(StartFailure(failure), 503)
+            # A task no node can take now may be placed a moment later (the GPUs of a lab
+            # that just stopped are free once its task is gone): it fails the start once the
+            # scheduler has said so for UNPLACED_SECONDS.
+            unplaced = task_unplaced(tasks, gpus=self.gpus_wanted)
+            now = asyncio.get_running_loop().time()
+            if unplaced is None:
+                unplaced_since = None
+            elif unplaced_since is None:
+                unplaced_since = now
+            elif now - unplaced_since >= UNPLACED_SECONDS:
+                raise start_failed(StartFailure(unplaced), 503)
             running = next((t for t in tasks if task_state(t) == "running"), None)
             if running is not None:
                 node = await self.docker("inspect_node", running["NodeID"])
                 self.task_node = str(node["Description"]["Hostname"])
-                self.report_progress(task_running(self.task_node))
+                self.task_gpus = assigned_resources(running, self.gpu_resource)
+                self.report_progress(task_running(self.task_node, self.task_gpus))
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, TASK_POLL_MAX_SECONDS)
