@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import sys
 import uuid
@@ -44,6 +45,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))  # for tests.backends when run as a script
 
 import docker  # noqa: E402
+import docker.errors  # noqa: E402
 from tests.backends import docker_client, ensure_tiny_image  # noqa: E402
 from tests.backends.swarm import SwarmCluster, SwarmNode, start_swarm  # noqa: E402
 from tests.swarm.published import PublishedSwarmSpawner  # noqa: E402
@@ -165,7 +167,8 @@ async def main_async(arguments: argparse.Namespace) -> None:
         )
     finally:
         for container in host.containers.list(all=True, filters={"name": prefix}):
-            container.remove(force=True)
+            with contextlib.suppress(docker.errors.APIError):  # gone, or going already
+                container.remove(force=True)
     print("starting a two-node swarm ...")
     cluster = start_swarm(host, node_image, nodes=2, images=[image])
     try:

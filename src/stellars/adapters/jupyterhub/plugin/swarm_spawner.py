@@ -107,9 +107,12 @@ _NO_NODE = "no suitable node"
 _ENFORCER = "assigned node no longer meets constraints"
 #: What the scheduler adds when no node has the resources a task reserves.
 _NO_RESOURCES = "insufficient resources"
-#: How often a start first looks at its service's task, and at most (SwarmSpawner's backoff).
-TASK_POLL_SECONDS = 1.0
-TASK_POLL_MAX_SECONDS = 5.0
+#: How often a start first looks at its service's task, how the wait grows, and at most: a task
+#: on a node with the image runs within a second (bench/swarm_spawn.py), which SwarmSpawner's
+#: own wait (1 s, growing by half) rounds up to 1 s or 2.5 s.
+TASK_POLL_SECONDS = 0.25
+TASK_POLL_GROWTH = 1.2
+TASK_POLL_MAX_SECONDS = 2.0
 #: How long the scheduler may find no node for a starting lab before the start fails: a lab
 #: that just stopped holds its GPUs until its task has ended (up to its stop grace period,
 #: 10 s by default, when its process ignores SIGTERM).
@@ -515,7 +518,7 @@ class PlatformSwarmSpawner(LabRecords, SwarmSpawner):
                 self.report_progress(task_running(self.task_node, self.task_gpus))
                 return
             await asyncio.sleep(delay)
-            delay = min(delay * 1.5, TASK_POLL_MAX_SECONDS)
+            delay = min(delay * TASK_POLL_GROWTH, TASK_POLL_MAX_SECONDS)
 
     async def until_serving(self, ip: str, port: int, began: float) -> None:
         """Return once the lab answers HTTP at its API (ready means serving, as on one host);
