@@ -15,6 +15,10 @@ every node container, volume and network, and `leftovers` lists what is still th
 The nodes' engines listen on TCP 2375 on the network the test creates (the test tooling on the
 host talks to them there); node 1 is the manager, the others join as workers. Images reach the
 nodes by `docker save | docker load` (no registry), once per image id per node.
+
+A node may advertise generic resources (`start_swarm(node_resources=...)`): fake GPU ids, say,
+as a deployer's daemon config does with `node-generic-resources` (docs/deploy.md), given to the
+node's engine as `--node-generic-resource KIND=ID` flags. Nodes without any run as before.
 """
 
 from __future__ import annotations
@@ -268,14 +272,35 @@ def remove_prefixed(host: docker.DockerClient, prefix: str) -> None:
                 host.api.remove_network(network["Id"])
 
 
+def node_command(resources: Sequence[str] = ()) -> list[str] | None:
+    """The node container's command: the image's own (None) unless the node advertises
+    generic resources ("KIND=ID" each), which its engine then takes as flags."""
+    if not resources:
+        return None
+    flags = [flag for resource in resources for flag in ("--node-generic-resource", resource)]
+    return [
+        "dockerd",
+        "--host",
+        "unix:///var/run/docker.sock",
+        "--host",
+        f"tcp://0.0.0.0:{SWARM_NODE_ENGINE_PORT}",
+        *flags,
+    ]
+
+
 def _start_node(
-    host: docker.DockerClient, cluster: SwarmCluster, index: int, labels: Mapping[str, str]
+    host: docker.DockerClient,
+    cluster: SwarmCluster,
+    index: int,
+    labels: Mapping[str, str],
+    resources: Sequence[str] = (),
 ) -> SwarmNode:
     name = cluster.name(f"node{index}")
     volume = f"{name}-data"
     host.volumes.create(volume, labels=dict(labels))
     container = host.containers.run(
         cluster.node_image,
+        node_command(resources),
         name=name,
         hostname=name,
         network=cluster.network,
@@ -309,9 +334,12 @@ def start_swarm(
     images: Iterable[str] = (),
     labels: Mapping[str, str] | None = None,
     prefix: str | None = None,
+    node_resources: Mapping[int, Sequence[str]] | None = None,
 ) -> SwarmCluster:
     """Start `nodes` node containers on a network of their own, `swarm init` on the first, join
     the others as workers, wait until every node is Ready, and load `images` into each.
+    `node_resources`: the generic resources ("KIND=ID") node `index` (1: the manager)
+    advertises.
 
     On any failure what was made so far is removed before the error propagates. Raises
     BackendMissing when the nested engine cannot start here (its log in the message).
@@ -325,7 +353,8 @@ def start_swarm(
     cluster = SwarmCluster(host=host, prefix=prefix, network=network, node_image=node_image)
     try:
         for index in range(1, nodes + 1):
-            cluster.nodes.append(_start_node(host, cluster, index, labels))
+            resources = (node_resources or {}).get(index, ())
+            cluster.nodes.append(_start_node(host, cluster, index, labels, resources))
         for node in cluster.nodes:
             try:
                 wait_for(

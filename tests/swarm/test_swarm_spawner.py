@@ -10,10 +10,12 @@ from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any
 
+import docker.types
 import pytest
 from tornado import web
 
 from stellars.adapters.jupyterhub import PLUGIN_SETTING
+from stellars.adapters.jupyterhub.hub_objects import acting_for
 from stellars.adapters.jupyterhub.plugin.swarm_spawner import (
     LAB_LABEL,
     NODE_LABEL,
@@ -23,7 +25,9 @@ from stellars.adapters.jupyterhub.plugin.swarm_spawner import (
 from stellars.adapters.memory import InMemoryHubDirectory, InMemoryServerStopStore, ManualClock
 from stellars.domain.services import ServerStopService
 from stellars.domain.stops import StopReason
-from tests.backends.swarm import SwarmCluster, SwarmNode, wait_for
+from tests.backends.fixtures import backend
+from tests.backends.swarm import SwarmCluster, SwarmNode, start_swarm, wait_for
+from tests.swarm.published import PublishedSwarmSpawner
 
 pytestmark = [pytest.mark.swarm, pytest.mark.real]
 
@@ -55,6 +59,76 @@ def spawner_for(
 ) -> Iterator[Callable[..., PlatformSwarmSpawner]]:
     """Factory: a spawner of `username`'s lab (the tiny image, sleeping) on the swarm, its
     volume named under the cluster's prefix; every service made is removed at the end."""
+    yield from spawners_on(swarm, tiny_image, platform)
+
+
+#: The GPUs each node of the GPU swarm advertises (node 1 the manager): fake ids, as a
+#: deployer's daemon config names the real ones.
+NODE_GPUS = {1: ("GPU-m1",), 2: ("GPU-w1", "GPU-w2")}
+
+
+@pytest.fixture(scope="module")
+def gpu_swarm(docker_client: Any, swarm_node_image: str, tiny_image: str) -> Iterator[SwarmCluster]:
+    """A second two-node swarm whose nodes advertise GPUs (`NODE_GPUS`) as generic resources;
+    removed completely at the end of the module."""
+    with backend("docker swarm"):
+        cluster = start_swarm(
+            docker_client,
+            swarm_node_image,
+            nodes=2,
+            images=[tiny_image],
+            node_resources={
+                index: [f"{GPU_KIND}={gpu}" for gpu in gpus] for index, gpus in NODE_GPUS.items()
+            },
+        )
+    try:
+        overlay = cluster.create_overlay()
+        # Every node attached to the labs' overlay before any lab, as the stack's global sampler
+        # on that network does: the attachment is a node update, and at a node update swarmkit
+        # rejects the GPU tasks of the node (docs/deploy.md, "GPUs in swarm mode").
+        cluster.client().services.create(
+            tiny_image,
+            command=["sleep", "3600"],
+            name=cluster.name("anchor"),
+            networks=[overlay],
+            mode=docker.types.ServiceMode("global"),
+        )
+        wait_for(
+            "the global service on every node",
+            lambda: (
+                len(
+                    [
+                        task
+                        for task in cluster.client().api.tasks(
+                            filters={"service": cluster.name("anchor")}
+                        )
+                        if task["Status"]["State"] == "running"
+                    ]
+                )
+                == len(cluster.nodes)
+            ),
+            TASK_SECONDS,
+        )
+        yield cluster
+    finally:
+        cluster.teardown()
+    left = cluster.leftovers()
+    if left:
+        pytest.fail(f"the GPU swarm's teardown left {left}", pytrace=False)
+
+
+@pytest.fixture
+def gpu_spawner_for(
+    gpu_swarm: SwarmCluster, tiny_image: str, platform: Platform
+) -> Iterator[Callable[..., PlatformSwarmSpawner]]:
+    """`spawner_for` on the GPU swarm."""
+    yield from spawners_on(gpu_swarm, tiny_image, platform)
+
+
+def spawners_on(
+    swarm: SwarmCluster, tiny_image: str, platform: Platform
+) -> Iterator[Callable[..., PlatformSwarmSpawner]]:
+    """The factory of `spawner_for` on `swarm`, and its clean-up once the test is done."""
     # DockerSpawner keeps one client per class: a class of our own for this cluster's manager.
     cls: Any = type("TestSwarmSpawner", (PlatformSwarmSpawner,), {"_client": None})
     made: list[PlatformSwarmSpawner] = []
@@ -66,17 +140,33 @@ def spawner_for(
         return {"LAB_USER": self.user.name}
 
     cls.get_command, cls.get_env = get_command, get_env
+    # A lab that serves HTTP (busybox's httpd on the lab's port), published on its node so
+    # that this test process, outside the overlay, reaches it as a hub on the overlay would.
+    serving_cls: Any = type("TestServingSwarmSpawner", (PublishedSwarmSpawner,), {"_client": None})
 
-    def make(username: str, state: dict[str, Any] | None = None) -> PlatformSwarmSpawner:
+    async def get_serving_command(self: Any) -> list[str]:
+        return ["httpd", "-f", "-p", str(self.port), "-h", "/tmp"]
+
+    serving_cls.get_command, serving_cls.get_env = get_serving_command, get_env
+
+    def make(
+        username: str,
+        state: dict[str, Any] | None = None,
+        *,
+        serving: bool = False,
+        image: str | None = None,
+    ) -> PlatformSwarmSpawner:
         user = SimpleNamespace(
             name=username,
             id=len(made) + 1,
             settings={PLUGIN_SETTING: SimpleNamespace(platform=platform)},
         )
-        spawner = cls(
+        spawner = (serving_cls if serving else cls)(
             user=user,
             client_kwargs={"base_url": swarm.manager.engine_url},
-            image=tiny_image,
+            image=image or tiny_image,
+            start_timeout=TASK_SECONDS * 2,
+            http_timeout=TASK_SECONDS,
             prefix=swarm.name("lab"),
             name_template="{prefix}-{username}",
             network_name=swarm.overlay,
@@ -242,3 +332,132 @@ def test_the_hub_reads_the_nodes_from_the_manager_and_refuses_a_worker(swarm):
         swarm_probe(swarm.workers[0].engine_url)
     assert refused.value.field == "kind"
     assert "is no swarm manager" in refused.value.message
+
+
+async def test_a_start_reports_its_steps_in_order_and_an_admins_stop_is_recorded(
+    swarm, spawner_for, platform
+):
+    eve = spawner_for("eve", serving=True)
+    eve.swarm_node = swarm.workers[0].hostname
+    eve.run_pre_spawn_hook()  # where a start's events begin (the hook itself reports none here)
+    await eve.start()
+    worker = swarm.workers[0].hostname
+    messages = [(event["progress"], event["message"]) for event in eve.feed.events]
+    assert messages == [
+        (30, f"Your server goes to node {worker} (the node with the user's volumes)."),
+        (45, f"The service {eve.service_name} was created; its node prepares the task."),
+        (70, f"The task of your server runs on node {worker}."),
+        (80, "Waiting for JupyterLab to answer..."),
+        (100, "JupyterLab is serving at /."),
+    ]
+    assert node_of(swarm, eve).hostname == worker
+    with acting_for(SimpleNamespace(name="root", kind="user")):
+        await eve.stop()
+    stop_record = await platform.store.last("eve", "")
+    assert stop_record is not None
+    assert (stop_record.reason, stop_record.message) == (
+        StopReason.STOPPED_BY_ADMIN,
+        "stopped: stopped by the admin root",
+    )
+    assert not swarm.client().services.list(filters={"name": eve.service_name})
+    assert eve.feed.events == []
+
+
+async def test_an_image_missing_on_the_node_fails_the_start_with_the_tasks_words(
+    swarm, spawner_for
+):
+    fay = spawner_for("fay", image=swarm.name("missing") + ":nowhere")
+    with pytest.raises(web.HTTPError) as failed:
+        await fay.start()
+    assert failed.value.status_code == 503
+    said = failed.value.jupyterhub_message  # type: ignore[attr-defined]
+    assert said.startswith("The swarm could not run your server (rejected): ")
+    assert swarm.name("missing") in said
+    await fay.stop()  # what JupyterHub does after a failed start: the service goes
+    assert not swarm.client().services.list(filters={"name": fay.service_name})
+
+
+SOCKET = "/var/run/docker.sock"
+
+
+async def test_a_docker_access_lab_gets_its_nodes_socket_with_the_sockets_group(swarm, spawner_for):
+    worker = swarm.workers[0]
+    on_node = swarm.host.containers.get(worker.container).exec_run(
+        ["stat", "-c", "%g %i %a", SOCKET]
+    )
+    assert on_node.exit_code == 0, on_node.output
+    gid, inode, mode = on_node.output.decode().split()
+    assert int(mode, 8) & 0o006 == 0  # only root and the socket's group may use it
+    gus = spawner_for("gus")
+    gus.swarm_node = worker.hostname
+    # What the spawn hook gives a member of a Docker-access group (spawn_settings).
+    gus.volumes = {**gus.volumes, SOCKET: {"bind": SOCKET, "mode": "rw"}}
+    gus.docker_socket_gid = int(gid)
+    gus.extra_container_spec = {"user": "1000"}  # the lab's user is no root, as the lab image's
+
+    async def get_command() -> list[str]:
+        # The lab's own process says what it is and may do (an exec into a container whose
+        # process is no root does not start in the nested engines, so its log tells).
+        report = f"id -u; id -G; stat -c '%F %g %i' {SOCKET}"
+        usable = f"test -r {SOCKET} && test -w {SOCKET} && echo usable"
+        return ["sh", "-c", f"{report}; {usable}; exec sleep 3600"]
+
+    gus.get_command = get_command  # type: ignore[method-assign]
+    await start(gus)
+    container = lab_container(swarm, gus, worker)
+    said = wait_for(
+        "the lab's report", lambda: container.logs().decode().split("\n")[3:4], TASK_SECONDS
+    )
+    uid, groups, socket, usable = container.logs().decode().splitlines()[:4]
+    assert uid == "1000" and gid in groups.split()
+    assert socket.split() == ["socket", gid, inode]  # the node's own socket
+    assert (usable, said) == ("usable", ["usable"])
+
+
+GPU_KIND = "NVIDIA-GPU"
+
+
+async def test_gpus_come_from_the_nodes_generic_resources_and_never_twice(
+    gpu_swarm, gpu_spawner_for
+):
+    manager, worker = gpu_swarm.manager, gpu_swarm.workers[0]
+
+    def lab_with_gpus(username: str, node: SwarmNode, gpus: int) -> PlatformSwarmSpawner:
+        lab = gpu_spawner_for(username)
+        lab.swarm_node, lab.gpus_wanted = node.hostname, gpus  # as the spawn hook sets them
+        return lab
+
+    ann = lab_with_gpus("ann", manager, 1)
+    await start(ann)
+    assert (ann.task_node, ann.task_gpus) == (manager.hostname, NODE_GPUS[1])
+    env = lab_container(gpu_swarm, ann, manager).attrs["Config"]["Env"]
+    assert f"DOCKER_RESOURCE_{GPU_KIND}=GPU-m1" in env  # what the NVIDIA runtime reads
+    # The manager's one GPU is held: a second lab pinned there is refused at once.
+    bob = lab_with_gpus("bob", manager, 1)
+    with pytest.raises(web.HTTPError) as refused:
+        await start(bob)
+    assert refused.value.status_code == 503
+    said = refused.value.jupyterhub_message  # type: ignore[attr-defined]
+    assert said.startswith("No GPU is free for your server now: it asks for 1 GPU")
+    assert "insufficient resources" in said
+    await stop(bob)  # what JupyterHub does after a failed start: its pending task goes
+    # The worker's two GPUs: one lab takes one, the next the other, the third none.
+    cy, dee, eve = (lab_with_gpus(name, worker, 1) for name in ("cy", "dee", "eve"))
+    await start(cy)
+    await start(dee)
+    assert {cy.task_gpus, dee.task_gpus} == {("GPU-w1",), ("GPU-w2",)}
+    with pytest.raises(web.HTTPError) as refused:
+        await start(eve)
+    assert "No GPU is free" in refused.value.jupyterhub_message  # type: ignore[attr-defined]
+    await stop(eve)
+    # A stopped lab's GPU is free again, once its task has ended (its process, which ignores
+    # SIGTERM, is killed after the stop grace period).
+    await stop(cy)
+    wait_for(
+        f"{cy.service_name}'s task ended",
+        lambda: not gpu_swarm.task_containers(cy.service_name, worker),
+        TASK_SECONDS,
+    )
+    fay = lab_with_gpus("fay", worker, 1)
+    await start(fay)
+    assert fay.task_gpus == cy.task_gpus

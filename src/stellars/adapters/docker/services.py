@@ -9,8 +9,9 @@ container would be).
 - **is_running**: the service has a task that runs and should.
 - **docker access**: a service has no privileged mode; the socket counts when the service
   mounts it.
-- **GPUs**: swarm labs get none yet (the nodes' generic resources are not handed out), so
-  there is nothing to read back.
+- **GPUs**: the swarm gives swarm labs their nodes' GPUs (generic resources, reserved by the
+  spawner, `plugin.swarm_spawner`); the hub holds none of them, so there is nothing to read
+  back into its holdings.
 """
 
 from __future__ import annotations
@@ -124,5 +125,5 @@ class SwarmServiceControl:
         return service_docker_access(service, socket_path)
 
     async def gpu_devices(self, names: Collection[str]) -> dict[str, ContainerGpus]:
-        """None: swarm labs get no GPUs yet (see the module's docstring)."""
+        """None: the swarm, not the hub, holds swarm labs' GPUs (see the module's docstring)."""
         return {}

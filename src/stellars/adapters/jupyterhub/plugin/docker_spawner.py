@@ -55,9 +55,8 @@ with `remove` on, the poll that finds it ended removes it, after reading its acc
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
@@ -68,12 +67,8 @@ from dockerspawner import DockerSpawner
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
-from stellars.adapters.jupyterhub.hub_objects import current_requester
-from stellars.domain.services import ServerStopService
 from stellars.domain.spawn_progress import (
     LOG_LINES,
-    ProgressEvent,
-    ProgressTrail,
     PullTally,
     StartFailure,
     container_started,
@@ -82,10 +77,14 @@ from stellars.domain.spawn_progress import (
     serving,
     waiting_for_lab,
 )
-from stellars.domain.stops import LOG_TAIL_LINES, ContainerExit, ServerStop, StopReason
+from stellars.domain.stops import LOG_TAIL_LINES, ContainerExit
 from stellars.domain.validation import clip
 
-from .attach import PLUGIN_SETTING
+# The feed, the failed start and its HTML live with the mixin both spawners share; re-exported.
+from .lab_records import LabRecords
+from .lab_records import SpawnFeed as SpawnFeed
+from .lab_records import failure_html as failure_html
+from .lab_records import start_failed as start_failed
 
 log = logging.getLogger(__name__)
 
@@ -139,78 +138,6 @@ ASK_SECONDS = 5.0
 START_TIMEOUT_MARGIN_SECONDS = 3.0
 #: The most characters of the engine's own words a failure repeats.
 ENGINE_WORDS = 300
-
-
-class SpawnFeed:
-    """The progress events of a server's current start, for every reader of its progress
-    stream: a queue that many follow, each from the start's first event. `begin` starts a new
-    start's events (a reader still following the previous one starts over with them)."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, object]] = []
-        self.generation = 0
-        self._trail = ProgressTrail()
-        self._changed: asyncio.Event | None = None
-
-    def begin(self) -> None:
-        self.events = []
-        self.generation += 1
-        self._trail = ProgressTrail()
-        self._wake()
-
-    def report(self, event: ProgressEvent) -> None:
-        """Add `event`, never showing a percentage below one already shown."""
-        self._trail, shown = self._trail.shown(event)
-        self.events.append(shown.as_jupyterhub_event())
-        self._wake()
-
-    @property
-    def percent(self) -> int:
-        return self._trail.percent
-
-    def _wake(self) -> None:
-        if self._changed is not None:
-            self._changed.set()
-            self._changed = None
-
-    async def follow(self) -> AsyncIterator[dict[str, object]]:
-        """Every event of the current start, then each new one as it comes; never ends by
-        itself (JupyterHub stops reading when the start is over)."""
-        generation, index = self.generation, 0
-        while True:
-            if generation != self.generation:
-                generation, index = self.generation, 0
-            while index < len(self.events):
-                index += 1
-                yield dict(self.events[index - 1])
-            if self._changed is None:
-                self._changed = asyncio.Event()
-            await self._changed.wait()
-
-
-def failure_html(failure: StartFailure) -> str:
-    """A failed start as the spawn page shows it: the reason, then the log lines in a
-    preformatted block, every piece HTML-escaped."""
-    reason = f'<p class="stellars-start-failure">{html.escape(failure.reason)}</p>'
-    if not failure.log:
-        return reason
-    lines = html.escape("\n".join(failure.log))
-    return (
-        f"{reason}<p>{html.escape(failure.log_heading)}</p>"
-        f'<pre class="stellars-log-tail">{lines}</pre>'
-    )
-
-
-def start_failed(failure: StartFailure, status: int = 502) -> web.HTTPError:
-    """A failed start as JupyterHub relays it (logged without a traceback): the reason and the
-    log tail as the message of the progress stream's failure event, the spawn page and the
-    start API's answer; `status` 502 where the lab failed, 503 where the engine did."""
-    # The whole message as the error's own too: JupyterHub 5's API answers with that one, not
-    # with `jupyterhub_message`.
-    error = web.HTTPError(status, "%s", failure.message)
-    error.jupyterhub_message = failure.message  # type: ignore[attr-defined]
-    error.jupyterhub_html_message = failure_html(failure)  # type: ignore[attr-defined]
-    return error
 
 
 def engine_words(error: BaseException) -> str:
@@ -270,9 +197,10 @@ async def lab_answers(url: str, timeout: float = ASK_SECONDS) -> bool:
     return bool(response.code < 500)
 
 
-class EngineTolerantDockerSpawner(DockerSpawner):
+class EngineTolerantDockerSpawner(LabRecords, DockerSpawner):
     """DockerSpawner with `poll` answering None (running) while the engine is unreachable or
-    the platform restarts the container, and recording why a container it finds ended."""
+    the platform restarts the container, and recording why a container it finds ended (the
+    progress feed, the stop records and who asked for a stop: `LabRecords`)."""
 
     #: Set by the platform (HubLabServers.restarting) while it restarts the container in place.
     restart_in_progress = False
@@ -323,47 +251,6 @@ class EngineTolerantDockerSpawner(DockerSpawner):
         except Exception:
             self.log.exception("could not remove the ended container of %s", self._log_name)
 
-    # --- progress ---------------------------------------------------------------------------
-
-    _feed: SpawnFeed | None = None
-
-    @property
-    def feed(self) -> SpawnFeed:
-        """The events of this server's current start (one feed for the spawner's life)."""
-        if self._feed is None:
-            self._feed = SpawnFeed()
-        return self._feed
-
-    def report_progress(self, event: ProgressEvent) -> None:
-        """Tell the readers of the progress stream that a step happened (the pre-spawn hook
-        and `start` call it as they go)."""
-        self.feed.report(event)
-
-    def run_pre_spawn_hook(self) -> Any:
-        # The first of the platform's own steps of a start: its events begin here.
-        self.feed.begin()
-        return super().run_pre_spawn_hook()
-
-    async def progress(self) -> AsyncIterator[dict[str, object]]:
-        async for event in self.feed.follow():
-            yield event
-
-    async def stop(self, now: bool = False) -> None:
-        # A stopped server has no start under way: a reader arriving before the next start's
-        # first step must not see this one's steps.
-        self.feed.begin()
-        asked = current_requester()
-        stops = self.stop_service()
-        # The stop is dated when it began: the container's end the engine reports comes after.
-        began = stops.clock.now() if stops is not None else None
-        await super().stop(now=now)
-        if asked is not None:
-            await self.record(
-                lambda stops: stops.requested(
-                    self.user.name, self.name, by=asked.name, by_service=asked.service, at=began
-                )
-            )
-
     async def log_tail(self) -> str:
         """The last lines of the inspected container's log ("" when the engine does not give
         them: the stop is recorded without)."""
@@ -385,12 +272,7 @@ class EngineTolerantDockerSpawner(DockerSpawner):
 
     async def start(self) -> Any:
         began = asyncio.get_running_loop().time()
-        stops = self.stop_service()
-        if stops is not None:
-            try:
-                await stops.starting(self.user.name, self.name)
-            except Exception as error:  # a stale message must never keep a lab from starting
-                self.log.warning("could not forget the last stop of %s: %s", self._log_name, error)
+        await self.forget_last_stop()
         try:
             ip, port = await super().start()
         except web.HTTPError:
@@ -552,34 +434,3 @@ class EngineTolerantDockerSpawner(DockerSpawner):
     async def record_exit(self, ended: ContainerExit) -> None:
         """Hand the platform how the container ended (see `record`)."""
         await self.record(lambda stops: stops.exited(self.user.name, self.name, ended))
-
-    async def record_restart(self, by: str) -> None:
-        """Hand the platform a restart in place that `by` asked for (see `record`)."""
-        await self.record(lambda stops: stops.restarted(self.user.name, self.name, by=by))
-
-    async def record(self, recording: Callable[[ServerStopService], Awaitable[ServerStop]]) -> None:
-        """Record a stop through the platform's stop service; a failure is logged, never
-        raised (the hub must still learn that the server stopped)."""
-        stops = self.stop_service()
-        if stops is None:
-            return
-        try:
-            stop = await recording(stops)
-        except Exception:
-            self.log.exception("could not record how %s stopped", self._log_name)
-            return
-        # A stop somebody asked for is news for nobody; one that happened to the server is.
-        chosen = stop.requested or stop.reason is StopReason.RESTARTED
-        self.log.log(
-            logging.INFO if chosen else logging.WARNING,
-            "server %s %s",
-            self._log_name,
-            stop.message,
-        )
-
-    def stop_service(self) -> ServerStopService | None:
-        """The platform's stop service, reached through the hub's settings (None outside a
-        hub that runs the platform)."""
-        settings = getattr(self.user, "settings", None) or {}
-        plugin = settings.get(PLUGIN_SETTING)
-        return plugin.platform.stops if plugin is not None else None

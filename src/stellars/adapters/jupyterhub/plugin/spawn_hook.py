@@ -27,7 +27,10 @@ memory limit is all a lab gets), `cpu_limit` (DockerSpawner writes it as `CpuQuo
 GPUs are given out one by one (`GpuService.assign`): as many as the user's policies grant, shared
 or exclusive as they say (the platform's default where none decides); a spawn that cannot get
 its GPUs is refused with a 409 that names who holds each one; the post-stop hook (`stop_hook`)
-frees them.
+frees them. In swarm mode (a spawner with `gpus_from_swarm`) the hub gives out none: the swarm
+does, from the nodes' generic resources, and the hook hands the spawner how many to ask for
+(`gpus_wanted`: the user's policies' count, else the platform's per server; none while GPUs
+are off).
 
 The volume every user shares is mounted as `STELLARS_SHARED_VOLUME` says (read-only by default,
 `{"bind": path, "mode": "ro"}`), or left out when it is off: every lab runs as the same uid, so
@@ -57,6 +60,7 @@ from tornado import web
 
 from stellars.domain.docker_access import DockerAccess, DockerAccessGroups, docker_access_for
 from stellars.domain.errors import BackendUnavailable, InvalidValue, Refused
+from stellars.domain.gpu import GpuMode
 from stellars.domain.gpu_allocation import GpuAssignment
 from stellars.domain.limits import LabLimits
 from stellars.domain.policies import EffectiveResources
@@ -69,7 +73,13 @@ from stellars.domain.services import (
 )
 from stellars.domain.services.policies import docker_access_of
 from stellars.domain.settings import SharedVolumeMode
-from stellars.domain.spawn_progress import ProgressEvent, gpus_assigned, volumes_prepared
+from stellars.domain.spawn_progress import (
+    STEP_PERCENT,
+    ProgressEvent,
+    SpawnStep,
+    gpus_assigned,
+    volumes_prepared,
+)
 from stellars.domain.validation import echo
 
 log = logging.getLogger(__name__)
@@ -235,6 +245,17 @@ def spawn_settings(
         mem_limit=limits.memory_limit,
         cpu_limit=limits.cpu_limit,
     )
+
+
+def gpus_asked_of_the_swarm(count: int) -> ProgressEvent:
+    """Swarm mode's GPU step: how many GPUs the start asks the swarm for (the swarm names them
+    once the task is placed)."""
+    message = (
+        "No GPU for this server."
+        if count == 0
+        else f"{count} GPU{'s' if count > 1 else ''} asked of the swarm for your server."
+    )
+    return ProgressEvent(SpawnStep.GPUS, STEP_PERCENT[SpawnStep.GPUS], message)
 
 
 def spawn_refusal(reason: str, status: int = 409) -> web.HTTPError:
@@ -408,6 +429,13 @@ class PreSpawnHook:
         except BackendUnavailable as error:
             raise spawn_refusal(f"GPUs cannot be given out right now: {error}", 503) from None
 
+    def swarm_gpus(self, resources: EffectiveResources | None) -> int:
+        """How many GPUs a swarm-mode start asks the swarm for: as many as the user's policies
+        grant, else the platform's per server; none while GPUs are off (mode 0)."""
+        if self.gpu.mode is GpuMode.OFF:
+            return 0
+        return self.gpu.per_server if resources is None else resources.gpus
+
     async def check_quota(self, spawner: Any, resources: EffectiveResources | None) -> None:
         """Refuse the start with a 409 when the user's volumes are over their storage quota
         (their policies', else the platform's), naming the usage, the quota and the volume
@@ -451,8 +479,14 @@ class PreSpawnHook:
                     raise spawn_refusal(refused.reason) from None
             await self.check_quota(spawner, resources)
             report_progress(spawner, volumes_prepared())
-        gpus = await self.assign_gpus(spawner, resources)
-        report_progress(spawner, gpus_assigned(len(gpus.devices), every_gpu=gpus.every_gpu))
+        if getattr(spawner, "gpus_from_swarm", False):
+            # Swarm mode: the swarm gives out the nodes' GPUs (generic resources), not the hub.
+            spawner.gpus_wanted = wanted = self.swarm_gpus(resources)
+            gpus = NO_GPUS
+            report_progress(spawner, gpus_asked_of_the_swarm(wanted))
+        else:
+            gpus = await self.assign_gpus(spawner, resources)
+            report_progress(spawner, gpus_assigned(len(gpus.devices), every_gpu=gpus.every_gpu))
         settings = self.settings_for(spawner, resources, gpus)
         if docker:
             spawner.volumes = settings.volumes

@@ -20,27 +20,68 @@ What it changes in the stock SwarmSpawner, and why:
   swarm then holds the lab's task pending, since no other node may run it) reports the server
   stopped and records why for its user; a poll while the manager does not answer keeps the
   server as running (as EngineTolerantDockerSpawner does); a new start forgets the last stop.
-- **what a service cannot have** (a privileged container, GPUs, host paths such as the Docker
-  socket of a Docker-access group): the start is refused with a 409 saying so, never a lab
-  started without what its user's groups give.
+  A stop the hub is asked for records who asked (its user, an admin, a service), as on one
+  host (`lab_records.LabRecords`, which both spawners share).
+- **progress and "ready means serving"**: a start reports its steps through JupyterHub's
+  progress stream as on one host: the node chosen (and why), the service created, the task
+  running on its node, the wait for JupyterLab, serving; `start` returns only once the lab
+  answers HTTP. A task the swarm cannot run (its image missing on the node, rejected, exited)
+  fails the start at once with the task's own words as an HTTP error, never a timeout; one no
+  node can take (no GPU free) once the scheduler has said so for `UNPLACED_SECONDS`.
+- **the Docker socket of a Docker-access group**: bind-mounted from the lab's node (a path
+  every node has), with the socket's group id as a supplementary group of the lab's user
+  (the service's `ContainerSpec.Groups`, which engines since API 1.25 take: `docker_socket_gid`),
+  so that a lab running as a non-root user can use it.
+- **GPUs through the nodes' generic resources**: the nodes advertise their GPUs
+  (`node-generic-resources`, kind `gpu_resource`); a lab whose user's policy grants GPUs
+  reserves that many (`Resources.generic_resources`), the swarm places it on a node with that
+  many free and names them in the task (its `GenericResources`, and the task's
+  `DOCKER_RESOURCE_<kind>`, which the NVIDIA runtime reads); the start reports them. No free
+  GPU on the lab's node fails the start saying so; two labs never share an id.
+- **what a service cannot have** (a privileged container, device requests, host paths
+  other than the socket: a policy's bind mount of a directory that may be missing on the lab's
+  node): the start is refused with a 409 saying so, never a lab started without what its
+  user's groups give.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import asyncio
+import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import docker.errors
 import requests
 from docker.types import Mount
 from dockerspawner import SwarmSpawner
-from traitlets import Bool, default
+from tornado import web
+from traitlets import Bool, Integer, Unicode, default
 
 from stellars.domain.errors import Refused
-from stellars.domain.services import ServerStopService
-from stellars.domain.stops import ServerStop
+from stellars.domain.gpu_allocation import CUDA_VISIBLE_DEVICES, NO_GPU, NVIDIA_VISIBLE_DEVICES
+from stellars.domain.spawn_progress import (
+    IMAGE_FIRST,
+    IMAGE_LAST,
+    STEP_PERCENT,
+    ProgressEvent,
+    SpawnStep,
+    StartFailure,
+    serving,
+    waiting_for_lab,
+)
 from stellars.domain.swarm import Placement, SwarmNode, lab_node_counts, place_lab
+from stellars.domain.validation import clip
 
-from .attach import PLUGIN_SETTING
+from .docker_spawner import (
+    ASK_SECONDS,
+    ENGINE_WORDS,
+    SERVE_POLL_SECONDS,
+    START_TIMEOUT_MARGIN_SECONDS,
+    engine_words,
+    lab_answers,
+)
+from .lab_records import LabRecords, start_failed
 from .spawn_hook import spawn_refusal
 
 #: The label every lab service carries (its value: the user's name); the labs per node are
@@ -53,6 +94,138 @@ NODE_LABEL = "stellars.node"
 NODE_STATE_KEY = "swarm_node"
 #: Task states in which the swarm is still trying to run a lab (SwarmSpawner's own list).
 _WAITING_STATES = frozenset({"new", "pending", "assigned", "accepted", "preparing", "starting"})
+#: Task states of a task the swarm could not run.
+_FAILED_STATES = frozenset({"failed", "rejected"})
+#: What the scheduler says of a task no node can take (constraints, resources).
+_NO_NODE = "no suitable node"
+#: What swarmkit's constraint enforcer says of a task it rejects. On any update of a node it
+#: rejects every task there that holds a named generic resource (a GPU), although the node
+#: still has it (swarmkit's check is inverted; engine 20.10 has it), and the swarm replaces
+#: the task. It fails no start (the start waits for the replacement); docs/deploy.md says how a
+#: deployment avoids the update that comes with a lab (the node's first attachment to the
+#: labs' overlay network).
+_ENFORCER = "assigned node no longer meets constraints"
+#: What the scheduler adds when no node has the resources a task reserves.
+_NO_RESOURCES = "insufficient resources"
+#: How often a start first looks at its service's task, how the wait grows, and at most: a task
+#: on a node with the image runs within a second (bench/swarm_spawn.py), which SwarmSpawner's
+#: own wait (1 s, growing by half) rounds up to 1 s or 2.5 s.
+TASK_POLL_SECONDS = 0.25
+TASK_POLL_GROWTH = 1.2
+TASK_POLL_MAX_SECONDS = 2.0
+#: How long the scheduler may find no node for a starting lab before the start fails: a lab
+#: that just stopped holds its GPUs until its task has ended (up to its stop grace period,
+#: 10 s by default, when its process ignores SIGTERM).
+UNPLACED_SECONDS = 20.0
+
+
+def task_state(task: Mapping[str, Any]) -> str:
+    return str((task.get("Status") or {}).get("State") or "").lower()
+
+
+def task_words(task: Mapping[str, Any]) -> str:
+    """What the swarm says of a task (its `Err`, else its `Message`), short and on one line."""
+    status = task.get("Status") or {}
+    said = " ".join(str(status.get("Err") or status.get("Message") or "").split())
+    return clip(said, ENGINE_WORDS)
+
+
+def newest_first(tasks: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return sorted(tasks, key=lambda t: str(t.get("CreatedAt") or ""), reverse=True)
+
+
+def task_failure(tasks: Sequence[Mapping[str, Any]]) -> str | None:
+    """Why the swarm could not run a lab's task, in the task's own words: the newest task that
+    failed or was rejected (an image missing on the node, a container that exited); None while
+    none did."""
+    for task in newest_first(tasks):
+        state, words = task_state(task), task_words(task)
+        if state == "rejected" and _ENFORCER in words:
+            continue  # the swarm replaces it (see _ENFORCER)
+        if state in _FAILED_STATES:
+            return f"The swarm could not run your server ({state}): {words or 'no reason given'}"
+    return None
+
+
+def task_unplaced(tasks: Sequence[Mapping[str, Any]], *, gpus: int = 0) -> str | None:
+    """Why the scheduler finds no node for a lab's newest task (its constraints, or the
+    resources it reserves: for a lab that asks for `gpus`, no GPU free), in its words; None
+    when it has found one or has not said."""
+    newest = next(iter(newest_first(tasks)), None)
+    if newest is None or task_state(newest) != "pending":
+        return None
+    words = task_words(newest)
+    if _NO_NODE not in words:
+        return None
+    if gpus > 0 and _NO_RESOURCES in words:
+        asked = f"{gpus} GPU{'s' if gpus > 1 else ''}"
+        return (
+            f"No GPU is free for your server now: it asks for {asked}, and no node it may run "
+            f"on has that many free (the swarm says: {words})"
+        )
+    return f"No node of the swarm can run your server now: {words}"
+
+
+def serve_seconds(start_timeout: float, http_timeout: float, spent: float) -> float:
+    """How long the lab has to answer: JupyterHub's HTTP timeout, within what its start timeout
+    leaves of a start that has taken `spent` seconds (less a margin for the failure)."""
+    left = start_timeout - spent
+    return max(0.0, min(float(http_timeout), left - START_TIMEOUT_MARGIN_SECONDS))
+
+
+# The steps of a swarm start (the domain's steps, spawn_progress, in swarm's words): where the
+# lab goes and its service stand where one host readies the image (the node's engine readies it
+# while the task prepares), the task running where the container starts.
+
+
+def node_chosen(placement: Placement) -> ProgressEvent:
+    where = f"node {placement.node}" if placement.node else "the node the swarm chooses"
+    return ProgressEvent(
+        SpawnStep.IMAGE, IMAGE_FIRST, f"Your server goes to {where} ({placement.reason})."
+    )
+
+
+def service_created(service: str) -> ProgressEvent:
+    return ProgressEvent(
+        SpawnStep.IMAGE,
+        (IMAGE_FIRST + IMAGE_LAST) // 2,
+        f"The service {service} was created; its node prepares the task.",
+    )
+
+
+def task_running(node: str, gpus: Sequence[str] = ()) -> ProgressEvent:
+    named = f" with GPU{'s' if len(gpus) > 1 else ''} {', '.join(gpus)}" if gpus else ""
+    return ProgressEvent(
+        SpawnStep.CONTAINER,
+        STEP_PERCENT[SpawnStep.CONTAINER],
+        f"The task of your server runs on node {node}{named}.",
+    )
+
+
+def assigned_resources(task: Mapping[str, Any], kind: str) -> tuple[str, ...]:
+    """The ids of the generic resources of `kind` the swarm assigned to a task (its node's, as
+    the task's environment has them in `DOCKER_RESOURCE_<kind>`), in their order: the Engine
+    API's `GenericResources` of the task (swarmkit's `AssignedGenericResources`)."""
+    return tuple(
+        str(named["Value"])
+        for resource in task.get("GenericResources") or []
+        if (named := resource.get("NamedResourceSpec") or {}).get("Kind") == kind
+    )
+
+
+def gpu_environment(environment: Mapping[str, str], gpus: int) -> dict[str, str]:
+    """A swarm lab's environment with its GPU variables: the NVIDIA runtime takes the GPUs the
+    swarm assigned from `DOCKER_RESOURCE_<kind>` (its `swarm-resource` setting), so a lab that
+    asks for some has its GPU tooling on and no device list of the hub's; one that asks for
+    none sees no GPU (`NVIDIA_VISIBLE_DEVICES=void`, over an image's "all")."""
+    result = dict(environment)
+    if gpus <= 0:
+        result[NVIDIA_VISIBLE_DEVICES] = NO_GPU
+        return result
+    result.pop(NVIDIA_VISIBLE_DEVICES, None)
+    result.pop(CUDA_VISIBLE_DEVICES, None)
+    result.update(ENABLE_GPU_SUPPORT="1", ENABLE_GPUSTAT="1", NVIDIA_DETECTED="1")
+    return result
 
 
 def swarm_nodes(nodes: Sequence[Mapping[str, Any]], tasks: Sequence[Mapping[str, Any]],
@@ -75,6 +248,12 @@ def swarm_nodes(nodes: Sequence[Mapping[str, Any]], tasks: Sequence[Mapping[str,
         )
         for node in nodes
     ]
+
+
+def socket_mount(path: str, bind: Mapping[str, str]) -> Mount:
+    """The Docker socket at `path` on the lab's node, bound where DockerSpawner's `volume_binds`
+    entry says (a bind mount: a path every node has)."""
+    return Mount(target=bind["bind"], source=path, type="bind", read_only=bind.get("mode") == "ro")
 
 
 def volume_mounts(
@@ -100,9 +279,9 @@ def volume_mounts(
     ]
 
 
-class PlatformSwarmSpawner(SwarmSpawner):
-    """SwarmSpawner with named-volume mounts, the platform's node placement and stop records
-    (see the module's docstring)."""
+class PlatformSwarmSpawner(LabRecords, SwarmSpawner):
+    """SwarmSpawner with named-volume mounts, the platform's node placement, its progress
+    steps and stop records (`LabRecords`; see the module's docstring)."""
 
     pin_volumes = Bool(
         True,
@@ -111,12 +290,51 @@ class PlatformSwarmSpawner(SwarmSpawner):
         "volumes are on storage every node reaches.",
     )
 
+    docker_socket = Unicode(
+        "/var/run/docker.sock",
+        config=True,
+        help="The nodes' Docker socket, which the Docker-access groups mount into a lab "
+        "(the platform's socket path; the same path on every node).",
+    )
+    docker_socket_gid = Integer(
+        None,
+        allow_none=True,
+        config=True,
+        help="The group id of the Docker socket on the nodes (`stat -c %g /var/run/docker.sock`, "
+        "the same on every node), given to a lab that mounts the socket as a supplementary "
+        "group so that its user may use it. Default: the group of the socket at "
+        "`docker_socket` as the hub sees it (the stack file mounts its manager's socket "
+        "there); None where the hub has none.",
+    )
+
+    @default("docker_socket_gid")
+    def _default_socket_gid(self) -> int | None:
+        try:
+            return os.stat(self.docker_socket).st_gid
+        except OSError:
+            return None
+
     #: The node that holds this user's volumes (None: not chosen yet, or the pin is lifted).
     swarm_node: str | None = None
     #: The placement of the start in progress (None outside `create_object`).
     placement: Placement | None = None
     #: Set by the platform while it restarts the lab (a forced service update).
     restart_in_progress = False
+    #: The node the task of the current start runs on (None before it runs).
+    task_node: str | None = None
+    #: GPUs come from the swarm (the spawn hook reads this, and sets `gpus_wanted`).
+    gpus_from_swarm = True
+    #: How many GPUs this start asks the swarm for (the user's policy, from the spawn hook).
+    gpus_wanted = 0
+    #: The ids of the GPUs the swarm assigned to the running task.
+    task_gpus: tuple[str, ...] = ()
+
+    gpu_resource = Unicode(
+        "NVIDIA-GPU",
+        config=True,
+        help="The kind of generic resource the nodes advertise their GPUs as "
+        "(`node-generic-resources` in their daemon config: KIND=GPU-uuid).",
+    )
 
     @default("extra_endpoint_spec")
     def _default_endpoint_spec(self) -> dict[str, Any]:
@@ -148,12 +366,21 @@ class PlatformSwarmSpawner(SwarmSpawner):
     @property
     def mounts(self) -> list[Mount]:
         node = self.placement.node if self.placement is not None else self.swarm_node
+        binds = dict(self.volume_binds)
+        socket = binds.pop(self.docker_socket, None)
         return volume_mounts(
-            self.volume_binds,
+            binds,
             username=self.user.name,
             node=node if self.pin_volumes else None,
             driver_config=self.mount_driver_config,
-        )
+        ) + ([socket_mount(self.docker_socket, socket)] if socket is not None else [])
+
+    def socket_groups(self) -> list[str]:
+        """The supplementary groups of a lab that mounts the Docker socket: the socket's group
+        id (`docker_socket_gid`), none where it is unknown or the lab has no socket."""
+        if self.docker_socket not in self.volume_binds or self.docker_socket_gid is None:
+            return []
+        return [str(self.docker_socket_gid)]
 
     async def read_nodes(self) -> list[SwarmNode]:
         """The swarm's nodes with the labs running on each, from the manager (off the loop)."""
@@ -180,8 +407,8 @@ class PlatformSwarmSpawner(SwarmSpawner):
 
     def unsupported(self) -> list[str]:
         """What this spawn asks for that a Swarm service cannot have (yet): a privileged
-        container, GPUs, host paths mounted (the Docker socket of a Docker-access group, a
-        policy's bind mount). Empty: nothing."""
+        container, GPUs, host paths mounted other than the Docker socket (a policy's bind
+        mount: a host directory missing on the lab's node fails its task). Empty: nothing."""
         traits: Any = self  # DockerSpawner's Dict trait, which mypy cannot type
         host_config = traits.extra_host_config or {}
         missing = []
@@ -189,7 +416,11 @@ class PlatformSwarmSpawner(SwarmSpawner):
             missing.append("a privileged container")
         if host_config.get("device_requests"):
             missing.append("GPUs")
-        paths = sorted(name for name in self.volume_binds if name.startswith("/"))
+        paths = sorted(
+            name
+            for name in self.volume_binds
+            if name.startswith("/") and name != self.docker_socket
+        )
         if paths:
             missing.append(f"host paths mounted ({', '.join(paths)})")
         return missing
@@ -209,21 +440,112 @@ class PlatformSwarmSpawner(SwarmSpawner):
         create_kwargs: dict[str, Any] = dict(traits.extra_create_kwargs)
         create_kwargs["labels"] = {**create_kwargs.get("labels", {}), LAB_LABEL: self.user.name}
         traits.extra_create_kwargs = create_kwargs
+        # This start's socket group and GPUs over the configured specs, for this start only
+        # (the spawner is reused: the next start may have neither).
+        configured = (dict(traits.extra_container_spec), dict(traits.extra_resources_spec))
+        container_spec, resources_spec = dict(configured[0]), dict(configured[1])
+        groups = self.socket_groups()
+        if groups:
+            container_spec["groups"] = sorted({*container_spec.get("groups", []), *groups})
+        if self.gpus_wanted > 0:
+            resources_spec["generic_resources"] = {self.gpu_resource: self.gpus_wanted}
+        traits.extra_container_spec, traits.extra_resources_spec = container_spec, resources_spec
+        self.report_progress(node_chosen(self.placement))
         try:
-            return await super().create_object()
+            created = await super().create_object()
         finally:
             self.placement = None
+            traits.extra_container_spec, traits.extra_resources_spec = configured
+        self.report_progress(service_created(self.service_name))
+        return created
+
+    def get_env(self) -> dict[str, str]:
+        return gpu_environment(super().get_env(), self.gpus_wanted)
 
     # --- start, poll and the platform's stop records ----------------------------------------
 
     async def start(self) -> Any:
-        stops = self.stop_service()
-        if stops is not None:
-            try:
-                await stops.starting(self.user.name, self.name)
-            except Exception as error:  # a stale message must never keep a lab from starting
-                self.log.warning("could not forget the last stop of %s: %s", self._log_name, error)
-        return await super().start()
+        began = asyncio.get_running_loop().time()
+        await self.forget_last_stop()
+        try:
+            ip, port = await super().start()
+        except web.HTTPError:
+            raise
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
+            raise start_failed(
+                StartFailure(f"The swarm could not start your server: {engine_words(error)}"),
+                503,
+            ) from None
+        self.report_progress(waiting_for_lab())
+        if self.internal_ssl:  # JupyterHub's own check, with its certificates, decides then
+            return ip, port
+        await self.until_serving(ip, port, began)
+        self.report_progress(serving(self.server.base_url if self.server else "/"))
+        return ip, port
+
+    async def start_object(self) -> None:
+        """Wait until the service's task runs (SwarmSpawner's `start_object`), reporting the
+        node it runs on; a task the swarm could not run (its image missing on the node, a
+        rejection, an exit, no node with what it asks for) fails the start at once with the
+        task's own words, instead of JupyterHub waiting its whole start timeout."""
+        # DockerSpawner's start has recorded the service's id; a caller that created the service
+        # itself has it looked up (DockerSpawner's lookup records it, as the stock wait's does).
+        if not self.object_id and await self.get_object() is None:
+            raise start_failed(StartFailure(f"The service {self.service_name} is gone."), 503)
+        delay = TASK_POLL_SECONDS
+        unplaced_since: float | None = None
+        while True:
+            tasks = await self.docker("tasks", filters={"service": self.service_name})
+            failure = task_failure(tasks)
+            if failure is not None:
+                raise start_failed(StartFailure(failure), 503)
+            # A task no node can take now may be placed a moment later (the GPUs of a lab
+            # that just stopped are free once its task is gone): it fails the start once the
+            # scheduler has said so for UNPLACED_SECONDS.
+            unplaced = task_unplaced(tasks, gpus=self.gpus_wanted)
+            now = asyncio.get_running_loop().time()
+            if unplaced is None:
+                unplaced_since = None
+            elif unplaced_since is None:
+                unplaced_since = now
+            elif now - unplaced_since >= UNPLACED_SECONDS:
+                raise start_failed(StartFailure(unplaced), 503)
+            running = next((t for t in tasks if task_state(t) == "running"), None)
+            if running is not None:
+                node = await self.docker("inspect_node", running["NodeID"])
+                self.task_node = str(node["Description"]["Hostname"])
+                self.task_gpus = assigned_resources(running, self.gpu_resource)
+                self.report_progress(task_running(self.task_node, self.task_gpus))
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * TASK_POLL_GROWTH, TASK_POLL_MAX_SECONDS)
+
+    async def until_serving(self, ip: str, port: int, began: float) -> None:
+        """Return once the lab answers HTTP at its API (ready means serving, as on one host);
+        fail the start when its task ends first (with the task's words) or the lab does not
+        answer in time."""
+        base_url = self.server.base_url if self.server else "/"
+        url = f"http://{ip}:{port}{base_url}api"
+        loop = asyncio.get_running_loop()
+        seconds = serve_seconds(self.start_timeout, self.http_timeout, loop.time() - began)
+        deadline = loop.time() + seconds
+        while True:
+            tasks = await self.docker("tasks", filters={"service": self.service_name})
+            failure = task_failure(tasks)
+            if failure is not None:
+                raise start_failed(StartFailure(failure))
+            if await lab_answers(
+                url, max(SERVE_POLL_SECONDS, min(ASK_SECONDS, deadline - loop.time()))
+            ):
+                return
+            if loop.time() >= deadline:
+                raise start_failed(
+                    StartFailure(
+                        f"JupyterLab did not answer within {seconds:.0f} s of its task's start "
+                        f"on node {self.task_node or '?'}."
+                    )
+                )
+            await asyncio.sleep(SERVE_POLL_SECONDS)
 
     async def poll(self) -> int | str | None:
         if self.restart_in_progress:
@@ -260,27 +582,3 @@ class PlatformSwarmSpawner(SwarmSpawner):
         await self.record(
             lambda stops: stops.node_unavailable(self.user.name, self.name, node, why_not)
         )
-
-    async def record_restart(self, by: str) -> None:
-        """Hand the platform a restart that `by` asked for (see `record`)."""
-        await self.record(lambda stops: stops.restarted(self.user.name, self.name, by=by))
-
-    async def record(self, recording: Callable[[ServerStopService], Awaitable[ServerStop]]) -> None:
-        """Record a stop through the platform's stop service; a failure is logged, never
-        raised (the hub must still learn that the server stopped)."""
-        stops = self.stop_service()
-        if stops is None:
-            return
-        try:
-            stop = await recording(stops)
-        except Exception:
-            self.log.exception("could not record how %s stopped", self._log_name)
-            return
-        self.log.warning("server %s %s", self._log_name, stop.message)
-
-    def stop_service(self) -> ServerStopService | None:
-        """The platform's stop service, reached through the hub's settings (None outside a
-        hub that runs the platform)."""
-        settings = getattr(self.user, "settings", None) or {}
-        plugin = settings.get(PLUGIN_SETTING)
-        return plugin.platform.stops if plugin is not None else None
