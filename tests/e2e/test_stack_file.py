@@ -243,6 +243,9 @@ def test_a_node_sampler_runs_on_every_node_with_what_its_parser_needs(stack):
     assert settings.interval.total_seconds() == 10  # the hub's default stats interval
     assert settings.node is None  # the engine's host name: the swarm node's hostname
     assert "/var/run/docker.sock:/var/run/docker.sock" in sampler["volumes"]
+    # the hub image's health check asks for the hub's page: a sampler would be restarted by it
+    assert sampler["healthcheck"] == {"disable": True}
+    assert "HEALTHCHECK" in DOCKERFILE.read_text()
     entrypoint = sampler["entrypoint"]
     assert entrypoint[:4] == ["/usr/bin/tini", "--", "/bin/sh", "-c"]
     assert entrypoint[4].endswith('exec "$$@"')
