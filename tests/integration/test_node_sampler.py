@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -159,8 +160,11 @@ async def test_the_listing_names_the_node_and_its_labs(node, docker_client):
         engine.close()
 
 
-def test_it_starts_as_a_module(tmp_path):
-    done = subprocess.run([*MODULE, "--help"], capture_output=True, text=True, timeout=60)
+@pytest.mark.parametrize(
+    "command", [MODULE, [str(Path(sys.executable).parent / "stellars-node-sampler")]]
+)
+def test_it_starts_as_a_module_and_as_the_console_script(command):
+    done = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "--interval-seconds" in done.stdout and "STELLARS_DB_URL" in done.stdout
 
