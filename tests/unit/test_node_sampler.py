@@ -146,16 +146,69 @@ async def test_a_lab_stopped_since_the_listing_is_left_out(
     assert [lab.name for lab in report.labs] == ["lab-a"]
 
 
-async def test_a_lab_without_a_reading_is_reported_with_its_usage(listing, volumes, store, clock):
+async def test_a_lab_the_readings_miss_is_left_out(listing, volumes, store, clock):
     class NoReadings(InMemoryContainers):
         async def readings(self, names):
-            return {}
+            return {}  # stopped between the listing and the reading
 
     containers = NoReadings()
     containers.start("lab-a", USAGE)
     listing.labs_running = {"lab-a": "lab-a"}
     report = (await sampler(listing, containers, volumes, store, clock).tick()).report
-    assert report.labs == (LabReport("lab-a", USAGE, None),)
+    assert report.labs == ()
+
+
+class CountingStats(InMemoryContainers):
+    """Counts the stats' full usage reads, by container."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.usage_asked: list[list[str]] = []
+
+    async def usage(self, names):
+        self.usage_asked.append(sorted(names))
+        return await super().usage(names)
+
+
+async def test_usage_after_the_first_tick_is_over_the_interval_from_one_reading_per_lab(
+    listing, volumes, store, clock
+):
+    containers = CountingStats()
+    containers.start("lab-a.1.x", USAGE)
+    listing.labs_running = {"lab-a.1.x": "lab-a"}
+    tick = sampler(listing, containers, volumes, store, clock).tick
+    first = (await tick()).report.labs
+    assert first == (LabReport("lab-a", USAGE, containers.counters["lab-a.1.x"]),)
+    # The next ticks: the usage between this tick's reading and the last one's.
+    half = ContainerUsage(cpu_percent=50.0, memory_bytes=2**21, memory_limit_bytes=2**30)
+    containers.running["lab-a.1.x"] = half
+    containers.start("lab-b.1.y", USAGE)  # new: a full usage read, this once
+    listing.labs_running["lab-b.1.y"] = "lab-b"
+    clock.advance(TEN)
+    second = (await tick()).report.labs
+    assert [lab.name for lab in second] == ["lab-a", "lab-b"]
+    assert second[0].usage == ContainerUsage(
+        cpu_percent=50.0, memory_bytes=2**20, memory_limit_bytes=2**30
+    )  # memory from the reading, which the fake keeps from the first usage's
+    assert second[0].reading == containers.counters["lab-a.1.x"]
+    assert second[1].usage == USAGE
+    clock.advance(TEN)
+    await tick()
+    assert containers.usage_asked == [["lab-a.1.x"], ["lab-b.1.y"]]
+
+
+async def test_a_restarted_task_is_a_new_lab_container(listing, volumes, store, clock):
+    containers = CountingStats()
+    containers.start("lab-a.1.x", USAGE)
+    listing.labs_running = {"lab-a.1.x": "lab-a"}
+    tick = sampler(listing, containers, volumes, store, clock).tick
+    await tick()
+    containers.running.pop("lab-a.1.x")
+    containers.start("lab-a.1.z", USAGE)
+    listing.labs_running = {"lab-a.1.z": "lab-a"}
+    clock.advance(TEN)
+    assert [lab.name for lab in (await tick()).report.labs] == ["lab-a"]
+    assert containers.usage_asked == [["lab-a.1.x"], ["lab-a.1.z"]]
 
 
 async def test_a_node_without_labs_or_volumes_asks_no_stats_and_no_sizes(
@@ -329,7 +382,7 @@ async def test_an_unexpected_error_is_logged_with_its_traceback(
     listing, containers, volumes, store, clock, caplog
 ):
     class Broken(InMemoryContainers):
-        async def usage(self, names):
+        async def readings(self, names):
             raise KeyError("bug")
 
     listing.labs_running = {"a": "a"}
@@ -348,10 +401,10 @@ async def test_a_stop_during_a_tick_finishes_that_tick_and_ends(listing, volumes
     stopping = asyncio.Event()
 
     class SlowStats(InMemoryContainers):
-        async def usage(self, names):
+        async def readings(self, names):
             stopping.set()  # SIGTERM arrives mid-tick
             await asyncio.sleep(0)
-            return await super().usage(names)
+            return await super().readings(names)
 
     containers = SlowStats()
     containers.start("lab-a", USAGE)
@@ -473,9 +526,9 @@ async def test_a_tick_that_runs_into_the_next_slot_is_followed_at_once(
     listing, volumes, store, clock
 ):
     class SlowStats(InMemoryContainers):
-        async def usage(self, names):
+        async def readings(self, names):
             clock.advance(timedelta(seconds=13))  # past the middle of the next slot
-            return await super().usage(names)
+            return await super().readings(names)
 
     containers = SlowStats()
     containers.start("lab-a", USAGE)

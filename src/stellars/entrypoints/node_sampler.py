@@ -58,6 +58,7 @@ from stellars.adapters.docker.volumes import volume_info
 from stellars.adapters.sql import SqlDatabase
 from stellars.adapters.sql.node_reports import SqlNodeReportStore
 from stellars.adapters.system import SystemClock
+from stellars.domain.containers import ContainerReading, ContainerUsage, usage_between
 from stellars.domain.errors import BackendUnavailable, InvalidValue
 from stellars.domain.node_reports import LabReport, NodeReport, next_report_at, report_slot
 from stellars.domain.settings import StatsSettings
@@ -199,6 +200,7 @@ class NodeSampler:
         self._sizes_every = volume_sizes_every
         self._retention = retention
         self._monotonic = monotonic
+        self._readings: dict[str, ContainerReading] = {}  # each lab's, of the last tick
         self._sized: dict[str, VolumeInfo] = {}
         self._sized_at: datetime | None = None
         self._pruned_at: datetime | None = None
@@ -225,22 +227,27 @@ class NodeSampler:
         return TickOutcome(report, stored, pruned, self._monotonic() - started)
 
     async def _labs(self) -> tuple[LabReport, ...]:
+        """One raw reading per running lab; its usage is the domain's `usage_between` this
+        reading and the one of the tick before (CPU over the interval, as the hub's refresher
+        measures it). A lab seen for the first time is also measured by the stats' own
+        `usage` (two samples of the engine), at the same time, this once."""
         containers = await self._listing.labs()
         if not containers:
+            self._readings = {}
             return ()
-        usage, readings = await asyncio.gather(
-            self._stats.usage(containers), self._stats.readings(containers)
+        new = [name for name in containers if name not in self._readings]
+        readings, first = await asyncio.gather(
+            self._stats.readings(containers), self._stats.usage(new) if new else _nothing()
         )
-        return tuple(
-            sorted(
-                (
-                    LabReport(lab, usage[name], readings.get(name))
-                    for name, lab in containers.items()
-                    if name in usage  # stopped since the listing
-                ),
-                key=lambda lab: lab.name,
-            )
-        )
+        labs = []
+        for name, reading in readings.items():
+            previous = self._readings.get(name)
+            usage = first.get(name) if previous is None else usage_between(previous, reading)
+            if usage is not None:  # None: stopped between the reading and the usage
+                labs.append(LabReport(containers[name], usage, reading))
+        # Only the labs running now are remembered: a restarted task is a new container.
+        self._readings = dict(readings)
+        return tuple(sorted(labs, key=lambda lab: lab.name))
 
     async def _sized_volumes(self, now: datetime) -> tuple[VolumeInfo, ...]:
         listed = await self._listing.volumes()
@@ -274,6 +281,10 @@ class NodeSampler:
 
 
 Pause = Callable[[float, asyncio.Event], Awaitable[None]]
+
+
+async def _nothing() -> Mapping[str, ContainerUsage]:
+    return {}
 
 
 async def _pause(seconds: float, stopping: asyncio.Event) -> None:
