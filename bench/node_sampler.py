@@ -47,6 +47,7 @@ from tests.swarm.test_node_sampler import (  # noqa: E402
     SharedDatabase,
     cluster_gateway,
     deploy_node_sampler,
+    force_update,
     gaps_and_repeats,
     lab_service,
     remove_services,
@@ -169,10 +170,26 @@ def main(argv: list[str] | None = None) -> int:
         )
         loaded = ticks_with(swarm, name, args.labs, args.ticks + 1, timeout)
 
+        print()
+        print(
+            f"node sampler, 2 nodes, interval {args.interval} s "
+            f"(bar: a tick <= {BAR_TICK_SECONDS:g} s)"
+        )
+        for node in swarm.nodes:
+            host_name = node.hostname
+            role = "manager" if node.manager else "worker"
+            first, rest = loaded[host_name][0], loaded[host_name][1:]
+            print(f"  {host_name} ({role})")
+            print(f"    baseline, 0 labs:        {describe(baseline[host_name])}")
+            print(f"    {args.labs} labs + {args.labs} volumes: {describe(rest)}")
+            print(f"    first tick with them:    {first:.3f} s (a full stats read each)")
+        worst = max(max(seconds[1:]) for seconds in loaded.values())
+        print(f"  worst tick with {args.labs} labs: {worst:.3f} s: "
+              f"{'within' if worst <= BAR_TICK_SECONDS else 'OVER'} the bar")  # fmt: skip
         # Restarts: a forced update (start-first), then a crash of the worker's sampler.
         since = datetime.now(timezone.utc) - 2 * interval
         before = running_tasks(swarm, name)
-        services[0].force_update()
+        force_update(services[0])
         wait_for(
             "every node's sampler replaced",
             lambda: all(
@@ -206,22 +223,6 @@ def main(argv: list[str] | None = None) -> int:
         crash = restart_figures(database, swarm, since, interval)
         refused = sum(line["stored"] != "stored" for line in tick_lines(swarm, name))
 
-        print()
-        print(
-            f"node sampler, 2 nodes, interval {args.interval} s "
-            f"(bar: a tick <= {BAR_TICK_SECONDS:g} s)"
-        )
-        for node in swarm.nodes:
-            host_name = node.hostname
-            role = "manager" if node.manager else "worker"
-            first, rest = loaded[host_name][0], loaded[host_name][1:]
-            print(f"  {host_name} ({role})")
-            print(f"    baseline, 0 labs:        {describe(baseline[host_name])}")
-            print(f"    {args.labs} labs + {args.labs} volumes: {describe(rest)}")
-            print(f"    first tick with them:    {first:.3f} s (a full stats read each)")
-        worst = max(max(seconds[1:]) for seconds in loaded.values())
-        print(f"  worst tick with {args.labs} labs: {worst:.3f} s: "
-              f"{'within' if worst <= BAR_TICK_SECONDS else 'OVER'} the bar")  # fmt: skip
         for what, figures in (("forced update (start-first)", update), ("worker crash", crash)):
             for host_name, (missing, twice) in figures.items():
                 print(f"  {what}, {host_name}: {missing} slots lost, {twice} stored twice")

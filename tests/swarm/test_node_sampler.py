@@ -193,6 +193,12 @@ def lab_service(
     )
 
 
+def force_update(service: Any) -> None:
+    """`docker service update --force` on the service's current version."""
+    service.reload()
+    service.force_update()
+
+
 def running_tasks(swarm: SwarmCluster, service: str) -> dict[str, str]:
     """node hostname -> task id of `service`'s running tasks."""
     hostnames = {node["ID"]: node["Description"]["Hostname"] for node in swarm.swarm_nodes()}
@@ -260,8 +266,7 @@ def test_each_nodes_sampler_reports_its_own_labs_and_volumes_with_no_slot_lost_o
             before = running_tasks(swarm, sampler_name)
             assert set(before) == wanted
             since = datetime.now(timezone.utc) - 2 * interval
-            sampler = made[-1]
-            sampler.force_update()  # `docker service update --force`
+            force_update(made[-1])
 
             def replaced() -> bool:
                 now = running_tasks(swarm, sampler_name)
