@@ -139,6 +139,7 @@ bench: venv
 	$(BIN)/python bench/docker_scale.py
 	$(BIN)/python bench/broadcast.py --servers 200 --bar 1 --concurrency 50 --baseline
 	$(BIN)/python bench/swarm_spawn.py
+	$(BIN)/python bench/node_sampler.py
 
 # Mutation testing of the domain with mutmut (slow, never part of `make test`): every mutant of
 # src/stellars/domain is run against tests/unit. Results and survivors: docs/mutation.md.

@@ -2,7 +2,7 @@
 catalogue of settings: what `docker stack deploy` would run, without a swarm.
 
 The file is read with PyYAML and its structure checked: the services a stack needs and only
-keys Swarm honours, the hub alone on a manager, the sampler on every node, PostgreSQL on one
+keys Swarm honours, the hub alone on a manager, the node sampler on every node, PostgreSQL on one
 labelled node with its volume, every secret external and mounted where it is read, the overlay
 network attachable under the name the labs join, and the hub's environment parsed by the
 platform's own catalogue. Where the Docker CLI has `docker stack config` (Docker 25 and later;
@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from stellars.configuration import BY_NAME, settings_from_environment
-from stellars.entrypoints import activity_sampler
+from stellars.entrypoints import node_sampler
 from tests.backends.fixtures import require
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,8 +37,8 @@ NOT_FOR_SWARM = {"build", "depends_on", "container_name", "restart", "group_add"
 #: part 1). Until that merge they are checked for their values here; then they join the
 #: environment the catalogue parses (drop them from this mapping).
 SWARM_BRANCH = {"STELLARS_SPAWNER": "swarm", "STELLARS_SWARM_PIN_VOLUMES": "1"}
-#: Variables JupyterHub itself reads (the cookie secret), or hands a service it runs.
-JUPYTERHUB_OWN = {"JPY_COOKIE_SECRET", "JUPYTERHUB_API_TOKEN", "JUPYTERHUB_API_URL"}
+#: The node sampler's module, as `python -m` runs it.
+NODE_SAMPLER_MODULE = "stellars.entrypoints.node_sampler"
 _DEFAULTED = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?::?-(?P<default>[^}]*)|:?\?[^}]*)?\}")
 _EXPORT = re.compile(
     r'export (?P<name>[A-Z0-9_]+)="\$\$\(cat /run/secrets/(?P<secret>[a-z0-9-]+)\)"'
@@ -85,7 +85,7 @@ def exported(service: dict[str, Any]) -> dict[str, str]:
 
 def test_the_stack_has_the_hub_the_sampler_and_the_database_and_no_build(stack):
     assert stack["version"] == "3.8"
-    assert set(stack["services"]) == {"hub", "activity-sampler", "db"}
+    assert set(stack["services"]) == {"hub", "node-sampler", "db"}
     for name, service in stack["services"].items():
         assert not NOT_FOR_SWARM & set(service), f"{name} uses keys Swarm ignores"
         assert "image" in service
@@ -95,7 +95,7 @@ def test_the_images_are_those_compose_builds(stack, compose):
     hub_image = interpolated(compose["services"]["hub"]["image"])
     lab_image = interpolated(compose["services"]["lab-image"]["image"])
     assert interpolated(stack["services"]["hub"]["image"]) == hub_image
-    assert interpolated(stack["services"]["activity-sampler"]["image"]) == hub_image
+    assert interpolated(stack["services"]["node-sampler"]["image"]) == hub_image
     hub_environment = stack["services"]["hub"]["environment"]
     assert interpolated(hub_environment["JUPYTERHUB_NOTEBOOK_IMAGE"]) == lab_image
 
@@ -180,15 +180,20 @@ def test_the_database_urls_and_the_cookie_secret_come_from_secrets(stack):
         "STELLARS_DB_URL": "stellars-db-url",
         "JPY_COOKIE_SECRET": "stellars-cookie-secret",
     }
-    assert exported(stack["services"]["activity-sampler"]) == {
-        "STELLARS_DB_URL": "stellars-db-url",
-        "JUPYTERHUB_API_TOKEN": "stellars-sampler-token",
-    }
+    assert exported(stack["services"]["node-sampler"]) == {"STELLARS_DB_URL": "stellars-db-url"}
     hub = stack["services"]["hub"]
     assert hub["environment"]["JUPYTERHUB_ADMIN_PASSWORD_FILE"] == (
         "/run/secrets/stellars-admin-password"
     )
-    assert "stellars-sampler-token" in secret_targets(hub)  # registers the sampler's token
+    # No hub token anywhere: the hub runs its activity sampler itself, the node samplers never
+    # talk to the hub.
+    assert set(secret_targets(hub)) == {
+        "stellars-admin-password",
+        "stellars-hub-db-url",
+        "stellars-db-url",
+        "stellars-cookie-secret",
+    }
+    assert set(secret_targets(stack["services"]["node-sampler"])) == {"stellars-db-url"}
     for service in stack["services"].values():
         text = yaml.safe_dump(service.get("environment", {}))
         assert "postgresql" not in text and "PASSWORD:" not in text
@@ -218,23 +223,32 @@ def test_the_hubs_environment_is_one_the_platform_accepts(stack, tmp_path):
     assert settings.hub.effective_stellars_db_url.startswith("postgresql")
 
 
-def test_the_sampler_runs_on_every_node_with_what_its_parser_needs(stack):
-    sampler = stack["services"]["activity-sampler"]
+def test_a_node_sampler_runs_on_every_node_with_what_its_parser_needs(stack):
+    sampler = stack["services"]["node-sampler"]
     assert sampler["deploy"]["mode"] == "global"
     assert "replicas" not in sampler["deploy"]
+    # an update starts the new sampler before stopping the old: no slot lost
+    assert sampler["deploy"]["update_config"]["order"] == "start-first"
+    assert sampler["deploy"]["restart_policy"]["condition"] == "any"
     python, flag, module, *argv = sampler["command"]
-    assert (python, flag, module) == ("python", "-m", activity_sampler.MODULE)
-    # what the sampler's main() reads: its environment, and the secrets the entrypoint exports
-    environment = dict(sampler["environment"])
+    assert (python, flag, module) == ("python", "-m", NODE_SAMPLER_MODULE)
+    # what the sampler's main() reads: the database URL the entrypoint exports from its secret,
+    # the node's socket (DOCKER_HOST unset), and nothing from the hub
+    assert "environment" not in sampler
     secrets = {"STELLARS_DB_URL": "postgresql+psycopg://hub:pw@db:5432/stellars"}
-    secrets["JUPYTERHUB_API_TOKEN"] = "a-token"
     assert set(exported(sampler)) == set(secrets)
-    settings = activity_sampler.parse_settings(argv, {**environment, **secrets})
-    assert settings.api_url == "http://hub:8081/hub/api"
-    assert settings.api_token == "a-token"
+    settings = node_sampler.parse_settings(argv, secrets)
     assert settings.db_url == secrets["STELLARS_DB_URL"]
-    assert set(environment) <= JUPYTERHUB_OWN
+    assert settings.engine_url == "unix:///var/run/docker.sock"
+    assert settings.interval.total_seconds() == 10  # the hub's default stats interval
+    assert settings.node is None  # the engine's host name: the swarm node's hostname
     assert "/var/run/docker.sock:/var/run/docker.sock" in sampler["volumes"]
+    # the hub image's health check asks for the hub's page: a sampler would be restarted by it
+    assert sampler["healthcheck"] == {"disable": True}
+    assert "HEALTHCHECK" in DOCKERFILE.read_text()
+    entrypoint = sampler["entrypoint"]
+    assert entrypoint[:4] == ["/usr/bin/tini", "--", "/bin/sh", "-c"]
+    assert entrypoint[4].endswith('exec "$$@"')
 
 
 def test_postgresql_keeps_its_data_on_one_labelled_node_and_makes_the_platforms_database(stack):
@@ -288,7 +302,7 @@ def test_the_docker_cli_reads_the_stack_as_this_test_does(stack, tmp_path):
     hub = final["services"]["hub"]
     assert hub["image"] == "stellars-hub:latest"
     assert hub["deploy"]["placement"]["constraints"] == ["node.role == manager"]
-    assert final["services"]["activity-sampler"]["deploy"]["mode"] == "global"
+    assert final["services"]["node-sampler"]["deploy"]["mode"] == "global"
     assert final["networks"]["hub-network"]["attachable"] is True
     # `$$` is a literal `$` once the CLI has interpolated the file
     assert 'export STELLARS_DB_URL="$(cat /run/secrets/stellars-db-url)"' in hub["entrypoint"][4]

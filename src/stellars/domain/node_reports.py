@@ -12,7 +12,9 @@ Rules:
   UTC (`report_slot`). A node reports at most once per slot: a second report for a slot that
   node already reported is not stored (a restarted sampler, or two samplers on one node, never
   duplicate a sample), and a sampler that starts takes a report at once for the current slot
-  (a restart loses none unless it lasts longer than a whole slot).
+  (a restart loses none unless it lasts longer than a whole slot). After that first report a
+  sampler reports at the middle of each slot (`next_report_at`): a tick early or late by up to
+  half an interval still lands in its own slot, so the ticks neither skip nor repeat a slot.
 - **age**: a report's age is the time since it was taken; a node whose newest report is older
   than `STALE_AFTER_SLOTS` slots is stale (its sampler is down, or the node is), and the hub
   shows its labs' figures as of that report, saying how old they are.
@@ -63,6 +65,12 @@ def report_slot(taken_at: datetime, interval: timedelta) -> datetime:
         raise ValueError("a report's time must be timezone-aware")
     slots = (taken_at - _EPOCH) // interval
     return _EPOCH + slots * interval
+
+
+def next_report_at(now: datetime, interval: timedelta) -> datetime:
+    """When a sampler that has reported for the slot `now` falls in reports next: the middle of
+    the following slot."""
+    return report_slot(now, interval) + interval + interval / 2
 
 
 def report_age(report: NodeReport, now: datetime) -> timedelta:

@@ -145,3 +145,17 @@ audit_entries = Table(
     Index("ix_audit_entries_at", "at", "id"),
     sqlite_autoincrement=True,
 )
+
+#: Each swarm node's report per sampling slot (revision 0010), one row per (node, slot): when
+#: it was taken, its labs (usage and raw reading) and the platform's volumes on the node, each
+#: a JSON list (stellars.adapters.sql.node_reports). The primary key (node, slot) is the index
+#: the newest report of each node is found by, and what keeps a slot from being stored twice.
+node_reports = Table(
+    "node_reports",
+    metadata,
+    Column("node", String(255), primary_key=True),
+    Column("slot", DateTime, primary_key=True),
+    Column("taken_at", DateTime, nullable=False),
+    Column("labs", Text, nullable=False),
+    Column("volumes", Text, nullable=False),
+)
