@@ -130,6 +130,15 @@ class FakeManager:
         assert (service, stdout, stderr) == ("job1", True, True)
         return iter(self.logs) if isinstance(self.logs, list) else self.logs
 
+    def nodes(self):
+        def node(hostname, state, availability):
+            return {"Description": {"Hostname": hostname}, "Status": {"State": state},
+                    "Spec": {"Availability": availability}}  # fmt: skip
+
+        return [node("w2", "ready", "active"), node("down", "down", "active"),
+                node("drained", "ready", "drain"), node("m1", "ready", "active"),
+                node("paused", "ready", "pause")]  # fmt: skip
+
     def remove_service(self, service):
         self.removed.append(service)
         if service != "job1":
@@ -161,6 +170,10 @@ async def test_a_job_that_completes_gives_its_outcomes_and_is_removed(monkeypatc
 async def test_logs_as_one_byte_string():
     api = FakeManager([("complete", "")], outcomes_line({"v": NOT_FOUND}).encode())
     assert await jobs_on(api).remove("n2", ["v"]) == {"v": NOT_FOUND}
+
+
+async def test_ready_nodes_are_those_that_take_tasks_now():
+    assert await jobs_on(FakeManager([])).ready_nodes() == ["m1", "w2"]
 
 
 async def test_no_names_runs_no_job():

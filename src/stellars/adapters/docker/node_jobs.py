@@ -146,6 +146,17 @@ class SwarmVolumeJobs:
             timeout_seconds=self.timeout_seconds + self._engine.timeout_seconds + 5,
         )
 
+    async def ready_nodes(self) -> list[str]:
+        """The hostnames of the nodes that run tasks now (Ready and active), sorted: a job
+        placed on any other would wait until it times out."""
+        nodes = await self._engine.run(lambda: self._engine.api.nodes(), what="the node list")
+        return sorted(
+            str(node["Description"]["Hostname"])
+            for node in nodes
+            if (node.get("Status") or {}).get("State") == "ready"
+            and (node.get("Spec") or {}).get("Availability") == "active"
+        )
+
     def _run_job(self, node: str, names: list[str]) -> dict[str, VolumeOutcome]:
         api = self._engine.api
         name = f"{self._name_prefix}-{uuid.uuid4().hex[:12]}"
