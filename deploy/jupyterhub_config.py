@@ -225,7 +225,7 @@ HOST_DISK = DirectoryDisk(str(DATA_DIR)) if LOCAL_SERVERS else EngineDataDisk(DO
 # reset removes the volumes on their node by a one-off Swarm job of the hub's image.
 if SWARM:
     # Imported here: the nodes' report store exists for swarm mode alone.
-    from stellars.adapters.sql import SqlNodeReportStore
+    from stellars.adapters.sql.node_reports import SqlNodeReportStore
 
     NODE_REPORTS = SqlNodeReportStore(DATABASE)
     VOLUME_STORE = NodeReportVolumes(

@@ -3,9 +3,12 @@ the pin setting passed on, the nodes on the settings page, SQLite and a non-mana
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import types
+
 import pytest
 
-import stellars.adapters.sql as sql_adapters
 import stellars.entrypoints.hub as hub_entry
 from stellars.adapters.docker import (
     DockerContainerStats,
@@ -35,8 +38,14 @@ class NodeReportStoreOf:
 
 @pytest.fixture(autouse=True)
 def node_report_store(monkeypatch):
-    if not hasattr(sql_adapters, "SqlNodeReportStore"):
-        monkeypatch.setattr(sql_adapters, "SqlNodeReportStore", NodeReportStoreOf, raising=False)
+    if importlib.util.find_spec(NODE_REPORTS_MODULE) is None:
+        module = types.ModuleType(NODE_REPORTS_MODULE)
+        module.SqlNodeReportStore = NodeReportStoreOf  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, NODE_REPORTS_MODULE, module)
+
+
+#: Where the SQL store of the nodes' reports lives (the node sampler's branch).
+NODE_REPORTS_MODULE = "stellars.adapters.sql.node_reports"
 
 
 def swarm_choice(settings):
