@@ -73,8 +73,11 @@ def test_the_job_runs_the_entry_point_pinned_to_the_node_with_its_socket():
     spec = template["ContainerSpec"]
     assert spec["Image"] == "stellars-hub:7"
     assert spec["Command"] == [
-        "python", "-m", "stellars.entrypoints.volume_job", "remove", "--", "a_home", "a_cache",
+        "python", "-m", "stellars.entrypoints.volume_job", "remove", "--in-use-wait-seconds",
+        "0", "--", "a_home", "a_cache",
     ]  # fmt: skip
+    waiting = job_task_template("i", "n", ["v"], in_use_wait_seconds=2.5)["ContainerSpec"]
+    assert waiting["Command"][4:7] == ["--in-use-wait-seconds", "2.5", "--"]
     assert spec["User"] == "0"
     assert [(m["Source"], m["Target"], m["Type"]) for m in spec["Mounts"]] == [
         ("/var/run/docker.sock", "/var/run/docker.sock", "bind")
@@ -163,7 +166,8 @@ async def test_a_job_that_completes_gives_its_outcomes_and_is_removed(monkeypatc
     assert created["name"].startswith("stellars-volume-job-")
     assert created["labels"] == {JOB_LABEL: "worker-1"}
     assert created["mode"] == {"ReplicatedJob": {"MaxConcurrent": 1, "TotalCompletions": 1}}
-    assert created["template"]["ContainerSpec"]["Command"][-2:] == ["a_home", "a_cache"]
+    command = created["template"]["ContainerSpec"]["Command"]
+    assert command[-5:] == ["--in-use-wait-seconds", "20", "--", "a_home", "a_cache"]
     assert api.removed == ["job1"]
 
 
@@ -233,12 +237,19 @@ async def test_an_engine_that_does_not_answer_is_backend_unavailable():
 
 
 class FakeNodeEngine:
-    """A node's engine as DockerVolumeStore removes volumes on it."""
+    """A node's engine as DockerVolumeStore removes volumes on it; `freed_after` tries of a
+    mounted volume free it (its container is gone by then)."""
 
-    def __init__(self) -> None:
+    def __init__(self, freed_after: int | None = None) -> None:
         self.volumes = {"a_home": "free", "a_work": "mounted"}
+        self.freed_after = freed_after
+        self.tries: list[str] = []
 
     def remove_volume(self, name):
+        self.tries.append(name)
+        freed = self.freed_after is not None and self.tries.count(name) > self.freed_after
+        if freed and name in self.volumes:
+            self.volumes[name] = "free"
         state = self.volumes.get(name)
         if state is None:
             raise docker.errors.NotFound("nf", response=SimpleNamespace(status_code=404))
@@ -301,3 +312,32 @@ def test_the_job_image_setting():
             "swarm_job_image",
             "must be a non-empty string",
         )
+
+
+def test_a_volume_in_use_is_tried_again_until_the_wait_is_over(monkeypatch, capsys):
+    monkeypatch.setattr(volume_job, "RETRY_SECONDS", 0)
+    node = FakeNodeEngine(freed_after=2)  # the third try finds it free
+    monkeypatch.setattr(volume_job, "connect", lambda url, **_: SimpleNamespace(api=node))
+    status = volume_job.main(
+        ["remove", "--in-use-wait-seconds", "30", "a_home", "a_work"], environ={}
+    )
+    assert status == 0
+    outcomes = parse_outcomes(capsys.readouterr().out, ["a_home", "a_work"], "n")
+    assert outcomes == {"a_home": REMOVED, "a_work": REMOVED}
+    assert node.tries.count("a_work") == 3 and node.tries.count("a_home") == 1
+
+
+async def test_a_volume_still_in_use_when_the_wait_is_over_is_in_use(monkeypatch):
+    monkeypatch.setattr(volume_job, "RETRY_SECONDS", 0)
+    node = FakeNodeEngine()  # never freed
+    ticks = iter(range(100))
+    engine = DockerEngine(lambda: SimpleNamespace(api=node), executor=ThreadPoolExecutor(1))
+    outcomes = await volume_job.remove_volumes(
+        engine, ["a_work"], in_use_wait_seconds=3, monotonic=lambda: float(next(ticks))
+    )
+    assert outcomes == {"a_work": IN_USE}
+    assert node.tries == ["a_work"] * 3  # at 1 and 2 s still within the wait; at 3 s over
+    node = FakeNodeEngine()
+    engine = DockerEngine(lambda: SimpleNamespace(api=node), executor=ThreadPoolExecutor(1))
+    assert await volume_job.remove_volumes(engine, ["a_work"]) == {"a_work": IN_USE}
+    assert node.tries == ["a_work"]  # no wait: one try

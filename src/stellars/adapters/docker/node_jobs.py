@@ -12,6 +12,9 @@ reads back from the job's logs (`parse_outcomes`).
   completion, pinned by `node.hostname == NODE`, restart condition none (a failed removal is
   reported, never retried behind the caller's back), labelled `stellars.volume-job` with the
   node's name.
+- **a lab just stopped**: its service is gone, but the node's engine stops and removes its
+  container a few seconds later, and until then its volumes are in use; the job tries a volume
+  in use again for up to `in_use_wait_seconds` (20 s) before it says "in use".
 - **waiting**: off the event loop, polling the job's task until it completes, fails or is
   rejected, for at most `timeout_seconds` (a node that is down or drained never runs it).
 - **always removed**: the job's service is removed whatever happened, so no job outlives its
@@ -92,12 +95,16 @@ def parse_outcomes(logs: str, names: Sequence[str], node: str) -> dict[str, Volu
     raise BackendUnavailable(f"the volume job on node {node} printed no outcomes: {shown[0][:200]}")
 
 
-def job_task_template(image: str, node: str, names: Sequence[str]) -> TaskTemplate:
+def job_task_template(
+    image: str, node: str, names: Sequence[str], *, in_use_wait_seconds: float = 0
+) -> TaskTemplate:
     """The job's one task: the image's Python running the volume job on `node`, as root (the
-    node's Docker socket is root's), with the node's socket mounted."""
+    node's Docker socket is root's), with the node's socket mounted; a volume in use is tried
+    again for up to `in_use_wait_seconds`."""
+    wait = ["--in-use-wait-seconds", f"{in_use_wait_seconds:g}"]
     container = ContainerSpec(
         image,
-        command=["python", "-m", JOB_MODULE, JOB_COMMAND, "--", *names],
+        command=["python", "-m", JOB_MODULE, JOB_COMMAND, *wait, "--", *names],
         user="0",
         mounts=[Mount(NODE_SOCKET, NODE_SOCKET, type="bind")],
     )
@@ -127,11 +134,13 @@ class SwarmVolumeJobs:
         *,
         image: str,
         timeout_seconds: float = 120.0,
+        in_use_wait_seconds: float = 20.0,
         name_prefix: str = "stellars-volume-job",
     ) -> None:
         self._engine = engine
         self.image = image
         self.timeout_seconds = timeout_seconds
+        self.in_use_wait_seconds = in_use_wait_seconds
         self._name_prefix = name_prefix
 
     async def remove(self, node: str, names: Collection[str]) -> dict[str, VolumeOutcome]:
@@ -162,7 +171,9 @@ class SwarmVolumeJobs:
         name = f"{self._name_prefix}-{uuid.uuid4().hex[:12]}"
         try:
             created = api.create_service(
-                job_task_template(self.image, node, names),
+                job_task_template(
+                    self.image, node, names, in_use_wait_seconds=self.in_use_wait_seconds
+                ),
                 name=name,
                 labels={JOB_LABEL: node},
                 mode=ServiceMode("replicated-job", replicas=1),
