@@ -7,8 +7,9 @@ It removes each named volume through the local engine (DOCKER_HOST, else the nod
 prints one JSON line of outcomes by name (removed / not found / in use), which the hub reads
 from the job's logs; exit status 0. A volume in use is tried again every second for up to S
 seconds (default 0): a lab just stopped is a service removed, whose container the node's
-engine stops and removes a few seconds later, and until then its volumes are in use. When the engine does not answer it prints why on stderr and
-exits with status 2 (the hub then reports the job failed, naming the node).
+engine stops and removes a few seconds later, and until then its volumes are in use. When the
+engine does not answer it prints why on stderr and exits with status 2 (the hub then reports
+the job failed, naming the node).
 """
 
 from __future__ import annotations
