@@ -17,7 +17,10 @@ from stellars.adapters.docker import (
     DockerEngine,
     DockerVolumeStore,
     EngineDataDisk,
+    NodeReportStats,
+    NodeReportVolumes,
     SwarmServiceControl,
+    SwarmVolumeJobs,
     connect,
 )
 from stellars.adapters.files import StaticDirectoryAssets
@@ -217,6 +220,22 @@ GPU_PROBE = (
 # side in a short-lived container of the lab image (the hub may run in a container, or far from
 # the engine); with local servers, the filesystem of their homes on this machine.
 HOST_DISK = DirectoryDisk(str(DATA_DIR)) if LOCAL_SERVERS else EngineDataDisk(DOCKER, SPAWNER.image)
+# Volumes and stats: one engine's, or in swarm mode the nodes' own, from the reports each node's
+# sampler writes to the shared database (no engine but a node's sees its labs and volumes); a
+# reset removes the volumes on their node by a one-off Swarm job of the hub's image.
+if SWARM:
+    # Imported here: the nodes' report store exists for swarm mode alone.
+    from stellars.adapters.sql.node_reports import SqlNodeReportStore
+
+    NODE_REPORTS = SqlNodeReportStore(DATABASE)
+    VOLUME_STORE = NodeReportVolumes(
+        NODE_REPORTS, SwarmVolumeJobs(DOCKER, image=SPAWNER.swarm_job_image)
+    )
+    CONTAINER_STATS = NodeReportStats(NODE_REPORTS)
+else:
+    NODE_REPORTS = None
+    VOLUME_STORE = DockerVolumeStore(DOCKER)
+    CONTAINER_STATS = DockerContainerStats(STATS_DOCKER, max_parallel=CONTAINER_STATS_PARALLEL)
 try:
     PLATFORM = build(
         SETTINGS,
@@ -224,10 +243,10 @@ try:
         directory=InProcessHubDirectory(HUB_HANDLE),
         activity_store=SqlActivityStore(DATABASE, half_life=SETTINGS.activity.half_life),
         session_store=SqlSessionStore(DATABASE),
-        volume_store=DockerVolumeStore(DOCKER),
+        volume_store=VOLUME_STORE,
         # Swarm mode: labs are services, restarted by a forced update through the manager.
         containers=SwarmServiceControl(DOCKER) if SWARM else DockerContainerControl(DOCKER),
-        container_stats=DockerContainerStats(STATS_DOCKER, max_parallel=CONTAINER_STATS_PARALLEL),
+        container_stats=CONTAINER_STATS,
         gpu_probe=GPU_PROBE,
         transport=LabNotificationTransport(HUB_HANDLE),
         passwords=PASSPHRASES,
@@ -251,6 +270,7 @@ try:
         # Busy servers' load readings (STELLARS_CULL_SPARE_BUSY): container counters, so none
         # for servers that run as local processes.
         busy_store=None if LOCAL_SERVERS else SqlBusyStore(DATABASE),
+        node_reports=NODE_REPORTS,  # swarm mode: the dashboard's nodes and report ages
         facts={
             "Logins": (
                 "NativeAuthenticator: sign-up, the admin's password, generated passphrases"
@@ -282,12 +302,12 @@ SPAWN_HOOK = PreSpawnHook(
     gpu=PLATFORM.gpu,
     limits=LAB_LIMITS.limits,
     lab_environment=PLATFORM.branding.lab_environment(BRANDING_URL),
-    # Swarm mode: the volumes live on the lab's node, which the hub's engine (the manager's)
-    # neither provisions nor sizes; the node's engine creates them at the lab's first start.
-    volumes=None if SWARM else PLATFORM.volumes,
+    # Swarm mode: the volumes are checked against the nodes' reports (the node's engine
+    # creates them at the lab's first start), and sized as the nodes measured them.
+    volumes=PLATFORM.volumes,
     favicon_routes=PLATFORM.favicon_routes,
     policies=PLATFORM.policies,  # what the user's group policies give, at each spawn
-    quotas=None if SWARM else PLATFORM.quotas,  # over quota, a start is refused (reset offered)
+    quotas=PLATFORM.quotas,  # over quota, a start is refused (reset offered)
 )
 IMAGE_OPTIONS = ImageOptions(PLATFORM.policies)
 

@@ -75,6 +75,7 @@ from stellars.ports import (
     HostDisk,
     HubDirectory,
     LabServers,
+    NodeReportStore,
     NotificationTransport,
     PasswordGenerator,
     PolicyStore,
@@ -283,6 +284,7 @@ def build(
     gpu_read_back: GpuReadBack | None = None,
     facts: Mapping[str, str] | None = None,
     busy_store: BusyStore | None = None,
+    node_reports: NodeReportStore | None = None,
 ) -> Platform:
     """Every service of the platform from `settings` and one adapter per port.
 
@@ -300,6 +302,9 @@ def build(
 
     `busy_store` keeps the busy records (`settings.busy`); without it, or with the culler or
     the busy rule off, no server is read for busy-ness and none is spared for it.
+
+    `node_reports` (swarm mode) are the nodes' reports: the dashboard then shows each lab's
+    node and the age of each node's newest report (stale after a few stats intervals).
 
     `audit_log` keeps the audit feed (entries older than `settings.audit.retention_days` are
     pruned every `AUDIT_PRUNE_INTERVAL`).
@@ -396,6 +401,8 @@ def build(
         volume_sizes=volumes.sizes,
         clock=clock,
         reuse_for=DASHBOARD_REUSE,
+        node_reports=node_reports,
+        report_interval=timedelta(seconds=stats.container_stats_seconds),
     )
     warner = CullWarner(
         directory=directory,

@@ -1,7 +1,8 @@
 """The platform on the real two-node swarm, end to end: deploy/jupyterhub_config.py in a hub
 with STELLARS_SPAWNER=swarm (the manager's engine over TCP, PostgreSQL), its proxy, and the
 project's lab image on both nodes. The hub and the proxy run on the host, off the overlay, so
-the labs also publish their port on their node (tests/swarm/published.py)."""
+the labs also publish their port on their node (tests/swarm/published.py). The project's hub
+image is on both nodes too: a volume reset runs it there as a one-off job."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 import requests
+from tooling.images import hub_base_recipe, hub_recipe
 
+from tests.backends.fixtures import _ensure
 from tests.backends.paths import REPO_ROOT
 from tests.backends.platform import (
     ADMIN_PASSWORD,
@@ -61,10 +65,25 @@ class Site:
 
 
 @pytest.fixture(scope="module")
+def hub_image(request: pytest.FixtureRequest, docker_client: docker.DockerClient) -> str:
+    """The hub image of this tree, the image of the volume jobs (tests/e2e/test_container.py)."""
+    import jupyterhub
+
+    base = _ensure(request, docker_client, hub_base_recipe())
+    return _ensure(request, docker_client, hub_recipe(base, jupyterhub.__version__))
+
+
+@pytest.fixture(scope="module")
 def site(
-    swarm: SwarmCluster, jupyterhub_factory_module, tmp_path_factory, lab_image, postgres
+    swarm: SwarmCluster,
+    jupyterhub_factory_module,
+    tmp_path_factory,
+    lab_image,
+    hub_image,
+    postgres,
 ) -> Iterator[Site]:
     swarm.load_image(lab_image)
+    swarm.load_image(hub_image)
     tmp = tmp_path_factory.mktemp("swarm-site")
     host = cluster_gateway(swarm)
     env = platform_env(
@@ -75,6 +94,7 @@ def site(
         DOCKER_HOST=swarm.manager.engine_url,
         STELLARS_DB_URL=postgres.create_database(),
         JUPYTERHUB_NOTEBOOK_IMAGE=lab_image,
+        STELLARS_SWARM_JOB_IMAGE=hub_image,
         JUPYTERHUB_NETWORK_NAME=str(swarm.overlay),
         JUPYTERHUB_HUB_BIND_URL=f"http://{host}:{free_port(host)}",
         JUPYTERHUB_SPAWN_TIMEOUT=str(int(LAB_SECONDS)),
@@ -236,3 +256,32 @@ def test_a_broadcast_reaches_the_labs_on_both_nodes(site):
         "ann": "delivered",
         "bob": "delivered",
     }
+
+
+def test_a_volume_reset_of_a_lab_on_the_worker_removes_its_files_there(site):
+    for name in ("ann", "bob"):  # ann first: alone, this test puts bob where the others do
+        if server_of(site.user(name), name) is None:
+            start(site.user(name), name)
+    bob = site.user("bob")
+    node = lab_node(site, "bob")
+    assert not node.manager  # bob's volumes are on the worker (ann's lab went to the manager)
+    note = {"type": "file", "format": "text", "content": "to be reset"}
+    wrote = lab_api(site, bob, "bob", "PUT", "contents/work/reset-me.txt", json=note)
+    assert wrote.status_code in {200, 201}, wrote.text
+    running = bob.api("DELETE", "/users/bob/manage-volumes", json={"volumes": ["workspace"]})
+    assert running.status_code == 409, running.text
+    stop(bob, "bob")
+    workspace = "jupyterlab-bob_workspace"
+    assert site.swarm.client(node).volumes.get(workspace).name == workspace
+    reset = bob.api("DELETE", "/users/bob/manage-volumes", json={"volumes": ["workspace"]},
+                    timeout=LAB_SECONDS)  # fmt: skip
+    assert reset.status_code == 200, reset.text
+    assert (reset.json()["reset_volumes"], reset.json()["failed_volumes"]) == (["workspace"], [])
+    with pytest.raises(docker.errors.NotFound):
+        site.swarm.client(node).volumes.get(workspace)
+    assert site.swarm.client(node).volumes.get("jupyterlab-bob_home")  # not chosen: kept
+    assert site.swarm.client().services.list(filters={"label": "stellars.volume-job"}) == []
+    start(bob, "bob")
+    assert lab_node(site, "bob") == node
+    gone = lab_api(site, bob, "bob", "GET", "contents/work/reset-me.txt")
+    assert gone.status_code == 404, gone.text

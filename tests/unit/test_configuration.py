@@ -84,6 +84,7 @@ EVERY_VARIABLE = {
     "STELLARS_SPAWNER": ("Docker", "spawner.kind", SpawnerKind.DOCKER),
     "STELLARS_ALLOW_LOCAL_AS_ROOT": ("yes", "spawner.local_as_root", True),
     "STELLARS_SWARM_PIN_VOLUMES": ("no", "spawner.swarm_pin_volumes", False),
+    "STELLARS_SWARM_JOB_IMAGE": ("hub:7", "spawner.swarm_job_image", "hub:7"),
     "JUPYTERHUB_NOTEBOOK_IMAGE": ("org/lab:1", "spawner.image", "org/lab:1"),
     "JUPYTERHUB_NETWORK_NAME": ("stellars", "spawner.network_name", "stellars"),
     "DOCKER_HOST": ("tcp://docker:2375", "spawner.docker_url", "tcp://docker:2375"),

@@ -3,9 +3,19 @@ the pin setting passed on, the nodes on the settings page, SQLite and a non-mana
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import types
+
 import pytest
 
 import stellars.entrypoints.hub as hub_entry
+from stellars.adapters.docker import (
+    DockerContainerStats,
+    DockerVolumeStore,
+    NodeReportStats,
+    NodeReportVolumes,
+)
 from stellars.domain.settings import SpawnerKind
 from stellars.domain.swarm import SwarmNode
 from stellars.entrypoints.hub import SpawnerChoice, describe_nodes
@@ -16,6 +26,26 @@ NODES = (
     SwarmNode(hostname="n1", state="ready", availability="active", labs=2, manager=True),
     SwarmNode(hostname="n2", state="ready", availability="drain", labs=0),
 )
+
+
+class NodeReportStoreOf:
+    """Stands in for the SQL store of the nodes' reports until the node sampler's branch (which
+    writes it) is merged: the composition only constructs it on the database."""
+
+    def __init__(self, database) -> None:
+        self.database = database
+
+
+@pytest.fixture(autouse=True)
+def node_report_store(monkeypatch):
+    if importlib.util.find_spec(NODE_REPORTS_MODULE) is None:
+        module = types.ModuleType(NODE_REPORTS_MODULE)
+        module.SqlNodeReportStore = NodeReportStoreOf  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, NODE_REPORTS_MODULE, module)
+
+
+#: Where the SQL store of the nodes' reports lives (the node sampler's branch).
+NODE_REPORTS_MODULE = "stellars.adapters.sql.node_reports"
 
 
 def swarm_choice(settings):
@@ -37,8 +67,17 @@ def test_swarm_mode_configures_the_platform_swarm_spawner(monkeypatch, tmp_path)
     assert dict(c.SwarmSpawner.volumes) == dict(platform_of(c).settings.spawner.volumes)
     assert c.PlatformSwarmSpawner.pin_volumes is False
     assert "DockerSpawner" not in c or "image" not in c.DockerSpawner
-    hook = c.Spawner.pre_spawn_hook.__globals__["SPAWN_HOOK"]
-    assert hook.volumes is None and hook.quotas is None  # the manager's engine sizes no node's
+    config = c.Spawner.pre_spawn_hook.__globals__
+    hook = config["SPAWN_HOOK"]
+    platform = platform_of(c)
+    # Volumes and stats from the nodes' reports, removal by jobs of the hub's image on the nodes
+    assert hook.volumes is platform.volumes and hook.quotas is platform.quotas
+    assert isinstance(config["VOLUME_STORE"], NodeReportVolumes)
+    assert isinstance(config["CONTAINER_STATS"], NodeReportStats)
+    assert config["NODE_REPORTS"].database is config["DATABASE"]
+    assert config["VOLUME_STORE"]._jobs.image == "stellars-hub:latest"
+    assert config["VOLUME_STORE"]._reports is config["NODE_REPORTS"]
+    assert platform.dashboard._node_reports is config["NODE_REPORTS"]
     facts = dict(platform_of(c).facts)
     assert facts["User servers"] == "swarm (STELLARS_SPAWNER=swarm: 2 nodes, 1 taking labs)"
     assert facts["Swarm nodes"] == (
@@ -68,3 +107,19 @@ def test_swarm_without_a_manager_stops_the_hub(monkeypatch, tmp_path):
 def test_describe_nodes():
     assert describe_nodes(()) == "none"
     assert describe_nodes(NODES[1:]) == "n2 (worker, ready, drain, 0 labs)"
+
+
+def test_the_job_image_and_single_host_mode(monkeypatch, tmp_path):
+    monkeypatch.setattr(hub_entry, "choose_spawner", swarm_choice)
+    c = load(monkeypatch, tmp_path, STELLARS_SPAWNER="swarm", STELLARS_DB_URL=POSTGRES,
+             DOCKER_HOST="tcp://manager:2375", STELLARS_SWARM_JOB_IMAGE="reg/hub:7")  # fmt: skip
+    assert c.Spawner.pre_spawn_hook.__globals__["VOLUME_STORE"]._jobs.image == "reg/hub:7"
+
+
+def test_single_host_mode_keeps_one_engines_volumes_and_stats(monkeypatch, tmp_path):
+    single = load(monkeypatch, tmp_path)
+    config = single.Spawner.pre_spawn_hook.__globals__
+    assert config["NODE_REPORTS"] is None
+    assert isinstance(config["VOLUME_STORE"], DockerVolumeStore)
+    assert isinstance(config["CONTAINER_STATS"], DockerContainerStats)
+    assert platform_of(single).dashboard._node_reports is None

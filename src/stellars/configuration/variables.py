@@ -336,6 +336,14 @@ VARIABLES: tuple[Variable, ...] = (
         Kind.FLAG,
     ),
     Variable(
+        "STELLARS_SWARM_JOB_IMAGE",
+        SPAWNER,
+        "spawner.swarm_job_image",
+        "Swarm mode: the image of the one-off jobs that reset a user's volumes on the node that "
+        "holds them (they run `python -m stellars.entrypoints.volume_job`): the hub's own "
+        "image, which every node has (deploy/stack.yml).",
+    ),
+    Variable(
         "JUPYTERHUB_NOTEBOOK_IMAGE", SPAWNER, "spawner.image", "The JupyterLab image users get."
     ),
     Variable(

@@ -234,6 +234,9 @@ class SpawnerSettings:
     #: Swarm mode: each user's lab on the node holding their volumes (stellars.domain.swarm);
     #: False only where the volumes are on storage every node reaches.
     swarm_pin_volumes: bool = True
+    #: Swarm mode: the image of the one-off jobs that remove volumes on a node (the hub's own
+    #: image, which every node has: it runs `python -m stellars.entrypoints.volume_job`).
+    swarm_job_image: str = "stellars-hub:latest"
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, SpawnerKind):
@@ -242,6 +245,7 @@ class SpawnerSettings:
             choices = ", ".join(mode.value for mode in SharedVolumeMode)
             raise InvalidValue("shared_volume", f"must be one of {choices}")
         non_empty_text("image", self.image)
+        non_empty_text("swarm_job_image", self.swarm_job_image)
         non_empty_text("network_name", self.network_name)
         non_empty_text("docker_url", self.docker_url)
         non_empty_text("name_template", self.name_template)

@@ -1,6 +1,7 @@
 """Docker engine adapters (docker SDK): volumes, container control (with the GPUs containers
 were created with), container stats, the container GPU probe and the free disk of the engine's
-data directory, all on one `DockerEngine` (thread pool, deadlines, error map)."""
+data directory, all on one `DockerEngine` (thread pool, deadlines, error map); in swarm mode,
+lab services, volume jobs on the nodes, and stats and volumes from the nodes' reports."""
 
 from .containers import (
     DockerContainerControl,
@@ -12,6 +13,8 @@ from .containers import (
 from .engine import DEFAULT_SOCKET, DockerEngine, EngineProbe, connect, probe_engine
 from .gpu_probe import ContainerNvidiaSmiProbe
 from .host_disk import EngineDataDisk, space_from_stat
+from .node_jobs import SwarmVolumeJobs
+from .node_reports import NodeReportStats, NodeReportVolumes
 from .services import SwarmServiceControl
 from .volumes import DockerVolumeStore, volumes_from_disk_usage
 
@@ -24,7 +27,10 @@ __all__ = [
     "DockerVolumeStore",
     "EngineDataDisk",
     "EngineProbe",
+    "NodeReportStats",
+    "NodeReportVolumes",
     "SwarmServiceControl",
+    "SwarmVolumeJobs",
     "connect",
     "gpus_of",
     "probe_engine",

@@ -4,6 +4,10 @@ Scores come from the activity store's tallies (one read, no sample scan), time l
 session rule with the stored deadlines (one read), CPU, memory and volume sizes from the
 refreshers' snapshots (never a Docker call on a request), and authorization from the credential
 store (one read). The snapshots' ages travel with the rows, so a page can say how fresh they are.
+
+In swarm mode (a node report store given) each row also says which node its user's lab runs on,
+and the dashboard lists every node with the age of its newest report, stale ones marked
+(`stellars.domain.node_reports`): one read of the newest reports per build.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ from typing import Any
 from stellars.domain.activity import ActivityLevel, ActivityPolicy, ActivityScore, activity_level
 from stellars.domain.containers import ContainerUsage
 from stellars.domain.hub import HubUser
+from stellars.domain.node_reports import NodeReport, is_stale, report_age
 from stellars.domain.volumes import VolumeInfo, container_name
 from stellars.ports.clock import Clock
 from stellars.ports.hub_directory import HubDirectory
+from stellars.ports.node_reports import NodeReportStore
 
 from .activity import ActivityService
 from .credentials import CredentialService
@@ -52,6 +58,9 @@ class DashboardRow:
     time_remaining: timedelta | None
     usage: ContainerUsage | None
     volume_sizes: Mapping[str, int | None]
+    #: Swarm mode: the node(s) the user's running labs are on, as the nodes' newest reports
+    #: list them ("n1, n2" when on several); None offline, outside swarm mode, or unreported.
+    node: str | None = None
 
     @property
     def server_active(self) -> bool:
@@ -73,6 +82,36 @@ class SnapshotState:
     @staticmethod
     def of(snapshot: Snapshot[Any], now: datetime) -> SnapshotState:
         return SnapshotState(snapshot.age(now), snapshot.error)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeState:
+    """One swarm node as the dashboard shows it: the age of its newest report, and whether
+    that report is stale (its sampler or the node is down; its labs' figures are that old)."""
+
+    node: str
+    report_age: timedelta
+    stale: bool
+
+
+def node_states(
+    reports: Sequence[NodeReport], now: datetime, interval: timedelta
+) -> tuple[NodeState, ...]:
+    """Each node of the newest reports with its report's age and staleness, by node name."""
+    return tuple(
+        NodeState(report.node, report_age(report, now), is_stale(report, now, interval))
+        for report in sorted(reports, key=lambda report: report.node)
+    )
+
+
+def lab_nodes(reports: Sequence[NodeReport]) -> dict[str, str]:
+    """Each lab's node, from the newest report that lists the lab (equal times: the first
+    node by name)."""
+    found: dict[str, str] = {}
+    for report in sorted(reports, key=lambda report: (-report.taken_at.timestamp(), report.node)):
+        for lab in report.labs:
+            found.setdefault(lab.name, report.node)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +140,8 @@ class Dashboard:
     container_stats: SnapshotState
     volume_sizes: SnapshotState
     sampling: SamplingStatus = SamplingStatus(0, 0)
+    #: Swarm mode: every node that reported, by name; None outside swarm mode.
+    nodes: tuple[NodeState, ...] | None = None
     #: Which build of the service this page comes from (pages of one build share the number).
     build: int = 0
 
@@ -146,6 +187,8 @@ class DashboardService:
         volume_sizes: Refresher[Mapping[str, VolumeInfo]],
         clock: Clock,
         reuse_for: timedelta = timedelta(0),
+        node_reports: NodeReportStore | None = None,
+        report_interval: timedelta = timedelta(seconds=10),
     ) -> None:
         self._directory = directory
         self._activity = activity
@@ -156,6 +199,8 @@ class DashboardService:
         self._volume_sizes = volume_sizes
         self._clock = clock
         self.reuse_for = reuse_for
+        self._node_reports = node_reports
+        self._report_interval = report_interval
         self._building: asyncio.Future[Dashboard] | None = None
         self._builds = 0
         self._invalidations = 0
@@ -229,6 +274,8 @@ class DashboardService:
         authorized = self._credentials.authorized()
         usage_snapshot = self._container_stats.snapshot()
         sizes_snapshot = self._volume_sizes.snapshot()
+        reports = None if self._node_reports is None else await self._node_reports.latest()
+        labs_at = lab_nodes(reports or ())
         known_names, volume_names = self._volume_names, {}
         rows: list[DashboardRow] = []
         for start in range(0, len(users), ROWS_PER_TURN):
@@ -242,7 +289,7 @@ class DashboardService:
                 rows.append(
                     self._row(
                         user, now, scores, remaining, authorized, usage_snapshot,
-                        sizes_snapshot, names,
+                        sizes_snapshot, names, labs_at,
                     )
                 )  # fmt: skip
         self._volume_names = volume_names  # the users of this build only: the deleted go
@@ -258,6 +305,7 @@ class DashboardService:
                 users=sum(1 for score in scores.values() if score.sample_count),
             ),
             build=build,
+            nodes=None if reports is None else node_states(reports, now, self._report_interval),
         )
         self._latest = (dashboard, inputs)
         return dashboard
@@ -272,15 +320,15 @@ class DashboardService:
         usage: Snapshot[Mapping[str, ContainerUsage]],
         sizes: Snapshot[Mapping[str, VolumeInfo]],
         volume_names: Mapping[str, str],
+        labs_at: Mapping[str, str],
     ) -> DashboardRow:
         policy = self._activity.policy
         score = scores.get(user.name)
         naming = self._volumes.naming
-        measured = [
-            usage.value[name]
-            for name in (container_name(user.name, naming, s.name) for s in user.servers.values())
-            if name in usage.value
-        ]
+        labs = [container_name(user.name, naming, s.name) for s in user.servers.values()]
+        measured = [usage.value[name] for name in labs if name in usage.value]
+        status = status_of(user, now=now, policy=policy)
+        nodes = sorted({labs_at[name] for name in labs if name in labs_at})
         left = [remaining[(user.name, n)] for n in user.servers if (user.name, n) in remaining]
         volume_sizes = {
             label: sizes.value[name].size_bytes
@@ -291,7 +339,7 @@ class DashboardService:
             username=user.name,
             # With an identity provider, every hub user may log in as far as the hub knows.
             is_authorized=authorized is None or user.name in authorized,
-            status=status_of(user, now=now, policy=policy),
+            status=status,
             score=None if score is None else score.value,
             level=activity_level(None if score is None else score.value),
             sample_count=0 if score is None else score.sample_count,
@@ -301,4 +349,5 @@ class DashboardService:
             time_remaining=min(left) if left else None,
             usage=combined_usage(measured),
             volume_sizes=volume_sizes,
+            node=", ".join(nodes) if nodes and status is not ServerStatus.OFFLINE else None,
         )

@@ -1,7 +1,9 @@
 // The activity dashboard: loads GET /hub/api/activity (every page of it) and each user's last
 // stop (GET /hub/api/activity/last-stops), renders a sortable table, refreshes itself, resets after a confirmation, and links the usage history CSV. The
 // GPUs (GET /hub/api/activity/gpus) get a table of their own, shown when the host has some; the
-// free disk of the engine's data directory is one line, a warning when it is low.
+// free disk of the engine's data directory is one line, a warning when it is low. In swarm mode
+// (the answer has `nodes`) a Node column says where each lab runs, and one line lists each node
+// with the age of its newest report, stale ones flagged.
 (function () {
   "use strict";
 
@@ -131,7 +133,33 @@
     );
   }
 
-  function row(user, now) {
+  // A report's age in words: seconds under a minute, else as other durations.
+  function reportAge(seconds) {
+    return seconds < 60 ? seconds + " s" : duration(seconds);
+  }
+
+  // Swarm mode: each node with the age of its newest report; a stale one in red, saying so.
+  function showNodes(nodes) {
+    const line = document.getElementById("activity-nodes");
+    line.classList.toggle("d-none", !nodes);
+    if (!nodes) return;
+    const items = nodes.map((node) =>
+      element(
+        "span",
+        {
+          class: "stellars-node me-3" + (node.is_stale ? " text-danger" : ""),
+          "data-node": node.node,
+          "data-stale": node.is_stale ? "true" : "false",
+          title: node.is_stale ? "No recent report: the node's sampler (or the node) is down; its labs' figures are this old" : null,
+        },
+        element("i", { class: "fa fa-server", "aria-hidden": "true" }),
+        " " + node.node + ": report " + reportAge(node.report_age_seconds) + " ago" + (node.is_stale ? " (stale)" : ""),
+      ),
+    );
+    line.replaceChildren("Nodes: ", ...(items.length ? items : ["no node has reported yet"]));
+  }
+
+  function row(user, now, swarm) {
     const [statusClass, statusText] = STATUS_TEXT[user.status];
     return element(
       "tr",
@@ -147,6 +175,7 @@
         }),
       ),
       element("td", {}, element("i", { class: "fa fa-circle " + statusClass, "aria-hidden": "true" }), " " + statusText),
+      swarm ? element("td", { class: "stellars-lab-node", text: user.node || "--" }) : null,
       element("td", { text: user.cpu_percent === null ? "--" : user.cpu_percent.toFixed(1) + "%" }),
       element("td", { text: megabytes(user.memory_mb) }),
       element("td", {}, volumes(user)),
@@ -188,7 +217,10 @@
     const now = Date.parse(state.loaded.timestamp);
     const users = state.users.slice().sort(compare);
     const body = document.querySelector("#activity-table tbody");
-    body.replaceChildren(...users.map((user) => row(user, now)));
+    const swarm = Array.isArray(state.loaded.nodes);
+    document.getElementById("activity-node-column").classList.toggle("d-none", !swarm);
+    body.replaceChildren(...users.map((user) => row(user, now, swarm)));
+    showNodes(swarm ? state.loaded.nodes : null);
     const counts = { active: 0, idle: 0, offline: 0 };
     for (const user of state.users) counts[user.status] += 1;
     document.getElementById("activity-counts").textContent =

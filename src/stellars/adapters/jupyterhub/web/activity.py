@@ -1,7 +1,10 @@
 """The activity dashboard: `/hub/activity` (admins), `GET /hub/api/activity` with the original's
 field names, `POST /hub/api/activity/reset`, `POST /hub/api/activity/sample`, the usage
 history as CSV, `GET /hub/api/activity/history`, and the GPUs, `GET /hub/api/activity/gpus`.
-The page and its JSON carry the free disk of the engine's data directory (`host_disk`).
+The page and its JSON carry the free disk of the engine's data directory (`host_disk`). In
+swarm mode each row also names its lab's node (`node`), and the page lists each node with the
+age of its newest report (`nodes`: `node`, `report_age_seconds`, `is_stale`); outside swarm
+mode neither key is there.
 
 `GET /hub/api/activity` never waits on Docker (CPU, memory and volume sizes come from the
 refreshers' snapshots, whose ages it reports) and never scans samples (scores come from the
@@ -24,7 +27,7 @@ from stellars.adapters.jupyterhub import scopes
 from stellars.domain.audit import AuditAction
 from stellars.domain.errors import InvalidValue
 from stellars.domain.services import DashboardRow, SnapshotState
-from stellars.domain.services.dashboard import Dashboard
+from stellars.domain.services.dashboard import Dashboard, NodeState
 from stellars.domain.services.gpu import GpuOverview, GpuRow
 from stellars.domain.validation import echo
 
@@ -65,6 +68,15 @@ def row_json(row: DashboardRow) -> dict[str, Any]:
         "last_activity": iso(row.last_activity),
         "volume_size_mb": mebibytes(sum(known_sizes)) if known_sizes else None,
         "volume_breakdown": {label: mebibytes(size) for label, size in row.volume_sizes.items()},
+    }
+
+
+def node_json(state: NodeState) -> dict[str, Any]:
+    """One swarm node of the dashboard: the age of its newest report, and whether it is stale."""
+    return {
+        "node": state.node,
+        "report_age_seconds": seconds(state.report_age),
+        "is_stale": state.stale,
     }
 
 
@@ -168,7 +180,11 @@ class ActivityAPI(StellarsAPIHandler):
             if start:
                 await asyncio.sleep(0)
             rows = page.rows[start : start + ROWS_PER_TURN]
-            slices.append(json.dumps([row_json(row) for row in rows])[1:-1])
+            if page.nodes is None:
+                encoded = [row_json(row) for row in rows]
+            else:  # swarm mode: each lab's node
+                encoded = [{**row_json(row), "node": row.node} for row in rows]
+            slices.append(json.dumps(encoded)[1:-1])
         rest = json.dumps(self._page_json(page, offset, limit))
         return ('{"users": [' + ", ".join(slices) + "], " + rest[1:]).encode()
 
@@ -177,6 +193,7 @@ class ActivityAPI(StellarsAPIHandler):
         platform = self.platform
         following = offset + len(page.rows)
         policy = platform.settings.activity
+        swarm = {} if page.nodes is None else {"nodes": [node_json(node) for node in page.nodes]}
         return {
             "total": page.total,
             "offset": offset,
@@ -193,6 +210,7 @@ class ActivityAPI(StellarsAPIHandler):
                 "volume_sizes": snapshot_json(page.volume_sizes),
             },
             "host_disk": host_disk_json(platform.host_disk.snapshot(), page.now),
+            **swarm,
         }
 
 
