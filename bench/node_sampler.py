@@ -6,7 +6,7 @@ stored twice across a restart of the samplers.
 
 It starts the test suite's two-node swarm (tests.backends.swarm: nested engines on this host),
 loads the project's hub image and the tiny test image into both nodes, starts a throwaway
-PostgreSQL on the host (forwarded to the cluster's gateway, as tests/swarm/test_node_sampler.py
+PostgreSQL on the host (forwarded to the cluster's gateway, as tests/swarm/sampling.py
 does) and deploys the node sampler as a global service (INTERVAL seconds). Then:
 
 1. baseline: TICKS ticks of each node's sampler with no labs;
@@ -42,7 +42,7 @@ if str(REPO_ROOT) not in sys.path:
 from tests.backends import docker_client  # noqa: E402
 from tests.backends.postgres import PostgresCluster  # noqa: E402
 from tests.backends.swarm import SwarmCluster, start_swarm, wait_for  # noqa: E402
-from tests.swarm.test_node_sampler import (  # noqa: E402
+from tests.swarm.sampling import (  # noqa: E402
     PortForward,
     SharedDatabase,
     cluster_gateway,

@@ -53,6 +53,7 @@ from stellars.adapters.sql import (
     SqlBusyStore,
     SqlDatabase,
     SqlEventLog,
+    SqlNodeReportStore,
     SqlServerStopStore,
     SqlSessionStore,
 )
@@ -224,9 +225,6 @@ HOST_DISK = DirectoryDisk(str(DATA_DIR)) if LOCAL_SERVERS else EngineDataDisk(DO
 # sampler writes to the shared database (no engine but a node's sees its labs and volumes); a
 # reset removes the volumes on their node by a one-off Swarm job of the hub's image.
 if SWARM:
-    # Imported here: the nodes' report store exists for swarm mode alone.
-    from stellars.adapters.sql.node_reports import SqlNodeReportStore
-
     NODE_REPORTS = SqlNodeReportStore(DATABASE)
     VOLUME_STORE = NodeReportVolumes(
         NODE_REPORTS, SwarmVolumeJobs(DOCKER, image=SPAWNER.swarm_job_image)

@@ -98,6 +98,8 @@ def test_the_images_are_those_compose_builds(stack, compose):
     assert interpolated(stack["services"]["node-sampler"]["image"]) == hub_image
     hub_environment = stack["services"]["hub"]["environment"]
     assert interpolated(hub_environment["JUPYTERHUB_NOTEBOOK_IMAGE"]) == lab_image
+    # the volume jobs run the hub's own image, which every node has for its sampler
+    assert interpolated(hub_environment["STELLARS_SWARM_JOB_IMAGE"]) == hub_image
 
 
 def test_one_hub_on_a_manager_never_two_at_once(stack):

@@ -16,6 +16,7 @@ from tooling.images import ensure_image, swarm_node_recipe
 
 from tests.backends.fixtures import backend
 from tests.backends.swarm import SwarmCluster, start_swarm
+from tests.swarm.sampling import hub_image_of
 
 HERE = Path(__file__).resolve().parent
 
@@ -50,3 +51,12 @@ def swarm(
     left = cluster.leftovers()
     if left:
         pytest.fail(f"the swarm's teardown left {left}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def hub_image_on_nodes(request: pytest.FixtureRequest, swarm: SwarmCluster) -> str:
+    """The hub image of this tree (as tests/e2e/test_container.py builds it), loaded into every
+    node: the image of the node samplers and of the volume jobs."""
+    image = hub_image_of(request, swarm.host)
+    swarm.load_image(image)
+    return image

@@ -6,6 +6,7 @@ image is on both nodes too: a volume reset runs it there as a one-off job."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,7 @@ from typing import Any
 import docker
 import pytest
 import requests
-from tooling.images import hub_base_recipe, hub_recipe
 
-from tests.backends.fixtures import _ensure
 from tests.backends.paths import REPO_ROOT
 from tests.backends.platform import (
     ADMIN_PASSWORD,
@@ -26,6 +25,7 @@ from tests.backends.platform import (
 )
 from tests.backends.processes import free_port
 from tests.backends.swarm import SwarmCluster, SwarmNode, wait_for
+from tests.swarm.sampling import deploy_node_sampler, remove_services, shared_database
 
 pytestmark = [pytest.mark.swarm, pytest.mark.real]
 
@@ -65,25 +65,26 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def hub_image(request: pytest.FixtureRequest, docker_client: docker.DockerClient) -> str:
-    """The hub image of this tree, the image of the volume jobs (tests/e2e/test_container.py)."""
-    import jupyterhub
-
-    base = _ensure(request, docker_client, hub_base_recipe())
-    return _ensure(request, docker_client, hub_recipe(base, jupyterhub.__version__))
+def stack() -> Iterator[contextlib.ExitStack]:
+    with contextlib.ExitStack() as exits:
+        yield exits
 
 
 @pytest.fixture(scope="module")
 def site(
+    stack: contextlib.ExitStack,
     swarm: SwarmCluster,
     jupyterhub_factory_module,
     tmp_path_factory,
     lab_image,
-    hub_image,
+    hub_image_on_nodes,
     postgres,
 ) -> Iterator[Site]:
     swarm.load_image(lab_image)
-    swarm.load_image(hub_image)
+    database = stack.enter_context(shared_database(swarm, postgres))
+    # The node samplers, as deploy/stack.yml runs them: one per node, on the platform's database.
+    sampler = deploy_node_sampler(swarm, hub_image_on_nodes, database.node_url,
+                                  name=swarm.name("site-node-sampler"))  # fmt: skip
     tmp = tmp_path_factory.mktemp("swarm-site")
     host = cluster_gateway(swarm)
     env = platform_env(
@@ -92,9 +93,9 @@ def site(
         JUPYTERHUB_ADMIN=ADMIN,
         STELLARS_SPAWNER="swarm",
         DOCKER_HOST=swarm.manager.engine_url,
-        STELLARS_DB_URL=postgres.create_database(),
+        STELLARS_DB_URL=database.url,
         JUPYTERHUB_NOTEBOOK_IMAGE=lab_image,
-        STELLARS_SWARM_JOB_IMAGE=hub_image,
+        STELLARS_SWARM_JOB_IMAGE=hub_image_on_nodes,
         JUPYTERHUB_NETWORK_NAME=str(swarm.overlay),
         JUPYTERHUB_HUB_BIND_URL=f"http://{host}:{free_port(host)}",
         JUPYTERHUB_SPAWN_TIMEOUT=str(int(LAB_SECONDS)),
@@ -104,6 +105,7 @@ def site(
     yield Site(hub, swarm)
     for service in swarm.client().services.list(filters={"label": "stellars.lab"}):
         service.remove()
+    remove_services(swarm, [sampler])
 
 
 def server_of(client: HubClient, user: str) -> dict[str, Any] | None:
@@ -256,6 +258,38 @@ def test_a_broadcast_reaches_the_labs_on_both_nodes(site):
         "ann": "delivered",
         "bob": "delivered",
     }
+
+
+def dashboard_rows(site: Site) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The admin's `GET /hub/api/activity`: users by name, nodes by name."""
+    page = site.admin.api("GET", "/activity").json()
+    users = {row["username"]: row for row in page["users"]}
+    return users, {node["node"]: node for node in page.get("nodes", [])}
+
+
+def test_the_dashboard_shows_stats_from_both_nodes_with_each_labs_node(site):
+    for name in ("ann", "bob"):
+        if server_of(site.user(name), name) is None:
+            start(site.user(name), name)
+    where = {name: lab_node(site, name).hostname for name in ("ann", "bob")}
+    assert set(where.values()) == {node.hostname for node in site.swarm.nodes}
+
+    def from_both_nodes() -> bool:
+        users, nodes = dashboard_rows(site)
+        return set(nodes) == set(where.values()) and all(
+            users[name]["node"] == node and users[name]["memory_mb"] for name, node in where.items()
+        )
+
+    # Each node's sampler reports every 3 s; the hub refreshes its stats every 10 s.
+    wait_for("the dashboard's figures of both nodes", from_both_nodes, 120, 3)
+    users, nodes = dashboard_rows(site)
+    for name in ("ann", "bob"):
+        assert users[name]["cpu_percent"] is not None
+        assert users[name]["memory_mb"] > 0  # a running JupyterLab's memory, as its node saw it
+        assert users[name]["volume_size_mb"] is not None  # its volumes, sized on its node
+    for node in nodes.values():
+        assert node["is_stale"] is False
+        assert 0 <= node["report_age_seconds"] < 60
 
 
 def test_a_volume_reset_of_a_lab_on_the_worker_removes_its_files_there(site):

@@ -11,13 +11,11 @@ from typing import Any
 import docker
 import docker.errors
 import pytest
-from tooling.images import hub_base_recipe, hub_recipe
 
 from stellars.adapters.docker import DockerEngine, connect
 from stellars.adapters.docker.node_jobs import JOB_LABEL, SwarmVolumeJobs
 from stellars.domain.errors import BackendUnavailable
 from stellars.domain.volumes import VolumeOutcome
-from tests.backends.fixtures import _ensure
 from tests.backends.swarm import SwarmCluster, wait_for
 
 pytestmark = [pytest.mark.swarm, pytest.mark.real]
@@ -27,21 +25,11 @@ TASK_SECONDS = 120.0
 
 
 @pytest.fixture(scope="module")
-def hub_image(request: pytest.FixtureRequest, docker_client: docker.DockerClient) -> str:
-    """The hub image of this tree (the job's image), as tests/e2e/test_container.py builds it."""
-    import jupyterhub
-
-    base = _ensure(request, docker_client, hub_base_recipe())
-    return _ensure(request, docker_client, hub_recipe(base, jupyterhub.__version__))
-
-
-@pytest.fixture(scope="module")
-def jobs(swarm: SwarmCluster, hub_image: str) -> Iterator[SwarmVolumeJobs]:
+def jobs(swarm: SwarmCluster, hub_image_on_nodes: str) -> Iterator[SwarmVolumeJobs]:
     """Volume jobs through the manager, of the hub image loaded into every node."""
-    swarm.load_image(hub_image)
     engine = DockerEngine(lambda: connect(swarm.manager.engine_url, timeout_seconds=60),
                           timeout_seconds=60)  # fmt: skip
-    yield SwarmVolumeJobs(engine, image=hub_image, timeout_seconds=TASK_SECONDS)
+    yield SwarmVolumeJobs(engine, image=hub_image_on_nodes, timeout_seconds=TASK_SECONDS)
     engine.close()
 
 
@@ -109,11 +97,11 @@ async def test_a_volume_a_running_task_mounts_is_in_use_and_stays(
 
 
 async def test_a_job_on_a_node_that_is_not_in_the_swarm_times_out_naming_it_and_is_removed(
-    swarm: SwarmCluster, hub_image: str
+    swarm: SwarmCluster, hub_image_on_nodes: str
 ) -> None:
     engine = DockerEngine(lambda: connect(swarm.manager.engine_url, timeout_seconds=30),
                           timeout_seconds=30)  # fmt: skip
-    quick = SwarmVolumeJobs(engine, image=hub_image, timeout_seconds=3)
+    quick = SwarmVolumeJobs(engine, image=hub_image_on_nodes, timeout_seconds=3)
     try:
         with pytest.raises(BackendUnavailable, match="volume job on node no-such-node did not"):
             await quick.remove("no-such-node", [swarm.name("v")])

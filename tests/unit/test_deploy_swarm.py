@@ -3,10 +3,6 @@ the pin setting passed on, the nodes on the settings page, SQLite and a non-mana
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import types
-
 import pytest
 
 import stellars.entrypoints.hub as hub_entry
@@ -26,26 +22,6 @@ NODES = (
     SwarmNode(hostname="n1", state="ready", availability="active", labs=2, manager=True),
     SwarmNode(hostname="n2", state="ready", availability="drain", labs=0),
 )
-
-
-class NodeReportStoreOf:
-    """Stands in for the SQL store of the nodes' reports until the node sampler's branch (which
-    writes it) is merged: the composition only constructs it on the database."""
-
-    def __init__(self, database) -> None:
-        self.database = database
-
-
-@pytest.fixture(autouse=True)
-def node_report_store(monkeypatch):
-    if importlib.util.find_spec(NODE_REPORTS_MODULE) is None:
-        module = types.ModuleType(NODE_REPORTS_MODULE)
-        module.SqlNodeReportStore = NodeReportStoreOf  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, NODE_REPORTS_MODULE, module)
-
-
-#: Where the SQL store of the nodes' reports lives (the node sampler's branch).
-NODE_REPORTS_MODULE = "stellars.adapters.sql.node_reports"
 
 
 def swarm_choice(settings):

@@ -629,8 +629,31 @@ class TestTheDockerSocket:
         lab.extra_container_spec = {"user": "1000", "groups": ["100"]}
         lab.docker = FakeManager([engine_node("id1", "n1")])  # type: ignore[method-assign]
         await lab.create_object()
-        assert seen["container"] == {"user": "1000", "groups": ["100", "998"]}
+        assert seen["container"] == {
+            "user": "1000",
+            "groups": ["100", "998"],
+            "labels": {"stellars.lab": "ann"},
+        }
         assert [mount["Type"] for mount in seen["mounts"]] == ["bind"]
+        assert lab.extra_container_spec == {"user": "1000", "groups": ["100"]}  # this start only
+
+    async def test_the_labs_container_carries_the_lab_label_beside_configured_ones(
+        self, monkeypatch
+    ):
+        # The node samplers find a node's labs by their containers' label; a service's own
+        # labels never reach its task's container.
+        seen: dict[str, Any] = {}
+
+        async def create_object(self):
+            seen.update(container=dict(self.extra_container_spec))
+            return {"ID": "svc"}
+
+        monkeypatch.setattr(SwarmSpawner, "create_object", create_object)
+        lab = spawner()
+        lab.extra_container_spec = {"labels": {"team": "x"}}
+        lab.docker = FakeManager([engine_node("id1", "n1")])  # type: ignore[method-assign]
+        await lab.create_object()
+        assert seen["container"]["labels"] == {"team": "x", "stellars.lab": "ann"}
 
 
 class TestGpusFromTheSwarm:

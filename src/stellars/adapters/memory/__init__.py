@@ -11,6 +11,7 @@ from .event_log import InMemoryEventLog
 from .gpu import StaticGpuProbe
 from .host_disk import StaticHostDisk
 from .hub_directory import InMemoryHubDirectory
+from .node_reports import InMemoryNodeReportStore
 from .notifications import RecordingTransport
 from .policies import InMemoryPolicyStore
 from .proxy import InMemoryProxyRoutes
@@ -28,6 +29,7 @@ __all__ = [
     "InMemoryCredentialStore",
     "InMemoryEventLog",
     "InMemoryHubDirectory",
+    "InMemoryNodeReportStore",
     "InMemoryPolicyStore",
     "InMemoryProxyRoutes",
     "InMemoryServerStopStore",

@@ -19,6 +19,7 @@ from .database import SqlDatabase
 from .engine import create_store_engine
 from .events import SqlEventLog
 from .migrations import SchemaMismatch, head_revision
+from .node_reports import SqlNodeReportStore
 from .server_stops import SqlServerStopStore
 from .session_store import SqlSessionStore
 
@@ -29,6 +30,7 @@ __all__ = [
     "SqlBusyStore",
     "SqlDatabase",
     "SqlEventLog",
+    "SqlNodeReportStore",
     "SqlServerStopStore",
     "SqlSessionStore",
     "create_store_engine",

@@ -444,6 +444,12 @@ class PlatformSwarmSpawner(LabRecords, SwarmSpawner):
         # (the spawner is reused: the next start may have neither).
         configured = (dict(traits.extra_container_spec), dict(traits.extra_resources_spec))
         container_spec, resources_spec = dict(configured[0]), dict(configured[1])
+        # A service's labels never reach its task's container: the node samplers find a node's
+        # labs by their containers' label.
+        container_spec["labels"] = {
+            **(container_spec.get("labels") or {}),
+            LAB_LABEL: self.user.name,
+        }
         groups = self.socket_groups()
         if groups:
             container_spec["groups"] = sorted({*container_spec.get("groups", []), *groups})
