@@ -34,8 +34,9 @@ from tests.backends.swarm import SwarmCluster, SwarmNode, wait_for
 #: What the swarm spawner labels a lab with (its service, and its container: see the report).
 LAB_LABEL = "stellars.lab"
 VOLUME_LABEL = "stellars.user"
-#: Seconds between reports: short, so a restart spans few slots.
-INTERVAL = 3
+#: Seconds between reports: short, so a restart spans few slots, and longer than a tick of a
+#: loaded two-core machine (a lab's stats read waits about 1 s on the engine).
+INTERVAL = 5
 #: Seconds a service may take to run on every node (two busy cores, nested engines).
 START_SECONDS = 240.0
 
@@ -142,16 +143,28 @@ def hub_image_of(request: pytest.FixtureRequest, host: docker.DockerClient) -> s
 
 
 def deploy_node_sampler(
-    swarm: SwarmCluster, image: str, db_url: str, *, interval: int = INTERVAL, name: str
+    swarm: SwarmCluster,
+    image: str,
+    db_url: str,
+    *,
+    interval: int = INTERVAL,
+    volume_sizes_seconds: int | None = None,
+    name: str,
 ) -> Any:
     """The node sampler as deploy/stack.yml runs it: a global service on the node's socket, no
     health check, updated start-first; the database URL in its environment (the stack's
-    entrypoint exports it from a secret)."""
+    entrypoint exports it from a secret). `volume_sizes_seconds`: between two measurements of
+    the volumes' sizes (None: the sampler's default)."""
+    sizes = (
+        []
+        if volume_sizes_seconds is None
+        else ["--volume-sizes-seconds", str(volume_sizes_seconds)]
+    )
     return swarm.client().services.create(
         image,
         name=name,
         command=["python", "-m", "stellars.entrypoints.node_sampler"],
-        args=["--interval-seconds", str(interval)],
+        args=["--interval-seconds", str(interval), *sizes],
         env=[f"STELLARS_DB_URL={db_url}"],
         user="0",
         mounts=["/var/run/docker.sock:/var/run/docker.sock:rw"],

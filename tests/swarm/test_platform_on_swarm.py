@@ -83,8 +83,13 @@ def site(
     swarm.load_image(lab_image)
     database = stack.enter_context(shared_database(swarm, postgres))
     # The node samplers, as deploy/stack.yml runs them: one per node, on the platform's database.
-    sampler = deploy_node_sampler(swarm, hub_image_on_nodes, database.node_url,
-                                  name=swarm.name("site-node-sampler"))  # fmt: skip
+    sampler = deploy_node_sampler(
+        swarm,
+        hub_image_on_nodes,
+        database.node_url,
+        volume_sizes_seconds=10,  # the least: measured soon, not hourly
+        name=swarm.name("site-node-sampler"),
+    )
     tmp = tmp_path_factory.mktemp("swarm-site")
     host = cluster_gateway(swarm)
     env = platform_env(
@@ -99,6 +104,7 @@ def site(
         JUPYTERHUB_NETWORK_NAME=str(swarm.overlay),
         JUPYTERHUB_HUB_BIND_URL=f"http://{host}:{free_port(host)}",
         JUPYTERHUB_SPAWN_TIMEOUT=str(int(LAB_SECONDS)),
+        JUPYTERHUB_ACTIVITYMON_VOLUMES_UPDATE_INTERVAL="10",  # the least: sizes seen soon
         PYTHONPATH=str(REPO_ROOT),
     )
     hub = jupyterhub_factory_module(hub_config(tmp / "config"), env, workdir=tmp / "hub")
@@ -277,7 +283,10 @@ def test_the_dashboard_shows_stats_from_both_nodes_with_each_labs_node(site):
     def from_both_nodes() -> bool:
         users, nodes = dashboard_rows(site)
         return set(nodes) == set(where.values()) and all(
-            users[name]["node"] == node and users[name]["memory_mb"] for name, node in where.items()
+            users[name]["node"] == node
+            and users[name]["memory_mb"]
+            and users[name]["volume_size_mb"] is not None
+            for name, node in where.items()
         )
 
     # Each node's sampler reports every 3 s; the hub refreshes its stats every 10 s.
