@@ -45,11 +45,12 @@ RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /dist . 
     && /opt/build/bin/pip check
 # The suites that need no backend, against the installed wheel (tests import `stellars` from
 # site-packages: src/ is not on their path; docs/ is there for the generated-docs check).
-# STELLARS_REQUIRE_BACKENDS stays unset here.
+# STELLARS_REQUIRE_BACKENDS stays unset here; Hypothesis draws derandomized (tests/conftest.py).
 COPY tests ./tests
 COPY tooling ./tooling
 COPY docs ./docs
-RUN /opt/build/bin/python -m pytest -p no:cacheprovider -q -m "not real" tests/unit tests/contract
+RUN STELLARS_HYPOTHESIS_PROFILE=image /opt/build/bin/python -m pytest -p no:cacheprovider -q -m "not real" \
+    tests/unit tests/contract
 # Marks the builder stage's image, which the classic builder keeps (untagged) as layer cache, so
 # tooling can tell its own leftovers from anyone else's.
 LABEL io.stellars-hub.stage=builder

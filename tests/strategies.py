@@ -3,33 +3,18 @@
 Every policy strategy draws from the whole range the policy allows (its LIMITS), so a property
 holds for every configuration an admin can choose, not only for comfortable ones.
 
-Set STELLARS_HYPOTHESIS_PROFILE=mutation (as `make mutation` does) for derandomized runs with
-fewer examples and no deadline: a mutation run replays the suite thousands of times on slowed
-code, and a flaky deadline would count a surviving mutant as killed.
+The Hypothesis profiles (STELLARS_HYPOTHESIS_PROFILE) are set in tests/conftest.py.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta, timezone
 
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from stellars.domain.activity import ActivityPolicy, RecordedSample
 from stellars.domain.hub import ServerSnapshot
 from stellars.domain.sessions import SessionPolicy
-
-settings.register_profile(
-    "mutation",
-    max_examples=30,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    # mutmut reruns the suite in one process, calling test methods from new class instances
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.differing_executors],
-)
-settings.load_profile(os.environ.get("STELLARS_HYPOTHESIS_PROFILE", "default"))
 
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

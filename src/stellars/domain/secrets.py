@@ -45,7 +45,14 @@ def mask_password(url: str) -> str:
         host_start = rest.rfind("@", 0, user_end) + 1
     question = rest.find("?", host_start)
     if question != -1:
-        rest = f"{rest[: question + 1]}{_mask_query(rest[question + 1 :])}"
+        query = rest[question + 1 :]
+        masked = _mask_query(query)
+        if masked != query:
+            # A masked value may have held the first ":" or "/" of the URL, the one that kept an
+            # "@" further on out of the user name (`//?password=/&@`); SQLAlchemy decodes the
+            # query, so %40 reads as the same "@" and the user part stays where it was.
+            masked = masked.replace("@", "%40")
+        rest = f"{rest[: question + 1]}{masked}"
     return url[: scheme.end()] + rest
 
 
