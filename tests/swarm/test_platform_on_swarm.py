@@ -7,6 +7,7 @@ image is on both nodes too: a volume reset runs it there as a one-off job."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,9 @@ pytestmark = [pytest.mark.swarm, pytest.mark.real]
 ADMIN = "admin"
 #: Seconds a lab may take to start on a node (two busy cores, nested engines).
 LAB_SECONDS = 300.0
+#: How often the idle culler runs, and the shortest idle timeout a group policy may set.
+CULL_EVERY = 10
+BRIEF_TIMEOUT = 60
 
 
 def hub_config(directory: Path) -> Path:
@@ -105,6 +109,11 @@ def site(
         JUPYTERHUB_HUB_BIND_URL=f"http://{host}:{free_port(host)}",
         JUPYTERHUB_SPAWN_TIMEOUT=str(int(LAB_SECONDS)),
         JUPYTERHUB_ACTIVITYMON_VOLUMES_UPDATE_INTERVAL="10",  # the least: sizes seen soon
+        # The real culler, every CULL_EVERY seconds; an hour's idle timeout keeps the other
+        # tests' labs, and a group policy gives the culler's test its shortest timeout.
+        JUPYTERHUB_IDLE_CULLER_ENABLED="1",
+        JUPYTERHUB_IDLE_CULLER_TIMEOUT="3600",
+        JUPYTERHUB_IDLE_CULLER_INTERVAL=str(CULL_EVERY),
         PYTHONPATH=str(REPO_ROOT),
     )
     hub = jupyterhub_factory_module(hub_config(tmp / "config"), env, workdir=tmp / "hub")
@@ -328,3 +337,40 @@ def test_a_volume_reset_of_a_lab_on_the_worker_removes_its_files_there(site):
     assert lab_node(site, "bob") == node
     gone = lab_api(site, bob, "bob", "GET", "contents/work/reset-me.txt")
     assert gone.status_code == 404, gone.text
+
+
+def test_the_culler_stops_idle_labs_on_both_nodes_and_keeps_an_extended_one(site):
+    # Two members of a group whose policy allows a minute's idleness; the placement spreads
+    # their labs over the two nodes (the fewest labs first).
+    assert site.admin.api("POST", "/groups/brief").status_code == 201
+    cyd, dee = site.user("cyd"), site.user("dee")
+    added = site.admin.api("POST", "/groups/brief/users", json={"users": ["cyd", "dee"]})
+    assert added.status_code == 200, added.text
+    policy = site.admin.api("PUT", "/policies/brief", json={"idle_timeout_seconds": BRIEF_TIMEOUT})
+    assert policy.status_code == 200, policy.text
+    start(cyd, "cyd")
+    start(dee, "dee")
+    assert {lab_node(site, "cyd"), lab_node(site, "dee")} == set(site.swarm.nodes)
+    extended = cyd.api("POST", "/users/cyd/extend-session", json={"hours": 1})
+    assert extended.status_code == 200, extended.text
+    assert dee.api("GET", "/users/dee/session-info").json()["timeout_seconds"] == BRIEF_TIMEOUT
+
+    # The real culler, through the hub API: dee's idle lab goes, its service with it.
+    wait_for("dee's lab culled", lambda: server_of(dee, "dee") is None,
+             BRIEF_TIMEOUT + 6 * CULL_EVERY + 60, 3)  # fmt: skip
+    last = dee.api("GET", "/users/dee/last-stop").json()["last_stop"]
+    assert (last["reason"], last["actor"]) == ("culled", None)
+    assert last["message"].startswith("stopped: culled for idleness (idle since ")
+    wait_for(
+        "dee's service removed from the swarm",
+        lambda: not site.swarm.client().services.list(filters={"name": "jupyterlab-dee"}),
+        60,
+        2,
+    )
+    # Two more passes keep cyd, whose extension holds the deadline an hour away.
+    time.sleep(2 * CULL_EVERY + 2)
+    assert server_of(cyd, "cyd") is not None
+    info = cyd.api("GET", "/users/cyd/session-info").json()
+    assert info["time_remaining_seconds"] > 3000
+    assert lab_answers(site, cyd, "cyd")
+    stop(cyd, "cyd")

@@ -557,6 +557,96 @@ class TestABuildAnswersThePollsThatFollow:
         assert (await world.dashboard.page()).build == first.build + 1
 
 
+async def settle() -> None:
+    """Turns of the loop enough for a build in the background (all fakes: no I/O) to finish."""
+    for _ in range(100):
+        await asyncio.sleep(0)
+
+
+class TestAnOlderBuildAnswersWhileTheNextIsMadeBehindIt:
+    """Past `reuse_for`, for `refresh_behind` more, a build from unchanged inputs is served at
+    once while the next one is made; a poll waits only after a change of the platform's own or
+    when the latest build is older than both windows."""
+
+    @staticmethod
+    def refreshing(world: World) -> DashboardService:
+        world.dashboard.reuse_for = timedelta(seconds=1)
+        world.dashboard.refresh_behind = timedelta(seconds=4)
+        return world.dashboard
+
+    async def test_a_poll_in_the_window_gets_the_latest_at_once_and_starts_the_next(
+        self, world, monkeypatch
+    ):
+        dashboard = self.refreshing(world)
+        first = await dashboard.page()
+        calls, gate = TestOneBuildForABurstOfRequests.gate_directory(world, monkeypatch)
+        world.directory.put(HubUser(name="dee"))  # made elsewhere: the platform was not told
+        world.clock.advance(timedelta(seconds=1))
+        # At once, though the build behind it is held at the gate (a wait would time out).
+        served = await asyncio.wait_for(dashboard.page(), timeout=10)
+        assert served.build == first.build
+        assert "dee" not in [row.username for row in served.rows]
+        await settle()  # the build behind it starts, and waits at the gate
+        again = await asyncio.wait_for(dashboard.page(offset=1, limit=1), timeout=10)
+        await settle()
+        assert again.build == first.build and calls == [1]  # one build behind, not two
+        gate.set()
+        await settle()
+        fresh = await dashboard.page()
+        assert fresh.build == first.build + 1
+        assert "dee" in [row.username for row in fresh.rows]
+        assert calls == [1]
+
+    async def test_past_both_windows_a_poll_waits_for_a_new_build(self, world):
+        dashboard = self.refreshing(world)
+        first = await dashboard.page()
+        world.clock.advance(timedelta(seconds=5))
+        assert (await dashboard.page()).build == first.build + 1
+        world.clock.advance(timedelta(milliseconds=4999))
+        behind = await dashboard.page()  # served at once; the next is made behind it
+        assert behind.build == first.build + 1
+        await settle()
+        world.clock.advance(timedelta(seconds=1))  # the build behind is 1 s old: reused
+        assert (await dashboard.page()).build == first.build + 2
+
+    async def test_a_change_of_the_platforms_own_is_never_served_behind(self, world):
+        dashboard = self.refreshing(world)
+        before = {row.username: row.sample_count for row in (await dashboard.page()).rows}
+        world.clock.advance(timedelta(seconds=2))
+        await world.activity.tick()
+        after = {row.username: row.sample_count for row in (await dashboard.page()).rows}
+        assert after == {name: count + 1 for name, count in before.items()}
+
+    async def test_a_clock_set_back_waits_for_a_new_build(self, world):
+        dashboard = self.refreshing(world)
+        first = await dashboard.page()
+        world.clock.advance(timedelta(seconds=-2))
+        assert (await dashboard.page()).build == first.build + 1
+
+    async def test_a_failed_build_behind_is_met_by_the_first_poll_that_must_wait(
+        self, world, monkeypatch
+    ):
+        dashboard = self.refreshing(world)
+        first = await dashboard.page()
+        attempts: list[int] = []
+
+        async def broken():
+            attempts.append(1)
+            raise BackendUnavailable("the hub database is locked")
+
+        monkeypatch.setattr(world.directory, "list_users", broken)
+        world.clock.advance(timedelta(seconds=2))
+        assert (await dashboard.page()).build == first.build  # served; the build behind fails
+        await settle()
+        assert attempts == [1]
+        assert (await dashboard.page()).build == first.build  # still in the window: retried
+        await settle()
+        assert attempts == [1, 1]
+        world.clock.advance(timedelta(seconds=3))
+        with pytest.raises(BackendUnavailable, match=r"^the hub database is locked$"):
+            await dashboard.page()
+
+
 def test_the_sampling_status_counts_the_samples_and_users_the_scores_rest_on():
     from stellars.domain.services import SamplingStatus
 

@@ -52,6 +52,7 @@ from stellars.domain.settings import (
     SpawnerSettings,
 )
 from stellars.platform import (
+    DASHBOARD_REFRESH_BEHIND,
     DASHBOARD_REUSE,
     FAVICON_ROUTES_INTERVAL,
     GPU_HOLDINGS_INTERVAL,
@@ -239,6 +240,7 @@ async def test_the_dashboard_reuses_a_build_until_a_user_comes_or_goes(fakes):
     fakes.directory.put(running("ann"))
     platform = fakes.build(settings())
     assert platform.dashboard.reuse_for == DASHBOARD_REUSE > timedelta(0)
+    assert platform.dashboard.refresh_behind == DASHBOARD_REFRESH_BEHIND > timedelta(0)
     first = await platform.dashboard.page()
     assert (await platform.dashboard.page()).build == first.build
     fakes.directory.put(HubUser(name="bob"))

@@ -187,6 +187,7 @@ class DashboardService:
         volume_sizes: Refresher[Mapping[str, VolumeInfo]],
         clock: Clock,
         reuse_for: timedelta = timedelta(0),
+        refresh_behind: timedelta = timedelta(0),
         node_reports: NodeReportStore | None = None,
         report_interval: timedelta = timedelta(seconds=10),
     ) -> None:
@@ -199,6 +200,7 @@ class DashboardService:
         self._volume_sizes = volume_sizes
         self._clock = clock
         self.reuse_for = reuse_for
+        self.refresh_behind = refresh_behind
         self._node_reports = node_reports
         self._report_interval = report_interval
         self._building: asyncio.Future[Dashboard] | None = None
@@ -243,23 +245,41 @@ class DashboardService:
         changed one of its inputs since (`_inputs`): changes of its own show at once, changes
         made elsewhere (a server started, the sampler's tick in its own process) within
         `reuse_for`. With no reuse, nothing is served that was built before the request came.
+
+        Past `reuse_for`, for `refresh_behind` more, a build from the same inputs is still
+        served at once while the next one is made behind it: a poll waits for a build only when
+        the platform changed an input or nobody polled for that long, so a burst of polls never
+        queues behind a build of ten thousand rows. Changes made elsewhere then show within
+        `reuse_for + refresh_behind` (and the build's own time) of being made.
         """
         inputs = self._inputs()
         if self._latest is not None:
             latest, built_from = self._latest
             age = self._clock.now() - latest.now
-            if built_from == inputs and timedelta(0) <= age < self.reuse_for:
-                return latest
+            if built_from == inputs and timedelta(0) <= age:
+                if age < self.reuse_for:
+                    return latest
+                if age < self.reuse_for + self.refresh_behind:
+                    self._start_build(inputs)
+                    return latest
+        # A caller that goes away (client disconnect) must not cancel the others' build.
+        return await asyncio.shield(self._start_build(inputs))
+
+    def _start_build(self, inputs: tuple[object, ...]) -> asyncio.Future[Dashboard]:
+        """The build under way, or a new one from `inputs` when none is."""
         if self._building is None:
             building = asyncio.ensure_future(self._build(inputs))
             building.add_done_callback(self._forget_build)
             self._building = building
-        # A caller that goes away (client disconnect) must not cancel the others' build.
-        return await asyncio.shield(self._building)
+        return self._building
 
     def _forget_build(self, finished: asyncio.Future[Dashboard]) -> None:
         if self._building is finished:
             self._building = None
+        # A build made behind the served one may fail with nobody waiting for it: its error is
+        # taken here (no "never retrieved" report); a later poll past the window meets it again.
+        if not finished.cancelled():
+            finished.exception()
 
     async def _build(self, inputs: tuple[object, ...]) -> Dashboard:
         self._builds += 1
