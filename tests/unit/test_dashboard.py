@@ -83,6 +83,7 @@ class World:
             policy=SessionPolicy(enabled=True, idle_timeout_seconds=3600),
             policies=policies,  # type: ignore[arg-type]
         )
+        self.usage_fails: str | None = None  # the reason the next stats passes fail with
         self.usage = Refresher(
             self._usage,
             empty=MappingProxyType({}),
@@ -116,6 +117,8 @@ class World:
         )
 
     async def _usage(self):
+        if self.usage_fails is not None:
+            raise BackendUnavailable(self.usage_fails)
         return MappingProxyType({"lab-ann": USAGE, "lab-ann--gpu": USAGE})
 
     async def _sizes(self):
@@ -616,6 +619,23 @@ class TestAnOlderBuildAnswersWhileTheNextIsMadeBehindIt:
         await world.activity.tick()
         after = {row.username: row.sample_count for row in (await dashboard.page()).rows}
         assert after == {name: count + 1 for name, count in before.items()}
+
+    async def test_each_failed_refresh_shows_at_once(self, world):
+        dashboard = self.refreshing(world)
+        await world.usage.refresh_now()
+        first = await dashboard.page()
+        assert first.container_stats.error is None
+        world.usage_fails = "the Docker engine does not answer"
+        world.clock.advance(timedelta(seconds=2))
+        await world.usage.refresh_now()
+        failed = await dashboard.page()
+        assert failed.build == first.build + 1
+        assert failed.container_stats.error == "the Docker engine does not answer"
+        assert failed.container_stats.age == timedelta(seconds=2)
+        world.clock.advance(timedelta(seconds=2))
+        await world.usage.refresh_now()  # the second failure: the value only grows older
+        again = await dashboard.page()
+        assert (again.build, again.container_stats.age) == (failed.build + 1, timedelta(seconds=4))
 
     async def test_a_clock_set_back_waits_for_a_new_build(self, world):
         dashboard = self.refreshing(world)

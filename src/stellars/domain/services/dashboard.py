@@ -221,13 +221,17 @@ class DashboardService:
     def _inputs(self) -> tuple[object, ...]:
         """What a build depends on that the platform itself knows to have changed: its own
         writes (samples, deadlines), the users it saw come and go, and the refreshers' newest
-        snapshots (volume sizes are measured again after a reset)."""
+        passes, complete or failed (volume sizes are measured again after a reset; a failed
+        pass is news the page shows)."""
+        usage, sizes = self._container_stats.snapshot(), self._volume_sizes.snapshot()
         return (
             self._activity.revision,
             self._sessions.revision,
             self._invalidations,
-            self._container_stats.snapshot().refreshed_at,
-            self._volume_sizes.snapshot().refreshed_at,
+            usage.refreshed_at,
+            usage.failures,
+            sizes.refreshed_at,
+            sizes.failures,
         )
 
     async def page(self, *, offset: int = 0, limit: int | None = None) -> Dashboard:
