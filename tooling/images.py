@@ -10,6 +10,8 @@
   are reused from a cache; neither changes the image or its tag.
 - swarm node: Debian's docker.io on a minbase rootfs (mmdebstrap), one engine per node of the
   test swarm (tests/backends/swarm.py).
+- postgres: Debian's postgresql-15 on a minbase rootfs (mmdebstrap) with an entrypoint of our
+  own, the database of deploy/stack.yml on the test swarm (tests/swarm/test_stack_deploy.py).
 
 ``ensure_image`` checks ``docker image inspect`` first and builds only when the tag is missing,
 under a file lock so that two pytest processes never build the same image at once.
@@ -485,8 +487,8 @@ def ensure_swarm_node_image(client: docker.DockerClient) -> str:
 #
 # deploy/stack.yml names a PostgreSQL image (postgres:16 by default); none can be pulled here, so
 # the stack deploy test (tests/swarm/test_stack_deploy.py) runs this one, which implements the
-# part of the official image's contract the stack uses. An offline site can use it too
-# (docs/deploy.md): `python -c "..."` with `ensure_image(client, postgres_recipe())`.
+# part of the official image's contract the stack uses. An offline site can build it too, with
+# `ensure_postgres_image` (docs/deploy.md, "Docker Swarm").
 
 POSTGRES_REPOSITORY = "stellars-postgres"
 POSTGRES_MAJOR = 15  # Debian bookworm's PostgreSQL
