@@ -10,6 +10,8 @@
   are reused from a cache; neither changes the image or its tag.
 - swarm node: Debian's docker.io on a minbase rootfs (mmdebstrap), one engine per node of the
   test swarm (tests/backends/swarm.py).
+- postgres: Debian's postgresql-15 on a minbase rootfs (mmdebstrap) with an entrypoint of our
+  own, the database of deploy/stack.yml on the test swarm (tests/swarm/test_stack_deploy.py).
 
 ``ensure_image`` checks ``docker image inspect`` first and builds only when the tag is missing,
 under a file lock so that two pytest processes never build the same image at once.
@@ -479,6 +481,137 @@ def swarm_node_recipe() -> ImageRecipe:
 def ensure_swarm_node_image(client: docker.DockerClient) -> str:
     """Tag of the swarm node image, built if missing (about half a minute, 450 MB)."""
     return ensure_image(client, swarm_node_recipe()).tag
+
+
+# --- postgres: Debian's PostgreSQL 15 with an entrypoint of our own ---------------------------
+#
+# deploy/stack.yml names a PostgreSQL image (postgres:16 by default); none can be pulled here, so
+# the stack deploy test (tests/swarm/test_stack_deploy.py) runs this one, which implements the
+# part of the official image's contract the stack uses. An offline site can build it too, with
+# `ensure_postgres_image` (docs/deploy.md, "Docker Swarm").
+
+POSTGRES_REPOSITORY = "stellars-postgres"
+POSTGRES_MAJOR = 15  # Debian bookworm's PostgreSQL
+POSTGRES_BIN = f"/usr/lib/postgresql/{POSTGRES_MAJOR}/bin"
+POSTGRES_DATA = "/var/lib/postgresql/data"
+POSTGRES_ENTRYPOINT = "/usr/local/bin/stellars-postgres-entrypoint"
+#: The server's socket directory, the postgres user's home: mmdebstrap empties /run, where
+#: Debian's build puts it, and the image runs as postgres, who cannot make it there again.
+#: PGHOST points psql at it (the entrypoint's, and `docker exec ... psql`).
+POSTGRES_SOCKETS = "/var/lib/postgresql"
+_POSTGRES_INCLUDE = (f"postgresql-{POSTGRES_MAJOR}",)
+_POSTGRES_CHANGES = (
+    f"ENV PATH={POSTGRES_BIN}:{_PATH}",
+    "ENV LANG=C.UTF-8",
+    f"ENV PGDATA={POSTGRES_DATA}",
+    f"ENV PGHOST={POSTGRES_SOCKETS}",
+    "USER postgres",
+    "EXPOSE 5432",
+    f'ENTRYPOINT ["{POSTGRES_ENTRYPOINT}"]',
+    'CMD ["postgres"]',
+)
+
+#: The image's entrypoint (sh). On a data directory without PG_VERSION it makes the cluster:
+#: POSTGRES_USER (default postgres) the superuser with the password of POSTGRES_PASSWORD_FILE or
+#: POSTGRES_PASSWORD (required), scram-sha-256 for every network client, local socket
+#: connections trusted (inside the container only), POSTGRES_DB (default POSTGRES_USER)
+#: created, then every /docker-entrypoint-initdb.d/*.sql run in name order as POSTGRES_USER in
+#: POSTGRES_DB, against a server that listens on no network address meanwhile. An existing
+#: data directory is used as it is. Then it runs its arguments (`postgres`, listening on all
+#: addresses) as PID 1, as the postgres user the image runs as.
+POSTGRES_ENTRYPOINT_SCRIPT = r"""#!/bin/sh
+set -eu
+PGDATA="${PGDATA:-/var/lib/postgresql/data}"
+export PGDATA
+
+fail() {
+    echo "stellars-postgres: $*" >&2
+    exit 1
+}
+
+if [ "${1:-}" = "postgres" ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
+    if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
+        [ -r "$POSTGRES_PASSWORD_FILE" ] || fail "cannot read POSTGRES_PASSWORD_FILE"
+        POSTGRES_PASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")"
+    fi
+    [ -n "${POSTGRES_PASSWORD:-}" ] || fail "set POSTGRES_PASSWORD_FILE or POSTGRES_PASSWORD"
+    POSTGRES_USER="${POSTGRES_USER:-postgres}"
+    POSTGRES_DB="${POSTGRES_DB:-$POSTGRES_USER}"
+    mkdir -p "$PGDATA"
+    chmod 0700 "$PGDATA"
+    # The password reaches initdb through a file only this user reads, never an argument.
+    umask 077
+    pwfile="$(mktemp)"
+    printf '%s\n' "$POSTGRES_PASSWORD" > "$pwfile"
+    initdb --username="$POSTGRES_USER" --pwfile="$pwfile" --encoding=UTF8 --locale=C.UTF-8 \
+        --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+    rm -f "$pwfile"
+    echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
+    echo "listen_addresses = '*'" >> "$PGDATA/postgresql.conf"
+    echo "unix_socket_directories = '${PGHOST:-/var/lib/postgresql}'" >> "$PGDATA/postgresql.conf"
+    # Meanwhile the server answers on its socket only: nothing connects before it is ready.
+    pg_ctl --wait --silent --options="-c listen_addresses=''" start
+    if [ "$POSTGRES_DB" != "postgres" ]; then
+        psql --quiet --no-psqlrc -v ON_ERROR_STOP=1 --username="$POSTGRES_USER" --dbname=postgres \
+            --set=db="$POSTGRES_DB" <<'SQL'
+CREATE DATABASE :"db";
+SQL
+    fi
+    for script in /docker-entrypoint-initdb.d/*.sql; do
+        [ -f "$script" ] || continue
+        echo "stellars-postgres: running $script"
+        psql --quiet --no-psqlrc -v ON_ERROR_STOP=1 --username="$POSTGRES_USER" \
+            --dbname="$POSTGRES_DB" --file="$script"
+    done
+    pg_ctl --wait --silent --mode=fast stop
+    echo "stellars-postgres: the new cluster is ready"
+fi
+exec "$@"
+"""
+
+
+def _postgres_hooks(entrypoint: str) -> list[str]:
+    # The package's postinst makes a cluster "main" of its own (postgresql-common's default);
+    # this image keeps its one cluster in PGDATA, so that one goes. PGDATA's directory is
+    # postgres's: a new named volume mounted there takes its owner and mode.
+    return [
+        f'rm -rf "$1/var/lib/postgresql/{POSTGRES_MAJOR}" "$1/etc/postgresql/{POSTGRES_MAJOR}"',
+        f'chroot "$1" install -d -o postgres -g postgres -m 0700 {POSTGRES_DATA}',
+        'mkdir -p "$1/docker-entrypoint-initdb.d"',
+        f'install -m 0755 {shlex.quote(entrypoint)} "$1{POSTGRES_ENTRYPOINT}"',
+    ]
+
+
+def postgres_recipe() -> ImageRecipe:
+    """A PostgreSQL image made offline: Debian bookworm minbase with postgresql-15 and
+    ``POSTGRES_ENTRYPOINT_SCRIPT`` (the official image's POSTGRES_USER, POSTGRES_DB,
+    POSTGRES_PASSWORD(_FILE), PGDATA and initdb.d/*.sql), running as the postgres user."""
+    fingerprint = json.dumps(
+        {
+            "recipe": "postgres-v1",
+            "suite": LAB_SUITE,
+            "include": _POSTGRES_INCLUDE,
+            "hooks": _postgres_hooks("<entrypoint>"),
+            "entrypoint": POSTGRES_ENTRYPOINT_SCRIPT,
+            "changes": _POSTGRES_CHANGES,
+        },
+        sort_keys=True,
+    )
+
+    def build(client: docker.DockerClient, tag: str) -> None:
+        with tempfile.TemporaryDirectory(prefix="stellars-postgres-") as workdir:
+            work = Path(workdir)
+            entrypoint = work / "entrypoint.sh"
+            entrypoint.write_text(POSTGRES_ENTRYPOINT_SCRIPT)
+            rootfs = _debian_rootfs_tar(work, _POSTGRES_INCLUDE, _postgres_hooks(str(entrypoint)))
+            _import(client, rootfs, tag, _POSTGRES_CHANGES)
+
+    return ImageRecipe(POSTGRES_REPOSITORY, fingerprint, build)
+
+
+def ensure_postgres_image(client: docker.DockerClient) -> str:
+    """Tag of the offline PostgreSQL image, built if missing (about a minute, 150 MB)."""
+    return ensure_image(client, postgres_recipe()).tag
 
 
 # --- hub: the root Dockerfile, on a Debian base bootstrapped offline -------------------------

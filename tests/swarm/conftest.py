@@ -12,9 +12,9 @@ from pathlib import Path
 
 import docker
 import pytest
-from tooling.images import ensure_image, swarm_node_recipe
+from tooling.images import ensure_image, postgres_recipe, swarm_node_recipe
 
-from tests.backends.fixtures import backend
+from tests.backends.fixtures import _ensure, backend
 from tests.backends.swarm import SwarmCluster, start_swarm
 from tests.swarm.sampling import hub_image_of
 
@@ -60,3 +60,10 @@ def hub_image_on_nodes(request: pytest.FixtureRequest, swarm: SwarmCluster) -> s
     image = hub_image_of(request, swarm.host)
     swarm.load_image(image)
     return image
+
+
+@pytest.fixture(scope="session")
+def postgres_image(request: pytest.FixtureRequest, docker_client: docker.DockerClient) -> str:
+    """Tag of the PostgreSQL image made offline (tooling/images.py, `postgres_recipe`): the
+    database of deploy/stack.yml where no registry serves the official one."""
+    return _ensure(request, docker_client, postgres_recipe())
