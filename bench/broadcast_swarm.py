@@ -185,6 +185,10 @@ def measure_swarm(args: argparse.Namespace, swarm: SwarmCluster, image: str) -> 
                 )
                 median = broadcasts(args, admin, hub, where, swarm)
                 records_per_node(swarm, args.repeats + 1)
+                errors = [line for line in hub.log_path.read_text().splitlines() if "[E " in line]
+                print(f"error lines in the hub's log: {len(errors)}")
+                for line in errors[-5:]:
+                    print(f"  {line[:300]}")
                 return median
     finally:
         postgres.stop()
@@ -253,6 +257,10 @@ def records_per_node(swarm: SwarmCluster, expected: int) -> None:
                 complete += 1
             else:
                 partial += 1
+                print(
+                    f"  {container.name}: exit {result.exit_code}, {len(lines)} recorded, "
+                    f"{len(own)} with its own token: {result.output.decode()[-300:]!r}"
+                )
         print(
             f"recorded by the servers on {role(node)}: {complete} with all {expected} "
             f"notifications, each with the server's own token"
