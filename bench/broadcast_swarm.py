@@ -54,6 +54,7 @@ for path in (REPO_ROOT, REPO_ROOT / "bench"):
         sys.path.insert(0, str(path))  # tests.backends and bench/broadcast.py, as a script
 
 from broadcast import broadcast, cpu_seconds, measure  # noqa: E402
+from loop_watch import cpu_steal  # noqa: E402
 from tests.backends import docker_client  # noqa: E402
 from tests.backends.hub import JupyterHubProcess  # noqa: E402
 from tests.backends.lab_stand_in import STAND_IN  # noqa: E402
@@ -207,6 +208,8 @@ def broadcasts(
 ) -> float:
     """The warm-up, then REPEATS broadcasts to everyone; prints the figures, returns the
     median seconds until the report came back."""
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    print(f"load average before the broadcasts: {load}")
     _, report = broadcast(admin, {"message": "warm-up"})
     print(f"warm-up: {report['message']}")
     assert hub.process is not None
@@ -214,7 +217,8 @@ def broadcasts(
     everyone: list[float] = []
     failures: Counter[str] = Counter()
     for repeat in range(args.repeats):
-        elapsed, report = broadcast(admin, {"message": f"to everyone {repeat}"})
+        with cpu_steal() as steal:
+            elapsed, report = broadcast(admin, {"message": f"to everyone {repeat}"})
         everyone.append(elapsed)
         delivered = Counter(
             where.get(d["username"], "?") for d in report["details"] if d["outcome"] == "delivered"
@@ -222,7 +226,8 @@ def broadcasts(
         per_node = ", ".join(f"{delivered[node.hostname]} on {role(node)}" for node in swarm.nodes)
         print(
             f"  broadcast {repeat + 1}: {elapsed * 1000:.0f} ms, {report['successful']} of "
-            f"{report['total']} delivered ({per_node})"
+            f"{report['total']} delivered ({per_node}); CPU time stolen by the hypervisor "
+            f"meanwhile: {steal.get('total_ms', 0):.0f} ms"
         )
         for detail in report["details"]:
             if detail["outcome"] != "delivered":
@@ -250,17 +255,25 @@ def records_per_node(swarm: SwarmCluster, expected: int) -> None:
     for node in swarm.nodes:
         complete = partial = 0
         for container in swarm.client(node).containers.list(filters={"label": "stellars.lab"}):
-            result = container.exec_run(["cat", "stellars-ingest.jsonl"])
-            lines = [json.loads(line) for line in result.output.decode().splitlines() if line]
-            own = [line for line in lines if line.get("own_token")]
+            # Read twice where the first read falls short: an exec's output can be lost.
+            for attempt in (1, 2):
+                result = container.exec_run(["cat", "stellars-ingest.jsonl"])
+                lines = [json.loads(line) for line in result.output.decode().splitlines() if line]
+                own = [line for line in lines if line.get("own_token")]
+                if result.exit_code == 0 and len(lines) == len(own) == expected:
+                    break
+                service = container.labels.get("com.docker.swarm.service.name", "?")
+                tasks = swarm.client().api.tasks(filters={"service": service})
+                print(
+                    f"  {container.name}, read {attempt}: exit {result.exit_code}, "
+                    f"{len(lines)} recorded, {len(own)} with its own token "
+                    f"({result.output.decode()[-200:]!r}); its service's tasks: "
+                    f"{[task['Status']['State'] for task in tasks]}"
+                )
             if result.exit_code == 0 and len(lines) == len(own) == expected:
                 complete += 1
             else:
                 partial += 1
-                print(
-                    f"  {container.name}: exit {result.exit_code}, {len(lines)} recorded, "
-                    f"{len(own)} with its own token: {result.output.decode()[-300:]!r}"
-                )
         print(
             f"recorded by the servers on {role(node)}: {complete} with all {expected} "
             f"notifications, each with the server's own token"
