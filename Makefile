@@ -138,6 +138,7 @@ bench: venv
 	$(BIN)/python bench/activity_scale.py
 	$(BIN)/python bench/docker_scale.py
 	$(BIN)/python bench/broadcast.py --servers 200 --bar 1 --concurrency 50 --baseline
+	$(BIN)/python bench/broadcast_swarm.py --concurrency 50
 	$(BIN)/python bench/swarm_spawn.py
 	$(BIN)/python bench/node_sampler.py
 

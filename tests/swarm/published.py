@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from traitlets import default
+from traitlets import Dict, Unicode, default
 
 from stellars.adapters.jupyterhub.plugin.swarm_spawner import PlatformSwarmSpawner
+from stellars.domain.swarm import Placement
 
 
 class PublishedSwarmSpawner(PlatformSwarmSpawner):
@@ -32,3 +33,22 @@ class PublishedSwarmSpawner(PlatformSwarmSpawner):
             if port.get("TargetPort") == self.port:
                 return address, int(port["PublishedPort"])
         raise RuntimeError(f"service {self.service_name} publishes no port {self.port}")
+
+
+class PinnedSwarmSpawner(PublishedSwarmSpawner):
+    """PublishedSwarmSpawner whose users may come with their node already recorded
+    (`node_pins`: user name -> node hostname), as for users whose volumes are on that node: a
+    first start then goes there through the product's placement rule instead of to the node
+    with the fewest labs. Users without a pin are placed as the product places them."""
+
+    node_pins = Dict(
+        key_trait=Unicode(),
+        value_trait=Unicode(),
+        config=True,
+        help="The node each user's volumes are on (user name -> node hostname).",
+    )
+
+    async def place(self) -> Placement:
+        if self.swarm_node is None:
+            self.swarm_node = self.node_pins.get(self.user.name)
+        return await super().place()
