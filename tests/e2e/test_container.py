@@ -295,8 +295,10 @@ def test_the_hub_container_keeps_users_servers_activity_and_sessions_across_a_re
 
 _COPY_SOURCE = re.compile(r"^COPY (?!--from)(\S+) ", re.MULTILINE)
 _ENV_NAME = re.compile(r"\b((?:JUPYTERHUB|STELLARS)_[A-Z0-9_]+)\b")
-# A build argument, and the test tooling's switch the builder stage leaves unset.
-_NOT_SETTINGS = frozenset({"JUPYTERHUB_VERSION", "STELLARS_REQUIRE_BACKENDS"})
+# A build argument, and the test tooling's switches the builder stage sets or leaves unset.
+_NOT_SETTINGS = frozenset(
+    {"JUPYTERHUB_VERSION", "STELLARS_REQUIRE_BACKENDS", "STELLARS_HYPOTHESIS_PROFILE"}
+)
 
 
 def test_the_tooling_sends_what_the_dockerfile_copies():
