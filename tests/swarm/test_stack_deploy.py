@@ -138,10 +138,25 @@ def remove_added(swarm: SwarmCluster, before: ClusterObjects) -> None:
     for name in now.configs - before.configs:
         with contextlib.suppress(docker.errors.NotFound):
             manager.configs.get(name).remove()
-    for node in swarm.nodes:
-        for name in now.volumes[node.hostname] - before.volumes.get(node.hostname, frozenset()):
-            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-                swarm.client(node).volumes.get(name).remove(force=True)
+
+    def volumes_removed() -> bool:
+        """One attempt at every added volume; True once none is left. A volume still "in use"
+        is tried again: a node removes a stopped task's container a few seconds after its
+        service is gone."""
+        left = []
+        for node in swarm.nodes:
+            added = now.volumes[node.hostname] - before.volumes.get(node.hostname, frozenset())
+            for name in added:
+                try:
+                    swarm.client(node).volumes.get(name).remove(force=True)
+                except docker.errors.NotFound:
+                    pass
+                except docker.errors.APIError:
+                    left.append(f"{name} on {node.hostname}")
+        return not left
+
+    with contextlib.suppress(TimeoutError):
+        wait_for("the added volumes removed", volumes_removed, REMOVE_SECONDS, 2)
 
 
 @dataclass
