@@ -246,8 +246,22 @@ class TestPoll:
             "node available"
         )
 
+    @pytest.mark.parametrize("state", ["shutdown", "orphaned"])
+    async def test_a_task_the_drain_just_ended_gives_the_nodes_reason(self, monkeypatch, state):
+        # Between the drain's shutdown of the task and its pending replacement, the newest task
+        # is the ended one: the stock answer would be that task's status, not the node's reason.
+        async def poll(self):
+            return {"State": state}
+
+        monkeypatch.setattr(SwarmSpawner, "poll", poll)
+        lab = spawner(stops=stops_service())
+        lab.swarm_node = "n1"
+        self.with_task(lab, state, "drain")
+        assert await lab.poll() == "node n1 is drained"
+
     @pytest.mark.parametrize(
-        ("state", "availability"), [("pending", "active"), ("running", "drain")]
+        ("state", "availability"),
+        [("pending", "active"), ("running", "drain"), ("shutdown", "active"), ("failed", "drain")],
     )
     async def test_otherwise_the_stock_answer(self, monkeypatch, state, availability):
         async def poll(self):

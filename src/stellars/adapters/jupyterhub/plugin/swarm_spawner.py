@@ -92,8 +92,11 @@ USER_LABEL = "stellars.user"
 NODE_LABEL = "stellars.node"
 #: Where the recorded node lives in the spawner's state.
 NODE_STATE_KEY = "swarm_node"
-#: Task states in which the swarm is still trying to run a lab (SwarmSpawner's own list).
+#: Task states in which the swarm is still trying to run a lab (SwarmSpawner's own list), and
+#: the states of a task a drain has just ended (its replacement not yet made): in either, a
+#: lab whose recorded node takes no labs stopped because of that node.
 _WAITING_STATES = frozenset({"new", "pending", "assigned", "accepted", "preparing", "starting"})
+_ENDED_BY_NODE_STATES = frozenset({"shutdown", "orphaned", "remove"})
 #: Task states of a task the swarm could not run.
 _FAILED_STATES = frozenset({"failed", "rejected"})
 #: What the scheduler says of a task no node can take (constraints, resources).
@@ -561,7 +564,8 @@ class PlatformSwarmSpawner(LabRecords, SwarmSpawner):
             if task is None:
                 return await super().poll()
             state = str(task["Status"]["State"]).lower()
-            if state in _WAITING_STATES and self.swarm_node and self.pin_volumes:
+            waiting_or_ended = _WAITING_STATES | _ENDED_BY_NODE_STATES
+            if state in waiting_or_ended and self.swarm_node and self.pin_volumes:
                 unavailable = await self.node_unavailable()
                 if unavailable:
                     await self.record_node_stop(unavailable)
