@@ -310,28 +310,34 @@ def spawn_window(hub: Hub, users: list[str]) -> dict[str, float]:
     }
 
 
-#: The stand-ins start without a pre-exec function, so Popen can vfork: JupyterHub's local
-#: spawner otherwise forks the whole hub on its loop for each server (tens of ms each on a
-#: hub of this size, all of it the test rig's: DockerSpawner, which the platform runs, calls
-#: the engine from threads). The working directory, which the pre-exec function set, goes to
-#: Popen instead.
-VFORK_STAND_INS = """
+#: The stand-ins start the way DockerSpawner starts a lab: the call that starts it runs in a
+#: worker thread, not on the hub's loop (DockerSpawner calls the engine from threads). JupyterHub's
+#: local spawner calls Popen on the loop, which held it 45 to 50 ms per server on a hub of this
+#: size even with vfork (no pre-exec function): all of it the test rig's. The working directory,
+#: which the pre-exec function set, goes to Popen instead.
+STAND_INS_STARTED_OFF_THE_LOOP = """
+import asyncio as _asyncio
 import os as _os
+from subprocess import Popen as _Popen
 
 from jupyterhub.spawner import SimpleLocalProcessSpawner as _Simple
+from jupyterhub.utils import random_port as _random_port
 
 
-class VforkStandInSpawner(_Simple):
-    def make_preexec_fn(self, name):
-        return None
-
+class StandInSpawner(_Simple):
     async def start(self):
         _os.makedirs(self.home_dir, 0o755, exist_ok=True)
-        self.popen_kwargs = {"cwd": self.home_dir}
-        return await super().start()
+        if self.port == 0:
+            self.port = _random_port()
+        command = [*self.cmd, *self.get_args()]
+        self.proc = await _asyncio.to_thread(
+            _Popen, command, env=self.get_env(), cwd=self.home_dir, start_new_session=True
+        )
+        self.pid = self.proc.pid
+        return (self.ip or "127.0.0.1", self.port)
 
 
-c.JupyterHub.spawner_class = VforkStandInSpawner  # noqa: F821
+c.JupyterHub.spawner_class = StandInSpawner  # noqa: F821
 """
 
 
@@ -357,7 +363,7 @@ def loop_during_spawns(
             **extra,
         )
         config = render_config(root / "config")
-        config.write_text(config.read_text() + VFORK_STAND_INS)
+        config.write_text(config.read_text() + STAND_INS_STARTED_OFF_THE_LOOP)
         with JupyterHubProcess(config, env, workdir=root / "hub", ready_timeout=120) as process:
             hub = Hub(process)
             for policy in policies:

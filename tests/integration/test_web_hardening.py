@@ -5,7 +5,8 @@ deploy/jupyterhub_config.py (local-process servers, no Docker needed):
   the headers alone), one under the cap that the domain refuses gets a 400 whose message repeats
   only a little of it, and no line of the hub's log grows with what a caller sent (M4);
 - anonymous floods: anonymous requests are refused without taking a turn of the loop, so they
-  never queue ahead of signed-in users (L5; the hub's `Turns` is wrapped to count the turns);
+  never queue ahead of signed-in users (L5; the hub's `Turns` is wrapped to count the turns),
+  on the platform's routes and on JupyterHub's own, where signed-in callers take one turn too;
 - spreadsheet formulas: a user named like a formula shows up escaped in the history CSV an admin
   downloads (L4);
 - scripted SVGs: a copied SVG logo is served with a sandboxing Content-Security-Policy and
@@ -228,6 +229,23 @@ def test_anonymous_requests_never_take_a_turn_before_signed_in_users(hub, admin)
     assert log_since(hub, offset).count(TURN_TAKEN) == 0
     assert admin.api("GET", "/activity").status_code == 200
     assert log_since(hub, offset).count(TURN_TAKEN) == 1
+
+
+def anonymous_call(hub: JupyterHubProcess, path: str) -> int:
+    return HubClient(hub.public_url).api("GET", path).status_code
+
+
+def test_jupyterhubs_own_routes_take_a_turn_for_signed_in_callers_only(hub, admin, alice):
+    offset = log_size(hub)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda _: anonymous_call(hub, "/users"), range(40)))
+    assert statuses == [403] * 40
+    assert HubClient(hub.public_url).page("/home").status_code == 302  # to the login page
+    assert log_since(hub, offset).count(TURN_TAKEN) == 0
+    assert admin.api("GET", "/users").status_code == 200
+    assert log_since(hub, offset).count(TURN_TAKEN) == 1
+    assert alice.page("/home").status_code == 200  # a signed-in page, by the hub cookie
+    assert log_since(hub, offset).count(TURN_TAKEN) == 2
 
 
 # --- L4: spreadsheet formulas -----------------------------------------------------------------

@@ -79,3 +79,44 @@ def test_turns_are_taken_again_after_the_queue_has_emptied():
         return turns.waiting
 
     assert asyncio.run(scenario()) == 0
+
+
+class PassCountingLoop(asyncio.SelectorEventLoop):
+    """An event loop that counts its passes (CPython runs one `_run_once` per pass), so a test
+    can say which pass each step ran in."""
+
+    passes = 0
+
+    def _run_once(self) -> None:
+        self.passes += 1
+        super()._run_once()
+
+
+def test_what_a_request_hands_to_a_task_runs_in_a_pass_without_the_next_request():
+    """JupyterHub's spawn handler starts the spawn in a task of its own; that task's first step
+    must not share a pass with the next request's start."""
+    loop = PassCountingLoop()
+    steps: list[tuple[str, int]] = []
+
+    async def follow_up(name: str) -> None:
+        steps.append((f"follow-up of {name}", loop.passes))
+
+    async def request(turns: Turns, name: str) -> None:
+        await turns.take()
+        steps.append((name, loop.passes))
+        loop.create_task(follow_up(name))
+        await asyncio.sleep(0.01)
+
+    async def scenario() -> None:
+        turns = Turns()
+        await asyncio.gather(*(request(turns, f"request {index}") for index in range(5)))
+
+    try:
+        loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+    assert [name for name, _ in steps if name.startswith("request")] == [
+        f"request {index}" for index in range(5)
+    ]
+    passes = [at for _, at in steps]
+    assert len(set(passes)) == len(passes), steps  # every step in a pass of its own

@@ -12,8 +12,9 @@ application, `record_audit` (the audit feed, at the end of every request),
 `refuse_exposed_local_servers` (the command line may widen what the configuration checked),
 `sync_hub_objects` (roles, groups, user events, the admin's password),
 `tune_process` (scheduling priority, garbage collection, the loop-lag monitor) and
-`start_background` (metrics, the platform's refreshers, the lab favicon handler and routes once
-the hub serves, and the platform's stop when the hub shuts down).
+`start_background` (metrics, the platform's refreshers, turns for JupyterHub's own routes once its
+application exists, the lab favicon handler and routes once the hub serves, and the platform's
+stop when the hub shuts down).
 """
 
 from __future__ import annotations
@@ -33,7 +34,13 @@ from stellars.adapters.jupyterhub.hub_process import (
     put_this_thread_ahead,
     settle_garbage_collection,
 )
-from stellars.adapters.jupyterhub.web import Turns, audited, handlers, metrics
+from stellars.adapters.jupyterhub.web import (
+    Turns,
+    audited,
+    handlers,
+    metrics,
+    take_turns_on_hub_routes,
+)
 from stellars.domain.settings import SpawnerKind, is_loopback
 
 from .favicon import LabFavicon
@@ -48,6 +55,8 @@ if TYPE_CHECKING:
 PLUGIN_SETTING = "stellars"
 #: How long the platform waits for the hub to serve before its lab favicons stay stock.
 SERVING_WAIT_SECONDS = 600.0
+#: How often the platform looks for the hub's Tornado application while JupyterHub starts.
+APPLICATION_POLL_SECONDS = 0.01
 
 log = logging.getLogger(__name__)
 
@@ -156,14 +165,28 @@ def tune_process(plugin: HubPlugin) -> LoopLagMonitor:
 
 
 def start_background(plugin: HubPlugin, app: Any, monitor: LoopLagMonitor) -> None:
-    """Metrics, the platform's background work, the lab favicon once the hub serves, and the
-    platform's stop when the hub shuts down."""
+    """Metrics, the platform's background work, turns for the hub's own routes, the lab
+    favicon once the hub serves, and the platform's stop when the hub shuts down."""
     platform = plugin.platform
     metrics.register(platform, lambda: monitor.worst)
     loop = asyncio.get_running_loop()
     plugin.keep(loop.create_task(platform.start()))
+    plugin.keep(loop.create_task(_turns_for_hub_routes(plugin, app)))
     plugin.keep(loop.create_task(_once_serving(plugin, app)))
     plugin.keep(loop.create_task(_stop_with_the_hub(platform, monitor)))
+
+
+async def _turns_for_hub_routes(plugin: HubPlugin, app: Any) -> None:
+    """Once JupyterHub has built its Tornado application (right after it asked for the
+    platform's handlers, before it serves), its own routes take turns too (web/hub_routes.py)."""
+    deadline = asyncio.get_running_loop().time() + SERVING_WAIT_SECONDS
+    while getattr(app, "tornado_application", None) is None:
+        if asyncio.get_running_loop().time() > deadline:
+            log.error("stellars: the hub built no application in time; its routes take no turns")
+            return
+        await asyncio.sleep(APPLICATION_POLL_SECONDS)
+    changed = take_turns_on_hub_routes(app.tornado_application, plugin.turns)
+    log.info("stellars: %d of JupyterHub's routes take turns once the caller is known", changed)
 
 
 async def _once_serving(plugin: HubPlugin, app: Any) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from jupyterhub import orm
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 
 from stellars.adapters.jupyterhub.scopes import ADMIN_ROLE
 
@@ -31,6 +31,16 @@ def _sync_user(user: Any, role: Any) -> bool:
     return False
 
 
+def _flag_or_roles_may_differ(user: Any) -> bool:
+    """A new user, or one whose admin flag or roles this flush changes. Every other flushed
+    user (a server started, activity noted: most flushes of a running hub) was in line at its
+    last flush, and is not looked at again: no query for the role nor for the user's roles."""
+    state = inspect(user)
+    if state.pending:
+        return True
+    return bool(state.attrs.admin.history.has_changes() or state.attrs.roles.history.has_changes())
+
+
 def follow_admins(db: Any) -> int:
     """Keep `stellars-admin` on exactly the admins of the hub whose ORM session is `db`.
 
@@ -44,7 +54,11 @@ def follow_admins(db: Any) -> int:
         db.commit()
 
     def before_flush(session: Any, _context: Any, _instances: Any) -> None:
-        users = [obj for obj in (*session.new, *session.dirty) if isinstance(obj, orm.User)]
+        users = [
+            obj
+            for obj in (*session.new, *session.dirty)
+            if isinstance(obj, orm.User) and _flag_or_roles_may_differ(obj)
+        ]
         if users:
             current = orm.Role.find(session, ADMIN_ROLE)
             for user in users:

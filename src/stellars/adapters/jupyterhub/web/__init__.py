@@ -2,6 +2,7 @@
 
 from .base import StellarsAPIHandler, StellarsPageHandler, status_for
 from .branding import branding_base
+from .hub_routes import take_turns_on_hub_routes
 from .recording import audited
 from .routes import handlers
 from .turns import Turns
@@ -14,4 +15,5 @@ __all__ = [
     "branding_base",
     "handlers",
     "status_for",
+    "take_turns_on_hub_routes",
 ]
