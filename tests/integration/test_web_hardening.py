@@ -6,7 +6,8 @@ deploy/jupyterhub_config.py (local-process servers, no Docker needed):
   only a little of it, and no line of the hub's log grows with what a caller sent (M4);
 - anonymous floods: anonymous requests are refused without taking a turn of the loop, so they
   never queue ahead of signed-in users (L5; the hub's `Turns` is wrapped to count the turns),
-  on the platform's routes and on JupyterHub's own, where signed-in callers take one turn too;
+  on the platform's routes and on JupyterHub's own, where a signed-in caller's change (not a
+  read) takes one turn too;
 - spreadsheet formulas: a user named like a formula shows up escaped in the history CSV an admin
   downloads (L4);
 - scripted SVGs: a copied SVG logo is served with a sandboxing Content-Security-Policy and
@@ -231,28 +232,29 @@ def test_anonymous_requests_never_take_a_turn_before_signed_in_users(hub, admin)
     assert log_since(hub, offset).count(TURN_TAKEN) == 1
 
 
-def anonymous_call(hub: JupyterHubProcess, path: str) -> int:
-    return HubClient(hub.public_url).api("GET", path).status_code
+def anonymous_call(hub: JupyterHubProcess, method: str, path: str) -> int:
+    return HubClient(hub.public_url).api(method, path).status_code
 
 
-def test_jupyterhubs_own_routes_take_a_turn_for_signed_in_callers_only(hub, admin, alice):
+def test_jupyterhubs_own_routes_take_a_turn_for_signed_in_changes_only(hub, admin, alice):
     offset = log_size(hub)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        statuses = list(pool.map(lambda _: anonymous_call(hub, "/users"), range(40)))
+        statuses = list(pool.map(lambda _: anonymous_call(hub, "POST", "/groups/x"), range(40)))
     assert statuses == [403] * 40
     assert HubClient(hub.public_url).page("/home").status_code == 302  # to the login page
     assert log_since(hub, offset).count(TURN_TAKEN) == 0
-    assert admin.api("GET", "/users").status_code == 200
+    assert admin.api("POST", "/groups/turn-takers").status_code == 201
     assert log_since(hub, offset).count(TURN_TAKEN) == 1
-    assert alice.page("/home").status_code == 200  # a signed-in page, by the hub cookie
-    assert log_since(hub, offset).count(TURN_TAKEN) == 2
+    # Reads take none: a user's model, a signed-in page by the hub cookie.
+    assert admin.api("GET", "/users").status_code == 200
+    assert alice.page("/home").status_code == 200
+    assert log_since(hub, offset).count(TURN_TAKEN) == 1
 
 
 # --- L4: spreadsheet formulas -----------------------------------------------------------------
 
 
-def seed_activity(tmp: Path, username: str) -> None:
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+def seed_activity(tmp: Path, username: str, now: datetime) -> None:
 
     async def seed() -> None:
         database = SqlDatabase.from_url(f"sqlite:///{tmp / 'data' / 'stellars.sqlite'}")
@@ -270,10 +272,12 @@ def test_a_user_named_like_a_formula_is_escaped_in_the_history_csv(admin, tmp):
     assert created.status_code == 201, created.text
     names = [user["name"] for user in created.json()]
     assert names == [FORMULA_NAME, "-2+3", "@sum"]  # the hub keeps such names as they are
+    now = datetime.now(timezone.utc).replace(microsecond=0)
     for name in names:
-        seed_activity(tmp, name)
-    today = datetime.now(timezone.utc).date().isoformat()
-    answer = admin.api("GET", "/activity/history", params={"start": today, "end": today})
+        seed_activity(tmp, name, now)
+    # The samples' own day: ten minutes before now is yesterday just after midnight (UTC).
+    day = (now - timedelta(minutes=10)).date().isoformat()
+    answer = admin.api("GET", "/activity/history", params={"start": day, "end": day})
     assert answer.status_code == 200, answer.text
     assert answer.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(answer.text)))
@@ -281,8 +285,8 @@ def test_a_user_named_like_a_formula_is_escaped_in_the_history_csv(admin, tmp):
     usernames = {row[0] for row in rows[1:]}
     assert {f"'{name}" for name in names} <= usernames
     assert not any(name[:1] in {"=", "+", "-", "@"} for name in usernames)
-    for _, day, hours in rows[1:]:
-        assert day == today
+    for _, row_day, hours in rows[1:]:
+        assert row_day == day
         assert float(hours) >= 0  # numbers stay numbers
 
 

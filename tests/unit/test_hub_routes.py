@@ -5,6 +5,7 @@ tests/integration/test_web_hardening.py (turns counted on JupyterHub's routes)."
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -104,7 +105,8 @@ class TestTheRulesThatChange:
 class FakeHubHandler:
     """Stands in for a JupyterHub handler: its `prepare` learns who calls, or refuses."""
 
-    def __init__(self, user: str | None, *, finish: bool = False) -> None:
+    def __init__(self, user: str | None, *, finish: bool = False, method: str = "POST") -> None:
+        self.request = SimpleNamespace(method=method)
         self.user = user
         self.finish_in_prepare = finish
         self.prepared = False
@@ -139,26 +141,36 @@ def prepared(handler_class: type, *args: Any, **kwargs: Any) -> tuple[Any, int]:
 
 
 @pytest.mark.parametrize(
-    ("handler_class", "user", "finish", "turns"),
+    ("handler_class", "user", "finish", "method", "turns"),
     [
-        (FakeHubHandler, "alice", False, 1),
-        (FakeHubHandler, None, False, 0),
-        (FakeHubHandler, "alice", True, 0),
-        (SyncPrepareHandler, "alice", False, 1),
-        (NeverAsksHandler, "alice", False, 0),
+        (FakeHubHandler, "alice", False, "POST", 1),
+        (FakeHubHandler, "alice", False, "DELETE", 1),
+        (FakeHubHandler, "alice", False, "PATCH", 1),
+        (FakeHubHandler, None, False, "POST", 0),
+        (FakeHubHandler, "alice", True, "POST", 0),
+        (FakeHubHandler, "alice", False, "GET", 0),
+        (FakeHubHandler, "alice", False, "HEAD", 0),
+        (FakeHubHandler, "alice", False, "OPTIONS", 0),
+        (SyncPrepareHandler, "alice", False, "POST", 1),
+        (NeverAsksHandler, "alice", False, "POST", 0),
     ],
     ids=[
-        "signed-in: one turn",
+        "signed-in POST: one turn",
+        "signed-in DELETE: one turn",
+        "signed-in PATCH: one turn",
         "anonymous: none",
         "answered in prepare: none",
+        "a read (GET): none",
+        "a read (HEAD): none",
+        "a read (OPTIONS): none",
         "a parent prepare that is not a coroutine",
         "a handler that never asks who calls: none",
     ],
 )
-def test_a_turn_only_after_the_handlers_prepare_found_someone_signed_in(
-    handler_class, user, finish, turns
+def test_a_turn_only_when_someone_signed_in_asks_for_a_change(
+    handler_class, user, finish, method, turns
 ):
-    handler, taken = prepared(handler_class, user, finish=finish)
+    handler, taken = prepared(handler_class, user, finish=finish, method=method)
     assert taken == turns
     assert handler.prepared is (handler_class is not NeverAsksHandler)
 

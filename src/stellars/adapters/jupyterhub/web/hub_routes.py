@@ -1,12 +1,18 @@
 """Turns for the hub's other routes: JupyterHub's own and the authenticator's.
 
 The platform's handlers take a turn once they know who calls (see `turns` and `base`). The
-routes that are not ours need it as much: twenty servers started at once through JupyterHub's
-`POST /hub/api/users/{name}/server` run each spawn's start (the server's row, its OAuth client
-and token, their commit, then the pre-spawn hook) back to back in one pass of the loop, which
-held the hub's loop for 100 to 150 ms on a two-core machine (`bench/policies.py`). With a turn
-after authentication each spawn starts in its own pass, and the loop's worst lag during those
-twenty spawns fell to about 30 ms in the same bench.
+routes that are not ours need it too, for the requests that change something: twenty servers
+started at once through JupyterHub's `POST /hub/api/users/{name}/server` run each spawn's start
+(the server's row, its OAuth client and token, their commits, then the pre-spawn hook) back to
+back in one pass of the loop, which held the hub's loop for 100 to 150 ms on a two-core machine
+(`bench/policies.py`, the loop thread first for a CPU). With a turn after authentication each
+spawn starts in a pass of its own, and the worst lag during those twenty spawns fell to 42 ms.
+
+JupyterHub's reads (`GET`, `HEAD`, `OPTIONS`: a user's model, who a token is, a page) take no
+turn. Each is a token lookup and a model, a few milliseconds, and they come in the largest
+bursts: every lab checks its credential with the hub, and a broadcast to 200 stand-in labs
+that check on every notification (`bench/broadcast.py --servers 200`) took 630 to 690 ms with
+those checks queued one every other pass, against 530 ms without.
 
 JupyterHub builds its Tornado application after it asks for the platform's handlers, so the
 turn cannot come with a route we register; instead, once the application exists, every rule
@@ -31,8 +37,13 @@ from .base import PlatformMixin
 from .turns import Turns
 
 
+#: The methods that only read, whose requests take no turn (see the module's docstring).
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 class TurnOnceSignedIn:
-    """Mixed in before a JupyterHub handler: its `prepare`, then a turn when someone signed in."""
+    """Mixed in before a JupyterHub handler: its `prepare`, then a turn when someone signed in
+    asks for a change."""
 
     #: The hub's turns, set on each generated subclass.
     hub_turns: Turns
@@ -41,7 +52,9 @@ class TurnOnceSignedIn:
         prepared = super().prepare()  # type: ignore[misc]
         if prepared is not None:
             await prepared
-        if not getattr(self, "_finished", False) and signed_in(self):
+        if getattr(self, "_finished", False) or self.request.method in READS:
+            return
+        if signed_in(self):
             await self.hub_turns.take()
 
 
