@@ -36,7 +36,6 @@ from tornado.routing import Router, Rule
 from .base import PlatformMixin
 from .turns import Turns
 
-
 #: The methods that only read, whose requests take no turn (see the module's docstring).
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -47,6 +46,7 @@ class TurnOnceSignedIn:
 
     #: The hub's turns, set on each generated subclass.
     hub_turns: Turns
+    request: Any  # the handler's own (Tornado's RequestHandler)
 
     async def prepare(self) -> None:
         prepared = super().prepare()  # type: ignore[misc]
