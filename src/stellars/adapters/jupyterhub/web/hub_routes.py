@@ -6,7 +6,8 @@ started at once through JupyterHub's `POST /hub/api/users/{name}/server` run eac
 (the server's row, its OAuth client and token, their commits, then the pre-spawn hook) back to
 back in one pass of the loop, which held the hub's loop for 100 to 150 ms on a two-core machine
 (`bench/policies.py`, the loop thread first for a CPU). With a turn after authentication each
-spawn starts in a pass of its own, and the worst lag during those twenty spawns fell to 42 ms.
+spawn starts in a pass of its own, and the worst lag during those twenty spawns was 42 to 59 ms
+in four runs of the same bench; what is left is JupyterHub's own first step of each spawn.
 
 JupyterHub's reads (`GET`, `HEAD`, `OPTIONS`: a user's model, who a token is, a page) take no
 turn. Each is a token lookup and a model, a few milliseconds, and they come in the largest
