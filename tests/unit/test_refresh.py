@@ -276,14 +276,48 @@ class TestRefresher:
         r = refresher(fetch, clock, timer)
         r.request_refresh()
         await asyncio.wait_for(fetch.entered.wait(), GUARD_SECONDS)
-        r.request_refresh()  # joins the pass in flight
-        waiters = [asyncio.create_task(r.refresh_now()) for _ in range(3)]
+        waiters = [asyncio.create_task(r.refresh_now()) for _ in range(3)]  # join it
         gate.set()
         results = await asyncio.wait_for(asyncio.gather(*waiters), GUARD_SECONDS)
         assert results == [Snapshot("first", T0, None, 0)] * 3
         assert (fetch.calls, r.passes) == (1, 1)
         assert await r.refresh_now() == Snapshot("second", T0, None, 0)  # a new pass
         assert fetch.calls == 2
+
+    async def test_a_refresh_requested_during_a_pass_gets_a_pass_of_its_own_after_it(
+        self, clock, timer
+    ):
+        """The pass in flight may have read the backend before the requester's change (the
+        volumes a spawn just created): one more pass follows it, whatever the requests."""
+        fetch = Fetch("before the change", "after the change", "unused")
+        gate = fetch.hold()
+        r = refresher(fetch, clock, timer)
+        r.request_refresh()
+        await asyncio.wait_for(fetch.entered.wait(), GUARD_SECONDS)
+        for _ in range(3):
+            r.request_refresh()  # three requests while it runs: one pass owed, not three
+        owed_gate = fetch.hold()  # the owed pass waits on this one
+        gate.set()
+        await asyncio.wait_for(fetch.entered.wait(), GUARD_SECONDS)  # the owed pass started
+        assert r.snapshot().value == "before the change"
+        waiter = asyncio.create_task(r.refresh_now())  # joins it
+        owed_gate.set()
+        assert await asyncio.wait_for(waiter, GUARD_SECONDS) == Snapshot(
+            "after the change", T0, None, 0
+        )
+        assert (fetch.calls, r.passes) == (2, 2)
+
+    async def test_no_owed_pass_once_stopped(self, clock, timer):
+        fetch = Fetch("first", "never")
+        fetch.hold()
+        r = refresher(fetch, clock, timer)
+        r.request_refresh()
+        await asyncio.wait_for(fetch.entered.wait(), GUARD_SECONDS)
+        r.request_refresh()
+        await r.stop()
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert (fetch.calls, fetch.cancelled) == (1, 1)
 
     async def test_the_loop_joins_a_pass_already_in_flight(self, clock, timer):
         fetch = Fetch("only")

@@ -61,8 +61,10 @@ async def _sleep(seconds: float) -> None:
 class Refresher(Generic[T]):
     """Runs `fetch` every `interval` on the event loop and keeps its latest result.
 
-    Passes never overlap: asking for one while one runs joins it. Passes are scheduled from the
-    start of the previous one, so a slow pass does not shift the rhythm. A pass that raises is
+    Passes never overlap: asking for one while one runs joins it, except `request_refresh`,
+    whose caller has just changed what the backend holds: the pass in flight may have read it
+    before the change, so one more pass follows it. Passes are scheduled from the start of the
+    previous one, so a slow pass does not shift the rhythm. A pass that raises is
     logged (or handed to `on_failure`) and counted; the refresher keeps going. `timer` waits
     between passes (a test passes one that does not really sleep).
     """
@@ -95,6 +97,7 @@ class Refresher(Generic[T]):
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
         self._pass_task: asyncio.Task[None] | None = None
+        self._pass_again = False  # a pass is owed once the one in flight ends
 
     def snapshot(self) -> Snapshot[T]:
         """The latest snapshot; never blocks, never touches a backend."""
@@ -151,8 +154,20 @@ class Refresher(Generic[T]):
                 await task
 
     def request_refresh(self) -> None:
-        """Start a pass now without waiting for it (none if one is already running)."""
-        self._current_pass()
+        """Start a pass now without waiting for it. When one is running, it may have read the
+        backend before the caller's change (a volume just created may be missing from it), so
+        another pass starts when it ends: one, however many requests come meanwhile."""
+        running = self._pass_task
+        if running is None or running.done():
+            self._current_pass()
+        elif not self._pass_again:
+            self._pass_again = True
+            running.add_done_callback(self._pass_owed)
+
+    def _pass_owed(self, _ended: asyncio.Task[None]) -> None:
+        self._pass_again = False
+        if not self._stopping:
+            self._current_pass()
 
     async def refresh_now(self) -> Snapshot[T]:
         """Run a pass (or join the one running) and return the snapshot after it."""
