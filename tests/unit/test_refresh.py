@@ -307,6 +307,22 @@ class TestRefresher:
         )
         assert (fetch.calls, r.passes) == (2, 2)
 
+    async def test_a_later_request_during_a_later_pass_is_owed_a_pass_too(self, clock, timer):
+        fetch = Fetch(1, 2, 3, 4, "unused")
+        r = refresher(fetch, clock, timer)
+        for first in (1, 3):
+            gate = fetch.hold()
+            r.request_refresh()
+            await asyncio.wait_for(fetch.entered.wait(), GUARD_SECONDS)
+            r.request_refresh()
+            owed_gate = fetch.hold()
+            gate.set()
+            await asyncio.wait_for(fetch.entered.wait(), GUARD_SECONDS)
+            waiter = asyncio.create_task(r.refresh_now())
+            owed_gate.set()
+            assert (await asyncio.wait_for(waiter, GUARD_SECONDS)).value == first + 1
+        assert fetch.calls == 4
+
     async def test_no_owed_pass_once_stopped(self, clock, timer):
         fetch = Fetch("first", "never")
         fetch.hold()
