@@ -1,5 +1,5 @@
-"""Turns: the requests of a burst start one per pass of the event loop, with whatever else is
-waiting run between them."""
+"""Turns: the requests of a burst start one at a time, each once the event loop has caught up
+with what the last one started, with whatever else is waiting run between them."""
 
 from __future__ import annotations
 
@@ -120,3 +120,62 @@ def test_what_a_request_hands_to_a_task_runs_in_a_pass_without_the_next_request(
     ]
     passes = [at for _, at in steps]
     assert len(set(passes)) == len(passes), steps  # every step in a pass of its own
+
+
+class ClockedLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock moves only when a test's work says it took time, so a test can
+    say how long each pass ran (the tests below use no timers)."""
+
+    now = 0.0
+
+    def time(self) -> float:
+        return self.now
+
+
+def admissions_beside_busy_work(busy_passes: int, pass_seconds: float) -> list[tuple[str, float]]:
+    """Two requests arrive together beside work that runs `busy_passes` passes of
+    `pass_seconds` each; returns each request's start and the work's end, with the loop's time."""
+    loop = ClockedLoop()
+    events: list[tuple[str, float]] = []
+
+    async def busy() -> None:
+        for _ in range(busy_passes):
+            loop.now += pass_seconds
+            await asyncio.sleep(0)
+        events.append(("work done", loop.now))
+
+    async def request(turns: Turns, name: str) -> None:
+        await turns.take()
+        events.append((name, loop.now))
+
+    async def scenario() -> None:
+        turns = Turns(caught_up=0.005, longest_hold=0.1)
+        work = loop.create_task(busy())
+        await asyncio.gather(request(turns, "first"), request(turns, "second"))
+        await work
+
+    try:
+        loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+    return events
+
+
+def test_the_next_request_waits_until_a_pass_of_the_loop_runs_nothing_heavy():
+    events = admissions_beside_busy_work(busy_passes=3, pass_seconds=0.02)
+    names = [name for name, _ in events]
+    assert names == ["first", "work done", "second"], events
+
+
+def test_light_passes_do_not_hold_the_next_request_back():
+    events = admissions_beside_busy_work(busy_passes=50, pass_seconds=0.001)
+    names = [name for name, _ in events]
+    assert names == ["first", "second", "work done"], events
+    assert dict(events)["second"] < 0.01
+
+
+def test_a_loop_that_stays_busy_still_lets_the_next_request_through_after_the_longest_hold():
+    events = admissions_beside_busy_work(busy_passes=50, pass_seconds=0.02)
+    times = dict(events)
+    assert [name for name, _ in events] == ["first", "second", "work done"], events
+    assert 0.1 <= times["second"] - times["first"] <= 0.1 + 0.02

@@ -4,11 +4,21 @@ Twenty requests that arrive together are all read in one pass of the loop, and t
 the start of each (JupyterHub's token lookup and scope check, then the handler up to its first
 wait) back to back in the next pass: nothing else on the hub, not a proxy check nor another
 user's page, runs until the last of them has started. A platform handler instead takes a turn
-before it starts: one request of the burst starts every other pass of the loop, and whatever
-else is waiting runs between them; the pass between two starts is for what the first handed to
+before it starts, and the turns let one request through at a time, in the order they came:
+the next one starts once the loop has caught up with what the last one started.
+
+What a request starts runs over the next few passes: its handler, then what the handler hands to
 a task of its own (JupyterHub's spawn handler starts the spawn in a task, whose first step, the
-server's rows, token and OAuth client, is the biggest piece of a spawn on the loop). The work
-is the same, and the loop never waits behind more than one piece of it.
+server's rows, token and OAuth client, is the biggest piece of a spawn on the loop), then that
+task's follow-ups. Letting the next request in at a fixed rhythm (say every other pass) puts its
+start in the same pass as the last one's follow-ups as soon as those come back, and the loop's
+backlog grows with the burst. So after each start the turns look at the loop, from the pass of
+that task's first step on: a check queued behind everything that is ready measures how long the
+pass ahead of it ran. The next request starts after a pass that ran no more than `caught_up`
+(the loop had nothing heavy of its own to do), and at the latest `longest_hold` after the last
+start, however busy the loop stays: a hub under steady load still lets its users' changes
+through, ten a second by default. The work is the same; the loop only ever queues behind one
+request's piece of it, and a quiet hub starts a burst as fast as before.
 
 Only signed-in callers take turns, once JupyterHub knows who they are (see `base`): an
 anonymous request is answered without queueing, so a flood of them cannot stand between
@@ -24,14 +34,26 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
+#: The next request starts after a pass of the loop that ran no more than this besides the check.
+CAUGHT_UP_SECONDS = 0.005
+#: ...and no later than this after the last start, however busy the loop stays.
+LONGEST_HOLD_SECONDS = 0.1
+
 
 class Turns:
-    """Lets waiters through one every other pass of the running event loop, in the order they
-    came."""
+    """Lets waiters through one at a time, in the order they came, each once the running event
+    loop has caught up with what the last one started."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        caught_up: float = CAUGHT_UP_SECONDS,
+        longest_hold: float = LONGEST_HOLD_SECONDS,
+    ) -> None:
         self._waiting: deque[asyncio.Future[None]] = deque()
         self._admitting = False
+        self._caught_up = caught_up
+        self._longest_hold = longest_hold
 
     @property
     def waiting(self) -> int:
@@ -55,13 +77,21 @@ class Turns:
                 break
         if self._waiting:
             # The admitted waiter resumes in the next pass, and whatever it hands to a task of
-            # its own (JupyterHub's handler starts a spawn in a task) runs in the pass after:
-            # the next waiter is admitted then, to start in the pass after that one. A pass of
-            # the loop never runs two requests' starts, nor one's start beside another's
-            # follow-up.
-            asyncio.get_running_loop().call_soon(self._admit_after_next_pass)
+            # its own runs in the pass after: the check goes behind that one, so the next start
+            # never shares a pass with the last one's, nor with its task's first step.
+            loop = asyncio.get_running_loop()
+            loop.call_soon(self._check_after_next_pass, loop.time())
         else:
             self._admitting = False
 
-    def _admit_after_next_pass(self) -> None:
-        asyncio.get_running_loop().call_soon(self._admit_next)
+    def _check_after_next_pass(self, admitted_at: float) -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_soon(self._admit_once_caught_up, loop.time(), admitted_at)
+
+    def _admit_once_caught_up(self, queued_at: float, admitted_at: float) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now - queued_at <= self._caught_up or now - admitted_at >= self._longest_hold:
+            self._admit_next()
+        else:  # the pass ahead of this check was busy: look again after the next one
+            loop.call_soon(self._admit_once_caught_up, now, admitted_at)
