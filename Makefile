@@ -134,6 +134,7 @@ bench: venv
 	$(BIN)/python bench/logins.py
 	$(BIN)/python bench/gpu_allocation.py
 	$(BIN)/python bench/policies.py
+	$(BIN)/python bench/policies.py --skip-resolution --hub-loop-realtime
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/activity_scale.py
 	$(BIN)/python bench/docker_scale.py

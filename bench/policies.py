@@ -25,7 +25,9 @@ policies applied, each beside a baseline measured in the same run.
    policies, start at once. The figure is the hub's own `stellars_event_loop_lag_max_seconds`
    (the worst lateness of its loop-lag monitor over the last 60 s), read during and right after
    each window, beside the worst lag of an idle loop in another process (the machine's load
-   alone). Bar: worst lag <= 50 ms with policies.
+   alone). Bar: worst lag <= 50 ms with policies. `--hub-loop-realtime` runs the hub with
+   STELLARS_HUB_LOOP_REALTIME=1 (root only; the output says whether it took), as a host whose
+   labs boot on few cores should (docs/operations.md); `make bench` runs both.
 
 Numbers are printed, never asserted. HTTP goes to 127.0.0.1 only; the working directory goes at
 the end.
@@ -36,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import re
 import statistics
@@ -380,7 +383,20 @@ def loop_during_spawns(
                     hub.call(
                         "POST", f"/groups/{group}/users", json={"users": [name]}
                     ).raise_for_status()
-            print(f"the hub's loop while {spawns} servers start at once (stand-in servers):")
+            scheduling = "the kernel's default scheduling"
+            if realtime:
+                log = process.log_path.read_text(errors="replace")
+                took = "the event loop's thread runs under SCHED_RR 1" in log
+                scheduling = (
+                    "the loop thread under SCHED_RR 1 (STELLARS_HUB_LOOP_REALTIME)"
+                    if took
+                    else "STELLARS_HUB_LOOP_REALTIME set but refused (see the hub's log): "
+                    "default scheduling"
+                )
+            print(
+                f"the hub's loop while {spawns} servers start at once (stand-in servers; "
+                f"{scheduling}; load average {os.getloadavg()[0]:.2f}):"
+            )
             time.sleep(QUIET_SECONDS)
             baseline = spawn_window(hub, plain)
             print(
