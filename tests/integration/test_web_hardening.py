@@ -52,9 +52,9 @@ from stellars.adapters.jupyterhub.web.turns import Turns
 
 
 class CountingTurns(Turns):
-    async def take(self):
+    async def take(self, **kwargs):
         print({TURN_TAKEN!r}, flush=True)
-        await super().take()
+        await super().take(**kwargs)
 
 
 c.JupyterHub.tornado_settings["stellars"].turns = CountingTurns()

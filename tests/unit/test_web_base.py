@@ -102,19 +102,22 @@ class PageProbe(StandInAuth, StellarsPageHandler):
 
 
 class HeldTurns(Turns):
-    """Turns whose queue is held shut until `release`; counts the turns asked for."""
+    """Turns whose queue is held shut until `release`; counts the turns asked for, and notes
+    whether each was for a change."""
 
     def __init__(self) -> None:
         super().__init__()
         self.asked = 0
+        self.changes: list[bool] = []
         self.someone_asked = asyncio.Event()
         self.gate = asyncio.Event()
 
-    async def take(self) -> None:
+    async def take(self, *, change: bool = True) -> None:
         self.asked += 1
+        self.changes.append(change)
         self.someone_asked.set()
         await self.gate.wait()
-        await super().take()
+        await super().take(change=change)
 
     def release(self) -> None:
         self.gate.set()
@@ -378,3 +381,4 @@ async def test_signed_in_callers_take_a_turn_on_every_route():
     assert (page.code, api.code) == (200, 200)
     assert page.body == b"bob"
     assert turns.asked == 2
+    assert turns.changes == [False, True]  # a read lets the next start sooner than a change

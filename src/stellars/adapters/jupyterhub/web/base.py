@@ -50,7 +50,7 @@ from stellars.domain.errors import (
 from stellars.domain.validation import clip, echo
 
 from .recording import AuditNote
-from .turns import Turns
+from .turns import READS, Turns
 
 if TYPE_CHECKING:
     from stellars.platform import Platform
@@ -200,10 +200,10 @@ class PlatformMixin:
         return None
 
     async def take_turn(self) -> None:
-        """Wait until this request may start: one request of a burst per pass of the loop
-        (see `turns`), so that a burst of platform requests never holds the hub's loop for
-        more than one of them."""
-        await self.turns.take()
+        """Wait until this request may start: one request of a burst at a time (see `turns`),
+        so that a burst of platform requests never holds the hub's loop for more than one of
+        them."""
+        await self.turns.take(change=self.request.method not in READS)
 
     def has_scope(self, scope: str, *, user: str | None = None) -> bool:
         """Whether the caller holds `scope` (for `user`'s resources when given)."""

@@ -35,10 +35,7 @@ from jupyterhub.handlers.base import BaseHandler
 from tornado.routing import Router, Rule
 
 from .base import PlatformMixin
-from .turns import Turns
-
-#: The methods that only read, whose requests take no turn (see the module's docstring).
-READS = frozenset({"GET", "HEAD", "OPTIONS"})
+from .turns import READS, Turns
 
 
 class TurnOnceSignedIn:
